@@ -1,0 +1,71 @@
+import type { Json, JsonObject } from '../json.ts';
+
+export type Channel = 'sms' | 'email' | 'push' | 'wechat';
+export const CHANNELS: readonly Channel[] = ['sms', 'email', 'push', 'wechat'];
+
+export type PushPlatform = 'ios' | 'android';
+export type PushProvider = 'fcm' | 'apns' | 'jpush';
+
+export interface PushToken {
+  token: string;
+  platform: PushPlatform;
+  provider: PushProvider;
+  /** Event time the token was last reported. */
+  seenAt: number;
+}
+
+export interface WechatIdentity {
+  openId: string;
+  unionId?: string;
+  at: number;
+}
+
+export interface Consent {
+  granted: boolean;
+  at: number;
+}
+
+/**
+ * A user as the engine keeps them. Every field is a function of the set of applied events,
+ * not of the order they arrived in (last write wins by event time), so any number of workers
+ * produce the same profile from the same stream.
+ */
+export interface Profile {
+  /** Store key: `u:<userId>` for known users, `a:<anonymousId>` for anonymous ones. */
+  key: string;
+  /** Compare-and-set version, bumped by every commit. */
+  version: number;
+  userId: string | null;
+  anonymousIds: string[];
+  /** Segment traits; reserved ones: `email`, `phone`, `timezone`, `birthday`, `consent`, `wechat`. */
+  traits: JsonObject;
+  /** Event time each trait was last set or removed, for last-write-wins merging. */
+  traitTimes: Record<string, number>;
+  tags: string[];
+  segments: string[];
+  lifecycle: { state: string; since: number } | null;
+  pushTokens: PushToken[];
+  /** WeChat openid per app id (Official Account or Mini Program). */
+  wechat: Record<string, WechatIdentity>;
+  consent: Partial<Record<Channel, Consent>>;
+  /** IANA timezone; null until a trait or `context.timezone` gives one. */
+  timezone: string | null;
+  timezoneAt: number;
+  /** 0-9999, fixed when the profile is created; holdouts and global control groups use ranges of it. */
+  bucket: number;
+  /** Earliest event time seen. */
+  createdAt: number;
+  /** Latest event time seen. */
+  lastSeenAt: number;
+  eventCount: number;
+}
+
+export function profileKeyForUser(userId: string): string {
+  return `u:${userId}`;
+}
+
+export function profileKeyForAnonymous(anonymousId: string): string {
+  return `a:${anonymousId}`;
+}
+
+export type { Json };
