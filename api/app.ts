@@ -1,0 +1,67 @@
+import express, { type Express, type NextFunction, type Request, type Response } from 'express';
+import type { Logger } from '../engine/ports/logger.ts';
+import { INGEST_QUEUE } from '../engine/ingest/ingest-queue.ts';
+import type { Scheduler } from '../engine/ports/scheduler.ts';
+import type { Store } from '../engine/ports/store.ts';
+import { type KeyRing, requireScope } from './auth.ts';
+import { HttpError } from './errors.ts';
+import { type Ingestor, ingestRoutes } from './ingest/routes.ts';
+import { userRoutes } from './users.ts';
+
+export interface AppDeps {
+  keys: KeyRing;
+  store: Store;
+  scheduler: Scheduler;
+  ingestor: Ingestor;
+  logger: Logger;
+  now?: () => number;
+  /** Shown by `GET /health`. */
+  describe?: Record<string, string>;
+}
+
+interface BodyParserError {
+  type?: string;
+  status?: number;
+  message?: string;
+}
+
+/** Maps any error to a JSON answer; a user's mistake is never a 500. */
+function errorHandler(logger: Logger) {
+  return (err: unknown, _req: Request, res: Response, _next: NextFunction): void => {
+    let error: HttpError;
+    if (err instanceof HttpError) error = err;
+    else {
+      const parser = err as BodyParserError;
+      if (parser?.type === 'entity.too.large') {
+        error = new HttpError(413, 'too_large', 'request body too large: 32 KB per message, 500 KB per batch');
+      } else if (parser?.type === 'entity.parse.failed') {
+        error = HttpError.invalid([{ pointer: '', message: `body is not valid JSON: ${parser.message}` }]);
+      } else if (parser?.status && parser.status >= 400 && parser.status < 500) {
+        error = new HttpError(parser.status, 'bad_request', parser.message ?? 'bad request');
+      } else {
+        logger.error({ err }, 'request failed');
+        error = new HttpError(500, 'internal', 'internal error; the request was not applied');
+      }
+    }
+    res.status(error.status).json(error);
+  };
+}
+
+export function createApp(deps: AppDeps): Express {
+  const now = deps.now ?? Date.now;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.get('/health', (_req, res) => {
+    res.json({ status: 'ok', ...deps.describe });
+  });
+  app.get('/v1/status', requireScope(deps.keys, 'read'), async (_req, res) => {
+    const [profiles, ingest] = await Promise.all([deps.store.countProfiles(), deps.scheduler.pending(INGEST_QUEUE)]);
+    res.json({ ...deps.describe, profiles, pending: { ingest } });
+  });
+  app.use(ingestRoutes(deps.keys, deps.ingestor, now));
+  app.use(userRoutes(deps.keys, deps.store));
+  app.use((req, _res, next) => next(new HttpError(404, 'not_found', `no route ${req.method} ${req.path}`)));
+  app.use(errorHandler(deps.logger));
+  return app;
+}

@@ -1,0 +1,44 @@
+import express, { type Router } from 'express';
+import { profileKeyForAnonymous, profileKeyForUser } from '../engine/profiles/profile.ts';
+import type { Store } from '../engine/ports/store.ts';
+import { type KeyRing, requireScope } from './auth.ts';
+import { HttpError } from './errors.ts';
+import { eventView, profileView } from './profile-view.ts';
+
+/** The store key for an id given in a URL: a user id, or an anonymous id (followed to its user if linked). */
+async function resolveKey(store: Store, id: string): Promise<string | null> {
+  const userKey = profileKeyForUser(id);
+  const anonymousKey = profileKeyForAnonymous(id);
+  const [profiles, aliases] = await Promise.all([store.getProfiles([userKey, anonymousKey]), store.getAliases([id])]);
+  if (profiles.has(userKey)) return userKey;
+  const linked = aliases.get(id);
+  if (linked && (await store.getProfiles([profileKeyForUser(linked)])).size > 0) return profileKeyForUser(linked);
+  return profiles.has(anonymousKey) ? anonymousKey : null;
+}
+
+export function userRoutes(keys: KeyRing, store: Store): Router {
+  const router = express.Router();
+
+  router.get('/v1/users/:id', requireScope(keys, 'read'), async (req, res) => {
+    const limit = req.query.limit === undefined ? 50 : Number(req.query.limit);
+    if (!Number.isInteger(limit) || limit < 0 || limit > 1000) {
+      throw HttpError.invalid([{ pointer: '/query/limit', message: 'must be an integer from 0 to 1000' }]);
+    }
+    const id = String(req.params.id);
+    const key = await resolveKey(store, id);
+    const profile = key ? (await store.getProfiles([key])).get(key) : undefined;
+    if (!key || !profile) throw new HttpError(404, 'not_found', `no user or anonymous visitor '${id}'`);
+    const events = await store.recentEvents(key, limit);
+    res.json({ profile: profileView(profile), events: events.map(eventView) });
+  });
+
+  router.delete('/v1/users/:id', requireScope(keys, 'manage'), async (req, res) => {
+    const id = String(req.params.id);
+    const key = await resolveKey(store, id);
+    if (!key || !(await store.eraseProfile(key))) {
+      throw new HttpError(404, 'not_found', `no user or anonymous visitor '${id}'`);
+    }
+    res.json({ deleted: true });
+  });
+  return router;
+}

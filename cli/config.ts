@@ -1,0 +1,124 @@
+import { Duration } from 'luxon';
+
+export type StoreKind = 'memory' | 'redis' | 'mongodb';
+export type QueueKind = 'in-process' | 'bullmq';
+export type Mode = 'embedded' | 'api' | 'worker';
+
+export interface Config {
+  port: number;
+  host: string;
+  store: StoreKind;
+  queue: QueueKind;
+  redisUrl: string;
+  mongoUrl: string | undefined;
+  mongoDb: string;
+  prefix: string;
+  dataDir: string;
+  snapshotIntervalMs: number;
+  dedupeHorizonMs: number;
+  eventRetentionMs: number;
+  lateGraceMs: number;
+  workerConcurrency: number;
+  lockDurationMs: number;
+  stalledIntervalMs: number;
+  demo: boolean;
+  logLevel: string;
+  keys: { write: string; admin: string; read: string };
+  /** Which keys fell back to their development defaults. */
+  devKeys: string[];
+}
+
+export const DEV_KEYS = { write: 'dev-write-key', admin: 'dev-admin-key', read: 'dev-read-key' } as const;
+
+/** Every environment variable Tideline reads, with its default; the README's table is this list. */
+export const ENVIRONMENT = [
+  ['PORT', '3000', 'HTTP port of the API'],
+  ['HOST', '0.0.0.0', 'interface the API listens on'],
+  ['TIDELINE_STORE', 'memory (start), redis or mongodb (api, worker)', 'memory | redis | mongodb; mongodb when MONGO_URL is set'],
+  ['TIDELINE_QUEUE', 'in-process (start), bullmq (api, worker)', 'in-process | bullmq'],
+  ['REDIS_URL', 'redis://127.0.0.1:6379', 'Redis for the Redis store and BullMQ'],
+  ['MONGO_URL', '(unset)', 'MongoDB connection string (a replica set); selects the MongoDB store'],
+  ['MONGO_DB', 'tideline', 'MongoDB database name'],
+  ['TIDELINE_PREFIX', 'tideline', 'prefix of every Redis key (store and queues)'],
+  ['TIDELINE_DATA_DIR', './data', 'where the embedded store writes its snapshot'],
+  ['TIDELINE_SNAPSHOT_INTERVAL', 'PT30S', 'embedded store snapshot interval (ISO 8601 duration)'],
+  ['TIDELINE_DEDUPE_HORIZON', 'P30D', 'how long a messageId is remembered'],
+  ['TIDELINE_EVENT_RETENTION', 'P90D', 'how long raw events are kept'],
+  ['TIDELINE_LATE_GRACE', 'PT24H', 'events older than this on arrival are stored but flagged late'],
+  ['TIDELINE_WORKER_CONCURRENCY', '20', 'ingest jobs a worker process runs at once'],
+  ['TIDELINE_LOCK_DURATION', 'PT30S', 'BullMQ job lock; a crashed worker\'s jobs are retried after it'],
+  ['TIDELINE_STALLED_INTERVAL', 'PT30S', 'how often BullMQ looks for jobs of crashed workers'],
+  ['TIDELINE_DEMO', 'true (start), false (api, worker)', 'load the demo workspace into an empty store'],
+  ['TIDELINE_WRITE_KEY', DEV_KEYS.write, 'ingest key: the Segment write key (HTTP Basic user name)'],
+  ['TIDELINE_ADMIN_KEY', DEV_KEYS.admin, 'manage key: every API, including erasure'],
+  ['TIDELINE_READ_KEY', DEV_KEYS.read, 'read key: profiles and reports'],
+  ['LOG_LEVEL', 'info', 'pino level: debug, info, warn, error'],
+] as const;
+
+export class ConfigError extends Error {}
+
+function duration(env: NodeJS.ProcessEnv, name: string, fallback: string): number {
+  const raw = env[name] ?? fallback;
+  if (/^\d+$/.test(raw)) return Number(raw);
+  const d = Duration.fromISO(raw);
+  if (!d.isValid) throw new ConfigError(`${name}=${raw} is not an ISO 8601 duration (e.g. PT30S, P30D) or milliseconds`);
+  return d.as('milliseconds');
+}
+
+function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(`${name}=${raw} must be an integer from ${min} to ${max}`);
+  return n;
+}
+
+function oneOf<T extends string>(env: NodeJS.ProcessEnv, name: string, allowed: readonly T[], fallback: T): T {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!(allowed as readonly string[]).includes(raw)) throw new ConfigError(`${name}=${raw} must be one of ${allowed.join(', ')}`);
+  return raw as T;
+}
+
+export function loadConfig(mode: Mode, env: NodeJS.ProcessEnv = process.env): Config {
+  const embedded = mode === 'embedded';
+  const mongoUrl = env.MONGO_URL || undefined;
+  const store = oneOf<StoreKind>(env, 'TIDELINE_STORE', ['memory', 'redis', 'mongodb'], embedded ? 'memory' : mongoUrl ? 'mongodb' : 'redis');
+  if (store === 'mongodb' && !mongoUrl) throw new ConfigError('TIDELINE_STORE=mongodb needs MONGO_URL');
+  const queue = oneOf<QueueKind>(env, 'TIDELINE_QUEUE', ['in-process', 'bullmq'], embedded ? 'in-process' : 'bullmq');
+  if (!embedded && (queue === 'in-process' || store === 'memory')) {
+    throw new ConfigError(`the ${mode} process shares work with other processes: it needs TIDELINE_STORE=redis|mongodb and TIDELINE_QUEUE=bullmq`);
+  }
+  const devKeys: string[] = [];
+  const key = (name: string, fallback: string) => {
+    if (env[name]) return env[name] as string;
+    devKeys.push(name);
+    return fallback;
+  };
+  return {
+    port: integer(env, 'PORT', 3000, 0, 65535),
+    host: env.HOST || '0.0.0.0',
+    store,
+    queue,
+    redisUrl: env.REDIS_URL || 'redis://127.0.0.1:6379',
+    mongoUrl,
+    mongoDb: env.MONGO_DB || 'tideline',
+    prefix: env.TIDELINE_PREFIX || 'tideline',
+    dataDir: env.TIDELINE_DATA_DIR || './data',
+    snapshotIntervalMs: duration(env, 'TIDELINE_SNAPSHOT_INTERVAL', 'PT30S'),
+    dedupeHorizonMs: duration(env, 'TIDELINE_DEDUPE_HORIZON', 'P30D'),
+    eventRetentionMs: duration(env, 'TIDELINE_EVENT_RETENTION', 'P90D'),
+    lateGraceMs: duration(env, 'TIDELINE_LATE_GRACE', 'PT24H'),
+    workerConcurrency: integer(env, 'TIDELINE_WORKER_CONCURRENCY', 20, 1, 1000),
+    lockDurationMs: duration(env, 'TIDELINE_LOCK_DURATION', 'PT30S'),
+    stalledIntervalMs: duration(env, 'TIDELINE_STALLED_INTERVAL', 'PT30S'),
+    demo: env.TIDELINE_DEMO === undefined || env.TIDELINE_DEMO === '' ? embedded : env.TIDELINE_DEMO === 'true',
+    logLevel: env.LOG_LEVEL || 'info',
+    keys: {
+      write: key('TIDELINE_WRITE_KEY', DEV_KEYS.write),
+      admin: key('TIDELINE_ADMIN_KEY', DEV_KEYS.admin),
+      read: key('TIDELINE_READ_KEY', DEV_KEYS.read),
+    },
+    devKeys,
+  };
+}

@@ -1,0 +1,154 @@
+import type { Server } from 'node:http';
+import { Redis } from 'ioredis';
+import { MongoClient } from 'mongodb';
+import type { Logger } from 'pino';
+import { createApp } from '../api/app.ts';
+import { KeyRing } from '../api/auth.ts';
+import { BullMQScheduler } from '../engine/adapters/schedulers/bullmq.ts';
+import { InProcessScheduler } from '../engine/adapters/schedulers/in-process.ts';
+import { MemoryStore } from '../engine/adapters/stores/memory.ts';
+import { MongoStore } from '../engine/adapters/stores/mongodb.ts';
+import { RedisStore } from '../engine/adapters/stores/redis.ts';
+import { SystemClock } from '../engine/clock.ts';
+import { IngestBuffer } from '../engine/ingest/ingest-queue.ts';
+import { startIngestWorker } from '../engine/ingest/worker.ts';
+import type { Scheduler } from '../engine/ports/scheduler.ts';
+import type { Store, StoreOptions } from '../engine/ports/store.ts';
+import type { Config } from './config.ts';
+import { loadDemo } from './demo.ts';
+
+export interface Roles {
+  api: boolean;
+  worker: boolean;
+}
+
+export interface RunningEngine {
+  store: Store;
+  scheduler: Scheduler;
+  server: Server | null;
+  url: string | null;
+  /** Stops taking requests, queues what was accepted, finishes running jobs, flushes the store. */
+  stop(): Promise<void>;
+}
+
+async function openStore(config: Config, logger: Logger, closers: (() => Promise<unknown>)[]): Promise<Store> {
+  const options: StoreOptions = { eventRetentionMs: config.eventRetentionMs, dedupeHorizonMs: config.dedupeHorizonMs };
+  if (config.store === 'memory') {
+    return new MemoryStore({ ...options, dataDir: config.dataDir, snapshotIntervalMs: config.snapshotIntervalMs });
+  }
+  if (config.store === 'redis') {
+    const redis = new Redis(config.redisUrl, { lazyConnect: true });
+    await redis.connect();
+    closers.push(() => redis.quit());
+    try {
+      const [, appendonly] = (await redis.config('GET', 'appendonly')) as [string, string];
+      if (appendonly !== 'yes') {
+        logger.warn(
+          { redis: redactUrl(config.redisUrl) },
+          'Redis persistence (AOF) is off: with the Redis-only store a Redis restart loses data. Turn on appendonly for production.',
+        );
+      }
+    } catch {
+      logger.warn({}, 'could not read the Redis appendonly setting; make sure AOF is on for production');
+    }
+    return new RedisStore({ ...options, redis, prefix: `${config.prefix}:` });
+  }
+  const client = new MongoClient(config.mongoUrl as string);
+  await client.connect();
+  closers.push(() => client.close());
+  return new MongoStore({ ...options, client, dbName: config.mongoDb });
+}
+
+function openScheduler(config: Config): Scheduler {
+  if (config.queue === 'in-process') return new InProcessScheduler({ clock: new SystemClock() });
+  return new BullMQScheduler({
+    connection: { url: config.redisUrl },
+    prefix: `${config.prefix}:q`,
+    lockDurationMs: config.lockDurationMs,
+    stalledIntervalMs: config.stalledIntervalMs,
+  });
+}
+
+/** `redis://user:secret@host:6379` -> `redis://host:6379`, for logs. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    u.username = '';
+    u.password = '';
+    return u.toString();
+  } catch {
+    return '(unparseable url)';
+  }
+}
+
+/** Starts the API, the worker, or both (embedded), on the store and queue the config names. */
+export async function startEngine(config: Config, roles: Roles, logger: Logger): Promise<RunningEngine> {
+  const closers: (() => Promise<unknown>)[] = [];
+  const store = await openStore(config, logger, closers);
+  await store.init();
+  const scheduler = openScheduler(config);
+  const describe = {
+    store: config.store,
+    queue: config.queue,
+    redis: config.store === 'redis' || config.queue === 'bullmq' ? redactUrl(config.redisUrl) : undefined,
+    mongodb: config.store === 'mongodb' ? redactUrl(config.mongoUrl as string) : undefined,
+  };
+  logger.info({ ...describe, roles }, `store: ${config.store}, queue: ${config.queue}`);
+
+  if (roles.worker) {
+    startIngestWorker(scheduler, store, { lateGraceMs: config.lateGraceMs, concurrency: config.workerConcurrency }, logger);
+  }
+
+  const buffer = new IngestBuffer(scheduler);
+  let server: Server | null = null;
+  let url: string | null = null;
+  if (roles.api) {
+    const keys = new KeyRing([
+      { key: config.keys.write, scopes: ['ingest'] },
+      { key: config.keys.read, scopes: ['read'] },
+      { key: config.keys.admin, scopes: ['manage'] },
+    ]);
+    const app = createApp({
+      keys,
+      store,
+      scheduler,
+      ingestor: buffer,
+      logger,
+      describe: Object.fromEntries(Object.entries(describe).filter(([, v]) => v !== undefined)) as Record<string, string>,
+    });
+    server = await new Promise<Server>((resolve, reject) => {
+      const s = app.listen(config.port, config.host, () => resolve(s));
+      s.once('error', reject);
+    });
+    server.keepAliveTimeout = 65_000;
+    const address = server.address();
+    const port = typeof address === 'object' && address ? address.port : config.port;
+    url = `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${port}`;
+    logger.info({ url }, `API listening on ${url}`);
+    if (config.demo && (await store.countProfiles()) === 0) {
+      const count = await loadDemo(buffer);
+      logger.info({ messages: count }, 'demo workspace loaded');
+    }
+  }
+
+  let stopping: Promise<void> | null = null;
+  const stop = () => {
+    stopping ??= (async () => {
+      if (server) {
+        const s = server;
+        await new Promise<void>((resolve) => {
+          s.close(() => resolve());
+          s.closeIdleConnections();
+        });
+      }
+      await buffer.drain();
+      // The in-process queue lives in memory: finish what is queued before the snapshot.
+      if (scheduler instanceof InProcessScheduler) await scheduler.idle();
+      await scheduler.close();
+      await store.close();
+      for (const close of closers.reverse()) await close();
+    })();
+    return stopping;
+  };
+  return { store, scheduler, server, url, stop };
+}

@@ -1,0 +1,103 @@
+import { Command, InvalidArgumentError } from 'commander';
+import { ConfigError, DEV_KEYS, ENVIRONMENT, loadConfig, type Mode } from './config.ts';
+import { startEngine } from './engine.ts';
+import { createLogger } from './log.ts';
+
+const environmentHelp = `\nEnvironment:\n${ENVIRONMENT.map(([name, def, what]) => `  ${name.padEnd(28)} ${what} (default: ${def})`).join('\n')}\n`;
+
+async function run(mode: Mode): Promise<void> {
+  let config: ReturnType<typeof loadConfig>;
+  try {
+    config = loadConfig(mode);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`tideline: ${error.message}\n`);
+      process.exit(2);
+    }
+    throw error;
+  }
+  const logger = createLogger(config.logLevel);
+  const roles = { api: mode !== 'worker', worker: mode !== 'api' };
+  const engine = await startEngine(config, roles, logger);
+
+  if (engine.url) {
+    const lines = [`Tideline ${mode === 'embedded' ? '(embedded)' : 'API'} is running at ${engine.url}`];
+    if (config.devKeys.length > 0) {
+      lines.push('Development keys (set TIDELINE_WRITE_KEY / TIDELINE_READ_KEY / TIDELINE_ADMIN_KEY in production):');
+      if (config.devKeys.includes('TIDELINE_WRITE_KEY')) lines.push(`  write (ingest): ${DEV_KEYS.write}`);
+      if (config.devKeys.includes('TIDELINE_READ_KEY')) lines.push(`  read:           ${DEV_KEYS.read}`);
+      if (config.devKeys.includes('TIDELINE_ADMIN_KEY')) lines.push(`  admin (manage): ${DEV_KEYS.admin}`);
+    }
+    lines.push(`Try: curl -u ${config.devKeys.includes('TIDELINE_READ_KEY') ? DEV_KEYS.read : '<read key>'}: ${engine.url}/v1/users/<userId>`);
+    process.stderr.write(`\n${lines.join('\n')}\n\n`);
+  }
+
+  let signals = 0;
+  const shutdown = (signal: string) => {
+    signals++;
+    if (signals > 1) process.exit(1);
+    logger.info({ signal }, 'shutting down: draining in-flight work');
+    engine.stop().then(
+      () => {
+        logger.info({}, 'stopped');
+        process.exit(0);
+      },
+      (error: unknown) => {
+        logger.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError('must be a positive integer');
+  return n;
+}
+
+const program = new Command('tideline')
+  .description('Rules-driven marketing automation: journeys, segments, lifecycle and multi-channel sends.')
+  .addHelpText('after', environmentHelp);
+
+program
+  .command('start')
+  .description('run the API and a worker in one process (embedded: in-memory store snapshotted to ./data, demo workspace loaded)')
+  .action(() => run('embedded'));
+program
+  .command('api')
+  .description('run an API process (production: Redis store or MongoDB, BullMQ queues); run any number')
+  .action(() => run('api'));
+program
+  .command('worker')
+  .description('run a worker process that applies queued events; run any number')
+  .action(() => run('worker'));
+
+const fixtures = program.command('fixtures').description('demo and benchmark data');
+fixtures
+  .command('generate')
+  .description('write a seeded, realistic e-commerce / mini-program event stream as NDJSON (Segment format)')
+  .option('--users <n>', 'number of users', positiveInt, 1000)
+  .option('--days <n>', 'number of days', positiveInt, 30)
+  .option('--seed <seed>', 'random seed (same seed, same stream)', '42')
+  .option('--start <date>', 'first day (ISO date)', '2026-10-01')
+  .requiredOption('--out <file>', 'output file (.ndjson)')
+  .action(async (options: { users: number; days: number; seed: string; start: string; out: string }) => {
+    const { writeStream } = await import('../fixtures/generate.ts');
+    let last = 0;
+    const count = await writeStream(
+      { users: options.users, days: options.days, seed: options.seed, start: options.start },
+      options.out,
+      (done: number) => {
+        if (done - last >= 100_000) {
+          last = done;
+          process.stderr.write(`\r${done.toLocaleString('en')} messages`);
+        }
+      },
+    );
+    process.stderr.write(`\rwrote ${String(count ?? last)} messages to ${options.out}\n`);
+  });
+
+await program.parseAsync(process.argv);
