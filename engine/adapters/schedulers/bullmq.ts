@@ -1,0 +1,199 @@
+import { randomUUID } from 'node:crypto';
+import { type Job as BullJob, type ConnectionOptions, type DefaultJobOptions, Queue, Worker } from 'bullmq';
+import { Redis, type RedisOptions } from 'ioredis';
+import type {
+  Job,
+  JobHandler,
+  JobOptions,
+  NewJob,
+  ProcessOptions,
+  RepeatSpec,
+  Scheduler,
+} from '../../ports/scheduler.ts';
+
+/** ioredis options, with an optional `redis://` URL for what they leave out. */
+export type BullMQConnection = RedisOptions & { url?: string };
+
+export interface BullMQSchedulerOptions {
+  connection: BullMQConnection;
+  /** Prefix of every key BullMQ writes. */
+  prefix: string;
+  /** Runs per job, the first one included. Default 10. */
+  maxAttempts?: number;
+  /** Wait before the first retry, doubled for each later one. Default 1000. */
+  backoffMs?: number;
+  /** How long a worker's hold on a job lasts without renewal. Default 30000 (BullMQ's). */
+  lockDurationMs?: number;
+  /** How often workers look for jobs whose holder died. Default 30000 (BullMQ's). */
+  stalledIntervalMs?: number;
+  /** Called when a job has failed its last attempt. */
+  onFailed?: (queue: string, job: Job<unknown>, error: unknown) => void;
+  /** Connection and internal errors. Default: one line on stderr. */
+  onError?: (error: Error) => void;
+}
+
+const REMOVABLE = new Set(['waiting', 'delayed', 'prioritized', 'waiting-children']);
+
+/** Queues and timers on Redis through BullMQ, shared by any number of processes. */
+export class BullMQScheduler implements Scheduler {
+  readonly kind = 'bullmq';
+  private readonly options: BullMQSchedulerOptions;
+  private readonly jobOptions: DefaultJobOptions;
+  private readonly onError: (error: Error) => void;
+  private readonly queues = new Map<string, Queue>();
+  private readonly workers: Worker[] = [];
+  private client?: Redis;
+
+  constructor(options: BullMQSchedulerOptions) {
+    this.options = options;
+    this.jobOptions = {
+      attempts: options.maxAttempts ?? 10,
+      backoff: { type: 'exponential', delay: options.backoffMs ?? 1000 },
+      removeOnComplete: true,
+      removeOnFail: { count: 1000 },
+    };
+    this.onError =
+      options.onError ?? ((error) => process.stderr.write(`tideline bullmq scheduler: ${error.message}\n`));
+  }
+
+  async add<T>(queue: string, name: string, data: T, options?: JobOptions): Promise<string> {
+    const [id] = await this.addBulk(queue, [{ name, data, options }]);
+    return id;
+  }
+
+  async addBulk<T>(queue: string, jobs: readonly NewJob<T>[]): Promise<string[]> {
+    const q = this.queue(queue);
+    const ids = jobs.map((job) => job.options?.id ?? randomUUID());
+    await this.forgetFailed(
+      q,
+      jobs.flatMap((job) => (job.options?.id === undefined ? [] : [encodeId(job.options.id)])),
+    );
+    await q.addBulk(
+      jobs.map((job, i) => ({
+        name: job.name,
+        data: job.data,
+        opts: { jobId: encodeId(ids[i]), delay: Math.max(0, job.options?.delay ?? 0) },
+      })),
+    );
+    return ids;
+  }
+
+  async cancel(queue: string, id: string): Promise<boolean> {
+    const q = this.queue(queue);
+    const jobId = encodeId(id);
+    if (!REMOVABLE.has(await q.getJobState(jobId))) return false;
+    // an active job is locked, and remove leaves it alone and answers 0
+    return (await q.remove(jobId)) === 1;
+  }
+
+  async repeat<T>(queue: string, id: string, spec: RepeatSpec, name: string, data: T): Promise<void> {
+    await this.queue(queue).upsertJobScheduler(
+      encodeId(id),
+      { pattern: spec.cron, tz: spec.tz },
+      { name, data },
+    );
+  }
+
+  async unrepeat(queue: string, id: string): Promise<boolean> {
+    return this.queue(queue).removeJobScheduler(encodeId(id));
+  }
+
+  process<T>(queue: string, handler: JobHandler<T>, options: ProcessOptions): void {
+    const { url, ...redis } = this.options.connection;
+    const worker = new Worker<T>(queue, (job: BullJob<T>) => handler(toPortJob(job)), {
+      // BullMQ makes the worker's connections from options; blocking ones must retry forever.
+      // (The cast: BullMQ declares its own RedisOptions, whose retryStrategy does not allow null.)
+      connection: { ...redis, url, maxRetriesPerRequest: null } as ConnectionOptions,
+      prefix: this.options.prefix,
+      concurrency: options.concurrency,
+      // A job whose worker died is run again; BullMQ's default (1) would fail it for good after a
+      // second crash. Handlers are idempotent, so re-running is safe.
+      maxStalledCount: 10,
+      // BullMQ fills its defaults with Object.assign, so an undefined here would erase them
+      ...definedOnly({
+        lockDuration: this.options.lockDurationMs,
+        stalledInterval: this.options.stalledIntervalMs,
+      }),
+    });
+    worker.on('error', this.onError);
+    worker.on('failed', (job, error) => {
+      if (job !== undefined && job.attemptsMade >= (job.opts.attempts ?? 1)) {
+        // by now attemptsMade counts the attempt that just failed
+        this.options.onFailed?.(queue, { ...toPortJob<unknown>(job), attempt: job.attemptsMade }, error);
+      }
+    });
+    this.workers.push(worker);
+  }
+
+  async pending(queue: string): Promise<number> {
+    return this.queue(queue).getJobCountByTypes('waiting', 'delayed', 'active', 'prioritized');
+  }
+
+  async close(): Promise<void> {
+    // workers first: they finish their running jobs, which may still add jobs to the queues
+    await Promise.all(this.workers.map((worker) => worker.close()));
+    await Promise.all([...this.queues.values()].map((queue) => queue.close()));
+    await this.client?.quit();
+    this.workers.length = 0;
+    this.queues.clear();
+    this.client = undefined;
+  }
+
+  private queue(name: string): Queue {
+    let queue = this.queues.get(name);
+    if (queue === undefined) {
+      queue = new Queue(name, {
+        connection: this.redis(),
+        prefix: this.options.prefix,
+        defaultJobOptions: this.jobOptions,
+      });
+      queue.on('error', this.onError);
+      this.queues.set(name, queue);
+    }
+    return queue;
+  }
+
+  /** One connection, shared by every queue of this scheduler (BullMQ leaves it to us to close). */
+  private redis(): Redis {
+    if (this.client === undefined) {
+      const { url, ...options } = this.options.connection;
+      this.client = url === undefined ? new Redis(options) : new Redis(url, options);
+      this.client.on('error', this.onError);
+    }
+    return this.client;
+  }
+
+  /**
+   * BullMQ ignores an add whose id is taken by any job, failed ones included. The port promises a
+   * new job once the old one is no longer waiting, delayed or active, so a failed job whose id is
+   * added again is removed first.
+   */
+  private async forgetFailed(queue: Queue, jobIds: string[]): Promise<void> {
+    if (jobIds.length === 0) return;
+    const scores = await this.redis().zmscore(queue.keys.failed, ...jobIds);
+    await Promise.all(jobIds.filter((_, i) => scores[i] !== null).map((jobId) => queue.remove(jobId)));
+  }
+}
+
+/**
+ * BullMQ rejects custom ids that contain ':' or look like integers, so every id becomes '#' plus
+ * the id with '%' and ':' percent-escaped: any string works and Redis keys stay readable.
+ */
+export function encodeId(id: string): string {
+  return `#${id.replace(/[%:]/g, encodeURIComponent)}`;
+}
+
+/** The inverse of `encodeId`; also turns a repeat firing's `repeat:<encoded>:<ms>` into `repeat:<id>:<ms>`. */
+export function decodeId(jobId: string): string {
+  if (jobId.startsWith('#')) return decodeURIComponent(jobId.slice(1));
+  const firing = /^repeat:#(.*):(\d+)$/.exec(jobId);
+  return firing === null ? jobId : `repeat:${decodeURIComponent(firing[1])}:${firing[2]}`;
+}
+
+function definedOnly<T extends object>(values: T): Partial<T> {
+  return Object.fromEntries(Object.entries(values).filter(([, value]) => value !== undefined)) as Partial<T>;
+}
+
+function toPortJob<T>(job: BullJob<T>): Job<T> {
+  return { id: decodeId(job.id ?? ''), name: job.name, data: job.data, attempt: job.attemptsMade + 1 };
+}
