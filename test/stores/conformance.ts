@@ -1,0 +1,288 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { StoredEvent } from '../../engine/events.ts';
+import type { ProfileCommit, Store, StoreOptions } from '../../engine/ports/store.ts';
+import type { Profile } from '../../engine/profiles/profile.ts';
+import { makeProfile } from '../helpers/profiles.ts';
+
+const HOUR = 3_600_000;
+export const CONFORMANCE_OPTIONS: StoreOptions = {
+  eventRetentionMs: 7 * 24 * HOUR,
+  dedupeHorizonMs: 24 * HOUR,
+};
+
+const T0 = Date.now() - 2 * HOUR;
+
+type MakeStore = (options: StoreOptions) => Promise<{ store: Store; cleanup(): Promise<void> }>;
+
+/**
+ * The semantics every Store adapter must have. `make` returns a new, empty store (not yet initialised)
+ * built with the given options; `cleanup` removes whatever it left behind.
+ */
+export function storeConformance(name: string, make: MakeStore): void {
+  async function withStore(
+    fn: (store: Store) => Promise<void>,
+    options = CONFORMANCE_OPTIONS,
+  ): Promise<void> {
+    const { store, cleanup } = await make(options);
+    await store.init();
+    try {
+      await fn(store);
+    } finally {
+      await store.close();
+      await cleanup();
+    }
+  }
+
+  describe(`${name} store conformance`, () => {
+    it('creates a profile with expectedVersion 0 and reads it back', () =>
+      withStore(async (store) => {
+        const profile = makeProfile('u:ada');
+        assert.deepEqual(await store.commit([create(profile)]), { conflicts: [] });
+        assert.deepEqual(await store.getProfiles(['u:ada', 'u:nobody']), new Map([['u:ada', profile]]));
+        assert.equal(await store.countProfiles(), 1);
+      }));
+
+    it('refuses a second create and writes nothing of it', () =>
+      withStore(async (store) => {
+        await store.commit([create(makeProfile('u:ada'), [event('m1', 1)])]);
+        const second = create(makeProfile('u:ada', { eventCount: 99 }), [event('m2', 2)]);
+        assert.deepEqual(await store.commit([second]), { conflicts: ['u:ada'] });
+        assert.equal((await store.getProfiles(['u:ada'])).get('u:ada')?.eventCount, 57);
+        assert.deepEqual(await store.appliedMessageIds(['m1', 'm2']), new Set(['m1']));
+        assert.deepEqual(ids(await store.recentEvents('u:ada', 10)), ['m1']);
+      }));
+
+    it('updates with compare-and-set and refuses a stale version, writing nothing of it', () =>
+      withStore(async (store) => {
+        await store.commit([create(makeProfile('u:ada'))]);
+        const v2 = makeProfile('u:ada', { version: 2, tags: ['vip'] });
+        assert.deepEqual(await store.commit([update(v2, 1, [event('m1', 1)])]), { conflicts: [] });
+        const stale = makeProfile('u:ada', { version: 2, tags: ['stale'] });
+        assert.deepEqual(await store.commit([update(stale, 1, [event('m2', 2)])]), { conflicts: ['u:ada'] });
+        assert.deepEqual((await store.getProfiles(['u:ada'])).get('u:ada'), v2);
+        assert.deepEqual(await store.appliedMessageIds(['m1', 'm2']), new Set(['m1']));
+        assert.deepEqual(ids(await store.recentEvents('u:ada', 10)), ['m1']);
+      }));
+
+    it('applies the commits of one call independently: conflicts for some, the others written', () =>
+      withStore(async (store) => {
+        await store.commit([create(makeProfile('u:b'))]);
+        const result = await store.commit([
+          create(makeProfile('u:a'), [event('a1', 1)]),
+          create(makeProfile('u:b'), [event('b1', 1)]),
+          update(makeProfile('u:b', { version: 6 }), 5, [event('b2', 2)]),
+          create(makeProfile('u:c'), [event('c1', 1)]),
+        ]);
+        assert.deepEqual(result.conflicts.sort(), ['u:b', 'u:b']);
+        assert.deepEqual([...(await store.getProfiles(['u:a', 'u:b', 'u:c'])).keys()].sort(), [
+          'u:a',
+          'u:b',
+          'u:c',
+        ]);
+        assert.deepEqual(await store.appliedMessageIds(['a1', 'b1', 'b2', 'c1']), new Set(['a1', 'c1']));
+        assert.equal(await store.countProfiles(), 3);
+      }));
+
+    it('rejects a commit whose profile version is not expectedVersion + 1', () =>
+      withStore(async (store) => {
+        await assert.rejects(store.commit([create(makeProfile('u:ada', { version: 3 }))]));
+        assert.equal(await store.countProfiles(), 0);
+      }));
+
+    it('reports only committed message ids as applied', () =>
+      withStore(async (store) => {
+        assert.deepEqual(await store.appliedMessageIds([]), new Set());
+        assert.deepEqual(await store.appliedMessageIds(['x']), new Set());
+        await store.commit([{ ...create(makeProfile('u:ada')), messageIds: ['m1', 'm2'] }]);
+        assert.deepEqual(await store.appliedMessageIds(['m1', 'm2', 'm3']), new Set(['m1', 'm2']));
+      }));
+
+    it('forgets applied message ids after the dedupe horizon', () =>
+      withStore(
+        async (store) => {
+          await store.commit([create(makeProfile('u:ada'), [event('m1', 1)])]);
+          assert.deepEqual(await store.appliedMessageIds(['m1']), new Set(['m1']));
+          await new Promise((resolve) => setTimeout(resolve, 400));
+          assert.deepEqual(await store.appliedMessageIds(['m1']), new Set());
+        },
+        { ...CONFORMANCE_OPTIONS, dedupeHorizonMs: 200 },
+      ));
+
+    it('returns recent events newest first, up to the limit', () =>
+      withStore(async (store) => {
+        const events = [event('m2', 2), event('m1', 1), event('m3', 3)];
+        await store.commit([create(makeProfile('u:ada'), events)]);
+        await store.commit([update(makeProfile('u:ada', { version: 2 }), 1, [event('m4', 4)])]);
+        assert.deepEqual(ids(await store.recentEvents('u:ada', 10)), ['m4', 'm3', 'm2', 'm1']);
+        assert.deepEqual(await store.recentEvents('u:ada', 2), [event('m4', 4), event('m3', 3)]);
+        assert.deepEqual(await store.recentEvents('u:nobody', 10), []);
+      }));
+
+    it('keeps one event per messageId', () =>
+      withStore(async (store) => {
+        await store.commit([create(makeProfile('u:ada'), [event('m1', 1), event('m1', 1)])]);
+        const again = { ...event('m1', 1), properties: { replayed: true } };
+        await store.commit([update(makeProfile('u:ada', { version: 2 }), 1, [again, event('m2', 2)])]);
+        assert.deepEqual(await store.recentEvents('u:ada', 10), [event('m2', 2), event('m1', 1)]);
+      }));
+
+    it('drops events older than the retention', () =>
+      withStore(async (store) => {
+        const retention = CONFORMANCE_OPTIONS.eventRetentionMs;
+        const old = { ...event('old', 0), timestamp: Date.now() - retention - HOUR };
+        const recent = { ...event('recent', 0), timestamp: Date.now() - retention + HOUR };
+        await store.commit([create(makeProfile('u:ada'), [old, recent])]);
+        assert.deepEqual(await store.recentEvents('u:ada', 10), [recent]);
+      }));
+
+    it('absorbs a profile: deletes it and moves its history', () =>
+      withStore(async (store) => {
+        await store.commit([
+          create(makeProfile('a:anon', { userId: null }), [event('a1', 1), event('a2', 3)]),
+          create(makeProfile('u:ada'), [event('u1', 2)]),
+        ]);
+        const merged = update(makeProfile('u:ada', { version: 2 }), 1, [event('u2', 4)]);
+        merged.absorb = { key: 'a:anon', expectedVersion: 1 };
+        assert.deepEqual(await store.commit([merged]), { conflicts: [] });
+        assert.deepEqual([...(await store.getProfiles(['a:anon', 'u:ada'])).keys()], ['u:ada']);
+        assert.deepEqual(ids(await store.recentEvents('u:ada', 10)), ['u2', 'a2', 'u1', 'a1']);
+        assert.deepEqual(await store.recentEvents('a:anon', 10), []);
+        assert.equal(await store.countProfiles(), 1);
+      }));
+
+    it('refuses the whole commit when the absorbed profile moved on', () =>
+      withStore(async (store) => {
+        await store.commit([
+          create(makeProfile('a:anon', { userId: null }), [event('a1', 1)]),
+          create(makeProfile('u:ada')),
+        ]);
+        await store.commit([
+          update(makeProfile('a:anon', { version: 2, userId: null }), 1, [event('a2', 2)]),
+        ]);
+        const merged = update(makeProfile('u:ada', { version: 2 }), 1, [event('u1', 3)]);
+        merged.absorb = { key: 'a:anon', expectedVersion: 1 };
+        assert.deepEqual(await store.commit([merged]), { conflicts: ['u:ada'] });
+        const profiles = await store.getProfiles(['a:anon', 'u:ada']);
+        assert.equal(profiles.get('a:anon')?.version, 2);
+        assert.equal(profiles.get('u:ada')?.version, 1);
+        assert.deepEqual(ids(await store.recentEvents('a:anon', 10)), ['a2', 'a1']);
+        assert.deepEqual(await store.recentEvents('u:ada', 10), []);
+        assert.deepEqual(await store.appliedMessageIds(['u1']), new Set());
+      }));
+
+    it('links aliases first-link-wins', () =>
+      withStore(async (store) => {
+        assert.equal(await store.linkAlias('anon-1', 'ada'), 'ada');
+        assert.equal(await store.linkAlias('anon-1', 'bob'), 'ada');
+        assert.equal(await store.linkAlias('anon-2', 'bob'), 'bob');
+        assert.deepEqual(
+          await store.getAliases(['anon-1', 'anon-2', 'anon-3']),
+          new Map([
+            ['anon-1', 'ada'],
+            ['anon-2', 'bob'],
+          ]),
+        );
+        assert.deepEqual(await store.getAliases([]), new Map());
+      }));
+
+    it('erases a profile, its history and the aliases that point to it', () =>
+      withStore(async (store) => {
+        const ada = makeProfile('u:ada', { anonymousIds: ['anon-1', 'anon-2', 'anon-shared'] });
+        await store.commit([create(ada, [event('m1', 1)]), create(makeProfile('u:bob'), [event('m2', 1)])]);
+        await store.linkAlias('anon-1', 'ada');
+        await store.linkAlias('anon-2', 'ada');
+        await store.linkAlias('anon-shared', 'bob');
+        assert.equal(await store.eraseProfile('u:ada'), true);
+        assert.deepEqual(await store.getProfiles(['u:ada']), new Map());
+        assert.deepEqual(await store.recentEvents('u:ada', 10), []);
+        assert.deepEqual(
+          await store.getAliases(['anon-1', 'anon-2', 'anon-shared']),
+          new Map([['anon-shared', 'bob']]),
+        );
+        assert.equal(await store.countProfiles(), 1);
+        assert.equal(await store.eraseProfile('u:ada'), false);
+        assert.deepEqual(ids(await store.recentEvents('u:bob', 10)), ['m2']);
+        // Erased means gone: the key can be created again from scratch.
+        assert.deepEqual(await store.commit([create(makeProfile('u:ada'))]), { conflicts: [] });
+        assert.equal(await store.countProfiles(), 2);
+      }));
+
+    it('counts profiles', () =>
+      withStore(async (store) => {
+        assert.equal(await store.countProfiles(), 0);
+        await store.commit(['u:1', 'u:2', 'u:3'].map((key) => create(makeProfile(key))));
+        await store.commit([update(makeProfile('u:1', { version: 2 }), 1)]);
+        assert.equal(await store.countProfiles(), 3);
+      }));
+
+    it('round-trips a profile exactly: nested traits, unicode, nulls', () =>
+      withStore(async (store) => {
+        const base = makeProfile('u:李雷');
+        const profile: Profile = makeProfile('u:李雷', {
+          traits: {
+            ...base.traits,
+            name: '李雷 🚀',
+            address: { street: 'Rue de l’Église 5', geo: { lat: 48.85, lng: 2.35 }, floor: null },
+            scores: [1, 2.5, -3, 0],
+            nothing: null,
+            flags: { beta: true, legacy: false },
+            empty: {},
+            list: [],
+          },
+          lifecycle: null,
+          timezone: null,
+          wechat: { wx123: { openId: 'o-1', unionId: 'u-1', at: 1 } },
+          pushTokens: [{ token: 't', platform: 'ios', provider: 'apns', seenAt: 2 }],
+        });
+        await store.commit([create(profile)]);
+        assert.deepEqual((await store.getProfiles(['u:李雷'])).get('u:李雷'), profile);
+      }));
+
+    it('never loses an update under concurrent read-modify-commit loops', () =>
+      withStore(async (store) => {
+        const increment = async (worker: number) => {
+          for (let attempt = 0; ; attempt++) {
+            assert.ok(attempt < 200, 'too many conflicts');
+            const current = (await store.getProfiles(['u:counter'])).get('u:counter');
+            const version = current?.version ?? 0;
+            const count = Number(current?.traits.count ?? 0);
+            const next = makeProfile('u:counter', { version: version + 1, traits: { count: count + 1 } });
+            const commit = update(next, version, [event(`w${worker}`, worker)]);
+            const { conflicts } = await store.commit([commit]);
+            if (conflicts.length === 0) return;
+          }
+        };
+        await Promise.all(Array.from({ length: 20 }, (_, worker) => increment(worker)));
+        const profile = (await store.getProfiles(['u:counter'])).get('u:counter');
+        assert.equal(profile?.traits.count, 20);
+        assert.equal(profile?.version, 20);
+        assert.equal((await store.recentEvents('u:counter', 100)).length, 20);
+      }));
+  });
+}
+
+/** Event `n` happened `n` minutes after T0: the order follows `n`, and all are well within retention. */
+function event(messageId: string, n: number): StoredEvent {
+  return {
+    messageId,
+    type: 'track',
+    event: 'Order Completed',
+    properties: { orderId: messageId, total: 42.5, items: [{ sku: 'A-1', qty: 2 }] },
+    context: { ip: '203.0.113.7', locale: 'zh-CN' },
+    timestamp: T0 + n * 60_000,
+    receivedAt: T0 + n * 60_000 + 150,
+  };
+}
+
+function create(profile: Profile, events: StoredEvent[] = []): ProfileCommit {
+  return update(profile, 0, events);
+}
+
+function update(profile: Profile, expectedVersion: number, events: StoredEvent[] = []): ProfileCommit {
+  return { key: profile.key, expectedVersion, profile, events, messageIds: events.map((e) => e.messageId) };
+}
+
+function ids(events: StoredEvent[]): string[] {
+  return events.map((e) => e.messageId);
+}

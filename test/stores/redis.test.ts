@@ -1,0 +1,63 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, describe, it } from 'node:test';
+import { Redis } from 'ioredis';
+import { RedisStore } from '../../engine/adapters/stores/redis.ts';
+import { makeProfile } from '../helpers/profiles.ts';
+import { CONFORMANCE_OPTIONS, storeConformance } from './conformance.ts';
+
+const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+const runPrefix = `tltest:${randomBytes(6).toString('hex')}:`;
+let stores = 0;
+
+/** Deletes the keys under `prefix`, and only those. */
+async function removeKeys(prefix: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+    if (keys.length > 0) await redis.del(...keys);
+    cursor = next;
+  } while (cursor !== '0');
+}
+
+after(async () => {
+  await removeKeys(runPrefix);
+  await redis.quit();
+});
+
+storeConformance('redis', async (options) => {
+  const prefix = `${runPrefix}${++stores}:`;
+  return { store: new RedisStore({ ...options, redis, prefix }), cleanup: () => removeKeys(prefix) };
+});
+
+describe('redis store memory', () => {
+  it('keeps a profile with 10 traits and 5 tags under 1 KB', async () => {
+    const prefix = `${runPrefix}memory:`;
+    const store = new RedisStore({ ...CONFORMANCE_OPTIONS, redis, prefix });
+    await store.init();
+    const count = 2000;
+    const before = Number(/used_memory:(\d+)/.exec(await redis.info('memory'))?.[1]);
+    for (let i = 0; i < count; i += 500) {
+      const keys = Array.from({ length: 500 }, (_, j) => `u:user-${String(i + j).padStart(7, '0')}`);
+      const { conflicts } = await store.commit(
+        keys.map((key) => ({
+          key,
+          expectedVersion: 0,
+          profile: makeProfile(key),
+          events: [],
+          messageIds: [],
+        })),
+      );
+      assert.deepEqual(conflicts, []);
+    }
+    const delta = Number(/used_memory:(\d+)/.exec(await redis.info('memory'))?.[1]) - before;
+    const usage = Number(await redis.memory('USAGE', `${prefix}p:u:user-0000001`));
+    const json = JSON.stringify(makeProfile('u:user-0000001')).length;
+    console.log(
+      `Redis bytes per profile (10 traits, 5 tags; ${json} bytes as JSON): MEMORY USAGE ${usage}, ` +
+        `used_memory delta over ${count} profiles ${Math.round(delta / count)}`,
+    );
+    assert.ok(usage < 1024, `MEMORY USAGE ${usage} bytes`);
+    await removeKeys(prefix);
+  });
+});
