@@ -1,6 +1,6 @@
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
-import type { Logger } from '../engine/ports/logger.ts';
 import { INGEST_QUEUE } from '../engine/ingest/ingest-queue.ts';
+import type { Logger } from '../engine/ports/logger.ts';
 import type { Scheduler } from '../engine/ports/scheduler.ts';
 import type { Store } from '../engine/ports/store.ts';
 import { type KeyRing, requireScope } from './auth.ts';
@@ -33,7 +33,11 @@ function errorHandler(logger: Logger) {
     else {
       const parser = err as BodyParserError;
       if (parser?.type === 'entity.too.large') {
-        error = new HttpError(413, 'too_large', 'request body too large: 32 KB per message, 500 KB per batch');
+        error = new HttpError(
+          413,
+          'too_large',
+          'request body too large: 32 KB per message, 500 KB per batch',
+        );
       } else if (parser?.type === 'entity.parse.failed') {
         error = HttpError.invalid([{ pointer: '', message: `body is not valid JSON: ${parser.message}` }]);
       } else if (parser?.status && parser.status >= 400 && parser.status < 500) {
@@ -56,7 +60,10 @@ export function createApp(deps: AppDeps): Express {
     res.json({ status: 'ok', ...deps.describe });
   });
   app.get('/v1/status', requireScope(deps.keys, 'read'), async (_req, res) => {
-    const [profiles, ingest] = await Promise.all([deps.store.countProfiles(), deps.scheduler.pending(INGEST_QUEUE)]);
+    const [profiles, ingest] = await Promise.all([
+      deps.store.countProfiles(),
+      deps.scheduler.pending(INGEST_QUEUE),
+    ]);
     res.json({ ...deps.describe, profiles, pending: { ingest } });
   });
   app.use(ingestRoutes(deps.keys, deps.ingestor, now));

@@ -41,11 +41,19 @@ export function requireScope(keys: KeyRing, scope: Scope) {
   return (req: Request, res: Response, next: NextFunction): void => {
     const key = presentedKey(req);
     const scopes = key ? keys.scopesOf(key) : [];
-    if (scopes.includes(scope) || scopes.includes('manage')) return next();
-    if (!key || scopes.length === 0) {
+    if (scopes.includes(scope) || scopes.includes('manage')) {
+      next();
+    } else if (!key || scopes.length === 0) {
       res.setHeader('WWW-Authenticate', 'Basic realm="tideline"');
-      return next(new HttpError(401, 'unauthorized', 'a valid API key is required (HTTP Basic user name or Bearer token)'));
+      next(
+        new HttpError(
+          401,
+          'unauthorized',
+          'a valid API key is required (HTTP Basic user name or Bearer token)',
+        ),
+      );
+    } else {
+      next(new HttpError(403, 'forbidden', `this key does not have the '${scope}' scope`));
     }
-    next(new HttpError(403, 'forbidden', `this key does not have the '${scope}' scope`));
   };
 }

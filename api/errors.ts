@@ -17,7 +17,9 @@ export class HttpError extends Error {
 
   static invalid(faults: Fault[]): HttpError {
     const message =
-      faults.length === 1 ? `${faults[0].pointer || '(body)'}: ${faults[0].message}` : `${faults.length} problems in the request`;
+      faults.length === 1
+        ? `${faults[0].pointer || '(body)'}: ${faults[0].message}`
+        : `${faults.length} problems in the request`;
     return new HttpError(400, 'invalid_request', message, faults);
   }
 

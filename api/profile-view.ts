@@ -1,7 +1,8 @@
 import type { StoredEvent } from '../engine/events.ts';
 import type { Profile } from '../engine/profiles/profile.ts';
 
-const iso = (ms: number): string | null => (Number.isFinite(ms) && ms > 0 ? new Date(ms).toISOString() : null);
+const iso = (ms: number): string | null =>
+  Number.isFinite(ms) && ms > 0 ? new Date(ms).toISOString() : null;
 
 /** A profile as the API shows it: addresses and consent per channel, times as ISO 8601. */
 export function profileView(p: Profile) {
@@ -22,12 +23,20 @@ export function profileView(p: Profile) {
       email: { address: email, consent: consent('email') },
       sms: { address: phone, consent: consent('sms') },
       push: {
-        tokens: p.pushTokens.map((t) => ({ token: t.token, platform: t.platform, provider: t.provider, seenAt: iso(t.seenAt) })),
+        tokens: p.pushTokens.map((t) => ({
+          token: t.token,
+          platform: t.platform,
+          provider: t.provider,
+          seenAt: iso(t.seenAt),
+        })),
         consent: consent('push'),
       },
       wechat: {
         apps: Object.fromEntries(
-          Object.entries(p.wechat).map(([appId, w]) => [appId, { openId: w.openId, unionId: w.unionId ?? null, at: iso(w.at) }]),
+          Object.entries(p.wechat).map(([appId, w]) => [
+            appId,
+            { openId: w.openId, unionId: w.unionId ?? null, at: iso(w.at) },
+          ]),
         ),
         consent: consent('wechat'),
       },

@@ -1,6 +1,6 @@
 import express, { type Router } from 'express';
-import { profileKeyForAnonymous, profileKeyForUser } from '../engine/profiles/profile.ts';
 import type { Store } from '../engine/ports/store.ts';
+import { profileKeyForAnonymous, profileKeyForUser } from '../engine/profiles/profile.ts';
 import { type KeyRing, requireScope } from './auth.ts';
 import { HttpError } from './errors.ts';
 import { eventView, profileView } from './profile-view.ts';
@@ -9,10 +9,14 @@ import { eventView, profileView } from './profile-view.ts';
 async function resolveKey(store: Store, id: string): Promise<string | null> {
   const userKey = profileKeyForUser(id);
   const anonymousKey = profileKeyForAnonymous(id);
-  const [profiles, aliases] = await Promise.all([store.getProfiles([userKey, anonymousKey]), store.getAliases([id])]);
+  const [profiles, aliases] = await Promise.all([
+    store.getProfiles([userKey, anonymousKey]),
+    store.getAliases([id]),
+  ]);
   if (profiles.has(userKey)) return userKey;
   const linked = aliases.get(id);
-  if (linked && (await store.getProfiles([profileKeyForUser(linked)])).size > 0) return profileKeyForUser(linked);
+  if (linked && (await store.getProfiles([profileKeyForUser(linked)])).size > 0)
+    return profileKeyForUser(linked);
   return profiles.has(anonymousKey) ? anonymousKey : null;
 }
 

@@ -34,7 +34,11 @@ export const DEV_KEYS = { write: 'dev-write-key', admin: 'dev-admin-key', read: 
 export const ENVIRONMENT = [
   ['PORT', '3000', 'HTTP port of the API'],
   ['HOST', '0.0.0.0', 'interface the API listens on'],
-  ['TIDELINE_STORE', 'memory (start), redis or mongodb (api, worker)', 'memory | redis | mongodb; mongodb when MONGO_URL is set'],
+  [
+    'TIDELINE_STORE',
+    'memory (start), redis or mongodb (api, worker)',
+    'memory | redis | mongodb; mongodb when MONGO_URL is set',
+  ],
   ['TIDELINE_QUEUE', 'in-process (start), bullmq (api, worker)', 'in-process | bullmq'],
   ['REDIS_URL', 'redis://127.0.0.1:6379', 'Redis for the Redis store and BullMQ'],
   ['MONGO_URL', '(unset)', 'MongoDB connection string (a replica set); selects the MongoDB store'],
@@ -46,7 +50,7 @@ export const ENVIRONMENT = [
   ['TIDELINE_EVENT_RETENTION', 'P90D', 'how long raw events are kept'],
   ['TIDELINE_LATE_GRACE', 'PT24H', 'events older than this on arrival are stored but flagged late'],
   ['TIDELINE_WORKER_CONCURRENCY', '20', 'ingest jobs a worker process runs at once'],
-  ['TIDELINE_LOCK_DURATION', 'PT30S', 'BullMQ job lock; a crashed worker\'s jobs are retried after it'],
+  ['TIDELINE_LOCK_DURATION', 'PT30S', "BullMQ job lock; a crashed worker's jobs are retried after it"],
   ['TIDELINE_STALLED_INTERVAL', 'PT30S', 'how often BullMQ looks for jobs of crashed workers'],
   ['TIDELINE_DEMO', 'true (start), false (api, worker)', 'load the demo workspace into an empty store'],
   ['TIDELINE_WRITE_KEY', DEV_KEYS.write, 'ingest key: the Segment write key (HTTP Basic user name)'],
@@ -61,7 +65,8 @@ function duration(env: NodeJS.ProcessEnv, name: string, fallback: string): numbe
   const raw = env[name] ?? fallback;
   if (/^\d+$/.test(raw)) return Number(raw);
   const d = Duration.fromISO(raw);
-  if (!d.isValid) throw new ConfigError(`${name}=${raw} is not an ISO 8601 duration (e.g. PT30S, P30D) or milliseconds`);
+  if (!d.isValid)
+    throw new ConfigError(`${name}=${raw} is not an ISO 8601 duration (e.g. PT30S, P30D) or milliseconds`);
   return d.as('milliseconds');
 }
 
@@ -69,25 +74,44 @@ function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: nu
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(`${name}=${raw} must be an integer from ${min} to ${max}`);
+  if (!Number.isInteger(n) || n < min || n > max)
+    throw new ConfigError(`${name}=${raw} must be an integer from ${min} to ${max}`);
   return n;
 }
 
-function oneOf<T extends string>(env: NodeJS.ProcessEnv, name: string, allowed: readonly T[], fallback: T): T {
+function oneOf<T extends string>(
+  env: NodeJS.ProcessEnv,
+  name: string,
+  allowed: readonly T[],
+  fallback: T,
+): T {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
-  if (!(allowed as readonly string[]).includes(raw)) throw new ConfigError(`${name}=${raw} must be one of ${allowed.join(', ')}`);
+  if (!(allowed as readonly string[]).includes(raw))
+    throw new ConfigError(`${name}=${raw} must be one of ${allowed.join(', ')}`);
   return raw as T;
 }
 
 export function loadConfig(mode: Mode, env: NodeJS.ProcessEnv = process.env): Config {
   const embedded = mode === 'embedded';
   const mongoUrl = env.MONGO_URL || undefined;
-  const store = oneOf<StoreKind>(env, 'TIDELINE_STORE', ['memory', 'redis', 'mongodb'], embedded ? 'memory' : mongoUrl ? 'mongodb' : 'redis');
+  const store = oneOf<StoreKind>(
+    env,
+    'TIDELINE_STORE',
+    ['memory', 'redis', 'mongodb'],
+    embedded ? 'memory' : mongoUrl ? 'mongodb' : 'redis',
+  );
   if (store === 'mongodb' && !mongoUrl) throw new ConfigError('TIDELINE_STORE=mongodb needs MONGO_URL');
-  const queue = oneOf<QueueKind>(env, 'TIDELINE_QUEUE', ['in-process', 'bullmq'], embedded ? 'in-process' : 'bullmq');
+  const queue = oneOf<QueueKind>(
+    env,
+    'TIDELINE_QUEUE',
+    ['in-process', 'bullmq'],
+    embedded ? 'in-process' : 'bullmq',
+  );
   if (!embedded && (queue === 'in-process' || store === 'memory')) {
-    throw new ConfigError(`the ${mode} process shares work with other processes: it needs TIDELINE_STORE=redis|mongodb and TIDELINE_QUEUE=bullmq`);
+    throw new ConfigError(
+      `the ${mode} process shares work with other processes: it needs TIDELINE_STORE=redis|mongodb and TIDELINE_QUEUE=bullmq`,
+    );
   }
   const devKeys: string[] = [];
   const key = (name: string, fallback: string) => {
@@ -112,7 +136,8 @@ export function loadConfig(mode: Mode, env: NodeJS.ProcessEnv = process.env): Co
     workerConcurrency: integer(env, 'TIDELINE_WORKER_CONCURRENCY', 20, 1, 1000),
     lockDurationMs: duration(env, 'TIDELINE_LOCK_DURATION', 'PT30S'),
     stalledIntervalMs: duration(env, 'TIDELINE_STALLED_INTERVAL', 'PT30S'),
-    demo: env.TIDELINE_DEMO === undefined || env.TIDELINE_DEMO === '' ? embedded : env.TIDELINE_DEMO === 'true',
+    demo:
+      env.TIDELINE_DEMO === undefined || env.TIDELINE_DEMO === '' ? embedded : env.TIDELINE_DEMO === 'true',
     logLevel: env.LOG_LEVEL || 'info',
     keys: {
       write: key('TIDELINE_WRITE_KEY', DEV_KEYS.write),

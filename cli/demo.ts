@@ -1,6 +1,6 @@
 import { createReadStream } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import { parseBatch } from '../api/ingest/messages.ts';
 import type { InboundMessage } from '../engine/events.ts';
 
@@ -15,14 +15,17 @@ export async function loadDemo(
   ingestor: { accept(messages: InboundMessage[]): Promise<void> },
   path = DEMO_EVENTS,
   now = Date.now(),
-): Promise<number> {
+): Promise<{ messages: number; userId: string | null }> {
   const raw: Record<string, unknown>[] = [];
   for await (const line of createInterface({ input: createReadStream(path) })) {
     if (line.trim()) raw.push(JSON.parse(line) as Record<string, unknown>);
   }
   const last = Math.max(...raw.map((m) => Date.parse(String(m.timestamp))));
   const shift = Math.floor((now - last) / DAY) * DAY;
-  const shifted = raw.map((m) => ({ ...m, timestamp: new Date(Date.parse(String(m.timestamp)) + shift).toISOString() }));
+  const shifted = raw.map((m) => ({
+    ...m,
+    timestamp: new Date(Date.parse(String(m.timestamp)) + shift).toISOString(),
+  }));
   const pending: Promise<void>[] = [];
   for (let i = 0; i < shifted.length; i += 500) {
     const messages = parseBatch({ batch: shifted.slice(i, i + 500) }, now);
@@ -30,5 +33,6 @@ export async function loadDemo(
     pending.push(ingestor.accept(messages));
   }
   await Promise.all(pending);
-  return shifted.length;
+  const buyer = raw.find((m) => m.type === 'track' && m.event === 'order_paid' && typeof m.userId === 'string');
+  return { messages: shifted.length, userId: buyer ? String(buyer.userId) : null };
 }

@@ -27,14 +27,27 @@ export interface RunningEngine {
   scheduler: Scheduler;
   server: Server | null;
   url: string | null;
+  /** A user of the demo workspace, when it was loaded. */
+  demoUserId: string | null;
   /** Stops taking requests, queues what was accepted, finishes running jobs, flushes the store. */
   stop(): Promise<void>;
 }
 
-async function openStore(config: Config, logger: Logger, closers: (() => Promise<unknown>)[]): Promise<Store> {
-  const options: StoreOptions = { eventRetentionMs: config.eventRetentionMs, dedupeHorizonMs: config.dedupeHorizonMs };
+async function openStore(
+  config: Config,
+  logger: Logger,
+  closers: (() => Promise<unknown>)[],
+): Promise<Store> {
+  const options: StoreOptions = {
+    eventRetentionMs: config.eventRetentionMs,
+    dedupeHorizonMs: config.dedupeHorizonMs,
+  };
   if (config.store === 'memory') {
-    return new MemoryStore({ ...options, dataDir: config.dataDir, snapshotIntervalMs: config.snapshotIntervalMs });
+    return new MemoryStore({
+      ...options,
+      dataDir: config.dataDir,
+      snapshotIntervalMs: config.snapshotIntervalMs,
+    });
   }
   if (config.store === 'redis') {
     const redis = new Redis(config.redisUrl, { lazyConnect: true });
@@ -96,12 +109,18 @@ export async function startEngine(config: Config, roles: Roles, logger: Logger):
   logger.info({ ...describe, roles }, `store: ${config.store}, queue: ${config.queue}`);
 
   if (roles.worker) {
-    startIngestWorker(scheduler, store, { lateGraceMs: config.lateGraceMs, concurrency: config.workerConcurrency }, logger);
+    startIngestWorker(
+      scheduler,
+      store,
+      { lateGraceMs: config.lateGraceMs, concurrency: config.workerConcurrency },
+      logger,
+    );
   }
 
   const buffer = new IngestBuffer(scheduler);
   let server: Server | null = null;
   let url: string | null = null;
+  let demoUserId: string | null = null;
   if (roles.api) {
     const keys = new KeyRing([
       { key: config.keys.write, scopes: ['ingest'] },
@@ -114,7 +133,10 @@ export async function startEngine(config: Config, roles: Roles, logger: Logger):
       scheduler,
       ingestor: buffer,
       logger,
-      describe: Object.fromEntries(Object.entries(describe).filter(([, v]) => v !== undefined)) as Record<string, string>,
+      describe: Object.fromEntries(Object.entries(describe).filter(([, v]) => v !== undefined)) as Record<
+        string,
+        string
+      >,
     });
     server = await new Promise<Server>((resolve, reject) => {
       const s = app.listen(config.port, config.host, () => resolve(s));
@@ -126,8 +148,9 @@ export async function startEngine(config: Config, roles: Roles, logger: Logger):
     url = `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${port}`;
     logger.info({ url }, `API listening on ${url}`);
     if (config.demo && (await store.countProfiles()) === 0) {
-      const count = await loadDemo(buffer);
-      logger.info({ messages: count }, 'demo workspace loaded');
+      const demo = await loadDemo(buffer);
+      demoUserId = demo.userId;
+      logger.info({ messages: demo.messages }, 'demo workspace loaded');
     }
   }
 
@@ -150,5 +173,5 @@ export async function startEngine(config: Config, roles: Roles, logger: Logger):
     })();
     return stopping;
   };
-  return { store, scheduler, server, url, stop };
+  return { store, scheduler, server, url, demoUserId, stop };
 }

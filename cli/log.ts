@@ -15,7 +15,16 @@ export function maskEmail(email: string): string {
 
 const PHONE_PATHS = ['phone', '*.phone', 'traits.phone', '*.traits.phone'];
 const EMAIL_PATHS = ['email', '*.email', 'traits.email', '*.traits.email'];
-const SECRET_PATHS = ['authorization', '*.authorization', 'writeKey', '*.writeKey', 'password', '*.password', 'key', '*.key'];
+const SECRET_PATHS = [
+  'authorization',
+  '*.authorization',
+  'writeKey',
+  '*.writeKey',
+  'password',
+  '*.password',
+  'key',
+  '*.key',
+];
 
 /** JSON logs (pino) with phone numbers and emails masked and secrets removed wherever they are logged. */
 export function createLogger(level: string, destination?: pino.DestinationStream): Logger {

@@ -23,12 +23,16 @@ async function run(mode: Mode): Promise<void> {
   if (engine.url) {
     const lines = [`Tideline ${mode === 'embedded' ? '(embedded)' : 'API'} is running at ${engine.url}`];
     if (config.devKeys.length > 0) {
-      lines.push('Development keys (set TIDELINE_WRITE_KEY / TIDELINE_READ_KEY / TIDELINE_ADMIN_KEY in production):');
+      lines.push(
+        'Development keys (set TIDELINE_WRITE_KEY / TIDELINE_READ_KEY / TIDELINE_ADMIN_KEY in production):',
+      );
       if (config.devKeys.includes('TIDELINE_WRITE_KEY')) lines.push(`  write (ingest): ${DEV_KEYS.write}`);
       if (config.devKeys.includes('TIDELINE_READ_KEY')) lines.push(`  read:           ${DEV_KEYS.read}`);
       if (config.devKeys.includes('TIDELINE_ADMIN_KEY')) lines.push(`  admin (manage): ${DEV_KEYS.admin}`);
     }
-    lines.push(`Try: curl -u ${config.devKeys.includes('TIDELINE_READ_KEY') ? DEV_KEYS.read : '<read key>'}: ${engine.url}/v1/users/<userId>`);
+    lines.push(
+      `Try: curl -u ${config.devKeys.includes('TIDELINE_READ_KEY') ? DEV_KEYS.read : '<read key>'}: ${engine.url}/v1/users/<userId>`,
+    );
     process.stderr.write(`\n${lines.join('\n')}\n\n`);
   }
 
@@ -64,7 +68,9 @@ const program = new Command('tideline')
 
 program
   .command('start')
-  .description('run the API and a worker in one process (embedded: in-memory store snapshotted to ./data, demo workspace loaded)')
+  .description(
+    'run the API and a worker in one process (embedded: in-memory store snapshotted to ./data, demo workspace loaded)',
+  )
   .action(() => run('embedded'));
 program
   .command('api')

@@ -21,7 +21,10 @@ const validateBatch = ajv.compile(batchSchema);
 
 function faultsOf(validate: ValidateFunction, base: string): Fault[] {
   return (validate.errors ?? []).map((e: ErrorObject) => {
-    const missing = e.keyword === 'required' ? `/${pointerToken((e.params as { missingProperty: string }).missingProperty)}` : '';
+    const missing =
+      e.keyword === 'required'
+        ? `/${pointerToken((e.params as { missingProperty: string }).missingProperty)}`
+        : '';
     const message =
       e.keyword === 'format' && e.params.format === 'date-time'
         ? 'must be an ISO 8601 date-time, e.g. 2026-11-22T09:30:00.000Z'
@@ -37,10 +40,13 @@ function checkMessage(raw: unknown, base: string): Fault[] {
   if (!validateMessage(raw)) return faultsOf(validateMessage, base);
   const m = raw as unknown as JsonObject;
   const faults: Fault[] = [];
-  if (m.type === 'track' && m.event === undefined) faults.push({ pointer: `${base}/event`, message: 'is required for track calls' });
+  if (m.type === 'track' && m.event === undefined)
+    faults.push({ pointer: `${base}/event`, message: 'is required for track calls' });
   if (m.type === 'alias') {
-    if (m.userId === undefined) faults.push({ pointer: `${base}/userId`, message: 'is required for alias calls' });
-    if (m.previousId === undefined) faults.push({ pointer: `${base}/previousId`, message: 'is required for alias calls' });
+    if (m.userId === undefined)
+      faults.push({ pointer: `${base}/userId`, message: 'is required for alias calls' });
+    if (m.previousId === undefined)
+      faults.push({ pointer: `${base}/previousId`, message: 'is required for alias calls' });
   } else if (m.userId === undefined && m.anonymousId === undefined) {
     faults.push({ pointer: `${base}/userId`, message: 'userId or anonymousId is required' });
   }
@@ -50,7 +56,10 @@ function checkMessage(raw: unknown, base: string): Fault[] {
   ] as const) {
     if (isJsonObject(holder) && holder.timezone !== undefined && holder.timezone !== null) {
       if (typeof holder.timezone !== 'string' || !IANAZone.isValidZone(holder.timezone)) {
-        faults.push({ pointer: `${base}/${where}/timezone`, message: 'must be an IANA timezone, e.g. Asia/Shanghai' });
+        faults.push({
+          pointer: `${base}/${where}/timezone`,
+          message: 'must be an IANA timezone, e.g. Asia/Shanghai',
+        });
       }
     }
   }
@@ -64,7 +73,19 @@ function idOf(value: unknown): string | undefined {
 /** Without a messageId, the idempotency key is derived from who, what, when and the payload. */
 function derivedMessageId(m: JsonObject): string {
   const hash = createHash('sha256')
-    .update(stringify([m.type, m.userId, m.anonymousId, m.previousId, m.event, m.name, m.timestamp, m.properties, m.traits]) ?? '')
+    .update(
+      stringify([
+        m.type,
+        m.userId,
+        m.anonymousId,
+        m.previousId,
+        m.event,
+        m.name,
+        m.timestamp,
+        m.properties,
+        m.traits,
+      ]) ?? '',
+    )
     .digest('base64url');
   return `derived-${hash.slice(0, 32)}`;
 }
@@ -72,7 +93,8 @@ function derivedMessageId(m: JsonObject): string {
 function toInbound(m: JsonObject, receivedAt: number, sharedContext: JsonObject | undefined): InboundMessage {
   const out: InboundMessage = {
     type: m.type as MessageType,
-    messageId: typeof m.messageId === 'string' ? m.messageId : m.timestamp ? derivedMessageId(m) : randomUUID(),
+    messageId:
+      typeof m.messageId === 'string' ? m.messageId : m.timestamp ? derivedMessageId(m) : randomUUID(),
     timestamp: typeof m.timestamp === 'string' ? Date.parse(m.timestamp) : receivedAt,
     receivedAt,
   };
@@ -86,7 +108,10 @@ function toInbound(m: JsonObject, receivedAt: number, sharedContext: JsonObject 
   if (typeof m.name === 'string') out.name = m.name;
   if (isJsonObject(m.properties)) out.properties = m.properties;
   if (isJsonObject(m.traits)) out.traits = m.traits;
-  const context = sharedContext || isJsonObject(m.context) ? { ...sharedContext, ...(m.context as JsonObject | undefined) } : undefined;
+  const context =
+    sharedContext || isJsonObject(m.context)
+      ? { ...sharedContext, ...(m.context as JsonObject | undefined) }
+      : undefined;
   if (context) out.context = context;
   return out;
 }

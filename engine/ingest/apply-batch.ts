@@ -1,7 +1,7 @@
 import type { InboundMessage, StoredEvent } from '../events.ts';
+import type { ProfileCommit, Store } from '../ports/store.ts';
 import { type ApplyOptions, applyMessage, mergeProfile, newProfile } from '../profiles/apply.ts';
 import { type Profile, profileKeyForAnonymous, profileKeyForUser } from '../profiles/profile.ts';
-import type { ProfileCommit, Store } from '../ports/store.ts';
 
 export interface BatchResult {
   /** Messages applied to a profile for the first time. */
@@ -67,7 +67,11 @@ export async function applyBatch(
     }),
   );
   const unresolved = [
-    ...new Set(ordered.filter(({ m }) => !m.userId && m.anonymousId && !linked.has(m.anonymousId)).map(({ m }) => m.anonymousId as string)),
+    ...new Set(
+      ordered
+        .filter(({ m }) => !m.userId && m.anonymousId && !linked.has(m.anonymousId))
+        .map(({ m }) => m.anonymousId as string),
+    ),
   ];
   for (const [anonymousId, userId] of await store.getAliases(unresolved)) linked.set(anonymousId, userId);
 
@@ -86,7 +90,8 @@ export async function applyBatch(
     workFor(key, userId).messages.push(m);
   }
   for (const [anonymousId, userId] of links) {
-    if (linked.get(anonymousId) === userId) workFor(profileKeyForUser(userId), userId).absorbs.push(anonymousId);
+    if (linked.get(anonymousId) === userId)
+      workFor(profileKeyForUser(userId), userId).absorbs.push(anonymousId);
   }
 
   const pending = [...work.values()];
@@ -115,10 +120,14 @@ async function commitAll(
   const anonymousWrites: string[] = [];
   let pending = initial;
   for (let attempt = 1; pending.length > 0; attempt++) {
-    if (attempt > MAX_ATTEMPTS) throw new Error(`gave up after ${MAX_ATTEMPTS} version conflicts on ${pending.length} profiles`);
+    if (attempt > MAX_ATTEMPTS)
+      throw new Error(`gave up after ${MAX_ATTEMPTS} version conflicts on ${pending.length} profiles`);
     const keys = pending.flatMap((w) => [w.key, ...w.absorbs.map(profileKeyForAnonymous)]);
     const messageIds = [...new Set(pending.flatMap((w) => w.messages.map((m) => m.messageId)))];
-    const [profiles, applied] = await Promise.all([store.getProfiles(keys), store.appliedMessageIds(messageIds)]);
+    const [profiles, applied] = await Promise.all([
+      store.getProfiles(keys),
+      store.appliedMessageIds(messageIds),
+    ]);
 
     const commits = new Map<string, ProfileCommit>();
     const counts = new Map<string, { applied: number; duplicates: number }>();

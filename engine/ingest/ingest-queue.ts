@@ -38,7 +38,8 @@ export class IngestBuffer {
   ) {}
 
   accept(messages: InboundMessage[]): Promise<void> {
-    if (this.messages.length > 0 && this.messages.length + messages.length > this.options.maxMessages) this.flush();
+    if (this.messages.length > 0 && this.messages.length + messages.length > this.options.maxMessages)
+      this.flush();
     const done = new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }));
     this.messages.push(...messages);
     if (this.messages.length >= this.options.maxMessages) this.flush();

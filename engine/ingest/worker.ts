@@ -10,7 +10,12 @@ export interface IngestWorkerOptions extends ApplyOptions {
 }
 
 /** Consumes the ingest queue: each job is a batch of messages applied to profiles exactly once. */
-export function startIngestWorker(scheduler: Scheduler, store: Store, options: IngestWorkerOptions, logger: Logger): void {
+export function startIngestWorker(
+  scheduler: Scheduler,
+  store: Store,
+  options: IngestWorkerOptions,
+  logger: Logger,
+): void {
   scheduler.process<IngestJob>(
     INGEST_QUEUE,
     async (job) => {

@@ -57,7 +57,8 @@ export function applyMessage(profile: Profile, message: InboundMessage, options:
   profile.createdAt = Math.min(profile.createdAt, at);
   profile.lastSeenAt = Math.max(profile.lastSeenAt, at);
   profile.eventCount += 1;
-  if (message.userId && !profile.userId && profile.key === `u:${message.userId}`) profile.userId = message.userId;
+  if (message.userId && !profile.userId && profile.key === `u:${message.userId}`)
+    profile.userId = message.userId;
   if (message.anonymousId) addAnonymousId(profile, message.anonymousId);
   if (message.type === 'alias' && message.previousId) addAnonymousId(profile, message.previousId);
 
@@ -104,7 +105,8 @@ export function mergeProfile(into: Profile, absorbed: Profile): void {
   for (const token of absorbed.pushTokens) upsertPushToken(into, token);
   for (const [appId, identity] of Object.entries(absorbed.wechat)) {
     const current = into.wechat[appId];
-    if (!current || wins(identity.at, identity.openId, current.at, current.openId)) into.wechat[appId] = identity;
+    if (!current || wins(identity.at, identity.openId, current.at, current.openId))
+      into.wechat[appId] = identity;
   }
   for (const channel of CHANNELS) {
     const consent = absorbed.consent[channel];
@@ -133,7 +135,8 @@ function applyTraits(profile: Profile, traits: JsonObject, at: number): void {
       applyWechat(profile, value, at);
     } else if (!STRUCTURED_TRAITS.has(name)) {
       setTrait(profile, name, value, at);
-      if (name === 'timezone' && (typeof value === 'string' || value === null)) setTimezone(profile, value, at);
+      if (name === 'timezone' && (typeof value === 'string' || value === null))
+        setTimezone(profile, value, at);
     }
   }
 }
@@ -188,7 +191,8 @@ function applyDevice(profile: Profile, device: JsonObject, at: number): void {
 function upsertPushToken(profile: Profile, token: PushToken): void {
   const existing = profile.pushTokens.find((t) => t.token === token.token);
   if (existing) {
-    if (wins(token.seenAt, token.provider, existing.seenAt, existing.provider)) Object.assign(existing, token);
+    if (wins(token.seenAt, token.provider, existing.seenAt, existing.provider))
+      Object.assign(existing, token);
   } else {
     profile.pushTokens.push({ ...token });
   }

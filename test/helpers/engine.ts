@@ -26,7 +26,11 @@ export interface RequestOptions {
   rawBody?: string;
 }
 
-export async function waitFor(check: () => Promise<boolean>, timeoutMs = 10_000, what = 'condition'): Promise<void> {
+export async function waitFor(
+  check: () => Promise<boolean>,
+  timeoutMs = 10_000,
+  what = 'condition',
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
@@ -35,9 +39,19 @@ export async function waitFor(check: () => Promise<boolean>, timeoutMs = 10_000,
 }
 
 /** An engine on the embedded defaults (memory store, in-process queue) on a free port, unless overridden. */
-export async function startTestEngine(overrides: Partial<Config> = {}, roles: Roles = { api: true, worker: true }): Promise<TestEngine> {
+export async function startTestEngine(
+  overrides: Partial<Config> = {},
+  roles: Roles = { api: true, worker: true },
+): Promise<TestEngine> {
   const dataDir = mkdtempSync(join(tmpdir(), 'tideline-test-'));
-  const config: Config = { ...loadConfig('embedded', {}), port: 0, host: '127.0.0.1', demo: false, dataDir, ...overrides };
+  const config: Config = {
+    ...loadConfig('embedded', {}),
+    port: 0,
+    host: '127.0.0.1',
+    demo: false,
+    dataDir,
+    ...overrides,
+  };
   const engine = await startEngine(config, roles, createLogger('silent'));
   const url = engine.url ?? '';
   return {
@@ -45,9 +59,20 @@ export async function startTestEngine(overrides: Partial<Config> = {}, roles: Ro
     config,
     url,
     settle: (timeoutMs = 10_000) =>
-      waitFor(async () => (await engine.scheduler.pending(INGEST_QUEUE)) === 0, timeoutMs, 'the ingest queue to drain'),
+      waitFor(
+        async () => (await engine.scheduler.pending(INGEST_QUEUE)) === 0,
+        timeoutMs,
+        'the ingest queue to drain',
+      ),
     async request(method, path, options = {}) {
-      const key = options.key === undefined ? (method === 'GET' ? KEYS.read : method === 'DELETE' ? KEYS.admin : KEYS.write) : options.key;
+      const key =
+        options.key === undefined
+          ? method === 'GET'
+            ? KEYS.read
+            : method === 'DELETE'
+              ? KEYS.admin
+              : KEYS.write
+          : options.key;
       const headers: Record<string, string> = { 'content-type': 'application/json' };
       if (key !== null) headers.authorization = `Basic ${Buffer.from(`${key}:`).toString('base64')}`;
       const body = options.rawBody ?? (options.body === undefined ? undefined : JSON.stringify(options.body));

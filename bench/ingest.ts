@@ -1,0 +1,150 @@
+/**
+ * bench/ingest: how fast events are accepted over HTTP and applied to profiles, and what profiles cost
+ * in memory. Usage: npm run bench:ingest -- [--runs 5] [--events 50000] [--profiles 100000] [--only embedded,redis,memory]
+ *
+ * - accepted/s: events in Segment batches of 100, posted over keep-alive HTTP by 8 concurrent clients,
+ *   divided by the time until the last 200.
+ * - applied/s: the same events divided by the time until every one is applied to its profile.
+ * - RSS with N profiles (10 traits, 5 tags) in the embedded memory store, and Redis bytes per profile.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { generateStream } from '../fixtures/generate.ts';
+import { KEYS, waitFor } from '../test/helpers/engine.ts';
+import { postBatch, REDIS_URL, removeKeys, spawnTideline, uniquePrefix } from '../test/helpers/processes.ts';
+import { fmt, log, median } from './stats.ts';
+
+const { values } = parseArgs({
+  options: {
+    runs: { type: 'string', default: '5' },
+    events: { type: 'string', default: '50000' },
+    profiles: { type: 'string', default: '100000' },
+    only: { type: 'string', default: 'embedded,redis,memory' },
+  },
+});
+const runs = Number(values.runs);
+const eventCount = Number(values.events);
+const only = new Set(values.only.split(','));
+
+function stream(n: number): Record<string, unknown>[][] {
+  const messages: Record<string, unknown>[] = [];
+  for (const m of generateStream({
+    users: Math.max(100, Math.round(n / 40)),
+    days: 30,
+    seed: 'bench',
+    start: '2026-10-01',
+  })) {
+    messages.push(m as unknown as Record<string, unknown>);
+    if (messages.length === n) break;
+  }
+  const batches: Record<string, unknown>[][] = [];
+  for (let i = 0; i < messages.length; i += 100) batches.push(messages.slice(i, i + 100));
+  return batches;
+}
+
+async function post(url: string, batches: Record<string, unknown>[][], parallel = 8): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: parallel }, async () => {
+      while (next < batches.length) {
+        const status = await postBatch(url, KEYS.write, batches[next++]);
+        if (status !== 200) throw new Error(`HTTP ${status}`);
+      }
+    }),
+  );
+}
+
+async function ingestRun(mode: 'embedded' | 'redis', batches: Record<string, unknown>[][]) {
+  const prefix = uniquePrefix('bench');
+  const dataDir = mkdtempSync(join(tmpdir(), 'tideline-bench-'));
+  const total = batches.reduce((s, b) => s + b.length, 0);
+  const env: Record<string, string> = {
+    LOG_LEVEL: 'warn',
+    TIDELINE_DEMO: 'false',
+    TIDELINE_DATA_DIR: dataDir,
+    TIDELINE_PREFIX: prefix,
+  };
+  const procs =
+    mode === 'embedded'
+      ? [spawnTideline('start', env)]
+      : [
+          spawnTideline('api', { ...env, TIDELINE_STORE: 'redis', TIDELINE_QUEUE: 'bullmq' }),
+          spawnTideline('worker', { ...env, TIDELINE_STORE: 'redis', TIDELINE_QUEUE: 'bullmq' }),
+        ];
+  const url = await procs[0].url;
+  await new Promise((r) => setTimeout(r, 500));
+  const t0 = performance.now();
+  await post(url, batches);
+  const accepted = performance.now() - t0;
+  await drained(url);
+  const applied = performance.now() - t0;
+  await Promise.all(procs.map((p) => p.stop()));
+  await removeKeys(prefix);
+  rmSync(dataDir, { recursive: true, force: true });
+  return { accepted: (total / accepted) * 1000, applied: (total / applied) * 1000 };
+}
+
+/** Polls the API's status until no ingest job is left. */
+async function drained(url: string): Promise<void> {
+  const authorization = `Basic ${Buffer.from(`${KEYS.read}:`).toString('base64')}`;
+  await waitFor(
+    async () => {
+      const res = await fetch(`${url}/v1/status`, { headers: { authorization } });
+      if (!res.ok) throw new Error(`/v1/status answered ${res.status}`);
+      return ((await res.json()) as { pending: { ingest: number } }).pending.ingest === 0;
+    },
+    600_000,
+    'the ingest queue to drain',
+  );
+}
+
+async function memoryRun(profiles: number): Promise<{ rssMb: number; redisBytes: number }> {
+  const out = execFileSync(
+    process.execPath,
+    ['--expose-gc', '--import', 'tsx', 'bench/profile-memory.ts', String(profiles)],
+    {
+      encoding: 'utf8',
+      env: { ...process.env, REDIS_URL },
+    },
+  );
+  return JSON.parse(out.trim().split('\n').at(-1) as string) as { rssMb: number; redisBytes: number };
+}
+
+const report: string[] = [];
+if (only.has('embedded') || only.has('redis')) {
+  const batches = stream(eventCount);
+  const total = batches.reduce((s, b) => s + b.length, 0);
+  for (const mode of ['embedded', 'redis'] as const) {
+    if (!only.has(mode)) continue;
+    const accepted: number[] = [];
+    const applied: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      const r = await ingestRun(mode, batches);
+      accepted.push(r.accepted);
+      applied.push(r.applied);
+      log(`${mode} run ${i + 1}/${runs}: accepted ${fmt(r.accepted)}/s, applied ${fmt(r.applied)}/s`);
+    }
+    report.push(
+      `${mode.padEnd(9)} ${fmt(total)} events x ${runs} runs: accepted median ${fmt(median(accepted))} events/s, applied median ${fmt(median(applied))} events/s`,
+    );
+  }
+}
+if (only.has('memory')) {
+  const n = Number(values.profiles);
+  const rss: number[] = [];
+  const redisBytes: number[] = [];
+  for (let i = 0; i < Math.min(runs, 3); i++) {
+    const r = await memoryRun(n);
+    rss.push(r.rssMb);
+    redisBytes.push(r.redisBytes);
+    log(`memory run ${i + 1}: ${fmt(r.rssMb)} MB RSS, ${fmt(r.redisBytes)} Redis bytes/profile`);
+  }
+  report.push(
+    `memory    ${fmt(n)} profiles (10 traits, 5 tags): embedded peak RSS median ${fmt(median(rss))} MB; Redis median ${fmt(median(redisBytes))} bytes/profile`,
+  );
+}
+await removeKeys('tltest-bench');
+process.stdout.write(`\n${report.join('\n')}\n`);

@@ -1,0 +1,45 @@
+/**
+ * Loads N profiles (10 traits, 5 tags) into the embedded memory store and into a Redis store, and
+ * prints {"rssMb", "redisBytes"}: this process's peak RSS with them loaded, and Redis bytes per profile.
+ * Run by bench/ingest.ts with --expose-gc.
+ */
+import { Redis } from 'ioredis';
+import { MemoryStore } from '../engine/adapters/stores/memory.ts';
+import { RedisStore } from '../engine/adapters/stores/redis.ts';
+import type { ProfileCommit, Store } from '../engine/ports/store.ts';
+import { REDIS_URL, removeKeys, uniquePrefix } from '../test/helpers/processes.ts';
+import { makeProfile } from '../test/helpers/profiles.ts';
+
+const n = Number(process.argv[2] ?? 100_000);
+const options = { eventRetentionMs: 90 * 86_400_000, dedupeHorizonMs: 30 * 86_400_000 };
+
+async function load(store: Store): Promise<void> {
+  for (let i = 0; i < n; i += 1000) {
+    const commits: ProfileCommit[] = [];
+    for (let j = i; j < Math.min(n, i + 1000); j++) {
+      const profile = makeProfile(`u:user-${j}`, { version: 1 });
+      commits.push({ key: profile.key, expectedVersion: 0, profile, events: [], messageIds: [] });
+    }
+    await store.commit(commits);
+  }
+}
+
+const gc = (globalThis as { gc?: () => void }).gc ?? (() => {});
+const memory = new MemoryStore(options);
+await memory.init();
+await load(memory);
+gc();
+const rssMb = process.memoryUsage().rss / 1024 / 1024;
+await memory.close();
+
+const prefix = uniquePrefix('bench-mem');
+const redis = new Redis(REDIS_URL);
+const used = async () => Number(/used_memory:(\d+)/.exec(await redis.info('memory'))?.[1]);
+const before = await used();
+const store = new RedisStore({ ...options, redis, prefix: `${prefix}:` });
+await store.init();
+await load(store);
+const redisBytes = ((await used()) - before) / n;
+await removeKeys(prefix);
+await redis.quit();
+process.stdout.write(`${JSON.stringify({ rssMb, redisBytes })}\n`);

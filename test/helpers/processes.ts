@@ -1,0 +1,86 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
+
+const BIN = fileURLToPath(new URL('../../bin/tideline.mjs', import.meta.url));
+export const REDIS_URL = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
+
+export function uniquePrefix(name: string): string {
+  return `tltest-${name}-${randomBytes(4).toString('hex')}`;
+}
+
+export interface TidelineProcess {
+  child: ChildProcess;
+  /** The API's URL (api and start commands). */
+  url: Promise<string>;
+  /** SIGTERM and wait for exit. */
+  stop(): Promise<number | null>;
+  /** SIGKILL and wait for exit. */
+  kill(): Promise<void>;
+}
+
+/** Runs `tideline <command>` as a child process, as an operator would. */
+export function spawnTideline(
+  command: 'api' | 'worker' | 'start',
+  env: Record<string, string>,
+): TidelineProcess {
+  const child = spawn(process.execPath, [BIN, command], {
+    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', REDIS_URL, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => {
+    stderr += d.toString();
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const url = new Promise<string>((resolve, reject) => {
+    child.stdout?.on('data', (d: Buffer) => {
+      output += d.toString();
+      const match = output.match(/"url":"(http:\/\/[^"]+)"/);
+      if (match) resolve(match[1]);
+    });
+    void exited.then((code) =>
+      reject(new Error(`tideline ${command} exited (${code}) before listening:\n${output}\n${stderr}`)),
+    );
+  });
+  url.catch(() => {});
+  return {
+    child,
+    url,
+    async stop() {
+      child.kill('SIGTERM');
+      return exited;
+    },
+    async kill() {
+      child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
+
+/** Deletes every Redis key under a prefix (and only those). */
+export async function removeKeys(prefix: string): Promise<void> {
+  const redis = new Redis(REDIS_URL);
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length > 0) await redis.del(...keys);
+  } while (cursor !== '0');
+  await redis.quit();
+}
+
+export async function postBatch(url: string, writeKey: string, batch: unknown[]): Promise<number> {
+  const res = await fetch(`${url}/v1/batch`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      authorization: `Basic ${Buffer.from(`${writeKey}:`).toString('base64')}`,
+    },
+    body: JSON.stringify({ batch }),
+  });
+  await res.arrayBuffer();
+  return res.status;
+}
