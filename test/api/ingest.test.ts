@@ -20,7 +20,13 @@ describe('Segment ingestion API', () => {
 
   it('accepts a track call and shows it on the profile', async () => {
     const res = await t.request('POST', '/v1/track', {
-      body: { userId: user, event: 'cart_add', properties: { sku: 'A1', price: 99 }, timestamp: T, messageId: `${user}-1` },
+      body: {
+        userId: user,
+        event: 'cart_add',
+        properties: { sku: 'A1', price: 99 },
+        timestamp: T,
+        messageId: `${user}-1`,
+      },
     });
     assert.equal(res.status, 200);
     assert.deepEqual(res.body, { success: true });
@@ -41,7 +47,10 @@ describe('Segment ingestion API', () => {
     const first = await t.request('GET', `/v1/users/${user}`);
     for (const again of [body, { ...body, traits: { city: 'Beijing' }, timestamp: '2026-11-21T00:00:00Z' }]) {
       assert.equal((await t.request('POST', '/v1/identify', { body: again })).status, 200);
-      assert.equal((await t.request('POST', '/v1/batch', { body: { batch: [{ ...again, type: 'identify' }] } })).status, 200);
+      assert.equal(
+        (await t.request('POST', '/v1/batch', { body: { batch: [{ ...again, type: 'identify' }] } })).status,
+        200,
+      );
     }
     await t.settle();
     const second = await t.request('GET', `/v1/users/${user}`);
@@ -51,7 +60,12 @@ describe('Segment ingestion API', () => {
   });
 
   it('without a messageId, the same call sent twice is applied once', async () => {
-    const body = { userId: user, event: 'order_paid', properties: { orderId: 'o1', amount: 10 }, timestamp: T };
+    const body = {
+      userId: user,
+      event: 'order_paid',
+      properties: { orderId: 'o1', amount: 10 },
+      timestamp: T,
+    };
     await t.request('POST', '/v1/track', { body });
     await t.request('POST', '/v1/track', { body });
     await t.settle();
@@ -65,7 +79,14 @@ describe('Segment ingestion API', () => {
       body: {
         batch: [
           { type: 'track', anonymousId: anon, event: 'cart_add', timestamp: T, messageId: `${user}-t` },
-          { type: 'identify', userId: user, anonymousId: anon, traits: { city: 'Hangzhou' }, timestamp: T, messageId: `${user}-i` },
+          {
+            type: 'identify',
+            userId: user,
+            anonymousId: anon,
+            traits: { city: 'Hangzhou' },
+            timestamp: T,
+            messageId: `${user}-i`,
+          },
         ],
       },
     });
@@ -89,7 +110,13 @@ describe('Segment ingestion API', () => {
       ['/v1/alias', { userId: user }, ['/previousId']],
       [
         '/v1/batch',
-        { batch: [{ type: 'track', userId: user, event: 'ok' }, { type: 'track', userId: user }, { type: 'group', userId: user }] },
+        {
+          batch: [
+            { type: 'track', userId: user, event: 'ok' },
+            { type: 'track', userId: user },
+            { type: 'group', userId: user },
+          ],
+        },
         ['/batch/1/event', '/batch/2/type'],
       ],
       ['/v1/batch', { batch: [] }, ['/batch']],
@@ -117,14 +144,26 @@ describe('Segment ingestion API', () => {
   it('answers 413 for a message over 32 KB or a batch over 500 KB, changing nothing', async () => {
     const before = await profileCount();
     const big = 'x'.repeat(33 * 1024);
-    const single = await t.request('POST', '/v1/track', { body: { userId: user, event: 'e', properties: { big } } });
+    const single = await t.request('POST', '/v1/track', {
+      body: { userId: user, event: 'e', properties: { big } },
+    });
     assert.equal(single.status, 413);
     const inBatch = await t.request('POST', '/v1/batch', {
-      body: { batch: [{ type: 'track', userId: user, event: 'ok' }, { type: 'track', userId: user, event: 'e', properties: { big } }] },
+      body: {
+        batch: [
+          { type: 'track', userId: user, event: 'ok' },
+          { type: 'track', userId: user, event: 'e', properties: { big } },
+        ],
+      },
     });
     assert.equal(inBatch.status, 413);
     assert.equal(inBatch.body.errors[0].pointer, '/batch/1');
-    const batch = Array.from({ length: 30 }, () => ({ type: 'track', userId: user, event: 'e', properties: { p: 'y'.repeat(20 * 1024) } }));
+    const batch = Array.from({ length: 30 }, () => ({
+      type: 'track',
+      userId: user,
+      event: 'e',
+      properties: { p: 'y'.repeat(20 * 1024) },
+    }));
     assert.equal((await t.request('POST', '/v1/batch', { body: { batch } })).status, 413);
     await t.settle();
     assert.equal(await profileCount(), before);
@@ -145,7 +184,10 @@ describe('Segment ingestion API', () => {
   });
 
   it('accepts the write key in the body as Segment does', async () => {
-    const res = await t.request('POST', '/v1/track', { key: null, body: { userId: user, event: 'e', writeKey: KEYS.write } });
+    const res = await t.request('POST', '/v1/track', {
+      key: null,
+      body: { userId: user, event: 'e', writeKey: KEYS.write },
+    });
     assert.equal(res.status, 200);
   });
 
@@ -153,12 +195,23 @@ describe('Segment ingestion API', () => {
     await t.request('POST', '/v1/identify', {
       body: {
         userId: user,
-        traits: { email: 'li@example.com', phone: '+8613800000000', plan: 'pro', consent: { sms: true, email: false } },
-        context: { timezone: 'Asia/Shanghai', wechat: { appId: 'wx_demo', openId: 'o-1' }, device: { type: 'android', token: 'tok' } },
+        traits: {
+          email: 'li@example.com',
+          phone: '+8613800000000',
+          plan: 'pro',
+          consent: { sms: true, email: false },
+        },
+        context: {
+          timezone: 'Asia/Shanghai',
+          wechat: { appId: 'wx_demo', openId: 'o-1' },
+          device: { type: 'android', token: 'tok' },
+        },
         timestamp: T,
       },
     });
-    await t.request('POST', '/v1/identify', { body: { userId: user, traits: { plan: null }, timestamp: '2026-11-20T09:00:00Z' } });
+    await t.request('POST', '/v1/identify', {
+      body: { userId: user, traits: { plan: null }, timestamp: '2026-11-20T09:00:00Z' },
+    });
     await t.settle();
     const { profile } = (await t.request('GET', `/v1/users/${user}`)).body;
     assert.deepEqual(profile.traits, { email: 'li@example.com', phone: '+8613800000000' });
@@ -175,7 +228,9 @@ describe('Segment ingestion API', () => {
     await t.request('POST', '/v1/page', { body: { anonymousId: anon, name: 'home', timestamp: T } });
     await t.settle();
     assert.equal((await t.request('GET', `/v1/users/${anon}`)).body.profile.userId, null);
-    await t.request('POST', '/v1/identify', { body: { userId: user, anonymousId: anon, traits: { city: 'Chengdu' } } });
+    await t.request('POST', '/v1/identify', {
+      body: { userId: user, anonymousId: anon, traits: { city: 'Chengdu' } },
+    });
     await t.settle();
     const got = (await t.request('GET', `/v1/users/${user}`)).body;
     assert.equal(got.events.length, 2);
@@ -196,7 +251,9 @@ describe('Segment ingestion API', () => {
 
   it('erases a user, their history and their anonymous ids', async () => {
     const anon = `anon3-${user}`;
-    await t.request('POST', '/v1/identify', { body: { userId: user, anonymousId: anon, traits: { email: 'x@example.com' } } });
+    await t.request('POST', '/v1/identify', {
+      body: { userId: user, anonymousId: anon, traits: { email: 'x@example.com' } },
+    });
     await t.settle();
     const del = await t.request('DELETE', `/v1/users/${user}`);
     assert.equal(del.status, 200);

@@ -6,7 +6,11 @@ import { applyMessage, bucketFor, mergeProfile, newProfile } from '../../engine/
 const T0 = Date.parse('2026-11-01T00:00:00Z');
 const options = { lateGraceMs: 86_400_000 };
 let n = 0;
-const identify = (traits: InboundMessage['traits'], at: number, extra: Partial<InboundMessage> = {}): InboundMessage => ({
+const identify = (
+  traits: InboundMessage['traits'],
+  at: number,
+  extra: Partial<InboundMessage> = {},
+): InboundMessage => ({
   type: 'identify',
   messageId: `m${n++}`,
   userId: 'u1',
@@ -90,7 +94,14 @@ describe('applying messages to a profile', () => {
 
   it('merging an anonymous profile equals applying its messages directly', () => {
     const anon = newProfile('a:x', null);
-    const m1: InboundMessage = { type: 'page', messageId: 'p1', anonymousId: 'x', name: 'home', timestamp: T0, receivedAt: T0 };
+    const m1: InboundMessage = {
+      type: 'page',
+      messageId: 'p1',
+      anonymousId: 'x',
+      name: 'home',
+      timestamp: T0,
+      receivedAt: T0,
+    };
     const m2 = identify({ city: 'Chengdu' }, T0 + 10, { anonymousId: 'x' });
     applyMessage(anon, m1, options);
     const merged = newProfile('u:u1', 'u1');
