@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { generateStream } from '../fixtures/generate.ts';
 import { KEYS, waitFor } from '../test/helpers/engine.ts';
-import { postBatch, REDIS_URL, removeKeys, spawnTideline, uniquePrefix } from '../test/helpers/processes.ts';
+import { REDIS_URL, removeKeys, spawnTideline, uniquePrefix } from '../test/helpers/processes.ts';
 import { fmt, log, median } from './stats.ts';
 
 const { values } = parseArgs({
@@ -29,38 +29,46 @@ const runs = Number(values.runs);
 const eventCount = Number(values.events);
 const only = new Set(values.only.split(','));
 
-function stream(n: number): Record<string, unknown>[][] {
-  const messages: Record<string, unknown>[] = [];
+/** The generated stream's first n messages as Segment batch bodies of 100, serialised up front. */
+function stream(n: number): { bodies: string[]; total: number } {
+  const messages: unknown[] = [];
+  // About 24 messages per user over 30 days: ask for enough users to fill n.
   for (const m of generateStream({
-    users: Math.max(100, Math.round(n / 40)),
+    users: Math.ceil(n / 15),
     days: 30,
     seed: 'bench',
     start: '2026-10-01',
   })) {
-    messages.push(m as unknown as Record<string, unknown>);
+    messages.push(m);
     if (messages.length === n) break;
   }
-  const batches: Record<string, unknown>[][] = [];
-  for (let i = 0; i < messages.length; i += 100) batches.push(messages.slice(i, i + 100));
-  return batches;
+  const bodies: string[] = [];
+  for (let i = 0; i < messages.length; i += 100)
+    bodies.push(JSON.stringify({ batch: messages.slice(i, i + 100) }));
+  return { bodies, total: messages.length };
 }
 
-async function post(url: string, batches: Record<string, unknown>[][], parallel = 8): Promise<void> {
+/** Posts the bodies over keep-alive HTTP from `parallel` concurrent clients. */
+async function post(url: string, bodies: string[], parallel = 8): Promise<void> {
+  const headers = {
+    'content-type': 'application/json',
+    authorization: `Basic ${Buffer.from(`${KEYS.write}:`).toString('base64')}`,
+  };
   let next = 0;
   await Promise.all(
     Array.from({ length: parallel }, async () => {
-      while (next < batches.length) {
-        const status = await postBatch(url, KEYS.write, batches[next++]);
-        if (status !== 200) throw new Error(`HTTP ${status}`);
+      while (next < bodies.length) {
+        const res = await fetch(`${url}/v1/batch`, { method: 'POST', headers, body: bodies[next++] });
+        await res.arrayBuffer();
+        if (res.status !== 200) throw new Error(`HTTP ${res.status}`);
       }
     }),
   );
 }
 
-async function ingestRun(mode: 'embedded' | 'redis', batches: Record<string, unknown>[][]) {
+async function ingestRun(mode: 'embedded' | 'redis', { bodies, total }: { bodies: string[]; total: number }) {
   const prefix = uniquePrefix('bench');
   const dataDir = mkdtempSync(join(tmpdir(), 'tideline-bench-'));
-  const total = batches.reduce((s, b) => s + b.length, 0);
   const env: Record<string, string> = {
     LOG_LEVEL: 'warn',
     TIDELINE_DEMO: 'false',
@@ -77,7 +85,7 @@ async function ingestRun(mode: 'embedded' | 'redis', batches: Record<string, unk
   const url = await procs[0].url;
   await new Promise((r) => setTimeout(r, 500));
   const t0 = performance.now();
-  await post(url, batches);
+  await post(url, bodies);
   const accepted = performance.now() - t0;
   await drained(url);
   const applied = performance.now() - t0;
@@ -115,14 +123,14 @@ async function memoryRun(profiles: number): Promise<{ rssMb: number; redisBytes:
 
 const report: string[] = [];
 if (only.has('embedded') || only.has('redis')) {
-  const batches = stream(eventCount);
-  const total = batches.reduce((s, b) => s + b.length, 0);
+  const events = stream(eventCount);
+  const total = events.total;
   for (const mode of ['embedded', 'redis'] as const) {
     if (!only.has(mode)) continue;
     const accepted: number[] = [];
     const applied: number[] = [];
     for (let i = 0; i < runs; i++) {
-      const r = await ingestRun(mode, batches);
+      const r = await ingestRun(mode, events);
       accepted.push(r.accepted);
       applied.push(r.applied);
       log(`${mode} run ${i + 1}/${runs}: accepted ${fmt(r.accepted)}/s, applied ${fmt(r.applied)}/s`);

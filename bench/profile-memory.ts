@@ -1,6 +1,6 @@
 /**
  * Loads N profiles (10 traits, 5 tags) into the embedded memory store and into a Redis store, and
- * prints {"rssMb", "redisBytes"}: this process's peak RSS with them loaded, and Redis bytes per profile.
+ * prints {"rssMb", "redisBytes"}: this process's peak RSS once they are loaded, and Redis bytes per profile.
  * Run by bench/ingest.ts with --expose-gc.
  */
 import { Redis } from 'ioredis';
@@ -29,7 +29,8 @@ const memory = new MemoryStore(options);
 await memory.init();
 await load(memory);
 gc();
-const rssMb = process.memoryUsage().rss / 1024 / 1024;
+// Peak resident set size of this process so far (KB), with the profiles loaded.
+const rssMb = process.resourceUsage().maxRSS / 1024;
 await memory.close();
 
 const prefix = uniquePrefix('bench-mem');

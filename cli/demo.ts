@@ -33,6 +33,8 @@ export async function loadDemo(
     pending.push(ingestor.accept(messages));
   }
   await Promise.all(pending);
-  const buyer = raw.find((m) => m.type === 'track' && m.event === 'order_paid' && typeof m.userId === 'string');
+  const buyer = raw.find(
+    (m) => m.type === 'track' && m.event === 'order_paid' && typeof m.userId === 'string',
+  );
   return { messages: shifted.length, userId: buyer ? String(buyer.userId) : null };
 }

@@ -1,16 +1,18 @@
 import type { Server } from 'node:http';
+import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { MongoClient } from 'mongodb';
 import type { Logger } from 'pino';
 import { createApp } from '../api/app.ts';
 import { KeyRing } from '../api/auth.ts';
+import { FileJournal } from '../engine/adapters/journal/file-journal.ts';
 import { BullMQScheduler } from '../engine/adapters/schedulers/bullmq.ts';
 import { InProcessScheduler } from '../engine/adapters/schedulers/in-process.ts';
-import { MemoryStore } from '../engine/adapters/stores/memory.ts';
+import { MemoryStore, type MemoryStoreOptions } from '../engine/adapters/stores/memory.ts';
 import { MongoStore } from '../engine/adapters/stores/mongodb.ts';
 import { RedisStore } from '../engine/adapters/stores/redis.ts';
 import { SystemClock } from '../engine/clock.ts';
-import { IngestBuffer } from '../engine/ingest/ingest-queue.ts';
+import { INGEST_JOB, INGEST_QUEUE, IngestBuffer, type IngestJob } from '../engine/ingest/ingest-queue.ts';
 import { startIngestWorker } from '../engine/ingest/worker.ts';
 import type { Scheduler } from '../engine/ports/scheduler.ts';
 import type { Store, StoreOptions } from '../engine/ports/store.ts';
@@ -37,6 +39,7 @@ async function openStore(
   config: Config,
   logger: Logger,
   closers: (() => Promise<unknown>)[],
+  onCapture?: MemoryStoreOptions['onCapture'],
 ): Promise<Store> {
   const options: StoreOptions = {
     eventRetentionMs: config.eventRetentionMs,
@@ -47,6 +50,7 @@ async function openStore(
       ...options,
       dataDir: config.dataDir,
       snapshotIntervalMs: config.snapshotIntervalMs,
+      onCapture,
     });
   }
   if (config.store === 'redis') {
@@ -97,9 +101,27 @@ export function redactUrl(url: string): string {
 /** Starts the API, the worker, or both (embedded), on the store and queue the config names. */
 export async function startEngine(config: Config, roles: Roles, logger: Logger): Promise<RunningEngine> {
   const closers: (() => Promise<unknown>)[] = [];
-  const store = await openStore(config, logger, closers);
-  await store.init();
   const scheduler = openScheduler(config);
+  // The in-process queue forgets on a crash: write jobs ahead to a journal in the data folder, and
+  // drop the journal's sealed segments once a snapshot taken while the queue was empty is on disk.
+  const journal =
+    config.store === 'memory' && scheduler instanceof InProcessScheduler
+      ? new FileJournal<IngestJob>(join(config.dataDir, 'journal'))
+      : undefined;
+  const onCapture =
+    journal && scheduler instanceof InProcessScheduler
+      ? () => {
+          if (scheduler.pendingNow(INGEST_QUEUE) > 0) return undefined;
+          const sealed = journal.seal();
+          return () => journal.drop(sealed);
+        }
+      : undefined;
+  const store = await openStore(config, logger, closers, onCapture);
+  await store.init();
+  const replay = journal ? await journal.open() : [];
+  if (!journal && config.queue === 'in-process') {
+    logger.warn({}, 'the in-process queue keeps accepted events in memory only until they are applied');
+  }
   const describe = {
     store: config.store,
     queue: config.queue,
@@ -117,7 +139,9 @@ export async function startEngine(config: Config, roles: Roles, logger: Logger):
     );
   }
 
-  const buffer = new IngestBuffer(scheduler);
+  for (const job of replay) await scheduler.add(INGEST_QUEUE, INGEST_JOB, job);
+  if (replay.length > 0) logger.info({ jobs: replay.length }, 'replayed the ingest journal');
+  const buffer = new IngestBuffer(scheduler, undefined, journal);
   let server: Server | null = null;
   let url: string | null = null;
   let demoUserId: string | null = null;
@@ -168,7 +192,10 @@ export async function startEngine(config: Config, roles: Roles, logger: Logger):
       // The in-process queue lives in memory: finish what is queued before the snapshot.
       if (scheduler instanceof InProcessScheduler) await scheduler.idle();
       await scheduler.close();
+      // A final snapshot with the queue empty also clears the journal.
+      if (store instanceof MemoryStore) await store.snapshot();
       await store.close();
+      journal?.close();
       for (const close of closers.reverse()) await close();
     })();
     return stopping;

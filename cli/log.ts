@@ -28,19 +28,17 @@ const SECRET_PATHS = [
 
 /** JSON logs (pino) with phone numbers and emails masked and secrets removed wherever they are logged. */
 export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
-  const phones = new Set(PHONE_PATHS);
-  const emails = new Set(EMAIL_PATHS);
   return pino(
     {
       level,
       base: { pid: process.pid },
       redact: {
         paths: [...PHONE_PATHS, ...EMAIL_PATHS, ...SECRET_PATHS],
-        censor: (value: unknown, path: string[]) => {
-          const last = path.at(-1) ?? '';
-          const joined = path.join('.');
-          if (typeof value === 'string' && (last === 'phone' || phones.has(joined))) return maskPhone(value);
-          if (typeof value === 'string' && (last === 'email' || emails.has(joined))) return maskEmail(value);
+        // pino hands the path as an array or a dotted string depending on its version.
+        censor: (value: unknown, path: string[] | string) => {
+          const last = (Array.isArray(path) ? path : String(path).split('.')).at(-1);
+          if (typeof value === 'string' && last === 'phone') return maskPhone(value);
+          if (typeof value === 'string' && last === 'email') return maskEmail(value);
           return '[redacted]';
         },
       },

@@ -14,7 +14,10 @@ interface Example {
 /** The curl examples of the README's "API by example" section, each with the output its `# ` lines promise. */
 function examples(): Example[] {
   const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
-  const section = readme.slice(readme.indexOf('## API by example'), readme.indexOf('\n## ', readme.indexOf('## API by example') + 1));
+  const section = readme.slice(
+    readme.indexOf('## API by example'),
+    readme.indexOf('\n## ', readme.indexOf('## API by example') + 1),
+  );
   const out: Example[] = [];
   for (const block of section.matchAll(/```sh\n([\s\S]*?)```/g)) {
     let current: Example | null = null;
@@ -49,13 +52,18 @@ it('every curl example in the README returns what the README says', async () => 
   const list = examples();
   assert.ok(list.length >= 8, `found ${list.length} examples`);
   for (const { command, expected } of list) {
-    const output = execFileSync('bash', ['-c', command.replaceAll('localhost:3000', `localhost:${port}`)], { encoding: 'utf8' }).trim();
+    const output = execFileSync('bash', ['-c', command.replaceAll('localhost:3000', `localhost:${port}`)], {
+      encoding: 'utf8',
+    }).trim();
     if (!expected) {
       assert.doesNotThrow(() => JSON.parse(output), `${command}\n-> ${output}`);
       continue;
     }
     // "..." in the README elides part of the output; every other fragment must appear as written.
-    for (const fragment of expected.split('...').map((f) => f.trim()).filter((f) => f.length > 1)) {
+    for (const fragment of expected
+      .split('...')
+      .map((f) => f.trim())
+      .filter((f) => f.length > 1)) {
       assert.ok(output.includes(fragment), `${command}\nexpected to contain: ${fragment}\ngot: ${output}`);
     }
     // The first curl of each write settles before reads: let the worker apply what was accepted.

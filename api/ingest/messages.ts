@@ -35,6 +35,16 @@ function faultsOf(validate: ValidateFunction, base: string): Fault[] {
   });
 }
 
+// Checking a zone builds an Intl.DateTimeFormat; there are a few hundred valid ones, so remember them.
+const validZones = new Set<string>();
+function isTimezone(zone: unknown): boolean {
+  if (typeof zone !== 'string') return false;
+  if (validZones.has(zone)) return true;
+  const valid = IANAZone.isValidZone(zone);
+  if (valid) validZones.add(zone);
+  return valid;
+}
+
 /** Validates one message; returns its faults (empty when valid). */
 function checkMessage(raw: unknown, base: string): Fault[] {
   if (!validateMessage(raw)) return faultsOf(validateMessage, base);
@@ -55,7 +65,7 @@ function checkMessage(raw: unknown, base: string): Fault[] {
     ['context', m.context],
   ] as const) {
     if (isJsonObject(holder) && holder.timezone !== undefined && holder.timezone !== null) {
-      if (typeof holder.timezone !== 'string' || !IANAZone.isValidZone(holder.timezone)) {
+      if (!isTimezone(holder.timezone)) {
         faults.push({
           pointer: `${base}/${where}/timezone`,
           message: 'must be an IANA timezone, e.g. Asia/Shanghai',

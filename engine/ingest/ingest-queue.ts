@@ -35,6 +35,8 @@ export class IngestBuffer {
   constructor(
     private readonly scheduler: Scheduler,
     private readonly options: IngestBufferOptions = { maxMessages: 500, maxWaitMs: 2 },
+    /** Written ahead of the queue when the queue itself is not durable (the embedded mode). */
+    private readonly journal?: { append(job: IngestJob): void },
   ) {}
 
   accept(messages: InboundMessage[]): Promise<void> {
@@ -62,6 +64,12 @@ export class IngestBuffer {
     this.messages = [];
     this.waiters = [];
     const job: IngestJob = { messages };
+    try {
+      this.journal?.append(job);
+    } catch (error) {
+      for (const w of waiters) w.reject(error);
+      return;
+    }
     const queued = this.scheduler.add(INGEST_QUEUE, INGEST_JOB, job).then(
       () => {
         for (const w of waiters) w.resolve();

@@ -30,19 +30,17 @@ export function spawnTideline(
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
-  let stderr = '';
-  child.stderr?.on('data', (d: Buffer) => {
-    stderr += d.toString();
-  });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  // The API prints "... is running at <url>" on stderr whatever the log level.
   const url = new Promise<string>((resolve, reject) => {
-    child.stdout?.on('data', (d: Buffer) => {
+    child.stderr?.on('data', (d: Buffer) => {
       output += d.toString();
-      const match = output.match(/"url":"(http:\/\/[^"]+)"/);
+      const match = output.match(/is running at (http:\/\/\S+)/);
       if (match) resolve(match[1]);
     });
+    child.stdout?.resume();
     void exited.then((code) =>
-      reject(new Error(`tideline ${command} exited (${code}) before listening:\n${output}\n${stderr}`)),
+      reject(new Error(`tideline ${command} exited (${code}) before listening:\n${output}`)),
     );
   });
   url.catch(() => {});

@@ -116,6 +116,11 @@ export class InProcessScheduler implements Scheduler {
   }
 
   async pending(queue: string): Promise<number> {
+    return this.pendingNow(queue);
+  }
+
+  /** `pending`, answered synchronously: the queue lives in this process. */
+  pendingNow(queue: string): number {
     return this.lane(queue).entries.size;
   }
 

@@ -9,6 +9,11 @@ export interface MemoryStoreOptions extends StoreOptions {
   /** Where `store.json` is loaded from and snapshotted to; in memory only when unset. */
   dataDir?: string;
   snapshotIntervalMs?: number;
+  /**
+   * Called synchronously at the instant a snapshot's content is captured; what it returns runs once
+   * that snapshot is safely on disk (the embedded mode drops journal segments the snapshot covers).
+   */
+  onCapture?: () => (() => Promise<void>) | undefined;
   clock?: { now(): number };
 }
 
@@ -201,6 +206,7 @@ export class MemoryStore implements Store {
     this.prune(this.clock.now());
     // Taken synchronously: the stored values are immutable, so this is one consistent point in time.
     this.changed = false;
+    const afterWrite = this.options.onCapture?.();
     const profiles = [...this.profiles.values()];
     const histories = [...this.histories];
     const aliases = [...this.aliases];
@@ -230,6 +236,7 @@ export class MemoryStore implements Store {
       await handle.close();
     }
     await rename(temporary, file);
+    await afterWrite?.();
   }
 
   private async load(file: string): Promise<void> {
