@@ -20,7 +20,11 @@ for (const [path, entry] of Object.entries(lock.packages)) {
     const os = OS.filter((o) => parts.includes(o));
     const cpu = CPU.filter((c) => parts.includes(c));
     if (os.length === 0 || cpu.length === 0) continue; // not a platform package: leave it to npm
-    const libc = parts.includes('musl') ? { libc: ['musl'] } : parts.includes('gnu') ? { libc: ['glibc'] } : {};
+    const libc = parts.includes('musl')
+      ? { libc: ['musl'] }
+      : parts.includes('gnu')
+        ? { libc: ['glibc'] }
+        : {};
     lock.packages[hoisted] = { version, cpu, ...libc, optional: true, os };
     added++;
   }
