@@ -109,7 +109,13 @@ async function drained(url: string): Promise<void> {
   );
 }
 
-async function memoryRun(profiles: number): Promise<{ rssMb: number; redisBytes: number }> {
+interface MemoryFigures {
+  rssMb: number;
+  redisBytes: number;
+  redisEventBytes: number;
+}
+
+async function memoryRun(profiles: number): Promise<MemoryFigures> {
   const out = execFileSync(
     process.execPath,
     ['--expose-gc', '--import', 'tsx', 'bench/profile-memory.ts', String(profiles)],
@@ -118,7 +124,7 @@ async function memoryRun(profiles: number): Promise<{ rssMb: number; redisBytes:
       env: { ...process.env, REDIS_URL },
     },
   );
-  return JSON.parse(out.trim().split('\n').at(-1) as string) as { rssMb: number; redisBytes: number };
+  return JSON.parse(out.trim().split('\n').at(-1) as string) as MemoryFigures;
 }
 
 const report: string[] = [];
@@ -144,14 +150,19 @@ if (only.has('memory')) {
   const n = Number(values.profiles);
   const rss: number[] = [];
   const redisBytes: number[] = [];
+  const eventBytes: number[] = [];
   for (let i = 0; i < Math.min(runs, 3); i++) {
     const r = await memoryRun(n);
     rss.push(r.rssMb);
     redisBytes.push(r.redisBytes);
-    log(`memory run ${i + 1}: ${fmt(r.rssMb)} MB RSS, ${fmt(r.redisBytes)} Redis bytes/profile`);
+    eventBytes.push(r.redisEventBytes);
+    log(
+      `memory run ${i + 1}: ${fmt(r.rssMb)} MB RSS, ${fmt(r.redisBytes)} Redis bytes/profile, ${fmt(r.redisEventBytes)} bytes/event`,
+    );
   }
   report.push(
     `memory    ${fmt(n)} profiles (10 traits, 5 tags): embedded peak RSS median ${fmt(median(rss))} MB; Redis median ${fmt(median(redisBytes))} bytes/profile`,
+    `          Redis per stored event (history entry + dedupe marker): median ${fmt(median(eventBytes))} bytes`,
   );
 }
 await removeKeys('tltest-bench');
