@@ -14,7 +14,7 @@ import { RedisStore } from '../engine/adapters/stores/redis.ts';
 import { SystemClock } from '../engine/clock.ts';
 import { INGEST_JOB, INGEST_QUEUE, IngestBuffer, type IngestJob } from '../engine/ingest/ingest-queue.ts';
 import { startIngestWorker } from '../engine/ingest/worker.ts';
-import type { Scheduler } from '../engine/ports/scheduler.ts';
+import type { Job, Scheduler } from '../engine/ports/scheduler.ts';
 import type { Store, StoreOptions } from '../engine/ports/store.ts';
 import type { Config } from './config.ts';
 import { loadDemo } from './demo.ts';
@@ -76,13 +76,26 @@ async function openStore(
   return new MongoStore({ ...options, client, dbName: config.mongoDb });
 }
 
-function openScheduler(config: Config): Scheduler {
-  if (config.queue === 'in-process') return new InProcessScheduler({ clock: new SystemClock() });
+function openScheduler(config: Config, logger: Logger): Scheduler {
+  // A job that used up its retries is kept (BullMQ's failed set, or the in-process `failed` list);
+  // the log names it without its data, which holds personal data.
+  const onFailed = (queue: string, job: Job<unknown>, error: unknown) =>
+    logger.error(
+      {
+        queue,
+        job: job.id,
+        attempts: job.attempt,
+        error: error instanceof Error ? error.message : String(error),
+      },
+      'job failed after its last retry',
+    );
+  if (config.queue === 'in-process') return new InProcessScheduler({ clock: new SystemClock(), onFailed });
   return new BullMQScheduler({
     connection: { url: config.redisUrl },
     prefix: `${config.prefix}:q`,
     lockDurationMs: config.lockDurationMs,
     stalledIntervalMs: config.stalledIntervalMs,
+    onFailed,
   });
 }
 
@@ -101,7 +114,7 @@ export function redactUrl(url: string): string {
 /** Starts the API, the worker, or both (embedded), on the store and queue the config names. */
 export async function startEngine(config: Config, roles: Roles, logger: Logger): Promise<RunningEngine> {
   const closers: (() => Promise<unknown>)[] = [];
-  const scheduler = openScheduler(config);
+  const scheduler = openScheduler(config, logger);
   // The in-process queue forgets on a crash: write jobs ahead to a journal in the data folder, and
   // drop the journal's sealed segments once a snapshot taken while the queue was empty is on disk.
   const journal =
