@@ -1,0 +1,258 @@
+/**
+ * Materialised aggregates (`aggregate` fact): pure state and its update/read functions, no I/O.
+ *
+ * Window semantics (shared by the incremental state and the reference `fullEvaluate`):
+ * - `within` is an ISO 8601 duration converted to a fixed length L (luxon's casual conversion:
+ *   1 week = 7 days, 1 month = 30 days, 1 year = 365 days). Invalid or non-positive: an error.
+ * - Buckets are hourly (B = 1 h) when L <= 48 h, else daily UTC days (B = 24 h).
+ * - At time `now` a window covers events with `windowStart(spec, now) <= timestamp <= now`, where
+ *   `windowStart = floor((now - L) / B) * B`: the start of the UTC hour or day containing now - L.
+ *   So `P30D` at 2024-05-31T15:00Z counts from 2024-05-01T00:00Z, `PT24H` at 15:30 from 15:00
+ *   the day before.
+ * - Without `within` the aggregate is all time: one running total (since the aggregate exists,
+ *   i.e. since its backfill from stored events).
+ *
+ * Reads are for the present: `readAggregate(state, spec, now)` equals `fullEvaluate` over the same
+ * events for any `now` at or after the newest recorded event. The state keeps only the buckets a
+ * present-time read can need (relative to the newest event), so reads in the past may miss pruned
+ * buckets or include later events of the same bucket; events older than the kept buckets are dropped.
+ *
+ * Values: `count` counts matching events (`property` is ignored); `sum`/`avg`/`min`/`max` use
+ * `properties[property]` only when it is a finite number (numeric strings and everything else are
+ * skipped, as if the event had not matched). Empty: count and sum 0, avg/min/max null.
+ *
+ * Recording is order-independent: the same multiset of events gives the same state, exactly for
+ * count/min/max and for sums whose partial sums are exact in binary floating point (integers,
+ * binary fractions); decimal amounts such as 19.99 may differ in the last bit between orders.
+ */
+import { createHash } from 'node:crypto';
+import { Duration } from 'luxon';
+import stringify from 'safe-stable-stringify';
+import type { JsonObject } from '../engine/json.ts';
+import type { StoredEvent } from '../engine/events.ts';
+import type { AggregateSpec, EventFact } from './types.ts';
+
+/** A compiled `where` condition on the `event` fact. */
+export type EventFilter = (event: EventFact) => boolean;
+
+/** What aggregates read from an event. `type` and `traits` only feed the `where` filter. */
+export interface AggregateEvent {
+  name: string;
+  timestamp: number;
+  properties: JsonObject;
+  type?: string;
+  traits?: JsonObject;
+}
+
+/**
+ * `[bucketIndex, ...values]`, bucketIndex = floor(timestamp / B) (0 for the all-time total).
+ * values: count `[n]`, sum `[s]`, avg `[n, s]`, min `[m]`, max `[m]`.
+ */
+export type Bucket = number[];
+
+/** JSON-serialisable; buckets sorted by index, only non-empty ones. */
+export interface AggregateState {
+  b: Bucket[];
+}
+
+export const HOUR = 3_600_000;
+export const DAY = 86_400_000;
+const HOURLY_MAX = 48 * HOUR;
+
+/** A short stable id: key order (also inside `where`) and absent keys do not matter. */
+export function aggregateId(spec: AggregateSpec): string {
+  const canonical = stringify({
+    event: spec.event,
+    fn: spec.fn,
+    property: spec.fn === 'count' ? undefined : spec.property,
+    within: spec.within,
+    where: spec.where,
+  });
+  return createHash('sha1')
+    .update(canonical ?? '')
+    .digest('base64url')
+    .slice(0, 12);
+}
+
+export interface Window {
+  length: number;
+  bucket: number;
+  /** Buckets older than newest - span can no longer be in any present-time window. */
+  span: number;
+}
+
+const windows = new Map<string, Window>();
+
+/** null for all time. */
+export function windowOf(spec: AggregateSpec): Window | null {
+  if (spec.within === undefined) return null;
+  let w = windows.get(spec.within);
+  if (w === undefined) {
+    const d = Duration.fromISO(spec.within);
+    const length = d.isValid ? d.as('milliseconds') : NaN;
+    if (!(length > 0))
+      throw new Error(`aggregate within: ${spec.within} is not a positive ISO 8601 duration`);
+    const bucket = length <= HOURLY_MAX ? HOUR : DAY;
+    w = { length, bucket, span: Math.ceil(length / bucket) };
+    windows.set(spec.within, w);
+  }
+  return w;
+}
+
+/** First millisecond the window at `now` covers (-Infinity without `within`). */
+export function windowStart(spec: AggregateSpec, now: number): number {
+  const w = windowOf(spec);
+  return w === null ? -Infinity : Math.floor((now - w.length) / w.bucket) * w.bucket;
+}
+
+export function emptyAggregate(): AggregateState {
+  return { b: [] };
+}
+
+export function toEventFact(e: AggregateEvent): EventFact {
+  return {
+    name: e.name,
+    type: e.type ?? 'track',
+    properties: e.properties,
+    traits: e.traits ?? {},
+    timestamp: new Date(e.timestamp).toISOString(),
+  };
+}
+
+/** A stored history event as aggregates see it. */
+export function aggregateEventOf(e: StoredEvent): AggregateEvent {
+  return {
+    name: e.event,
+    timestamp: e.timestamp,
+    properties: e.properties ?? {},
+    type: e.type,
+    traits: e.traits ?? {},
+  };
+}
+
+/** The value the event contributes, or undefined when it does not count. */
+function valueOf(spec: AggregateSpec, e: AggregateEvent, filter?: EventFilter): number | undefined {
+  if (e.name !== spec.event) return undefined;
+  let value = 1;
+  if (spec.fn !== 'count') {
+    if (spec.property === undefined) throw new Error(`aggregate ${spec.fn} needs a property`);
+    const v = e.properties[spec.property];
+    if (typeof v !== 'number' || !Number.isFinite(v)) return undefined;
+    value = v;
+  }
+  if (filter !== undefined && !filter(toEventFact(e))) return undefined;
+  return value;
+}
+
+function fresh(spec: AggregateSpec, index: number, v: number): Bucket {
+  return spec.fn === 'avg' ? [index, 1, v] : [index, spec.fn === 'count' ? 1 : v];
+}
+
+function merge(spec: AggregateSpec, b: Bucket, v: number): Bucket {
+  switch (spec.fn) {
+    case 'count':
+      return [b[0], b[1] + 1];
+    case 'sum':
+      return [b[0], b[1] + v];
+    case 'avg':
+      return [b[0], b[1] + 1, b[2] + v];
+    case 'min':
+      return [b[0], Math.min(b[1], v)];
+    case 'max':
+      return [b[0], Math.max(b[1], v)];
+  }
+}
+
+export function recordEvent(
+  state: AggregateState,
+  spec: AggregateSpec,
+  event: AggregateEvent,
+  filter?: EventFilter,
+): AggregateState {
+  const v = valueOf(spec, event, filter);
+  if (v === undefined) return state;
+  const w = windowOf(spec);
+  const index = w === null ? 0 : Math.floor(event.timestamp / w.bucket);
+  const b = state.b;
+  const newest = b.length === 0 ? index : Math.max(b[b.length - 1][0], index);
+  const cutoff = w === null ? 0 : newest - w.span;
+  if (index < cutoff) return state;
+
+  let i = b.length; // position of the first bucket with index >= `index`; events are mostly recent
+  while (i > 0 && b[i - 1][0] >= index) i--;
+  const out = b.slice();
+  if (i < b.length && b[i][0] === index) out[i] = merge(spec, b[i], v);
+  else out.splice(i, 0, fresh(spec, index, v));
+
+  let keep = 0;
+  while (out[keep][0] < cutoff) keep++;
+  return { b: keep === 0 ? out : out.slice(keep) };
+}
+
+/** The same state as recording the events one by one, in any order. */
+export function backfill(
+  spec: AggregateSpec,
+  events: Iterable<AggregateEvent>,
+  filter?: EventFilter,
+): AggregateState {
+  let state = emptyAggregate();
+  for (const e of events) state = recordEvent(state, spec, e, filter);
+  return state;
+}
+
+interface Totals {
+  n: number;
+  s: number;
+  m: number | null;
+}
+
+function result(spec: AggregateSpec, t: Totals): number | null {
+  switch (spec.fn) {
+    case 'count':
+      return t.n;
+    case 'sum':
+      return t.s;
+    case 'avg':
+      return t.n === 0 ? null : t.s / t.n;
+    default:
+      return t.m;
+  }
+}
+
+function fold(spec: AggregateSpec, t: Totals, n: number, s: number, m: number): void {
+  t.n += n;
+  t.s += s;
+  if (spec.fn === 'min') t.m = t.m === null ? m : Math.min(t.m, m);
+  else if (spec.fn === 'max') t.m = t.m === null ? m : Math.max(t.m, m);
+}
+
+/** The aggregate at `now` (>= the newest recorded event; see the module comment). */
+export function readAggregate(state: AggregateState, spec: AggregateSpec, now: number): number | null {
+  const w = windowOf(spec);
+  const t: Totals = { n: 0, s: 0, m: null };
+  const from = w === null ? -Infinity : windowStart(spec, now) / w.bucket;
+  const to = w === null ? Infinity : now / w.bucket; // a bucket counts when it starts in [start, now]
+  for (const b of state.b) {
+    if (b[0] < from || b[0] > to) continue;
+    if (spec.fn === 'avg') fold(spec, t, b[1], b[2], 0);
+    else fold(spec, t, spec.fn === 'count' ? b[1] : 1, b[1], b[1]);
+  }
+  return result(spec, t);
+}
+
+/** The reference: the aggregate at `now` computed straight from events. */
+export function fullEvaluate(
+  spec: AggregateSpec,
+  events: Iterable<AggregateEvent>,
+  now: number,
+  filter?: EventFilter,
+): number | null {
+  const start = windowStart(spec, now);
+  const t: Totals = { n: 0, s: 0, m: null };
+  for (const e of events) {
+    if (e.timestamp < start || e.timestamp > now) continue;
+    const v = valueOf(spec, e, filter);
+    if (v !== undefined) fold(spec, t, 1, v, v);
+  }
+  return result(spec, t);
+}
