@@ -46,10 +46,19 @@ function isTimezone(zone: unknown): boolean {
 }
 
 /** Validates one message; returns its faults (empty when valid). */
-function checkMessage(raw: unknown, base: string): Fault[] {
+/**
+ * Timestamps further ahead than this are refused: a far-future event would make every windowed
+ * aggregate and time-based rule of its user wrong until that time (clocks of devices drift, but not by a day).
+ */
+export const MAX_FUTURE_MS = 24 * 3_600_000;
+
+function checkMessage(raw: unknown, base: string, receivedAt: number): Fault[] {
   if (!validateMessage(raw)) return faultsOf(validateMessage, base);
   const m = raw as unknown as JsonObject;
   const faults: Fault[] = [];
+  if (typeof m.timestamp === 'string' && Date.parse(m.timestamp) > receivedAt + MAX_FUTURE_MS) {
+    faults.push({ pointer: `${base}/timestamp`, message: 'is more than 24 hours in the future' });
+  }
   if (m.type === 'track' && m.event === undefined)
     faults.push({ pointer: `${base}/event`, message: 'is required for track calls' });
   if (m.type === 'alias') {
@@ -142,7 +151,7 @@ export function parseSingle(body: unknown, type: MessageType, receivedAt: number
   if (!isJsonObject(body)) throw HttpError.invalid([{ pointer: '', message: 'body must be a JSON object' }]);
   checkSize(body, '');
   const message: JsonObject = { ...body, type };
-  const faults = checkMessage(message, '');
+  const faults = checkMessage(message, '', receivedAt);
   if (faults.length > 0) throw HttpError.invalid(faults);
   return toInbound(message, receivedAt, undefined);
 }
@@ -155,7 +164,7 @@ export function parseBatch(body: unknown, receivedAt: number): InboundMessage[] 
   const faults: Fault[] = [];
   batch.forEach((raw, i) => {
     checkSize(raw, `/batch/${i}`);
-    faults.push(...checkMessage(raw, `/batch/${i}`));
+    faults.push(...checkMessage(raw, `/batch/${i}`, receivedAt));
   });
   if (faults.length > 0) throw HttpError.invalid(faults);
   const shared = isJsonObject(body.context) ? body.context : undefined;

@@ -106,6 +106,7 @@ describe('Segment ingestion API', () => {
       ['/v1/track', { event: 'x' }, ['/userId']],
       ['/v1/track', { userId: user, event: 'x', timestamp: 'yesterday' }, ['/timestamp']],
       ['/v1/identify', { userId: user, traits: 'tall' }, ['/traits']],
+      ['/v1/track', { userId: user, event: 'x', timestamp: '2099-01-01T00:00:00Z' }, ['/timestamp']],
       ['/v1/identify', { userId: user, traits: { timezone: 'Mars/Olympus' } }, ['/traits/timezone']],
       ['/v1/alias', { userId: user }, ['/previousId']],
       [
