@@ -1,3 +1,5 @@
+import type { AggregateState } from '../../rules/aggregates.ts';
+import type { EventTimes } from '../../rules/event-times.ts';
 import type { Json, JsonObject } from '../json.ts';
 
 export type Channel = 'sms' | 'email' | 'push' | 'wechat';
@@ -58,6 +60,10 @@ export interface Profile {
   /** Latest event time seen. */
   lastSeenAt: number;
   eventCount: number;
+  /** Materialised aggregates of published rules, by aggregateId (rules/aggregates.ts). */
+  aggregates?: Record<string, AggregateState>;
+  /** First and last time of the event names published rules read (rules/event-times.ts). */
+  eventTimes?: EventTimes;
 }
 
 export function profileKeyForUser(userId: string): string {

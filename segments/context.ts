@@ -1,0 +1,56 @@
+import { aggregateId, emptyAggregate, readAggregate } from '../rules/aggregates.ts';
+import { firstEventAt, lastEventAt } from '../rules/event-times.ts';
+import type { EventFact, FactContext, ProfileFact } from '../rules/types.ts';
+import type { StoredEvent } from '../engine/events.ts';
+import type { Profile } from '../engine/profiles/profile.ts';
+
+const iso = (ms: number | null | undefined): string | null =>
+  ms !== null && ms !== undefined && Number.isFinite(ms) && ms > 0 ? new Date(ms).toISOString() : null;
+
+export function profileFact(p: Profile): ProfileFact {
+  return {
+    userId: p.userId,
+    traits: p.traits,
+    tags: p.tags,
+    segments: p.segments,
+    lifecycle: p.lifecycle?.state ?? null,
+    lifecycleSince: iso(p.lifecycle?.since),
+    createdAt: iso(p.createdAt),
+    lastSeenAt: iso(p.lastSeenAt),
+    timezone: p.timezone,
+    bucket: p.bucket,
+  };
+}
+
+export function eventFact(e: StoredEvent): EventFact {
+  return {
+    name: e.event,
+    type: e.type,
+    properties: e.properties ?? {},
+    traits: e.traits ?? {},
+    timestamp: new Date(e.timestamp).toISOString(),
+  };
+}
+
+/**
+ * Everything a condition may read about one user, answered from the loaded profile: its traits,
+ * its materialised aggregates and event times, and the event being processed (if any).
+ * An aggregate that is not materialised on this profile reads as empty (count 0).
+ */
+export function profileContext(
+  profile: Profile,
+  now: number,
+  options: { timezone: string; event?: StoredEvent | null },
+): FactContext {
+  const times = profile.eventTimes ?? {};
+  return {
+    now,
+    timezone: profile.timezone ?? options.timezone,
+    profile: profileFact(profile),
+    event: options.event ? eventFact(options.event) : null,
+    aggregate: (spec) =>
+      readAggregate(profile.aggregates?.[aggregateId(spec)] ?? emptyAggregate(), spec, now),
+    lastEventAt: (name) => lastEventAt(times, name),
+    firstEventAt: (name) => firstEventAt(times, name),
+  };
+}
