@@ -12,6 +12,7 @@ import { makeProfile } from '../helpers/profiles.ts';
 
 const DAY = 86_400_000;
 const T0 = Date.parse('2026-06-01T12:00:00Z');
+const spendParams = { event: 'order_paid', fn: 'sum', property: 'amount', within: 'P90D' };
 const spend: AggregateSpec = { event: 'order_paid', fn: 'sum', property: 'amount', within: 'P90D' };
 
 const segments: SegmentDefinition[] = [
@@ -21,7 +22,7 @@ const segments: SegmentDefinition[] = [
     name: 'High-value buyers',
     tag: 'high_value',
     condition: {
-      all: [{ fact: 'aggregate', params: { ...spend }, operator: 'greaterThanInclusive', value: 1000 }],
+      all: [{ fact: 'aggregate', params: spendParams, operator: 'greaterThanInclusive', value: 1000 }],
     },
   },
   {
