@@ -81,6 +81,31 @@ program
   .description('run a worker process that applies queued events; run any number')
   .action(() => run('worker'));
 
+program
+  .command('validate')
+  .description(
+    'check workspace files (segments, lifecycle config, conditions); prints every fault with its JSON pointer',
+  )
+  .argument('<paths...>', 'files, or folders searched for .json files')
+  .action(async (paths: string[]) => {
+    const { validateFiles } = await import('./validate.ts');
+    let reports: Awaited<ReturnType<typeof validateFiles>>;
+    try {
+      reports = await validateFiles(paths);
+    } catch (error) {
+      process.stderr.write(`tideline validate: ${(error as Error).message}\n`);
+      process.exit(2);
+    }
+    let faults = 0;
+    for (const { file, kind, faults: found } of reports) {
+      for (const f of found) process.stdout.write(`${file}:${f.pointer || '/'}: ${f.message}\n`);
+      if (found.length === 0) process.stdout.write(`${file}: ok (${kind})\n`);
+      faults += found.length;
+    }
+    process.stdout.write(`${reports.length} file(s), ${faults} fault(s)\n`);
+    process.exitCode = faults > 0 ? 1 : 0;
+  });
+
 const fixtures = program.command('fixtures').description('demo and benchmark data');
 fixtures
   .command('generate')
