@@ -1,4 +1,5 @@
-import { Duration } from 'luxon';
+import { fileURLToPath } from 'node:url';
+import { Duration, IANAZone } from 'luxon';
 
 export type StoreKind = 'memory' | 'redis' | 'mongodb';
 export type QueueKind = 'in-process' | 'bullmq';
@@ -22,11 +23,17 @@ export interface Config {
   lockDurationMs: number;
   stalledIntervalMs: number;
   demo: boolean;
+  /** A workspace folder whose `segments/*.json` are published at start. */
+  workspaceDir: string | undefined;
+  /** Day boundaries for users without a timezone. */
+  timezone: string;
   logLevel: string;
   keys: { write: string; admin: string; read: string };
   /** Which keys fell back to their development defaults. */
   devKeys: string[];
 }
+
+export const DEMO_WORKSPACE = fileURLToPath(new URL('../fixtures/workspace', import.meta.url));
 
 export const DEV_KEYS = { write: 'dev-write-key', admin: 'dev-admin-key', read: 'dev-read-key' } as const;
 
@@ -53,6 +60,12 @@ export const ENVIRONMENT = [
   ['TIDELINE_LOCK_DURATION', 'PT30S', "BullMQ job lock; a crashed worker's jobs are retried after it"],
   ['TIDELINE_STALLED_INTERVAL', 'PT30S', 'how often BullMQ looks for jobs of crashed workers'],
   ['TIDELINE_DEMO', 'true (start), false (api, worker)', 'load the demo workspace into an empty store'],
+  [
+    'TIDELINE_WORKSPACE',
+    'the demo workspace (start with the demo), else none',
+    'folder whose segments/*.json are published at start',
+  ],
+  ['TIDELINE_TIMEZONE', 'UTC', 'IANA zone for day boundaries of users without a timezone'],
   ['TIDELINE_WRITE_KEY', DEV_KEYS.write, 'ingest key: the Segment write key (HTTP Basic user name)'],
   ['TIDELINE_ADMIN_KEY', DEV_KEYS.admin, 'manage key: every API, including erasure'],
   ['TIDELINE_READ_KEY', DEV_KEYS.read, 'read key: profiles and reports'],
@@ -113,12 +126,19 @@ export function loadConfig(mode: Mode, env: NodeJS.ProcessEnv = process.env): Co
       `the ${mode} process shares work with other processes: it needs TIDELINE_STORE=redis|mongodb and TIDELINE_QUEUE=bullmq`,
     );
   }
+  const demo =
+    env.TIDELINE_DEMO === undefined || env.TIDELINE_DEMO === '' ? embedded : env.TIDELINE_DEMO === 'true';
   const devKeys: string[] = [];
   const key = (name: string, fallback: string) => {
     if (env[name]) return env[name] as string;
     devKeys.push(name);
     return fallback;
   };
+  if (env.TIDELINE_TIMEZONE && !IANAZone.isValidZone(env.TIDELINE_TIMEZONE)) {
+    throw new ConfigError(
+      `TIDELINE_TIMEZONE=${env.TIDELINE_TIMEZONE} is not an IANA timezone (e.g. Asia/Shanghai)`,
+    );
+  }
   return {
     port: integer(env, 'PORT', 3000, 0, 65535),
     host: env.HOST || '0.0.0.0',
@@ -138,6 +158,8 @@ export function loadConfig(mode: Mode, env: NodeJS.ProcessEnv = process.env): Co
     stalledIntervalMs: duration(env, 'TIDELINE_STALLED_INTERVAL', 'PT30S'),
     demo:
       env.TIDELINE_DEMO === undefined || env.TIDELINE_DEMO === '' ? embedded : env.TIDELINE_DEMO === 'true',
+    workspaceDir: env.TIDELINE_WORKSPACE || (demo ? DEMO_WORKSPACE : undefined),
+    timezone: env.TIDELINE_TIMEZONE || 'UTC',
     logLevel: env.LOG_LEVEL || 'info',
     keys: {
       write: key('TIDELINE_WRITE_KEY', DEV_KEYS.write),

@@ -16,7 +16,9 @@ import { INGEST_JOB, INGEST_QUEUE, IngestBuffer, type IngestJob } from '../engin
 import { startIngestWorker } from '../engine/ingest/worker.ts';
 import type { Job, Scheduler } from '../engine/ports/scheduler.ts';
 import type { Store, StoreOptions } from '../engine/ports/store.ts';
+import { Workspace } from '../segments/workspace.ts';
 import type { Config } from './config.ts';
+import { loadWorkspace } from './workspace.ts';
 import { loadDemo } from './demo.ts';
 
 export interface Roles {
@@ -144,10 +146,21 @@ export async function startEngine(config: Config, roles: Roles, logger: Logger):
   logger.info({ ...describe, roles }, `store: ${config.store}, queue: ${config.queue}`);
 
   if (roles.worker) {
+    const workspace = config.workspaceDir
+      ? await loadWorkspace(config.workspaceDir, config.timezone)
+      : new Workspace({ timezone: config.timezone });
+    logger.info(
+      {
+        workspace: config.workspaceDir ?? null,
+        segments: workspace.segments.length,
+        aggregates: workspace.aggregates.length,
+      },
+      `workspace: ${workspace.segments.length} segments`,
+    );
     startIngestWorker(
       scheduler,
       store,
-      { lateGraceMs: config.lateGraceMs, concurrency: config.workerConcurrency },
+      { lateGraceMs: config.lateGraceMs, concurrency: config.workerConcurrency, workspace, now: Date.now },
       logger,
     );
   }

@@ -30,7 +30,8 @@ export interface InboundMessage {
 /** An event as kept in a profile's history (the events collection). */
 export interface StoredEvent {
   messageId: string;
-  type: MessageType;
+  /** `internal`: raised by the engine itself (segment_entered, segment_exited, ...). */
+  type: MessageType | 'internal';
   /** `track` event name; `page`/`screen` are stored as `page`/`screen` with `name` set. */
   event: string;
   name?: string;

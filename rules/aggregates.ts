@@ -189,6 +189,37 @@ export function recordEvent(
   return { b: keep === 0 ? out : out.slice(keep) };
 }
 
+function combine(spec: AggregateSpec, a: Bucket, b: Bucket): Bucket {
+  switch (spec.fn) {
+    case 'count':
+    case 'sum':
+      return [a[0], a[1] + b[1]];
+    case 'avg':
+      return [a[0], a[1] + b[1], a[2] + b[2]];
+    case 'min':
+      return [a[0], Math.min(a[1], b[1])];
+    case 'max':
+      return [a[0], Math.max(a[1], b[1])];
+  }
+}
+
+/**
+ * The state of the union of two event sets (an anonymous visitor's history joining the user's):
+ * the same as recording both sets' events into one state, in any order.
+ */
+export function mergeAggregates(spec: AggregateSpec, a: AggregateState, b: AggregateState): AggregateState {
+  const byIndex = new Map<number, Bucket>();
+  for (const bucket of [...a.b, ...b.b]) {
+    const current = byIndex.get(bucket[0]);
+    byIndex.set(bucket[0], current ? combine(spec, current, bucket) : bucket);
+  }
+  const out = [...byIndex.values()].sort((x, y) => x[0] - y[0]);
+  const w = windowOf(spec);
+  if (w === null || out.length === 0) return { b: out };
+  const cutoff = out[out.length - 1][0] - w.span;
+  return { b: out.filter((bucket) => bucket[0] >= cutoff) };
+}
+
 /** The same state as recording the events one by one, in any order. */
 export function backfill(
   spec: AggregateSpec,

@@ -1,4 +1,6 @@
-import type { InboundMessage, StoredEvent } from '../events.ts';
+import { mergeMaterialised, updateForEvent, updateMembership } from '../../segments/update.ts';
+import type { Workspace } from '../../segments/workspace.ts';
+import type { InboundMessage } from '../events.ts';
 import type { ProfileCommit, Store } from '../ports/store.ts';
 import { type ApplyOptions, applyMessage, mergeProfile, newProfile } from '../profiles/apply.ts';
 import { type Profile, profileKeyForAnonymous, profileKeyForUser } from '../profiles/profile.ts';
@@ -18,11 +20,13 @@ const MAX_ATTEMPTS = 50;
 
 export interface ApplyBatchOptions extends ApplyOptions {
   /**
-   * Sees each new event with the profile as it stands right after applying it, in batch order
-   * (identify before track). Runs on every compare-and-set attempt, so it must only compute: it is
-   * where rule evaluation plugs in.
+   * The published segments (and the aggregates they read): each new event updates them on its
+   * profile, in batch order (identify before track), inside the same compare-and-set commit, so the
+   * segment_entered / segment_exited events it raises are stored exactly once.
    */
-  onEvent?: (profile: Readonly<Profile>, event: StoredEvent) => void;
+  workspace?: Workspace;
+  /** Decision time (membership of time-relative segments); the worker's clock. */
+  now?: () => number;
 }
 
 /** Identify and alias calls apply before the other calls of a batch; then event time, then batch order. */
@@ -129,6 +133,8 @@ async function commitAll(
       store.appliedMessageIds(messageIds),
     ]);
 
+    const now = options.now?.() ?? Date.now();
+    const workspace = options.workspace;
     const commits = new Map<string, ProfileCommit>();
     const counts = new Map<string, { applied: number; duplicates: number }>();
     for (const w of pending) {
@@ -150,8 +156,8 @@ async function commitAll(
         }
         seen.add(m.messageId);
         const event = applyMessage(profile, m, options);
-        options.onEvent?.(profile, event);
         commit.events.push(event);
+        if (workspace) commit.events.push(...updateForEvent(profile, event, now, workspace));
         commit.messageIds.push(m.messageId);
       }
       // One absorb per commit (the port's unit); further linked ids are folded on later attempts.
@@ -159,6 +165,11 @@ async function commitAll(
       const absorbed = absorbKey ? profiles.get(absorbKey) : undefined;
       if (absorbKey && absorbed) {
         mergeProfile(profile, absorbed);
+        if (workspace) {
+          mergeMaterialised(profile, absorbed, workspace);
+          const cause = { messageId: `merge:${absorbKey}`, timestamp: profile.lastSeenAt };
+          commit.events.push(...updateMembership(profile, workspace.segments, cause, now, workspace));
+        }
         commit.absorb = { key: absorbKey, expectedVersion: absorbed.version };
       }
       counts.set(w.key, { applied: commit.messageIds.length, duplicates });

@@ -1,11 +1,10 @@
 import type { Logger } from '../ports/logger.ts';
 import type { Scheduler } from '../ports/scheduler.ts';
 import type { Store } from '../ports/store.ts';
-import type { ApplyOptions } from '../profiles/apply.ts';
-import { applyBatch } from './apply-batch.ts';
+import { type ApplyBatchOptions, applyBatch } from './apply-batch.ts';
 import { INGEST_QUEUE, type IngestJob } from './ingest-queue.ts';
 
-export interface IngestWorkerOptions extends ApplyOptions {
+export interface IngestWorkerOptions extends ApplyBatchOptions {
   concurrency: number;
 }
 

@@ -8,6 +8,7 @@ import {
   backfill,
   emptyAggregate,
   fullEvaluate,
+  mergeAggregates,
   readAggregate,
   recordEvent,
   windowOf,
@@ -331,5 +332,31 @@ describe('aggregateEventOf', () => {
       type: 'track',
       traits: {},
     });
+  });
+});
+
+describe('mergeAggregates', () => {
+  it('equals recording both event sets into one state, for every function and window', () => {
+    const day = 86_400_000;
+    const base = Date.parse('2026-03-01T00:00:00Z');
+    const events = Array.from({ length: 60 }, (_, i) => ({
+      name: 'order_paid',
+      timestamp: base + ((i * 7919) % 90) * day + (i % 5) * 3_600_000,
+      properties: { amount: (i % 13) * 0.25 + 1 },
+    }));
+    for (const fn of ['count', 'sum', 'avg', 'min', 'max'] as const) {
+      for (const within of [undefined, 'P30D', 'PT36H']) {
+        const spec = {
+          event: 'order_paid',
+          fn,
+          ...(fn === 'count' ? {} : { property: 'amount' }),
+          ...(within ? { within } : {}),
+        };
+        const left = events.filter((_, i) => i % 3 === 0);
+        const right = events.filter((_, i) => i % 3 !== 0);
+        const merged = mergeAggregates(spec, backfill(spec, left), backfill(spec, right));
+        assert.deepEqual(merged, backfill(spec, events), `${fn} ${within}`);
+      }
+    }
   });
 });

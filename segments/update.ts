@@ -1,0 +1,105 @@
+import type { StoredEvent } from '../engine/events.ts';
+import type { Profile } from '../engine/profiles/profile.ts';
+import { aggregateEventOf, emptyAggregate, mergeAggregates, recordEvent } from '../rules/aggregates.ts';
+import { recordEventTime } from '../rules/event-times.ts';
+import { profileContext } from './context.ts';
+import { type CompiledSegment, evaluateMembership } from './membership.ts';
+import type { Workspace } from './workspace.ts';
+
+function internalEvent(
+  name: 'segment_entered' | 'segment_exited',
+  segment: { id: string; version: number },
+  cause: Pick<StoredEvent, 'messageId' | 'timestamp'>,
+  now: number,
+): StoredEvent {
+  return {
+    // Deterministic: re-deciding the same event (a retried commit) names the same internal event.
+    messageId: `${name}:${segment.id}:${segment.version}:${cause.messageId}`,
+    type: 'internal',
+    event: name,
+    properties: { segmentId: segment.id, version: segment.version, cause: cause.messageId },
+    timestamp: cause.timestamp,
+    receivedAt: now,
+  };
+}
+
+/**
+ * Keeps a profile's materialised aggregates, event times, segment memberships and segment tags
+ * current after one of its events; returns the `segment_entered` / `segment_exited` events raised.
+ * Only the segments the event can change are evaluated (the workspace's dependency index).
+ */
+export function updateForEvent(
+  profile: Profile,
+  event: StoredEvent,
+  now: number,
+  workspace: Workspace,
+): StoredEvent[] {
+  if (workspace.isEmpty || event.type === 'internal') return [];
+  const aggregates = workspace.aggregatesFor(event.event);
+  if (aggregates.length > 0) {
+    const input = aggregateEventOf(event);
+    const states = { ...profile.aggregates };
+    for (const a of aggregates)
+      states[a.id] = recordEvent(states[a.id] ?? emptyAggregate(), a.spec, input, a.filter);
+    profile.aggregates = states;
+  }
+  if (workspace.trackedEvents.has(event.event)) {
+    profile.eventTimes = recordEventTime(
+      profile.eventTimes ?? {},
+      event.event,
+      event.timestamp,
+      workspace.trackedEvents,
+    );
+  }
+
+  return updateMembership(profile, workspace.segmentsFor(event.event), event, now, workspace);
+}
+
+/** Re-evaluates `candidates` for the profile; applies segment tags; returns the enter/exit events. */
+export function updateMembership(
+  profile: Profile,
+  candidates: readonly CompiledSegment[],
+  cause: Pick<StoredEvent, 'messageId' | 'timestamp'>,
+  now: number,
+  workspace: Workspace,
+): StoredEvent[] {
+  if (candidates.length === 0) return [];
+  const change = evaluateMembership(
+    profile.segments,
+    candidates,
+    profileContext(profile, now, { timezone: workspace.timezone }),
+  );
+  if (change.entered.length === 0 && change.exited.length === 0) return [];
+  profile.segments = change.segments;
+  const raised: StoredEvent[] = [];
+  const byId = new Map(candidates.map((s) => [s.id, s]));
+  for (const id of change.entered) {
+    const segment = byId.get(id)!;
+    if (segment.tag && !profile.tags.includes(segment.tag))
+      profile.tags = [...profile.tags, segment.tag].sort();
+    raised.push(internalEvent('segment_entered', segment, cause, now));
+  }
+  for (const id of change.exited) {
+    const segment = byId.get(id)!;
+    if (segment.tag) profile.tags = profile.tags.filter((t) => t !== segment.tag);
+    raised.push(internalEvent('segment_exited', segment, cause, now));
+  }
+  return raised;
+}
+
+/** Folds an absorbed profile's materialised state into the user's (see engine/profiles/apply.ts mergeProfile). */
+export function mergeMaterialised(into: Profile, absorbed: Profile, workspace: Workspace): void {
+  if (absorbed.aggregates) {
+    const states = { ...into.aggregates };
+    for (const a of workspace.aggregates) {
+      const other = absorbed.aggregates[a.id];
+      if (other) states[a.id] = mergeAggregates(a.spec, states[a.id] ?? emptyAggregate(), other);
+    }
+    into.aggregates = states;
+  }
+  for (const [name, [first, last]] of Object.entries(absorbed.eventTimes ?? {})) {
+    let times = recordEventTime(into.eventTimes ?? {}, name, first, workspace.trackedEvents);
+    times = recordEventTime(times, name, last, workspace.trackedEvents);
+    into.eventTimes = times;
+  }
+}

@@ -1,0 +1,104 @@
+import { aggregateId, type EventFilter } from '../rules/aggregates.ts';
+import { compile } from '../rules/index.ts';
+import type { AggregateSpec, EventFact, FactContext, ProfileFact } from '../rules/types.ts';
+import { type CompiledSegment, compileSegment } from './membership.ts';
+import type { SegmentDefinition } from './segment.ts';
+
+/** An aggregate that published rules read, kept current on every profile. */
+export interface MaterialisedAggregate {
+  id: string;
+  spec: AggregateSpec;
+  filter?: EventFilter;
+}
+
+const NO_PROFILE: ProfileFact = {
+  userId: null,
+  traits: {},
+  tags: [],
+  segments: [],
+  lifecycle: null,
+  lifecycleSince: null,
+  createdAt: null,
+  lastSeenAt: null,
+  timezone: null,
+  bucket: 0,
+};
+
+/** An aggregate's `where` reads only the event (validation ensures it). */
+function eventFilter(spec: AggregateSpec): EventFilter | undefined {
+  if (!spec.where) return undefined;
+  const predicate = compile(spec.where);
+  return (event: EventFact) => {
+    const ctx: FactContext = {
+      now: 0,
+      timezone: 'UTC',
+      profile: NO_PROFILE,
+      event,
+      aggregate: () => null,
+      lastEventAt: () => null,
+      firstEventAt: () => null,
+    };
+    try {
+      return predicate(ctx);
+    } catch {
+      return false;
+    }
+  };
+}
+
+/**
+ * The published definitions of a workspace, compiled, with the dependency index: which segments an
+ * event of a given name can change. A segment reading the profile (traits, tags, lifecycle...) can
+ * change with any call of its user; one reading only aggregates and event times, only with the
+ * events those count.
+ */
+export class Workspace {
+  readonly segments: readonly CompiledSegment[];
+  readonly aggregates: readonly MaterialisedAggregate[];
+  /** Event names whose first and last times rules read. */
+  readonly trackedEvents: ReadonlySet<string>;
+  /** Day boundaries for users without a timezone. */
+  readonly timezone: string;
+  private readonly segmentsByEvent = new Map<string, CompiledSegment[]>();
+  private readonly profileSegments: CompiledSegment[] = [];
+  private readonly aggregatesByEvent = new Map<string, MaterialisedAggregate[]>();
+
+  constructor(definitions: { segments?: readonly SegmentDefinition[]; timezone?: string } = {}) {
+    this.timezone = definitions.timezone ?? 'UTC';
+    this.segments = (definitions.segments ?? []).map(compileSegment);
+    const aggregates = new Map<string, MaterialisedAggregate>();
+    const tracked = new Set<string>();
+    for (const segment of this.segments) {
+      for (const spec of segment.reads.aggregates) {
+        const id = aggregateId(spec);
+        if (!aggregates.has(id)) aggregates.set(id, { id, spec, filter: eventFilter(spec) });
+      }
+      for (const name of segment.reads.events) tracked.add(name);
+      if (segment.reads.traits.length > 0) this.profileSegments.push(segment);
+      else for (const name of segment.reads.events) push(this.segmentsByEvent, name, segment);
+    }
+    this.aggregates = [...aggregates.values()];
+    for (const a of this.aggregates) push(this.aggregatesByEvent, a.spec.event, a);
+    this.trackedEvents = tracked;
+  }
+
+  /** Segments an event of this name may move the user into or out of. */
+  segmentsFor(eventName: string): CompiledSegment[] {
+    const byEvent = this.segmentsByEvent.get(eventName);
+    return byEvent ? [...this.profileSegments, ...byEvent] : this.profileSegments;
+  }
+
+  aggregatesFor(eventName: string): readonly MaterialisedAggregate[] {
+    return this.aggregatesByEvent.get(eventName) ?? [];
+  }
+
+  get isEmpty(): boolean {
+    return this.segments.length === 0;
+  }
+}
+
+function push<T>(map: Map<string, T[]>, key: string, value: T): void {
+  const list = map.get(key);
+  if (list) list.push(value);
+  else map.set(key, [value]);
+}
