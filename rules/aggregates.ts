@@ -59,8 +59,20 @@ export const HOUR = 3_600_000;
 export const DAY = 86_400_000;
 const HOURLY_MAX = 48 * HOUR;
 
+// Specs come from compiled conditions and are read on every evaluation: hash each object once.
+const ids = new WeakMap<AggregateSpec, string>();
+
 /** A short stable id: key order (also inside `where`) and absent keys do not matter. */
 export function aggregateId(spec: AggregateSpec): string {
+  let id = ids.get(spec);
+  if (id === undefined) {
+    id = hashSpec(spec);
+    ids.set(spec, id);
+  }
+  return id;
+}
+
+function hashSpec(spec: AggregateSpec): string {
   const canonical = stringify({
     event: spec.event,
     fn: spec.fn,
