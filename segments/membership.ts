@@ -1,4 +1,5 @@
 import { type ConditionDependencies, compile, dependencies, type Predicate } from '../rules/index.ts';
+import { type TimeTriggers, timeTriggers } from '../rules/time-triggers.ts';
 import type { FactContext } from '../rules/types.ts';
 import type { SegmentDefinition } from './segment.ts';
 
@@ -9,15 +10,19 @@ export interface CompiledSegment {
   tag?: string;
   predicate: Predicate;
   reads: ConditionDependencies;
+  /** For segments that can change with time alone: when. */
+  triggers: TimeTriggers | null;
 }
 
 export function compileSegment(def: SegmentDefinition): CompiledSegment {
+  const reads = dependencies(def.condition);
   return {
     id: def.id,
     version: def.version,
     ...(def.tag ? { tag: def.tag } : {}),
     predicate: compile(def.condition),
-    reads: dependencies(def.condition),
+    reads,
+    triggers: reads.timeRelative ? timeTriggers(def.condition) : null,
   };
 }
 

@@ -1,4 +1,13 @@
-import { aggregateId, type EventFilter } from '../rules/aggregates.ts';
+import {
+  type AggregateState,
+  aggregateId,
+  type EventFilter,
+  windowOf,
+  windowStart,
+} from '../rules/aggregates.ts';
+import { nextShiftFlip, type TimeTriggers } from '../rules/time-triggers.ts';
+import type { Profile } from '../engine/profiles/profile.ts';
+import { profileContext } from './context.ts';
 import { compile } from '../rules/index.ts';
 import type { AggregateSpec, EventFact, FactContext, ProfileFact } from '../rules/types.ts';
 import { type CompiledSegment, compileSegment } from './membership.ts';
@@ -62,6 +71,8 @@ export class Workspace {
   private readonly segmentsByEvent = new Map<string, CompiledSegment[]>();
   private readonly profileSegments: CompiledSegment[] = [];
   private readonly aggregatesByEvent = new Map<string, MaterialisedAggregate[]>();
+  /** Segments whose membership can change with time alone, re-checked on each user's timer. */
+  readonly timeSegments: readonly CompiledSegment[];
 
   constructor(definitions: { segments?: readonly SegmentDefinition[]; timezone?: string } = {}) {
     this.timezone = definitions.timezone ?? 'UTC';
@@ -80,6 +91,27 @@ export class Workspace {
     this.aggregates = [...aggregates.values()];
     for (const a of this.aggregates) push(this.aggregatesByEvent, a.spec.event, a);
     this.trackedEvents = tracked;
+    this.timeSegments = this.segments.filter((s) => s.triggers !== null);
+  }
+
+  /**
+   * The earliest instant after `now` at which one of the time-relative segments could change for this
+   * user (a window dropping a bucket, a withinLast running out, a local midnight); null when none can.
+   */
+  nextCheckAt(profile: Profile, now: number): number | null {
+    if (this.timeSegments.length === 0) return null;
+    const ctx = profileContext(profile, now, { timezone: this.timezone });
+    let next = Number.POSITIVE_INFINITY;
+    for (const segment of this.timeSegments) {
+      const triggers = segment.triggers as TimeTriggers;
+      const shift = nextShiftFlip(triggers, ctx);
+      if (shift !== null && shift < next) next = shift;
+      for (const spec of triggers.windows) {
+        const flip = windowFlip(profile.aggregates?.[aggregateId(spec)], spec, now);
+        if (flip !== null && flip < next) next = flip;
+      }
+    }
+    return Number.isFinite(next) ? next : null;
   }
 
   /** Segments an event of this name may move the user into or out of. */
@@ -95,6 +127,15 @@ export class Workspace {
   get isEmpty(): boolean {
     return this.segments.length === 0;
   }
+}
+
+/** When the oldest bucket still inside the window leaves it: the window's value can only change then. */
+function windowFlip(state: AggregateState | undefined, spec: AggregateSpec, now: number): number | null {
+  const w = windowOf(spec);
+  if (!state || !w) return null;
+  const start = windowStart(spec, now);
+  const oldest = state.b.find((bucket) => bucket[0] * w.bucket >= start);
+  return oldest ? (oldest[0] + 1) * w.bucket + w.length : null;
 }
 
 function push<T>(map: Map<string, T[]>, key: string, value: T): void {

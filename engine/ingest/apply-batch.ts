@@ -2,6 +2,7 @@ import { mergeMaterialised, updateForEvent, updateMembership } from '../../segme
 import type { Workspace } from '../../segments/workspace.ts';
 import type { InboundMessage } from '../events.ts';
 import type { ProfileCommit, Store } from '../ports/store.ts';
+import { planCheck, type ProfileCheck, type ScheduleChecks } from '../profiles/checks.ts';
 import { type ApplyOptions, applyMessage, mergeProfile, newProfile } from '../profiles/apply.ts';
 import { type Profile, profileKeyForAnonymous, profileKeyForUser } from '../profiles/profile.ts';
 
@@ -27,6 +28,8 @@ export interface ApplyBatchOptions extends ApplyOptions {
   workspace?: Workspace;
   /** Decision time (membership of time-relative segments); the worker's clock. */
   now?: () => number;
+  /** Adds users' re-check timers (segments that change with time alone); called before the commit. */
+  scheduleChecks?: ScheduleChecks;
 }
 
 /** Identify and alias calls apply before the other calls of a batch; then event time, then batch order. */
@@ -136,6 +139,7 @@ async function commitAll(
     const now = options.now?.() ?? Date.now();
     const workspace = options.workspace;
     const commits = new Map<string, ProfileCommit>();
+    const checks: ProfileCheck[] = [];
     const counts = new Map<string, { applied: number; duplicates: number }>();
     for (const w of pending) {
       const current = profiles.get(w.key);
@@ -174,9 +178,15 @@ async function commitAll(
       }
       counts.set(w.key, { applied: commit.messageIds.length, duplicates });
       if (commit.messageIds.length === 0 && !commit.absorb) continue;
+      if (workspace) {
+        const check = planCheck(profile, now, workspace);
+        if (check) checks.push(check);
+      }
       profile.version = commit.expectedVersion + 1;
       commits.set(w.key, commit);
     }
+
+    if (checks.length > 0 && options.scheduleChecks) await options.scheduleChecks(checks);
 
     const { conflicts } = commits.size > 0 ? await store.commit([...commits.values()]) : { conflicts: [] };
     const failed = new Set(conflicts);

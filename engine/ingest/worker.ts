@@ -1,26 +1,59 @@
+import {
+  checkJobId,
+  PROFILE_CHECK_JOB,
+  PROFILE_CHECKS_QUEUE,
+  type ProfileCheck,
+  runProfileCheck,
+} from '../profiles/checks.ts';
 import type { Logger } from '../ports/logger.ts';
 import type { Scheduler } from '../ports/scheduler.ts';
 import type { Store } from '../ports/store.ts';
+import { Workspace } from '../../segments/workspace.ts';
 import { type ApplyBatchOptions, applyBatch } from './apply-batch.ts';
 import { INGEST_QUEUE, type IngestJob } from './ingest-queue.ts';
 
-export interface IngestWorkerOptions extends ApplyBatchOptions {
+export interface IngestWorkerOptions extends Omit<ApplyBatchOptions, 'scheduleChecks'> {
   concurrency: number;
 }
 
-/** Consumes the ingest queue: each job is a batch of messages applied to profiles exactly once. */
+/**
+ * A worker's two queues: ingest jobs (batches of messages applied to profiles exactly once) and
+ * users' re-check timers (segments that change with time alone).
+ */
 export function startIngestWorker(
   scheduler: Scheduler,
   store: Store,
   options: IngestWorkerOptions,
   logger: Logger,
 ): void {
+  const now = options.now ?? Date.now;
+  const workspace = options.workspace ?? new Workspace();
+  const scheduleChecks = async (checks: ProfileCheck[]) => {
+    await scheduler.addBulk(
+      PROFILE_CHECKS_QUEUE,
+      checks.map((check) => ({
+        name: PROFILE_CHECK_JOB,
+        data: check,
+        options: { id: checkJobId(check), delay: Math.max(0, check.at - now()) },
+      })),
+    );
+  };
   scheduler.process<IngestJob>(
     INGEST_QUEUE,
     async (job) => {
-      const result = await applyBatch(store, job.data.messages, options);
+      const result = await applyBatch(store, job.data.messages, {
+        ...options,
+        now,
+        workspace,
+        scheduleChecks,
+      });
       logger.debug({ job: job.id, attempt: job.attempt, ...result }, 'batch applied');
     },
+    { concurrency: options.concurrency },
+  );
+  scheduler.process<ProfileCheck>(
+    PROFILE_CHECKS_QUEUE,
+    (job) => runProfileCheck(store, job.data, { workspace, now, scheduleChecks }),
     { concurrency: options.concurrency },
   );
 }

@@ -64,6 +64,8 @@ export interface Profile {
   aggregates?: Record<string, AggregateState>;
   /** First and last time of the event names published rules read (rules/event-times.ts). */
   eventTimes?: EventTimes;
+  /** When this user's re-check timer is due (segments that change with time alone); null: none set. */
+  checkAt?: number | null;
 }
 
 export function profileKeyForUser(userId: string): string {

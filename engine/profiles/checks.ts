@@ -1,0 +1,64 @@
+import type { Workspace } from '../../segments/workspace.ts';
+import { updateMembership } from '../../segments/update.ts';
+import type { Store } from '../ports/store.ts';
+import type { Profile } from './profile.ts';
+
+export const PROFILE_CHECKS_QUEUE = 'profile-checks';
+export const PROFILE_CHECK_JOB = 'check';
+
+/** A user's re-check timer: tiny, with a deterministic id; the state it acts on is re-read when it fires. */
+export interface ProfileCheck {
+  key: string;
+  at: number;
+}
+
+export type ScheduleChecks = (checks: ProfileCheck[]) => Promise<void>;
+
+export const checkJobId = (check: ProfileCheck): string => `check:${check.key}:${check.at}`;
+
+/**
+ * Decides whether this profile needs a new timer: only when nothing is set, the set one has fired, or
+ * an earlier check is now due. A later one is not moved: the earlier timer fires, finds nothing to do
+ * and sets the next. Updates `profile.checkAt`; the caller adds the timer before it commits, so a
+ * commit never records a timer that does not exist (a timer without a commit is harmless).
+ */
+export function planCheck(profile: Profile, now: number, workspace: Workspace): ProfileCheck | null {
+  const next = workspace.nextCheckAt(profile, now);
+  const current = profile.checkAt ?? null;
+  if (current !== null && current <= now) profile.checkAt = null;
+  if (next === null) return null;
+  if (current !== null && current > now && current <= next) return null;
+  profile.checkAt = next;
+  return { key: profile.key, at: next };
+}
+
+const MAX_ATTEMPTS = 50;
+
+/**
+ * A user's timer fired: re-evaluate the segments that change with time alone, store the
+ * entries and exits it finds (named after the timer, so a repeated firing stores them once), and set
+ * the next timer.
+ */
+export async function runProfileCheck(
+  store: Store,
+  check: ProfileCheck,
+  options: { workspace: Workspace; now: () => number; scheduleChecks: ScheduleChecks },
+): Promise<void> {
+  for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+    const current = (await store.getProfiles([check.key])).get(check.key);
+    if (!current) return;
+    const now = options.now();
+    const profile = structuredClone(current);
+    const cause = { messageId: `check:${check.at}`, timestamp: check.at };
+    const events = updateMembership(profile, options.workspace.timeSegments, cause, now, options.workspace);
+    const next = planCheck(profile, now, options.workspace);
+    if (events.length === 0 && (profile.checkAt ?? null) === (current.checkAt ?? null)) return;
+    if (next) await options.scheduleChecks([next]);
+    profile.version = current.version + 1;
+    const { conflicts } = await store.commit([
+      { key: check.key, expectedVersion: current.version, profile, events, messageIds: [] },
+    ]);
+    if (conflicts.length === 0) return;
+  }
+  throw new Error(`gave up re-checking ${check.key} after ${MAX_ATTEMPTS} version conflicts`);
+}
