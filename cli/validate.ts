@@ -4,6 +4,7 @@ import { validateLifecycleConfig } from '../engine/lifecycle/config.ts';
 import { validateCondition } from '../rules/validate.ts';
 import type { RuleFault } from '../rules/types.ts';
 import { validateSegment } from '../segments/segment.ts';
+import { validateTagRule } from '../segments/tag-rule.ts';
 
 export interface FileReport {
   file: string;
@@ -16,6 +17,7 @@ type Validator = (doc: unknown) => RuleFault[];
 /** Validators by the schema a file names in `$schema` (its file name). */
 const BY_SCHEMA: Record<string, [string, Validator]> = {
   'segment.schema.json': ['segment', (doc) => validateSegment(doc).faults],
+  'tag-rule.schema.json': ['tag rule', (doc) => validateTagRule(doc).faults],
   'lifecycle.schema.json': ['lifecycle', (doc) => validateLifecycleConfig(doc).faults],
   'condition.schema.json': ['condition', (doc) => validateCondition(doc)],
 };
@@ -27,6 +29,7 @@ function kindOf(doc: unknown): string | null {
   if (typeof d.$schema === 'string') return BY_SCHEMA[basename(d.$schema)]?.[0] ?? null;
   if (d.id === 'lifecycle') return 'lifecycle';
   if ('condition' in d) return 'segment';
+  if ('conditions' in d && 'event' in d) return 'tag rule';
   if ('all' in d || 'any' in d || 'not' in d) return 'condition';
   return null;
 }
@@ -44,7 +47,7 @@ async function expand(paths: readonly string[]): Promise<string[]> {
   return files;
 }
 
-/** Validates workspace files (segments, lifecycle config, conditions); folders are searched for `.json` files. */
+/** Validates workspace files (segments, tag rules, lifecycle config, conditions); folders are searched for `.json` files. */
 export async function validateFiles(paths: readonly string[]): Promise<FileReport[]> {
   const reports: FileReport[] = [];
   for (const file of await expand(paths)) {

@@ -31,8 +31,13 @@ export function compileSegment(def: SegmentDefinition): CompiledSegment {
  * json-rules-engine would throw, e.g. `in` against a missing list) means "not a member".
  */
 export function isMember(segment: CompiledSegment, ctx: FactContext): boolean {
+  return holds(segment.predicate, ctx);
+}
+
+/** A predicate's answer, with "cannot be evaluated on this data" (json-rules-engine would throw) as false. */
+export function holds(predicate: Predicate, ctx: FactContext): boolean {
   try {
-    return segment.predicate(ctx);
+    return predicate(ctx);
   } catch {
     return false;
   }

@@ -20,9 +20,13 @@ const ajv = new Ajv({ allErrors: true, strict: false });
 ajv.addSchema(conditionSchema, 'condition.schema.json');
 const validateStructure = ajv.compile(segmentSchema);
 
-function structuralFaults(errors: ErrorObject[] | null | undefined): RuleFault[] {
+/** ajv's errors as faults, leaving out those under `conditionPointer` (validateCondition reports them better). */
+export function structuralFaults(
+  errors: ErrorObject[] | null | undefined,
+  conditionPointer: string,
+): RuleFault[] {
   return (errors ?? [])
-    .filter((e) => !e.instancePath.startsWith('/condition'))
+    .filter((e) => !e.instancePath.startsWith(conditionPointer))
     .map((e) => {
       if (e.keyword === 'additionalProperties') {
         const key = (e.params as { additionalProperty: string }).additionalProperty;
@@ -63,7 +67,7 @@ function eventLeaves(node: unknown, pointer: string): RuleFault[] {
 /** Every fault of a segment document, each with its JSON pointer; the segment when there is none. */
 export function validateSegment(doc: unknown): { segment?: SegmentDefinition; faults: RuleFault[] } {
   const faults: RuleFault[] = [];
-  if (!validateStructure(doc)) faults.push(...structuralFaults(validateStructure.errors));
+  if (!validateStructure(doc)) faults.push(...structuralFaults(validateStructure.errors, '/condition'));
   const condition = (doc as { condition?: unknown } | null)?.condition;
   if (condition !== undefined) {
     faults.push(...validateCondition(condition, '/condition'));

@@ -4,6 +4,7 @@ import { aggregateEventOf, emptyAggregate, mergeAggregates, recordEvent } from '
 import { recordEventTime } from '../rules/event-times.ts';
 import { profileContext } from './context.ts';
 import { type CompiledSegment, evaluateMembership } from './membership.ts';
+import { applyTagRules } from './tag-rules.ts';
 import type { Workspace } from './workspace.ts';
 
 function internalEvent(
@@ -52,7 +53,14 @@ export function updateForEvent(
     );
   }
 
-  return updateMembership(profile, workspace.segmentsFor(event.event), event, now, workspace);
+  const raised = updateMembership(profile, workspace.segmentsFor(event.event), event, now, workspace);
+  const rules = workspace.tagRulesFor(event.event);
+  if (rules.length > 0) {
+    // Rebuilt per rule: a rule sees the tags the rules before it (and segments) set.
+    const context = () => profileContext(profile, now, { timezone: workspace.timezone, event });
+    raised.push(...applyTagRules(profile, rules, event, now, context));
+  }
+  return raised;
 }
 
 /** Re-evaluates `candidates` for the profile; applies segment tags; returns the enter/exit events. */

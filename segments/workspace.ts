@@ -10,8 +10,10 @@ import type { Profile } from '../engine/profiles/profile.ts';
 import { profileContext } from './context.ts';
 import { compile } from '../rules/index.ts';
 import type { AggregateSpec, EventFact, FactContext, ProfileFact } from '../rules/types.ts';
-import { type CompiledSegment, compileSegment } from './membership.ts';
+import { type CompiledSegment, compileSegment, holds } from './membership.ts';
 import type { SegmentDefinition } from './segment.ts';
+import type { TagRuleDefinition } from './tag-rule.ts';
+import { type CompiledTagRule, compileTagRule } from './tag-rules.ts';
 
 /** An aggregate that published rules read, kept current on every profile. */
 export interface MaterialisedAggregate {
@@ -47,11 +49,7 @@ function eventFilter(spec: AggregateSpec): EventFilter | undefined {
       lastEventAt: () => null,
       firstEventAt: () => null,
     };
-    try {
-      return predicate(ctx);
-    } catch {
-      return false;
-    }
+    return holds(predicate, ctx);
   };
 }
 
@@ -74,19 +72,41 @@ export class Workspace {
   /** Segments whose membership can change with time alone, re-checked on each user's timer. */
   readonly timeSegments: readonly CompiledSegment[];
 
-  constructor(definitions: { segments?: readonly SegmentDefinition[]; timezone?: string } = {}) {
+  readonly tagRules: readonly CompiledTagRule[];
+  private readonly tagRulesByEvent = new Map<string, CompiledTagRule[]>();
+  private readonly everyEventTagRules: CompiledTagRule[] = [];
+
+  constructor(
+    definitions: {
+      segments?: readonly SegmentDefinition[];
+      tagRules?: readonly TagRuleDefinition[];
+      timezone?: string;
+    } = {},
+  ) {
     this.timezone = definitions.timezone ?? 'UTC';
     this.segments = (definitions.segments ?? []).map(compileSegment);
+    // json-rules-engine runs higher priorities first; equal ones keep file order.
+    this.tagRules = (definitions.tagRules ?? []).map(compileTagRule).sort((a, b) => b.priority - a.priority);
     const aggregates = new Map<string, MaterialisedAggregate>();
     const tracked = new Set<string>();
-    for (const segment of this.segments) {
-      for (const spec of segment.reads.aggregates) {
+    for (const { reads } of [...this.segments, ...this.tagRules]) {
+      for (const spec of reads.aggregates) {
         const id = aggregateId(spec);
         if (!aggregates.has(id)) aggregates.set(id, { id, spec, filter: eventFilter(spec) });
       }
-      for (const name of segment.reads.events) tracked.add(name);
+      for (const name of reads.events) tracked.add(name);
+    }
+    for (const segment of this.segments) {
       if (segment.reads.traits.length > 0) this.profileSegments.push(segment);
       else for (const name of segment.reads.events) push(this.segmentsByEvent, name, segment);
+    }
+    for (const rule of this.tagRules) {
+      // A rule that names the events it reacts to runs on those; one reading the profile, or the event
+      // without naming it, runs on every event.
+      const { reads } = rule;
+      if (reads.traits.length > 0 || (reads.readsEvent && reads.events.length === 0))
+        this.everyEventTagRules.push(rule);
+      else for (const name of reads.events) push(this.tagRulesByEvent, name, rule);
     }
     this.aggregates = [...aggregates.values()];
     for (const a of this.aggregates) push(this.aggregatesByEvent, a.spec.event, a);
@@ -120,12 +140,20 @@ export class Workspace {
     return byEvent ? [...this.profileSegments, ...byEvent] : this.profileSegments;
   }
 
+  /** Tag rules an event of this name may fire, highest priority first. */
+  tagRulesFor(eventName: string): CompiledTagRule[] {
+    const byEvent = this.tagRulesByEvent.get(eventName);
+    if (!byEvent) return this.everyEventTagRules;
+    const set = new Set([...this.everyEventTagRules, ...byEvent]);
+    return this.tagRules.filter((r) => set.has(r));
+  }
+
   aggregatesFor(eventName: string): readonly MaterialisedAggregate[] {
     return this.aggregatesByEvent.get(eventName) ?? [];
   }
 
   get isEmpty(): boolean {
-    return this.segments.length === 0;
+    return this.segments.length === 0 && this.tagRules.length === 0;
   }
 }
 

@@ -94,4 +94,49 @@ describe('segments kept current as events arrive (demo workspace)', () => {
     const user = (await t.request('GET', '/v1/users/seg-3?limit=100')).body;
     assert.deepEqual(user.profile.segments, ['browsed_not_bought']);
   });
+
+  it('tag rules add and remove sticky tags as events arrive, each change once', async () => {
+    const track = (event: string, n: number, properties: object = {}) => ({
+      type: 'track',
+      userId: 'tag-1',
+      event,
+      messageId: `tag-1-${event}-${n}`,
+      properties,
+      timestamp: iso(5 - n * 0.1),
+    });
+    const tags = async () => (await t.request('GET', '/v1/users/tag-1')).body.profile.tags;
+    await t.request('POST', '/v1/batch', {
+      body: { batch: [track('coupon_used', 1), track('coupon_used', 2)] },
+    });
+    await t.settle();
+    assert.deepEqual(await tags(), []);
+    await t.request('POST', '/v1/batch', {
+      body: { batch: [track('coupon_used', 3), track('wechat_follow', 4, { appId: 'wx_official_demo' })] },
+    });
+    await t.settle();
+    // coupon_hunter from the tag rule; price_sensitive from the demo segment of the same name.
+    assert.deepEqual(await tags(), ['coupon_hunter', 'price_sensitive', 'wechat_follower']);
+    await t.request('POST', '/v1/batch', {
+      body: {
+        batch: [
+          track('wechat_unfollow', 5, { appId: 'wx_official_demo' }),
+          track('order_paid', 6, { orderId: 'x', amount: 2500 }),
+          track('coupon_used', 3),
+        ],
+      },
+    });
+    await t.settle();
+    assert.deepEqual(await tags(), ['big_ticket', 'coupon_hunter', 'high_value', 'price_sensitive']);
+    const events = (await t.request('GET', '/v1/users/tag-1?limit=100')).body.events;
+    const changes = events
+      .filter((e: { event: string }) => e.event === 'tag_added' || e.event === 'tag_removed')
+      .map((e: { event: string; properties: { tag: string } }) => `${e.event}:${e.properties.tag}`)
+      .sort();
+    assert.deepEqual(changes, [
+      'tag_added:big_ticket',
+      'tag_added:coupon_hunter',
+      'tag_added:wechat_follower',
+      'tag_removed:wechat_follower',
+    ]);
+  });
 });
