@@ -7,10 +7,22 @@ import { type KeyRing, requireScope } from './auth.ts';
 import { HttpError } from './errors.ts';
 import { type Ingestor, ingestRoutes } from './ingest/routes.ts';
 import { userRoutes } from './users.ts';
+import type { DefinitionStore } from '../engine/ports/definitions.ts';
+import { validateSegment } from '../segments/segment.ts';
+import { validateTagRule } from '../segments/tag-rule.ts';
+import { type DefinitionCollection, definitionRoutes } from './definitions.ts';
+
+const COLLECTIONS: DefinitionCollection[] = [
+  { path: 'segments', kind: 'segment', noun: 'segment', validate: (doc) => validateSegment(doc).faults },
+  { path: 'tag-rules', kind: 'tagRule', noun: 'tag rule', validate: (doc) => validateTagRule(doc).faults },
+];
 
 export interface AppDeps {
   keys: KeyRing;
   store: Store;
+  definitions: DefinitionStore;
+  /** After a publish or archive: rebuild the live workspace. */
+  onPublished: () => Promise<void>;
   scheduler: Scheduler;
   ingestor: Ingestor;
   logger: Logger;
@@ -68,6 +80,9 @@ export function createApp(deps: AppDeps): Express {
   });
   app.use(ingestRoutes(deps.keys, deps.ingestor, now));
   app.use(userRoutes(deps.keys, deps.store));
+  for (const collection of COLLECTIONS) {
+    app.use(definitionRoutes(deps.keys, deps.definitions, collection, deps.onPublished, now));
+  }
   app.use((req, _res, next) => next(new HttpError(404, 'not_found', `no route ${req.method} ${req.path}`)));
   app.use(errorHandler(deps.logger));
   return app;

@@ -27,6 +27,8 @@ export interface Config {
   workspaceDir: string | undefined;
   /** Day boundaries for users without a timezone. */
   timezone: string;
+  /** How often a process looks for definitions published through another process. */
+  workspaceRefreshMs: number;
   logLevel: string;
   keys: { write: string; admin: string; read: string };
   /** Which keys fell back to their development defaults. */
@@ -64,6 +66,11 @@ export const ENVIRONMENT = [
     'TIDELINE_WORKSPACE',
     'the demo workspace (start with the demo), else none',
     'folder whose segments/*.json are published at start',
+  ],
+  [
+    'TIDELINE_WORKSPACE_REFRESH',
+    'PT5S',
+    'how often a process picks up definitions published by another process',
   ],
   ['TIDELINE_TIMEZONE', 'UTC', 'IANA zone for day boundaries of users without a timezone'],
   ['TIDELINE_WRITE_KEY', DEV_KEYS.write, 'ingest key: the Segment write key (HTTP Basic user name)'],
@@ -160,6 +167,7 @@ export function loadConfig(mode: Mode, env: NodeJS.ProcessEnv = process.env): Co
       env.TIDELINE_DEMO === undefined || env.TIDELINE_DEMO === '' ? embedded : env.TIDELINE_DEMO === 'true',
     workspaceDir: env.TIDELINE_WORKSPACE || (demo ? DEMO_WORKSPACE : undefined),
     timezone: env.TIDELINE_TIMEZONE || 'UTC',
+    workspaceRefreshMs: duration(env, 'TIDELINE_WORKSPACE_REFRESH', 'PT5S'),
     logLevel: env.LOG_LEVEL || 'info',
     keys: {
       write: key('TIDELINE_WRITE_KEY', DEV_KEYS.write),

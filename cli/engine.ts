@@ -16,9 +16,12 @@ import { INGEST_JOB, INGEST_QUEUE, IngestBuffer, type IngestJob } from '../engin
 import { startIngestWorker } from '../engine/ingest/worker.ts';
 import type { Job, Scheduler } from '../engine/ports/scheduler.ts';
 import type { Store, StoreOptions } from '../engine/ports/store.ts';
-import { Workspace } from '../segments/workspace.ts';
+import type { DefinitionStore } from '../engine/ports/definitions.ts';
+import { MemoryDefinitionStore } from '../engine/adapters/definitions/memory.ts';
+import { MongoDefinitionStore } from '../engine/adapters/definitions/mongodb.ts';
+import { RedisDefinitionStore } from '../engine/adapters/definitions/redis.ts';
 import type { Config } from './config.ts';
-import { loadWorkspace } from './workspace.ts';
+import { liveFingerprint, publishWorkspaceFiles, workspaceFromStore } from './workspace.ts';
 import { loadDemo } from './demo.ts';
 
 export interface Roles {
@@ -28,6 +31,7 @@ export interface Roles {
 
 export interface RunningEngine {
   store: Store;
+  definitions: DefinitionStore;
   scheduler: Scheduler;
   server: Server | null;
   url: string | null;
@@ -37,23 +41,27 @@ export interface RunningEngine {
   stop(): Promise<void>;
 }
 
-async function openStore(
+/** The profile store and the definitions store of the configured backend, sharing its connection. */
+async function openBackends(
   config: Config,
   logger: Logger,
   closers: (() => Promise<unknown>)[],
   onCapture?: MemoryStoreOptions['onCapture'],
-): Promise<Store> {
+): Promise<{ store: Store; definitions: DefinitionStore }> {
   const options: StoreOptions = {
     eventRetentionMs: config.eventRetentionMs,
     dedupeHorizonMs: config.dedupeHorizonMs,
   };
   if (config.store === 'memory') {
-    return new MemoryStore({
-      ...options,
-      dataDir: config.dataDir,
-      snapshotIntervalMs: config.snapshotIntervalMs,
-      onCapture,
-    });
+    return {
+      store: new MemoryStore({
+        ...options,
+        dataDir: config.dataDir,
+        snapshotIntervalMs: config.snapshotIntervalMs,
+        onCapture,
+      }),
+      definitions: new MemoryDefinitionStore({ dataDir: config.dataDir }),
+    };
   }
   if (config.store === 'redis') {
     const redis = new Redis(config.redisUrl, { lazyConnect: true });
@@ -70,12 +78,18 @@ async function openStore(
     } catch {
       logger.warn({}, 'could not read the Redis appendonly setting; make sure AOF is on for production');
     }
-    return new RedisStore({ ...options, redis, prefix: `${config.prefix}:` });
+    return {
+      store: new RedisStore({ ...options, redis, prefix: `${config.prefix}:` }),
+      definitions: new RedisDefinitionStore({ redis, prefix: `${config.prefix}:` }),
+    };
   }
   const client = new MongoClient(config.mongoUrl as string);
   await client.connect();
   closers.push(() => client.close());
-  return new MongoStore({ ...options, client, dbName: config.mongoDb });
+  return {
+    store: new MongoStore({ ...options, client, dbName: config.mongoDb }),
+    definitions: new MongoDefinitionStore({ client, dbName: config.mongoDb }),
+  };
 }
 
 function openScheduler(config: Config, logger: Logger): Scheduler {
@@ -131,8 +145,8 @@ export async function startEngine(config: Config, roles: Roles, logger: Logger):
           return () => journal.drop(sealed);
         }
       : undefined;
-  const store = await openStore(config, logger, closers, onCapture);
-  await store.init();
+  const { store, definitions } = await openBackends(config, logger, closers, onCapture);
+  await Promise.all([store.init(), definitions.init()]);
   const replay = journal ? await journal.open() : [];
   if (!journal && config.queue === 'in-process') {
     logger.warn({}, 'the in-process queue keeps accepted events in memory only until they are applied');
@@ -145,22 +159,43 @@ export async function startEngine(config: Config, roles: Roles, logger: Logger):
   };
   logger.info({ ...describe, roles }, `store: ${config.store}, queue: ${config.queue}`);
 
-  if (roles.worker) {
-    const workspace = config.workspaceDir
-      ? await loadWorkspace(config.workspaceDir, config.timezone)
-      : new Workspace({ timezone: config.timezone });
+  // The workspace: files published as code (when they changed), then the live versions compiled.
+  if (config.workspaceDir) await publishWorkspaceFiles(config.workspaceDir, definitions, Date.now(), logger);
+  let workspace = await workspaceFromStore(definitions, config.timezone);
+  let fingerprint = await liveFingerprint(definitions);
+  const describeWorkspace = () =>
     logger.info(
       {
-        workspace: config.workspaceDir ?? null,
         segments: workspace.segments.length,
+        tagRules: workspace.tagRules.length,
         aggregates: workspace.aggregates.length,
       },
-      `workspace: ${workspace.segments.length} segments`,
+      `workspace: ${workspace.segments.length} segments, ${workspace.tagRules.length} tag rules`,
     );
+  describeWorkspace();
+  const refreshWorkspace = async () => {
+    const now = await liveFingerprint(definitions);
+    if (now === fingerprint) return;
+    workspace = await workspaceFromStore(definitions, config.timezone);
+    fingerprint = now;
+    describeWorkspace();
+  };
+  // Publications made through another process's API reach this one within the refresh interval.
+  const refreshTimer = setInterval(() => {
+    refreshWorkspace().catch((error: unknown) => logger.error({ err: error }, 'workspace refresh failed'));
+  }, config.workspaceRefreshMs);
+  refreshTimer.unref();
+
+  if (roles.worker) {
     startIngestWorker(
       scheduler,
       store,
-      { lateGraceMs: config.lateGraceMs, concurrency: config.workerConcurrency, workspace, now: Date.now },
+      {
+        lateGraceMs: config.lateGraceMs,
+        concurrency: config.workerConcurrency,
+        workspace: () => workspace,
+        now: Date.now,
+      },
       logger,
     );
   }
@@ -180,6 +215,8 @@ export async function startEngine(config: Config, roles: Roles, logger: Logger):
     const app = createApp({
       keys,
       store,
+      definitions,
+      onPublished: refreshWorkspace,
       scheduler,
       ingestor: buffer,
       logger,
@@ -207,6 +244,7 @@ export async function startEngine(config: Config, roles: Roles, logger: Logger):
   let stopping: Promise<void> | null = null;
   const stop = () => {
     stopping ??= (async () => {
+      clearInterval(refreshTimer);
       if (server) {
         const s = server;
         await new Promise<void>((resolve) => {
@@ -220,11 +258,11 @@ export async function startEngine(config: Config, roles: Roles, logger: Logger):
       await scheduler.close();
       // A final snapshot with the queue empty also clears the journal.
       if (store instanceof MemoryStore) await store.snapshot();
-      await store.close();
+      await Promise.all([store.close(), definitions.close()]);
       journal?.close();
       for (const close of closers.reverse()) await close();
     })();
     return stopping;
   };
-  return { store, scheduler, server, url, demoUserId, stop };
+  return { store, definitions, scheduler, server, url, demoUserId, stop };
 }

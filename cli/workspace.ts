@@ -1,18 +1,36 @@
+import { isDeepStrictEqual } from 'node:util';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { JsonObject } from '../engine/json.ts';
+import type { Logger } from '../engine/ports/logger.ts';
+import {
+  DefinitionConflict,
+  type DefinitionKind,
+  type DefinitionStore,
+} from '../engine/ports/definitions.ts';
 import type { RuleFault } from '../rules/types.ts';
 import { type SegmentDefinition, validateSegment } from '../segments/segment.ts';
 import { type TagRuleDefinition, validateTagRule } from '../segments/tag-rule.ts';
 import { Workspace } from '../segments/workspace.ts';
 import { ConfigError } from './config.ts';
 
+/** Where each kind of definition lives in a workspace folder, and how it is checked. */
+export const WORKSPACE_FOLDERS: {
+  folder: string;
+  kind: DefinitionKind;
+  validate: (doc: unknown) => RuleFault[];
+}[] = [
+  { folder: 'segments', kind: 'segment', validate: (doc) => validateSegment(doc).faults },
+  { folder: 'tag-rules', kind: 'tagRule', validate: (doc) => validateTagRule(doc).faults },
+];
+
 /** Reads and validates `<dir>/<folder>/*.json`; faults go to `problems` as `file:/pointer: message`. */
-async function readDefinitions<T extends { id: string }>(
+async function readDefinitions(
   dir: string,
   folder: string,
-  validate: (doc: unknown) => { faults: RuleFault[] },
+  validate: (doc: unknown) => RuleFault[],
   problems: string[],
-): Promise<T[]> {
+): Promise<JsonObject[]> {
   const path = join(dir, folder);
   let files: string[] = [];
   try {
@@ -20,7 +38,7 @@ async function readDefinitions<T extends { id: string }>(
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
-  const found: T[] = [];
+  const found: JsonObject[] = [];
   const ids = new Set<string>();
   for (const file of files) {
     const filePath = join(path, file);
@@ -31,27 +49,87 @@ async function readDefinitions<T extends { id: string }>(
       problems.push(`${filePath}:/: not valid JSON: ${(error as Error).message}`);
       continue;
     }
-    const { faults } = validate(doc);
+    const faults = validate(doc);
     for (const f of faults) problems.push(`${filePath}:${f.pointer || '/'}: ${f.message}`);
     if (faults.length > 0) continue;
-    const definition = doc as T;
-    if (ids.has(definition.id))
+    const definition = doc as JsonObject;
+    if (ids.has(String(definition.id)))
       problems.push(`${filePath}:/id: another file in ${folder}/ has the id '${definition.id}'`);
-    ids.add(definition.id);
+    ids.add(String(definition.id));
     found.push(definition);
   }
   return found;
 }
 
+/** The document as it matters for "has it changed": without its version number and schema link. */
+function content(doc: JsonObject): JsonObject {
+  const { version: _version, $schema: _schema, ...rest } = doc;
+  return rest;
+}
+
 /**
- * Reads a workspace folder ("journeys as code"): `segments/*.json` and `tag-rules/*.json` are
- * published at start. Any fault in any file stops the start, listing every fault with its pointer.
+ * "Journeys as code": publishes each file of a workspace folder whose content differs from the live
+ * version of its definition (as a new version); identical ones change nothing. Any fault in any file
+ * stops the start, listing every fault with its file and JSON pointer.
  */
-export async function loadWorkspace(dir: string, timezone: string): Promise<Workspace> {
+export async function publishWorkspaceFiles(
+  dir: string,
+  definitions: DefinitionStore,
+  now: number,
+  logger: Logger,
+): Promise<void> {
   const problems: string[] = [];
-  const segments = await readDefinitions<SegmentDefinition>(dir, 'segments', validateSegment, problems);
-  const tagRules = await readDefinitions<TagRuleDefinition>(dir, 'tag-rules', validateTagRule, problems);
+  const read = await Promise.all(
+    WORKSPACE_FOLDERS.map(async (f) => ({
+      ...f,
+      docs: await readDefinitions(dir, f.folder, f.validate, problems),
+    })),
+  );
   if (problems.length > 0)
     throw new ConfigError(`the workspace in ${dir} has faults:\n${problems.join('\n')}`);
+  for (const { kind, docs } of read) {
+    for (const doc of docs) {
+      const id = String(doc.id);
+      const live = await definitions.live(kind, id);
+      if (live && isDeepStrictEqual(content(live.document), content(doc))) continue;
+      const draft = await definitions.saveDraft(kind, id, doc, now);
+      const document = { ...doc, version: draft.version };
+      if (doc.version !== draft.version) await definitions.saveDraft(kind, id, document, now);
+      try {
+        await definitions.publish(kind, id, draft.version, now);
+        logger.info(
+          { kind, id, version: draft.version },
+          `published ${kind} ${id} version ${draft.version} from ${dir}`,
+        );
+      } catch (error) {
+        // Another process starting on the same folder published it first.
+        if (!(error instanceof DefinitionConflict)) throw error;
+      }
+    }
+  }
+}
+
+/** The live versions of every definition, compiled. */
+export async function workspaceFromStore(definitions: DefinitionStore, timezone: string): Promise<Workspace> {
+  const live = async <T>(kind: DefinitionKind): Promise<T[]> => {
+    const summaries = await definitions.list(kind);
+    const versions = await Promise.all(
+      summaries.filter((s) => s.live !== null).map((s) => definitions.get(kind, s.id, s.live as number)),
+    );
+    return versions.filter((v) => v !== null).map((v) => v.document as unknown as T);
+  };
+  const [segments, tagRules] = await Promise.all([
+    live<SegmentDefinition>('segment'),
+    live<TagRuleDefinition>('tagRule'),
+  ]);
   return new Workspace({ segments, tagRules, timezone });
+}
+
+/** A short fingerprint of what is live, to notice publications made by other processes. */
+export async function liveFingerprint(definitions: DefinitionStore): Promise<string> {
+  const parts: string[] = [];
+  for (const { kind } of WORKSPACE_FOLDERS) {
+    for (const s of await definitions.list(kind)) parts.push(`${kind}/${s.id}@${s.live}`);
+  }
+  return parts.sort().join(',');
 }

@@ -12,8 +12,10 @@ import { Workspace } from '../../segments/workspace.ts';
 import { type ApplyBatchOptions, applyBatch } from './apply-batch.ts';
 import { INGEST_QUEUE, type IngestJob } from './ingest-queue.ts';
 
-export interface IngestWorkerOptions extends Omit<ApplyBatchOptions, 'scheduleChecks'> {
+export interface IngestWorkerOptions extends Omit<ApplyBatchOptions, 'scheduleChecks' | 'workspace'> {
   concurrency: number;
+  /** The live workspace; read per job, so publications take effect without a restart. */
+  workspace?: () => Workspace;
 }
 
 /**
@@ -27,7 +29,8 @@ export function startIngestWorker(
   logger: Logger,
 ): void {
   const now = options.now ?? Date.now;
-  const workspace = options.workspace ?? new Workspace();
+  const empty = new Workspace();
+  const workspaceOf = options.workspace ?? (() => empty);
   const scheduleChecks = async (checks: ProfileCheck[]) => {
     await scheduler.addBulk(
       PROFILE_CHECKS_QUEUE,
@@ -42,9 +45,9 @@ export function startIngestWorker(
     INGEST_QUEUE,
     async (job) => {
       const result = await applyBatch(store, job.data.messages, {
-        ...options,
+        lateGraceMs: options.lateGraceMs,
         now,
-        workspace,
+        workspace: workspaceOf(),
         scheduleChecks,
       });
       logger.debug({ job: job.id, attempt: job.attempt, ...result }, 'batch applied');
@@ -53,7 +56,7 @@ export function startIngestWorker(
   );
   scheduler.process<ProfileCheck>(
     PROFILE_CHECKS_QUEUE,
-    (job) => runProfileCheck(store, job.data, { workspace, now, scheduleChecks }),
+    (job) => runProfileCheck(store, job.data, { workspace: workspaceOf(), now, scheduleChecks }),
     { concurrency: options.concurrency },
   );
 }

@@ -49,6 +49,8 @@ export async function startTestEngine(
     port: 0,
     host: '127.0.0.1',
     demo: false,
+    // An empty workspace unless a test names one (the embedded default is the demo's).
+    workspaceDir: undefined,
     dataDir,
     ...overrides,
   };

@@ -58,7 +58,7 @@ it('segments that change with time alone move users on their own timer, each mov
   startIngestWorker(
     scheduler,
     store,
-    { lateGraceMs: DAY, concurrency: 4, workspace, now: () => clock.now() },
+    { lateGraceMs: DAY, concurrency: 4, workspace: () => workspace, now: () => clock.now() },
     silentLogger,
   );
 

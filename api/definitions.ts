@@ -1,0 +1,191 @@
+import express, { type Request, type Router } from 'express';
+import fastJsonPatch from 'fast-json-patch';
+import {
+  type DefinitionKind,
+  type DefinitionVersion,
+  DefinitionConflict,
+  DefinitionNotFound,
+  type DefinitionStore,
+  DEFINITION_ID,
+} from '../engine/ports/definitions.ts';
+import type { JsonObject } from '../engine/json.ts';
+import type { RuleFault } from '../rules/types.ts';
+import { type KeyRing, requireScope } from './auth.ts';
+import { HttpError } from './errors.ts';
+
+/** A kind of versioned workspace document the API manages, with its validator. */
+export interface DefinitionCollection {
+  /** URL segment: `/v1/<path>`. */
+  path: string;
+  kind: DefinitionKind;
+  /** What a user calls one, in messages. */
+  noun: string;
+  validate(doc: unknown): RuleFault[];
+}
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+function versionSummary(v: DefinitionVersion) {
+  return {
+    version: v.version,
+    status: v.status,
+    createdAt: iso(v.createdAt),
+    updatedAt: iso(v.updatedAt),
+    publishedAt: iso(v.publishedAt),
+    archivedAt: iso(v.archivedAt),
+  };
+}
+
+function versionView(v: DefinitionVersion) {
+  return {
+    id: v.id,
+    version: v.version,
+    status: v.status,
+    createdAt: iso(v.createdAt),
+    updatedAt: iso(v.updatedAt),
+    publishedAt: iso(v.publishedAt),
+    archivedAt: iso(v.archivedAt),
+    document: v.document,
+  };
+}
+
+function positiveInt(value: unknown, pointer: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1)
+    throw HttpError.invalid([{ pointer, message: 'must be a version number (1, 2, ...)' }]);
+  return n;
+}
+
+function asHttpError(error: unknown): unknown {
+  if (error instanceof DefinitionNotFound) return new HttpError(404, 'not_found', error.message);
+  if (error instanceof DefinitionConflict) return new HttpError(409, 'conflict', error.message);
+  return error;
+}
+
+/**
+ * Versioned documents over HTTP: save a draft, list, show, diff two versions, publish, archive.
+ * Published versions never change; saving after a publish creates the next version.
+ */
+export function definitionRoutes(
+  keys: KeyRing,
+  store: DefinitionStore,
+  collection: DefinitionCollection,
+  onPublished: () => Promise<void>,
+  now: () => number,
+): Router {
+  const router = express.Router();
+  const base = `/v1/${collection.path}`;
+  const read = requireScope(keys, 'read');
+  const manage = requireScope(keys, 'manage');
+  const json = express.json({ limit: '256kb', type: () => true });
+
+  const idOf = (req: Request): string => {
+    const id = String(req.params.id);
+    if (!DEFINITION_ID.test(id)) throw new HttpError(404, 'not_found', `no ${collection.noun} '${id}'`);
+    return id;
+  };
+
+  /** Validates a body as the next draft of `id` (its `version` is the store's to assign) and saves it. */
+  const save = async (body: unknown, pathId: string | null): Promise<DefinitionVersion> => {
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+      throw HttpError.invalid([
+        { pointer: '', message: `body must be a ${collection.noun} document (a JSON object)` },
+      ]);
+    }
+    const doc = { ...(body as JsonObject) };
+    if (pathId !== null) {
+      if (doc.id !== undefined && doc.id !== pathId) {
+        throw HttpError.invalid([
+          { pointer: '/id', message: `must be '${pathId}' as in the URL, or absent` },
+        ]);
+      }
+      doc.id = pathId;
+    }
+    const id = typeof doc.id === 'string' ? doc.id : '';
+    const history = DEFINITION_ID.test(id) ? await store.history(collection.kind, id) : [];
+    const newest = history.at(-1);
+    doc.version = newest?.status === 'draft' ? newest.version : (newest?.version ?? 0) + 1;
+    const faults = collection.validate(doc);
+    if (faults.length > 0) throw HttpError.invalid(faults);
+    let saved = await store.saveDraft(collection.kind, id, doc, now());
+    // Another save raced this one to a different number: store the document under the number it got.
+    if (saved.version !== doc.version)
+      saved = await store.saveDraft(collection.kind, id, { ...doc, version: saved.version }, now());
+    return saved;
+  };
+
+  router.get(base, read, async (_req, res) => {
+    const summaries = await store.list(collection.kind);
+    res.json({
+      [collection.path]: summaries.map((s) => ({
+        id: s.id,
+        name: s.newest.document.name ?? null,
+        live: s.live,
+        newest: { version: s.newest.version, status: s.newest.status, updatedAt: iso(s.newest.updatedAt) },
+      })),
+    });
+  });
+
+  router.post(base, manage, json, async (req, res) => {
+    res.status(201).json(versionView(await save(req.body, null)));
+  });
+
+  router.put(`${base}/:id`, manage, json, async (req, res) => {
+    res.json(versionView(await save(req.body, idOf(req))));
+  });
+
+  router.get(`${base}/:id`, read, async (req, res) => {
+    const id = idOf(req);
+    const history = await store.history(collection.kind, id);
+    if (history.length === 0) throw new HttpError(404, 'not_found', `no ${collection.noun} '${id}'`);
+    const live = [...history].reverse().find((v) => v.status === 'published') ?? null;
+    res.json({
+      id,
+      live: live ? versionView(live) : null,
+      versions: history.map(({ document: _document, ...v }) => ({
+        ...versionView({ ...v, document: {} }),
+        document: undefined,
+      })),
+    });
+  });
+
+  router.get(`${base}/:id/versions/:version`, read, async (req, res) => {
+    const id = idOf(req);
+    const version = await store.get(collection.kind, id, positiveInt(req.params.version, '/version'));
+    if (!version)
+      throw new HttpError(404, 'not_found', `no version ${req.params.version} of ${collection.noun} '${id}'`);
+    res.json(versionView(version));
+  });
+
+  router.get(`${base}/:id/diff`, read, async (req, res) => {
+    const id = idOf(req);
+    const from = positiveInt(req.query.from, '/query/from');
+    const to = positiveInt(req.query.to, '/query/to');
+    const [a, b] = await Promise.all([
+      store.get(collection.kind, id, from),
+      store.get(collection.kind, id, to),
+    ]);
+    if (!a || !b)
+      throw new HttpError(404, 'not_found', `${collection.noun} '${id}' has no version ${!a ? from : to}`);
+    // RFC 6902 operations: each `path` is a JSON pointer into the documents.
+    res.json({ id, from, to, changes: fastJsonPatch.compare(a.document, b.document) });
+  });
+
+  for (const action of ['publish', 'archive'] as const) {
+    router.post(`${base}/:id/versions/:version/${action}`, manage, json, async (req, res) => {
+      const id = idOf(req);
+      const version = positiveInt(req.params.version, '/version');
+      try {
+        const changed =
+          action === 'publish'
+            ? await store.publish(collection.kind, id, version, now())
+            : await store.archive(collection.kind, id, version, now());
+        await onPublished();
+        res.json(versionView(changed));
+      } catch (error) {
+        throw asHttpError(error);
+      }
+    });
+  }
+  return router;
+}

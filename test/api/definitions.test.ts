@@ -1,0 +1,129 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { KEYS, startTestEngine, type TestEngine } from '../helpers/engine.ts';
+
+const vip = {
+  id: 'big_spenders',
+  name: 'Big spenders',
+  tag: 'big_spender',
+  condition: {
+    all: [
+      {
+        fact: 'aggregate',
+        params: { event: 'order_paid', fn: 'sum', property: 'amount' },
+        operator: 'greaterThanInclusive',
+        value: 500,
+      },
+    ],
+  },
+};
+
+describe('segments and tag rules over the API: draft, publish, diff, archive', () => {
+  let t: TestEngine;
+  before(async () => {
+    t = await startTestEngine();
+  });
+  after(() => t.close());
+
+  const order = (userId: string, n: number, amount: number) => ({
+    userId,
+    event: 'order_paid',
+    messageId: `${userId}-${n}`,
+    properties: { orderId: `${userId}-${n}`, amount },
+  });
+  const segmentsOf = async (userId: string) =>
+    (await t.request('GET', `/v1/users/${userId}`)).body.profile.segments;
+
+  it('rejects an invalid segment with every fault and its pointer, and saves nothing', async () => {
+    const res = await t.request('POST', '/v1/segments', {
+      key: KEYS.admin,
+      body: { id: 'Bad Id', condition: { all: [{ fact: 'weather', operator: 'equal', value: 1 }] } },
+    });
+    assert.equal(res.status, 400);
+    const pointers = res.body.errors.map((e: { pointer: string }) => e.pointer).sort();
+    assert.deepEqual(pointers, ['/condition/all/0/fact', '/id', '/name']);
+    assert.deepEqual((await t.request('GET', '/v1/segments')).body.segments, []);
+  });
+
+  it('only the manage key writes; the read key reads', async () => {
+    assert.equal((await t.request('POST', '/v1/segments', { key: KEYS.read, body: vip })).status, 403);
+    assert.equal((await t.request('POST', '/v1/segments', { key: KEYS.write, body: vip })).status, 403);
+  });
+
+  it('a draft does nothing until published; publishing puts it to work at once', async () => {
+    const draft = await t.request('POST', '/v1/segments', { key: KEYS.admin, body: vip });
+    assert.equal(draft.status, 201);
+    assert.equal(draft.body.version, 1);
+    assert.equal(draft.body.status, 'draft');
+    assert.equal(draft.body.document.version, 1);
+
+    await t.request('POST', '/v1/track', { body: order('d-1', 1, 800) });
+    await t.settle();
+    assert.deepEqual(await segmentsOf('d-1'), []);
+
+    const published = await t.request('POST', '/v1/segments/big_spenders/versions/1/publish', {
+      key: KEYS.admin,
+    });
+    assert.equal(published.status, 200);
+    assert.equal(published.body.status, 'published');
+    assert.equal(
+      (await t.request('POST', '/v1/segments/big_spenders/versions/1/publish', { key: KEYS.admin })).status,
+      409,
+    );
+
+    await t.request('POST', '/v1/track', { body: order('d-2', 1, 800) });
+    await t.settle();
+    assert.deepEqual(await segmentsOf('d-2'), ['big_spenders']);
+  });
+
+  it('saving after a publish makes version 2; diff shows the change as JSON pointers', async () => {
+    const v2 = await t.request('PUT', '/v1/segments/big_spenders', {
+      key: KEYS.admin,
+      body: { ...vip, id: undefined, condition: { all: [{ ...vip.condition.all[0], value: 1000 }] } },
+    });
+    assert.equal(v2.status, 200);
+    assert.equal(v2.body.version, 2);
+    const diff = await t.request('GET', '/v1/segments/big_spenders/diff?from=1&to=2');
+    assert.equal(diff.status, 200);
+    assert.deepEqual(
+      diff.body.changes.filter((c: { path: string }) => c.path !== '/version'),
+      [{ op: 'replace', path: '/condition/all/0/value', value: 1000 }],
+    );
+    const shown = await t.request('GET', '/v1/segments/big_spenders');
+    assert.equal(shown.body.live.version, 1);
+    assert.deepEqual(
+      shown.body.versions.map((v: { version: number; status: string }) => `${v.version}:${v.status}`),
+      ['1:published', '2:draft'],
+    );
+    await t.request('POST', '/v1/segments/big_spenders/versions/2/publish', { key: KEYS.admin });
+    await t.request('POST', '/v1/track', { body: order('d-3', 1, 800) });
+    await t.settle();
+    assert.deepEqual(await segmentsOf('d-3'), [], 'version 2 needs 1,000');
+  });
+
+  it('tag rules go through the same cycle; archiving takes one out of work', async () => {
+    const rule = {
+      id: 'first_order',
+      name: 'First order',
+      conditions: { all: [{ fact: 'event', path: '$.name', operator: 'equal', value: 'order_paid' }] },
+      event: { type: 'add_tags', params: { tags: ['buyer'] } },
+    };
+    assert.equal((await t.request('POST', '/v1/tag-rules', { key: KEYS.admin, body: rule })).status, 201);
+    await t.request('POST', '/v1/tag-rules/first_order/versions/1/publish', { key: KEYS.admin });
+    await t.request('POST', '/v1/track', { body: order('d-4', 1, 10) });
+    await t.settle();
+    assert.deepEqual((await t.request('GET', '/v1/users/d-4')).body.profile.tags, ['buyer']);
+
+    const archived = await t.request('POST', '/v1/tag-rules/first_order/versions/1/archive', {
+      key: KEYS.admin,
+    });
+    assert.equal(archived.body.status, 'archived');
+    await t.request('POST', '/v1/track', { body: order('d-5', 1, 10) });
+    await t.settle();
+    assert.deepEqual((await t.request('GET', '/v1/users/d-5')).body.profile.tags, []);
+    assert.equal(
+      (await t.request('POST', '/v1/tag-rules/nothing/versions/1/publish', { key: KEYS.admin })).status,
+      404,
+    );
+  });
+});
