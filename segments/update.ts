@@ -18,8 +18,15 @@ function internalEvent(
     messageId: `${name}:${segment.id}:${segment.version}:${cause.messageId}`,
     type: 'internal',
     event: name,
-    properties: { segmentId: segment.id, version: segment.version, cause: cause.messageId },
-    timestamp: cause.timestamp,
+    properties: {
+      segmentId: segment.id,
+      version: segment.version,
+      cause: cause.messageId,
+      causedAt: new Date(cause.timestamp).toISOString(),
+    },
+    // When the engine decided: events arriving out of order would otherwise give a history whose
+    // entries and exits do not alternate in time. The event that caused it is in `causedAt`.
+    timestamp: now,
     receivedAt: now,
   };
 }
@@ -71,15 +78,34 @@ export function updateMembership(
   now: number,
   workspace: Workspace,
 ): StoredEvent[] {
-  if (candidates.length === 0) return [];
+  const raised: StoredEvent[] = [];
+  let round = candidates;
+  // Segments reading tags or segments see the changes of the round before, until nothing moves
+  // (bounded: definitions that contradict each other would otherwise flip for ever).
+  for (let pass = 0; pass < MAX_PASSES && round.length > 0; pass++) {
+    const moved = evaluateRound(profile, round, cause, now, workspace, raised);
+    round = moved ? workspace.tagReadingSegments : [];
+  }
+  return raised;
+}
+
+const MAX_PASSES = 4;
+
+function evaluateRound(
+  profile: Profile,
+  candidates: readonly CompiledSegment[],
+  cause: Pick<StoredEvent, 'messageId' | 'timestamp'>,
+  now: number,
+  workspace: Workspace,
+  raised: StoredEvent[],
+): boolean {
   const change = evaluateMembership(
     profile.segments,
     candidates,
     profileContext(profile, now, { timezone: workspace.timezone }),
   );
-  if (change.entered.length === 0 && change.exited.length === 0) return [];
+  if (change.entered.length === 0 && change.exited.length === 0) return false;
   profile.segments = change.segments;
-  const raised: StoredEvent[] = [];
   const byId = new Map(candidates.map((s) => [s.id, s]));
   for (const id of change.entered) {
     const segment = byId.get(id)!;
@@ -92,7 +118,7 @@ export function updateMembership(
     if (segment.tag) profile.tags = profile.tags.filter((t) => t !== segment.tag);
     raised.push(internalEvent('segment_exited', segment, cause, now));
   }
-  return raised;
+  return true;
 }
 
 /** Folds an absorbed profile's materialised state into the user's (see engine/profiles/apply.ts mergeProfile). */

@@ -69,6 +69,8 @@ export class Workspace {
   private readonly segmentsByEvent = new Map<string, CompiledSegment[]>();
   private readonly profileSegments: CompiledSegment[] = [];
   private readonly aggregatesByEvent = new Map<string, MaterialisedAggregate[]>();
+  /** Segments reading tags or segments: re-evaluated when another segment moves the user. */
+  readonly tagReadingSegments: readonly CompiledSegment[];
   /** Segments whose membership can change with time alone, re-checked on each user's timer. */
   readonly timeSegments: readonly CompiledSegment[];
 
@@ -112,6 +114,11 @@ export class Workspace {
     for (const a of this.aggregates) push(this.aggregatesByEvent, a.spec.event, a);
     this.trackedEvents = tracked;
     this.timeSegments = this.segments.filter((s) => s.triggers !== null);
+    this.tagReadingSegments = this.segments.filter((s) =>
+      s.reads.traits.some(
+        (path) => path === '$' || path.startsWith('$.tags') || path.startsWith('$.segments'),
+      ),
+    );
   }
 
   /**

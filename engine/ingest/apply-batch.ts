@@ -164,6 +164,13 @@ async function commitAll(
         if (workspace) commit.events.push(...updateForEvent(profile, event, now, workspace));
         commit.messageIds.push(m.messageId);
       }
+      // A new profile is checked against every segment once: one that holds without any of the
+      // user's events ("never ordered") would otherwise never be evaluated for them.
+      if (workspace && !current && commit.events.length > 0) {
+        commit.events.push(
+          ...updateMembership(profile, workspace.segments, commit.events[0], now, workspace),
+        );
+      }
       // One absorb per commit (the port's unit); further linked ids are folded on later attempts.
       const absorbKey = w.absorbs.map(profileKeyForAnonymous).find((k) => profiles.has(k));
       const absorbed = absorbKey ? profiles.get(absorbKey) : undefined;

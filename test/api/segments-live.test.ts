@@ -39,11 +39,10 @@ describe('segments kept current as events arrive (demo workspace)', () => {
     const entered = user.events.filter((e: { event: string }) => e.event === 'segment_entered');
     assert.equal(entered.length, 1);
     assert.equal(entered[0].type, 'internal');
-    assert.deepEqual(entered[0].properties, {
-      segmentId: 'high_value_buyers',
-      version: 1,
-      cause: 'seg-1-order-3',
-    });
+    const { causedAt, ...properties } = entered[0].properties;
+    assert.deepEqual(properties, { segmentId: 'high_value_buyers', version: 1, cause: 'seg-1-order-3' });
+    const cause = user.events.find((e: { messageId: string }) => e.messageId === 'seg-1-order-3');
+    assert.equal(causedAt, cause.timestamp, 'the event that caused the entry, by its time');
     assert.equal(user.profile.eventCount, 3, 'internal events are not counted as calls');
   });
 
