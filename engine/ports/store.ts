@@ -59,4 +59,27 @@ export interface Store {
   /** Deletes the profile, its event history and its aliases. True when there was something to delete. */
   eraseProfile(key: string): Promise<boolean>;
   countProfiles(): Promise<number>;
+  /**
+   * One page of profiles in a stable order (by key), for background jobs over all users (recompute,
+   * backfill, export). Pass the returned cursor to get the next page; null when done. Profiles created or
+   * deleted during a scan may or may not be seen; every profile that exists for the whole scan is seen
+   * exactly once. A page holds at most `limit` profiles (an integer >= 1) and may hold fewer, even none,
+   * before the end: only a null cursor means done. A cursor is opaque and belongs to the adapter that
+   * returned it. "By key" is the adapter's own string order: UTF-8 bytes for Redis and MongoDB, UTF-16
+   * code units for memory (they differ only for keys with characters beyond U+FFFF vs U+E000-U+FFFF).
+   */
+  scanProfiles(cursor: string | null, limit: number): Promise<ProfilePage>;
+}
+
+export interface ProfilePage {
+  profiles: Profile[];
+  /** Where the next page starts; null when the scan is complete. */
+  cursor: string | null;
+}
+
+/** Throws unless `limit` is an integer >= 1 (shared by the adapters' scanProfiles). */
+export function checkScanLimit(limit: number): void {
+  if (!Number.isSafeInteger(limit) || limit < 1) {
+    throw new RangeError(`scanProfiles: limit must be an integer >= 1, got ${limit}`);
+  }
 }

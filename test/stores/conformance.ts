@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { StoredEvent } from '../../engine/events.ts';
-import type { ProfileCommit, Store, StoreOptions } from '../../engine/ports/store.ts';
+import type { ProfileCommit, ProfilePage, Store, StoreOptions } from '../../engine/ports/store.ts';
 import type { Profile } from '../../engine/profiles/profile.ts';
 import { makeProfile } from '../helpers/profiles.ts';
 
@@ -239,6 +239,90 @@ export function storeConformance(name: string, make: MakeStore): void {
         assert.deepEqual((await store.getProfiles(['u:李雷'])).get('u:李雷'), profile);
       }));
 
+    it('scans an empty store as one empty, final page', () =>
+      withStore(async (store) => {
+        for (const limit of [1, 100]) {
+          assert.deepEqual(await store.scanProfiles(null, limit), { profiles: [], cursor: null });
+        }
+      }));
+
+    it('scans every profile exactly once, by key, whatever the page size', () =>
+      withStore(async (store) => {
+        const keys = scanKeys(250);
+        for (let i = 0; i < keys.length; i += 50) {
+          const commits = keys
+            .slice(i, i + 50)
+            .map((key, j) =>
+              create(makeProfile(key, { eventCount: i + j, traits: { n: i + j, name: `名前 ${key}` } })),
+            );
+          assert.deepEqual(await store.commit(commits), { conflicts: [] });
+        }
+        // Updates and an absorb: a scan sees the current state, and absorbed profiles are gone.
+        await store.commit([update(makeProfile(keys[3], { version: 2, tags: ['updated'] }), 1)]);
+        const merged = update(makeProfile(keys[4], { version: 2 }), 1);
+        merged.absorb = { key: keys[5], expectedVersion: 1 };
+        assert.deepEqual(await store.commit([merged]), { conflicts: [] });
+        const live = keys.filter((k) => k !== keys[5]);
+        const expected = await store.getProfiles(live);
+        assert.equal(expected.size, live.length);
+
+        for (const limit of [1, 7, 100, 249, 1000]) {
+          const pages = await scanAll(store, limit);
+          const seen = pages.flatMap((p) => p.profiles);
+          for (const page of pages) assert.ok(page.profiles.length <= limit);
+          assert.equal(pages.length, Math.max(1, Math.ceil(live.length / limit)), `pages of ${limit}`);
+          assert.deepEqual(
+            seen.map((p) => p.key),
+            [...live].sort(byKey),
+            `page size ${limit}`,
+          );
+          assert.deepEqual(new Map(seen.map((p) => [p.key, p])), expected);
+        }
+      }));
+
+    it('does not return erased profiles, and resumes a scan from its cursor', () =>
+      withStore(async (store) => {
+        const keys = scanKeys(40);
+        await store.commit(keys.map((key) => create(makeProfile(key))));
+        const erased = new Set(keys.filter((_, i) => i % 3 === 0));
+        for (const key of erased) assert.equal(await store.eraseProfile(key), true);
+        const live = keys.filter((k) => !erased.has(k)).sort(byKey);
+        assert.deepEqual(
+          (await scanAll(store, 7)).flatMap((p) => p.profiles.map((q) => q.key)),
+          live,
+        );
+
+        // Midway: erase some of those not yet seen, create new ones; every key present throughout is seen once.
+        const first = await store.scanProfiles(null, 10);
+        assert.ok(first.cursor !== null);
+        const rest = live.slice(10);
+        const erasedLater = rest.filter((_, i) => i % 4 === 1);
+        for (const key of erasedLater) await store.eraseProfile(key);
+        const added = ['u:scan-new-a', 'u:scan-new-z', 'u:0-scan-new'];
+        await store.commit(added.map((key) => create(makeProfile(key))));
+        const seen = [...first.profiles];
+        for (let cursor: string | null = first.cursor; cursor !== null;) {
+          const page: ProfilePage = await store.scanProfiles(cursor, 10);
+          seen.push(...page.profiles);
+          cursor = page.cursor;
+        }
+        const seenKeys = seen.map((p) => p.key);
+        assert.equal(new Set(seenKeys).size, seenKeys.length, 'a profile seen twice');
+        for (const key of erasedLater)
+          assert.ok(!seenKeys.includes(key), `${key} erased before it was reached`);
+        for (const key of live.filter((k) => !erasedLater.includes(k))) {
+          assert.ok(seenKeys.includes(key), `${key} not seen`);
+        }
+        for (const key of seenKeys) assert.ok(live.includes(key) || added.includes(key), `${key} unexpected`);
+      }));
+
+    it('refuses a scan limit that is not a positive integer', () =>
+      withStore(async (store) => {
+        for (const limit of [0, -1, 1.5, Number.NaN]) {
+          await assert.rejects(store.scanProfiles(null, limit), RangeError);
+        }
+      }));
+
     it('never loses an update under concurrent read-modify-commit loops', () =>
       withStore(async (store) => {
         const increment = async (worker: number) => {
@@ -285,4 +369,31 @@ function update(profile: Profile, expectedVersion: number, events: StoredEvent[]
 
 function ids(events: StoredEvent[]): string[] {
   return events.map((e) => e.messageId);
+}
+
+/** `n` keys in no particular order, some of them not ASCII (order is then by UTF-8 bytes or code units). */
+function scanKeys(n: number): string[] {
+  const names = ['ada', 'bob', 'Zoë', '李雷', 'émile', "o'hara", 'a b', 'x:y'];
+  return Array.from(
+    { length: n },
+    (_, i) => `${i % 2 ? 'u' : 'a'}:${names[i % names.length]}-${(i * 7919) % n}`,
+  );
+}
+
+/** Code unit order, which is also UTF-8 byte order for keys without characters beyond U+FFFF. */
+function byKey(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Pages through the whole store; stops a runaway scan. */
+async function scanAll(store: Store, limit: number): Promise<ProfilePage[]> {
+  const pages: ProfilePage[] = [];
+  let cursor: string | null = null;
+  do {
+    assert.ok(pages.length < 10_000, 'the scan does not end');
+    const page: ProfilePage = await store.scanProfiles(cursor, limit);
+    pages.push(page);
+    cursor = page.cursor;
+  } while (cursor !== null);
+  return pages;
 }

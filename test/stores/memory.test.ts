@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { MemoryStore } from '../../engine/adapters/stores/memory.ts';
+import type { ProfilePage } from '../../engine/ports/store.ts';
 import { makeProfile } from '../helpers/profiles.ts';
 import { CONFORMANCE_OPTIONS, storeConformance } from './conformance.ts';
 
@@ -67,5 +68,67 @@ describe('memory store snapshots', () => {
     } finally {
       await rm(dataDir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('memory store scans', () => {
+  it('pages through 100,000 profiles quickly, also while profiles are created and erased', async () => {
+    const store = new MemoryStore(CONFORMANCE_OPTIONS);
+    await store.init();
+    const n = 20_000;
+    const template = makeProfile('u:template');
+    for (let i = 0; i < n; i += 5000) {
+      const commits = Array.from({ length: 5000 }, (_, j) => {
+        const key = `u:user-${((i + j) * 7919) % n}`;
+        return { key, expectedVersion: 0, profile: { ...template, key }, events: [], messageIds: [] };
+      });
+      await store.commit(commits);
+    }
+    // Most of a scan is decoding the profiles: getProfiles of them all is the floor.
+    const decodeStarted = performance.now();
+    const all = await store.getProfiles(Array.from({ length: n }, (_, i) => `u:user-${i}`));
+    const decodeMs = performance.now() - decodeStarted;
+    assert.equal(all.size, n);
+    console.log(`memory getProfiles of the same ${n} profiles (decoding them): ${Math.round(decodeMs)} ms`);
+    const scan = async (limit: number, churn: boolean) => {
+      const started = performance.now();
+      let count = 0;
+      let previous = '';
+      let cursor: string | null = null;
+      let pages = 0;
+      do {
+        const page: ProfilePage = await store.scanProfiles(cursor, limit);
+        for (const p of page.profiles) {
+          assert.ok(p.key > previous, 'out of order');
+          previous = p.key;
+        }
+        count += page.profiles.length;
+        cursor = page.cursor;
+        if (churn && cursor !== null) {
+          // A new profile and an erased one (both past this page) on every page.
+          const key = `u:zz-new-${pages}`;
+          await store.commit([
+            { key, expectedVersion: 0, profile: { ...template, key }, events: [], messageIds: [] },
+          ]);
+          await store.eraseProfile(`u:user-${pages}`);
+        }
+        pages++;
+      } while (cursor !== null);
+      return { ms: performance.now() - started, count, pages };
+    };
+    for (const [limit, churn] of [
+      [1000, false],
+      [100, false],
+      [100, true],
+    ] as const) {
+      const { ms, count, pages } = await scan(limit, churn);
+      console.log(
+        `memory scan of ${n} profiles, pages of ${limit}${churn ? ', a create and an erase per page' : ''}: ` +
+          `${pages} pages, ${count} profiles, ${Math.round(ms)} ms`,
+      );
+      // Speed is printed, not asserted (benchmarks measure; tests check behaviour).
+      if (!churn) assert.equal(count, n);
+    }
+    await store.close();
   });
 });

@@ -1,7 +1,14 @@
 import { mkdir, open, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { StoredEvent } from '../../events.ts';
-import type { CommitResult, ProfileCommit, Store, StoreOptions } from '../../ports/store.ts';
+import {
+  type CommitResult,
+  type ProfileCommit,
+  type ProfilePage,
+  type Store,
+  type StoreOptions,
+  checkScanLimit,
+} from '../../ports/store.ts';
 import type { Profile } from '../../profiles/profile.ts';
 import { compressProfile, decompressProfile } from './profile-codec.ts';
 
@@ -26,6 +33,18 @@ interface StoredProfile {
   version: number;
   /** compressProfile() bytes as a one-byte string: compact on the V8 heap. */
   data: string;
+}
+/**
+ * scanProfiles' order: every key, sorted. Built by the first scan, then kept up to date lazily, so that
+ * commits pay one array push at most: keys created since are collected in `added` and put in place by the
+ * next page; deleted keys stay (a page skips them) until they are a quarter of the index. Dropped, to be
+ * rebuilt by the next scan, if `added` outgrows the index (no scan for a while): it never holds more than
+ * about two pointers a profile.
+ */
+interface ScanIndex {
+  sorted: string[];
+  added: string[];
+  removed: number;
 }
 interface HistoryEntry {
   id: string;
@@ -52,6 +71,7 @@ export class MemoryStore implements Store {
   /** messageId -> expiresAt */
   private readonly applied = new Map<string, number>();
   private readonly aliases = new Map<string, string>();
+  private scanIndex: ScanIndex | null = null;
   private readonly clock: { now(): number };
   private timer: NodeJS.Timeout | undefined;
   private prunedAt = 0;
@@ -111,9 +131,10 @@ export class MemoryStore implements Store {
       }
       this.changed = true;
       this.profiles.set(c.key, pack(c.profile));
+      if (c.expectedVersion === 0) this.keyAdded(c.key);
       const added = c.events.map((e) => ({ id: e.messageId, at: e.timestamp, json: JSON.stringify(e) }));
       if (c.absorb) {
-        this.profiles.delete(c.absorb.key);
+        if (this.profiles.delete(c.absorb.key)) this.keyRemoved();
         added.push(...(this.histories.get(c.absorb.key) ?? []));
         this.histories.delete(c.absorb.key);
       }
@@ -156,6 +177,7 @@ export class MemoryStore implements Store {
     this.changed ||= erased;
     if (!stored) return erased;
     this.profiles.delete(key);
+    this.keyRemoved();
     // Only the links to this user: an anonymous id may since have been linked to someone else.
     const { userId, anonymousIds } = unpack(stored);
     for (const id of anonymousIds) {
@@ -166,6 +188,21 @@ export class MemoryStore implements Store {
 
   async countProfiles(): Promise<number> {
     return this.profiles.size;
+  }
+
+  /** By key in UTF-16 code unit order (JavaScript's `<`); the cursor is the last key the page looked at. */
+  async scanProfiles(cursor: string | null, limit: number): Promise<ProfilePage> {
+    checkScanLimit(limit);
+    const keys = this.sortedKeys();
+    let i = cursor === null ? 0 : firstAfter(keys, cursor);
+    const profiles: Profile[] = [];
+    for (; i < keys.length && profiles.length < limit; i++) {
+      const stored = this.profiles.get(keys[i]);
+      if (stored) profiles.push(unpack(stored));
+    }
+    // Past deleted keys, so that the last page (not an empty one after it) says done.
+    while (i < keys.length && !this.profiles.has(keys[i])) i++;
+    return { profiles, cursor: i < keys.length ? keys[i - 1] : null };
   }
 
   /**
@@ -180,6 +217,46 @@ export class MemoryStore implements Store {
       this.changed = true;
     });
     return written;
+  }
+
+  private sortedKeys(): string[] {
+    const index = this.scanIndex;
+    if (!index) {
+      const sorted = [...this.profiles.keys()].sort();
+      this.scanIndex = { sorted, added: [], removed: 0 };
+      return sorted;
+    }
+    const exists = (key: string) => this.profiles.has(key);
+    const added = index.added.sort();
+    index.added = [];
+    if (added.length > 256) {
+      index.sorted = mergeKeys(index.sorted, added, exists);
+      index.removed = 0;
+    } else {
+      // A few: in place, each a binary search and a move of the pointers after it.
+      for (const key of added) {
+        const at = firstAfter(index.sorted, key, true);
+        if (index.sorted[at] !== key && exists(key)) index.sorted.splice(at, 0, key);
+      }
+    }
+    if (index.removed > Math.max(1024, index.sorted.length / 4)) {
+      index.sorted = index.sorted.filter(exists);
+      index.removed = 0;
+    }
+    return index.sorted;
+  }
+
+  /** A key that did not exist now does. */
+  private keyAdded(key: string): void {
+    const index = this.scanIndex;
+    if (!index) return;
+    index.added.push(key);
+    if (index.added.length > Math.max(1024, index.sorted.length)) this.scanIndex = null;
+  }
+
+  /** A key that existed no longer does. */
+  private keyRemoved(): void {
+    if (this.scanIndex) this.scanIndex.removed++;
   }
 
   private versionOf(key: string): number {
@@ -291,6 +368,30 @@ function pack(profile: Profile): StoredProfile {
 
 function unpack(stored: StoredProfile): Profile {
   return decompressProfile(Buffer.from(stored.data, 'latin1'));
+}
+
+/** The index of the first key in `sorted` greater than `after` (or equal to it, with `orEqual`). */
+function firstAfter(sorted: readonly string[], after: string, orEqual = false): number {
+  let low = 0;
+  let high = sorted.length;
+  while (low < high) {
+    const mid = (low + high) >>> 1;
+    if (sorted[mid] < after || (!orEqual && sorted[mid] === after)) low = mid + 1;
+    else high = mid;
+  }
+  return low;
+}
+
+/** Two sorted key lists as one, without duplicates and keeping only the keys that still exist. */
+function mergeKeys(a: readonly string[], b: readonly string[], exists: (key: string) => boolean): string[] {
+  const merged: string[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length || j < b.length) {
+    const key = j >= b.length || (i < a.length && a[i] <= b[j]) ? a[i++] : b[j++];
+    if (key !== merged[merged.length - 1] && exists(key)) merged.push(key);
+  }
+  return merged;
 }
 
 /** The history with `added` merged in (first one per messageId wins), oldest first, within retention. */

@@ -1,6 +1,13 @@
 import { type ClientSession, type Collection, type MongoClient, MongoServerError } from 'mongodb';
 import type { StoredEvent } from '../../events.ts';
-import type { CommitResult, ProfileCommit, Store, StoreOptions } from '../../ports/store.ts';
+import {
+  type CommitResult,
+  type ProfileCommit,
+  type ProfilePage,
+  type Store,
+  type StoreOptions,
+  checkScanLimit,
+} from '../../ports/store.ts';
 import type { Profile } from '../../profiles/profile.ts';
 
 interface ProfileDoc {
@@ -141,6 +148,27 @@ export class MongoStore implements Store {
   /** From collection metadata: constant time, exact except after an unclean shutdown. */
   async countProfiles(): Promise<number> {
     return this.profiles.estimatedDocumentCount();
+  }
+
+  /**
+   * By `_id` (the profile key) in the collection's order, binary UTF-8 unless it was created with a
+   * collation; the cursor is the last key of the page. Each page is one query on the `_id` index, so
+   * exactly once for every profile that exists for the whole scan.
+   */
+  async scanProfiles(cursor: string | null, limit: number): Promise<ProfilePage> {
+    checkScanLimit(limit);
+    if (cursor !== null && typeof cursor !== 'string')
+      throw new TypeError('scanProfiles: cursor must be a string');
+    const after = cursor === null ? {} : { _id: { $gt: cursor } };
+    // One more than asked, to know whether this page is the last.
+    const docs = await this.profiles
+      .find(after, { sort: { _id: 1 }, limit: limit + 1, projection: { p: 1 } })
+      .toArray();
+    const page = docs.slice(0, limit);
+    return {
+      profiles: page.map((d) => d.p),
+      cursor: docs.length > limit ? page[page.length - 1]._id : null,
+    };
   }
 
   private async commitOne(c: ProfileCommit, now: number): Promise<boolean> {

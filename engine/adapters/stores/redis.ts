@@ -1,6 +1,13 @@
 import type { ChainableCommander, Redis } from 'ioredis';
 import type { StoredEvent } from '../../events.ts';
-import type { CommitResult, ProfileCommit, Store, StoreOptions } from '../../ports/store.ts';
+import {
+  type CommitResult,
+  type ProfileCommit,
+  type ProfilePage,
+  type Store,
+  type StoreOptions,
+  checkScanLimit,
+} from '../../ports/store.ts';
 import type { Profile } from '../../profiles/profile.ts';
 import { compressProfile, decompressProfile } from './profile-codec.ts';
 
@@ -13,12 +20,20 @@ import { compressProfile, decompressProfile } from './profile-codec.ts';
  *   m:<messageId>   string   "1", expires after the dedupe horizon
  *   aliases         hash     anonymousId -> userId
  *   profiles        string   number of profiles, kept by the scripts
+ *   keys            zset     every profileKey, score 0 (so in byte order), kept by the scripts: what
+ *                            scanProfiles pages through (ZRANGE BYLEX), ~100 bytes a profile
  * h: and e: expire together once their newest event leaves the retention window. Needs Redis >= 6.2.
+ *
+ * Why an index rather than SCAN MATCH p:*: SCAN walks the whole keyspace (histories, a dedupe marker per
+ * message, BullMQ's keys, other prefixes), so its pages are mostly empty and a pass costs as much as the
+ * largest of those; it returns keys in no useful order and may return one twice. The index pages in
+ * O(log n + page), by key, each profile once, for ~100 bytes a profile (about 416 -> 520 in all).
  */
 
-// KEYS: profile, history, events, counter, [absorbed profile, history, events,] markers...
-// ARGV: expectedVersion, value, retention cutoff, dedupe ms, absorbed expectedVersion or '', then
-//       (messageId, timestamp, event JSON) per event. Returns 1, or 0 for a conflict (nothing written).
+// KEYS: profile, history, events, counter, index, [absorbed profile, history, events,] markers...
+// ARGV: expectedVersion, value, retention cutoff, dedupe ms, absorbed expectedVersion or '', profileKey,
+//       absorbed profileKey or '', then (messageId, timestamp, event JSON) per event.
+// Returns 1, or 0 for a conflict (nothing written).
 const COMMIT = `
 local function version(key)
   local v = redis.call('GET', key)
@@ -26,26 +41,32 @@ local function version(key)
 end
 if version(KEYS[1]) ~= tonumber(ARGV[1]) then return 0 end
 local absorbing = ARGV[5] ~= ''
-if absorbing and version(KEYS[5]) ~= tonumber(ARGV[5]) then return 0 end
+if absorbing and version(KEYS[6]) ~= tonumber(ARGV[5]) then return 0 end
 
 redis.call('SET', KEYS[1], ARGV[2])
-if ARGV[1] == '0' then redis.call('INCR', KEYS[4]) end
-local markers = 5
+if ARGV[1] == '0' then
+  redis.call('INCR', KEYS[4])
+  redis.call('ZADD', KEYS[5], 0, ARGV[6])
+end
+local markers = 6
 if absorbing then
-  markers = 8
-  if redis.call('DEL', KEYS[5]) == 1 then redis.call('DECR', KEYS[4]) end
-  local moved = redis.call('HGETALL', KEYS[7])
+  markers = 9
+  if redis.call('DEL', KEYS[6]) == 1 then
+    redis.call('DECR', KEYS[4])
+    redis.call('ZREM', KEYS[5], ARGV[7])
+  end
+  local moved = redis.call('HGETALL', KEYS[8])
   for i = 1, #moved, 2 do
-    local at = redis.call('ZSCORE', KEYS[6], moved[i])
+    local at = redis.call('ZSCORE', KEYS[7], moved[i])
     if at and redis.call('HSETNX', KEYS[3], moved[i], moved[i + 1]) == 1 then
       redis.call('ZADD', KEYS[2], at, moved[i])
     end
   end
-  redis.call('DEL', KEYS[6], KEYS[7])
+  redis.call('DEL', KEYS[7], KEYS[8])
 end
 
 local cutoff = tonumber(ARGV[3])
-for i = 6, #ARGV, 3 do
+for i = 8, #ARGV, 3 do
   if tonumber(ARGV[i + 1]) >= cutoff and redis.call('HSETNX', KEYS[3], ARGV[i], ARGV[i + 2]) == 1 then
     redis.call('ZADD', KEYS[2], ARGV[i + 1], ARGV[i])
   end
@@ -66,17 +87,31 @@ return 1
 
 // Deletes only if the profile is still at the version the caller read its anonymousIds from (-1 otherwise),
 // and only the aliases that point to this profile's user.
+// KEYS: profile, history, events, aliases, counter, index. ARGV: version, userId, profileKey, anonymousIds...
 const ERASE = `
 local v = redis.call('GET', KEYS[1])
 if (v and tonumber(string.match(v, '^%d+')) or 0) ~= tonumber(ARGV[1]) then return -1 end
 local erased = redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
-if v then redis.call('DECR', KEYS[5]) end
-for i = 3, #ARGV do
+if v then
+  redis.call('DECR', KEYS[5])
+  redis.call('ZREM', KEYS[6], ARGV[3])
+end
+for i = 4, #ARGV do
   if redis.call('HGET', KEYS[4], ARGV[i]) == ARGV[2] then
     erased = erased + redis.call('HDEL', KEYS[4], ARGV[i])
   end
 end
 return erased
+`;
+
+// Adds to the index those of the given profiles that exist (init()'s rebuild; atomic against ERASE).
+// KEYS: index, profiles... ARGV: their profileKeys.
+const INDEX = `
+local added = 0
+for i = 2, #KEYS do
+  if redis.call('EXISTS', KEYS[i]) == 1 then added = added + redis.call('ZADD', KEYS[1], 0, ARGV[i - 1]) end
+end
+return added
 `;
 
 const RECENT = `
@@ -90,10 +125,16 @@ type Arg = string | number | Buffer;
 /** The commands `init()` defines: ioredis adds them to the client and to its pipelines at runtime. */
 interface Scripts {
   tidelineErase(...keysAndArgs: Arg[]): Promise<number>;
+  tidelineIndex(numberOfKeys: number, ...keysAndArgs: Arg[]): Promise<number>;
   tidelineRecent(...keysAndArgs: Arg[]): Promise<(string | null)[]>;
 }
 interface PipelineScripts {
   tidelineCommit(numberOfKeys: number, ...keysAndArgs: Arg[]): ChainableCommander;
+}
+
+/** `text` matched literally by a SCAN MATCH pattern. */
+function escapeGlob(text: string): string {
+  return text.replace(/[*?[\]\\]/g, '\\$&');
 }
 
 function encodeProfile(profile: Profile): Buffer {
@@ -122,8 +163,10 @@ export class RedisStore implements Store {
 
   async init(): Promise<void> {
     this.redis.defineCommand('tidelineCommit', { lua: COMMIT });
-    this.redis.defineCommand('tidelineErase', { lua: ERASE, numberOfKeys: 5 });
+    this.redis.defineCommand('tidelineErase', { lua: ERASE, numberOfKeys: 6 });
+    this.redis.defineCommand('tidelineIndex', { lua: INDEX });
     this.redis.defineCommand('tidelineRecent', { lua: RECENT, numberOfKeys: 2, readOnly: true });
+    await this.rebuildIndex();
   }
 
   /** The Redis connection belongs to the caller. */
@@ -153,7 +196,13 @@ export class RedisStore implements Store {
     const pipeline = this.redis.pipeline();
     const scripts = pipeline as unknown as PipelineScripts;
     for (const c of commits) {
-      const keys = [this.profileKey(c.key), this.historyKey(c.key), this.eventsKey(c.key), this.counterKey()];
+      const keys = [
+        this.profileKey(c.key),
+        this.historyKey(c.key),
+        this.eventsKey(c.key),
+        this.counterKey(),
+        this.indexKey(),
+      ];
       if (c.absorb) {
         keys.push(this.profileKey(c.absorb.key), this.historyKey(c.absorb.key), this.eventsKey(c.absorb.key));
       }
@@ -164,6 +213,8 @@ export class RedisStore implements Store {
         cutoff,
         this.options.dedupeHorizonMs,
         c.absorb ? c.absorb.expectedVersion : '',
+        c.key,
+        c.absorb ? c.absorb.key : '',
       ];
       for (const e of c.events) args.push(e.messageId, e.timestamp, JSON.stringify(e));
       scripts.tidelineCommit(keys.length, ...keys, ...args);
@@ -220,11 +271,13 @@ export class RedisStore implements Store {
         this.eventsKey(key),
         this.aliasesKey(),
         this.counterKey(),
+        this.indexKey(),
       ];
       const erased = await this.scripts.tidelineErase(
         ...keys,
         profile?.version ?? 0,
         profile?.userId ?? '',
+        key,
         ...(profile?.anonymousIds ?? []),
       );
       if (erased >= 0) return erased > 0;
@@ -233,6 +286,61 @@ export class RedisStore implements Store {
 
   async countProfiles(): Promise<number> {
     return Number((await this.redis.get(this.counterKey())) ?? 0);
+  }
+
+  /**
+   * By key in byte order (ZRANGE BYLEX on the index, then MGET); the cursor is the last key of the page.
+   * Exactly once for every profile that exists for the whole scan. A page may come back short when
+   * profiles are deleted between the two reads.
+   */
+  async scanProfiles(cursor: string | null, limit: number): Promise<ProfilePage> {
+    checkScanLimit(limit);
+    // One more than asked, to know whether this page is the last.
+    const keys = await this.redis.zrange(
+      this.indexKey(),
+      cursor === null ? '-' : `(${cursor}`,
+      '+',
+      'BYLEX',
+      'LIMIT',
+      0,
+      limit + 1,
+    );
+    const page = keys.slice(0, limit);
+    const profiles: Profile[] = [];
+    if (page.length > 0) {
+      const values = await this.redis.mgetBuffer(page.map((k) => this.profileKey(k)));
+      for (const value of values) if (value) profiles.push(decodeProfile(value));
+    }
+    return { profiles, cursor: keys.length > limit ? page[page.length - 1] : null };
+  }
+
+  /**
+   * Data written before the index existed: when it does not count as many keys as there are profiles,
+   * every p: key is added to it (SCAN, each batch checked against ERASE in a script). Idempotent, safe
+   * alongside running workers of this version; workers of an older version must all be stopped first.
+   */
+  private async rebuildIndex(): Promise<void> {
+    const [indexed, counted] = await Promise.all([
+      this.redis.zcard(this.indexKey()),
+      this.redis.get(this.counterKey()),
+    ]);
+    if (indexed === Number(counted ?? 0)) return;
+    const profilePrefix = this.profileKey('');
+    let cursor = '0';
+    do {
+      const [next, found] = await this.redis.scan(
+        cursor,
+        'MATCH',
+        `${escapeGlob(profilePrefix)}*`,
+        'COUNT',
+        1000,
+      );
+      if (found.length > 0) {
+        const keys = found.map((k) => k.slice(profilePrefix.length));
+        await this.scripts.tidelineIndex(found.length + 1, this.indexKey(), ...found, ...keys);
+      }
+      cursor = next;
+    } while (cursor !== '0');
   }
 
   private profileKey(key: string): string {
@@ -252,5 +360,8 @@ export class RedisStore implements Store {
   }
   private counterKey(): string {
     return `${this.prefix}profiles`;
+  }
+  private indexKey(): string {
+    return `${this.prefix}keys`;
   }
 }
