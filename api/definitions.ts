@@ -142,10 +142,7 @@ export function definitionRoutes(
     res.json({
       id,
       live: live ? versionView(live) : null,
-      versions: history.map(({ document: _document, ...v }) => ({
-        ...versionView({ ...v, document: {} }),
-        document: undefined,
-      })),
+      versions: history.map(versionSummary),
     });
   });
 

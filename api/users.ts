@@ -32,7 +32,11 @@ export function userRoutes(keys: KeyRing, store: Store): Router {
     const key = await resolveKey(store, id);
     const profile = key ? (await store.getProfiles([key])).get(key) : undefined;
     if (!key || !profile) throw new HttpError(404, 'not_found', `no user or anonymous visitor '${id}'`);
-    const events = await store.recentEvents(key, limit);
+    // The user's own calls by default; `include=internal` adds what the engine recorded about them
+    // (segment_entered, tag_added, lifecycle_changed...) in the same newest-first timeline.
+    const internal = req.query.include === 'internal';
+    const recent = await store.recentEvents(key, internal ? limit : limit * 4 + 100);
+    const events = (internal ? recent : recent.filter((e) => e.type !== 'internal')).slice(0, limit);
     res.json({ profile: profileView(profile), events: events.map(eventView) });
   });
 

@@ -5,6 +5,7 @@ import { recordEventTime } from '../rules/event-times.ts';
 import { profileContext } from './context.ts';
 import { type CompiledSegment, evaluateMembership } from './membership.ts';
 import { applyTagRules } from './tag-rules.ts';
+import { lifecycleOnEvent, mergeLifecycle } from '../engine/lifecycle/profile-lifecycle.ts';
 import type { Workspace } from './workspace.ts';
 
 function internalEvent(
@@ -42,7 +43,8 @@ export function updateForEvent(
   now: number,
   workspace: Workspace,
 ): StoredEvent[] {
-  if (workspace.isEmpty || event.type === 'internal') return [];
+  if (event.type === 'internal') return [];
+  const raised = lifecycleOnEvent(profile, event, now, workspace.lifecycle);
   const aggregates = workspace.aggregatesFor(event.event);
   if (aggregates.length > 0) {
     const input = aggregateEventOf(event);
@@ -60,7 +62,7 @@ export function updateForEvent(
     );
   }
 
-  const raised = updateMembership(profile, workspace.segmentsFor(event.event), event, now, workspace);
+  raised.push(...updateMembership(profile, workspace.segmentsFor(event.event), event, now, workspace));
   const rules = workspace.tagRulesFor(event.event);
   if (rules.length > 0) {
     // Rebuilt per rule: a rule sees the tags the rules before it (and segments) set.
@@ -121,8 +123,16 @@ function evaluateRound(
   return true;
 }
 
-/** Folds an absorbed profile's materialised state into the user's (see engine/profiles/apply.ts mergeProfile). */
-export function mergeMaterialised(into: Profile, absorbed: Profile, workspace: Workspace): void {
+/**
+ * Folds an absorbed profile's materialised state (aggregates, event times, lifecycle activity) into
+ * the user's (see engine/profiles/apply.ts mergeProfile); returns the lifecycle moves it causes.
+ */
+export function mergeMaterialised(
+  into: Profile,
+  absorbed: Profile,
+  now: number,
+  workspace: Workspace,
+): StoredEvent[] {
   if (absorbed.aggregates) {
     const states = { ...into.aggregates };
     for (const a of workspace.aggregates) {
@@ -136,4 +146,5 @@ export function mergeMaterialised(into: Profile, absorbed: Profile, workspace: W
     times = recordEventTime(times, name, last, workspace.trackedEvents);
     into.eventTimes = times;
   }
+  return mergeLifecycle(into, absorbed, now, workspace.lifecycle);
 }

@@ -7,6 +7,8 @@ import {
 } from '../rules/aggregates.ts';
 import { nextShiftFlip, type TimeTriggers } from '../rules/time-triggers.ts';
 import type { Profile } from '../engine/profiles/profile.ts';
+import { DEFAULT_LIFECYCLE, type LifecycleConfig } from '../engine/lifecycle/config.ts';
+import { nextTransitionAt } from '../engine/lifecycle/timeline.ts';
 import { profileContext } from './context.ts';
 import { compile } from '../rules/index.ts';
 import type { AggregateSpec, EventFact, FactContext, ProfileFact } from '../rules/types.ts';
@@ -75,6 +77,12 @@ export class Workspace {
   readonly timeSegments: readonly CompiledSegment[];
 
   readonly tagRules: readonly CompiledTagRule[];
+  /** The lifecycle every profile follows (DESIGN 3.4 defaults unless the workspace has its own). */
+  readonly lifecycle: LifecycleConfig;
+  /** Segments reading the profile: re-evaluated when the lifecycle moves with time. */
+  get profileReadingSegments(): readonly CompiledSegment[] {
+    return this.profileSegments;
+  }
   private readonly tagRulesByEvent = new Map<string, CompiledTagRule[]>();
   private readonly everyEventTagRules: CompiledTagRule[] = [];
 
@@ -82,10 +90,12 @@ export class Workspace {
     definitions: {
       segments?: readonly SegmentDefinition[];
       tagRules?: readonly TagRuleDefinition[];
+      lifecycle?: LifecycleConfig;
       timezone?: string;
     } = {},
   ) {
     this.timezone = definitions.timezone ?? 'UTC';
+    this.lifecycle = definitions.lifecycle ?? DEFAULT_LIFECYCLE;
     this.segments = (definitions.segments ?? []).map(compileSegment);
     // json-rules-engine runs higher priorities first; equal ones keep file order.
     this.tagRules = (definitions.tagRules ?? []).map(compileTagRule).sort((a, b) => b.priority - a.priority);
@@ -122,13 +132,16 @@ export class Workspace {
   }
 
   /**
-   * The earliest instant after `now` at which one of the time-relative segments could change for this
-   * user (a window dropping a bucket, a withinLast running out, a local midnight); null when none can.
+   * The earliest instant after `now` at which the user's lifecycle or one of the time-relative segments
+   * could change (a lifecycle move falling due, a window dropping a bucket, a withinLast running out, a
+   * local midnight); null when none can.
    */
   nextCheckAt(profile: Profile, now: number): number | null {
-    if (this.timeSegments.length === 0) return null;
+    let next = profile.activity
+      ? (nextTransitionAt(profile.activity, now, this.lifecycle) ?? Number.POSITIVE_INFINITY)
+      : Number.POSITIVE_INFINITY;
+    if (this.timeSegments.length === 0) return Number.isFinite(next) ? next : null;
     const ctx = profileContext(profile, now, { timezone: this.timezone });
-    let next = Number.POSITIVE_INFINITY;
     for (const segment of this.timeSegments) {
       const triggers = segment.triggers as TimeTriggers;
       const shift = nextShiftFlip(triggers, ctx);
@@ -157,10 +170,6 @@ export class Workspace {
 
   aggregatesFor(eventName: string): readonly MaterialisedAggregate[] {
     return this.aggregatesByEvent.get(eventName) ?? [];
-  }
-
-  get isEmpty(): boolean {
-    return this.segments.length === 0 && this.tagRules.length === 0;
   }
 }
 

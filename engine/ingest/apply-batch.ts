@@ -177,7 +177,7 @@ async function commitAll(
       if (absorbKey && absorbed) {
         mergeProfile(profile, absorbed);
         if (workspace) {
-          mergeMaterialised(profile, absorbed, workspace);
+          commit.events.push(...mergeMaterialised(profile, absorbed, now, workspace));
           const cause = { messageId: `merge:${absorbKey}`, timestamp: profile.lastSeenAt };
           commit.events.push(...updateMembership(profile, workspace.segments, cause, now, workspace));
         }

@@ -1,5 +1,6 @@
 import type { Workspace } from '../../segments/workspace.ts';
 import { updateMembership } from '../../segments/update.ts';
+import { lifecycleOverTime } from '../lifecycle/profile-lifecycle.ts';
 import type { Store } from '../ports/store.ts';
 import type { Profile } from './profile.ts';
 
@@ -50,8 +51,16 @@ export async function runProfileCheck(
     const now = options.now();
     const profile = structuredClone(current);
     const cause = { messageId: `check:${check.at}`, timestamp: check.at };
-    const events = updateMembership(profile, options.workspace.timeSegments, cause, now, options.workspace);
-    const next = planCheck(profile, now, options.workspace);
+    const { workspace } = options;
+    // The lifecycle first (segments may read it); the stored one was decided at or after its `since`.
+    const before = profile.lifecycle?.state;
+    const events = lifecycleOverTime(profile, current.lifecycle?.since ?? 0, now, workspace.lifecycle);
+    const candidates =
+      profile.lifecycle?.state === before
+        ? workspace.timeSegments
+        : [...workspace.timeSegments, ...workspace.profileReadingSegments];
+    events.push(...updateMembership(profile, [...new Set(candidates)], cause, now, workspace));
+    const next = planCheck(profile, now, workspace);
     if (events.length === 0 && (profile.checkAt ?? null) === (current.checkAt ?? null)) return;
     if (next) await options.scheduleChecks([next]);
     profile.version = current.version + 1;

@@ -1,5 +1,6 @@
 import type { AggregateState } from '../../rules/aggregates.ts';
 import type { EventTimes } from '../../rules/event-times.ts';
+import type { ActivityTimeline } from '../lifecycle/timeline.ts';
 import type { Json, JsonObject } from '../json.ts';
 
 export type Channel = 'sms' | 'email' | 'push' | 'wechat';
@@ -64,6 +65,8 @@ export interface Profile {
   aggregates?: Record<string, AggregateState>;
   /** First and last time of the event names published rules read (rules/event-times.ts). */
   eventTimes?: EventTimes;
+  /** The user's activity summarised for the lifecycle (engine/lifecycle/timeline.ts). */
+  activity?: ActivityTimeline;
   /** When this user's re-check timer is due (segments that change with time alone); null: none set. */
   checkAt?: number | null;
 }

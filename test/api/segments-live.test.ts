@@ -25,7 +25,7 @@ describe('segments kept current as events arrive (demo workspace)', () => {
     const batch = [order('seg-1', 1, 600, 20), order('seg-1', 2, 300, 10)];
     assert.equal((await t.request('POST', '/v1/batch', { body: { batch } })).status, 200);
     await t.settle();
-    let user = (await t.request('GET', '/v1/users/seg-1?limit=100')).body;
+    let user = (await t.request('GET', '/v1/users/seg-1?limit=100&include=internal')).body;
     assert.deepEqual(user.profile.segments, []);
 
     const third = { batch: [order('seg-1', 3, 150, 1)] };
@@ -33,7 +33,7 @@ describe('segments kept current as events arrive (demo workspace)', () => {
     // The same batch again (a client retry) must not raise anything twice.
     await t.request('POST', '/v1/batch', { body: third });
     await t.settle();
-    user = (await t.request('GET', '/v1/users/seg-1?limit=100')).body;
+    user = (await t.request('GET', '/v1/users/seg-1?limit=100&include=internal')).body;
     assert.deepEqual(user.profile.segments, ['high_value_buyers']);
     assert.deepEqual(user.profile.tags, ['high_value']);
     const entered = user.events.filter((e: { event: string }) => e.event === 'segment_entered');
@@ -65,12 +65,16 @@ describe('segments kept current as events arrive (demo workspace)', () => {
     ];
     await t.request('POST', '/v1/batch', { body: { batch } });
     await t.settle();
-    assert.deepEqual((await t.request('GET', '/v1/users/seg-2')).body.profile.segments, []);
+    // A new user (no order yet) is in the demo's new_users segment.
+    assert.deepEqual((await t.request('GET', '/v1/users/seg-2')).body.profile.segments, ['new_users']);
     await t.request('POST', '/v1/track', {
       body: { userId: 'seg-2', event: 'qr_scan', properties: { scene: 'poster_1111' }, timestamp: iso(1) },
     });
     await t.settle();
-    assert.deepEqual((await t.request('GET', '/v1/users/seg-2')).body.profile.segments, ['poster_followers']);
+    assert.deepEqual((await t.request('GET', '/v1/users/seg-2')).body.profile.segments, [
+      'new_users',
+      'poster_followers',
+    ]);
   });
 
   it("carries an anonymous visitor's behaviour into the user's segments on identify", async () => {
@@ -85,13 +89,15 @@ describe('segments kept current as events arrive (demo workspace)', () => {
     await t.settle();
     assert.deepEqual((await t.request('GET', '/v1/users/seg-anon-3')).body.profile.segments, [
       'browsed_not_bought',
+      'new_users',
     ]);
     await t.request('POST', '/v1/identify', {
       body: { userId: 'seg-3', anonymousId: 'seg-anon-3', traits: { city: 'Chengdu' } },
     });
     await t.settle();
     const user = (await t.request('GET', '/v1/users/seg-3?limit=100')).body;
-    assert.deepEqual(user.profile.segments, ['browsed_not_bought']);
+    assert.deepEqual(user.profile.segments, ['browsed_not_bought', 'new_users']);
+    assert.equal(user.profile.lifecycle.state, 'new');
   });
 
   it('tag rules add and remove sticky tags as events arrive, each change once', async () => {
@@ -126,7 +132,7 @@ describe('segments kept current as events arrive (demo workspace)', () => {
     });
     await t.settle();
     assert.deepEqual(await tags(), ['big_ticket', 'coupon_hunter', 'high_value', 'price_sensitive']);
-    const events = (await t.request('GET', '/v1/users/tag-1?limit=100')).body.events;
+    const events = (await t.request('GET', '/v1/users/tag-1?limit=100&include=internal')).body.events;
     const changes = events
       .filter((e: { event: string }) => e.event === 'tag_added' || e.event === 'tag_removed')
       .map((e: { event: string; properties: { tag: string } }) => `${e.event}:${e.properties.tag}`)

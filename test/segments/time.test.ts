@@ -69,9 +69,13 @@ it('segments that change with time alone move users on their own timer, each mov
   const history = async (): Promise<StoredEvent[]> =>
     (await store.recentEvents('u:ana', 1000)).filter((e) => e.type === 'internal').reverse();
   const moves = async () =>
-    (await history()).map(
-      (e) => `${e.event}:${e.properties?.segmentId}@${new Date(e.timestamp).toISOString()}`,
-    );
+    (await history())
+      .filter((e) => e.event.startsWith('segment_'))
+      .map((e) => `${e.event}:${e.properties?.segmentId}@${new Date(e.timestamp).toISOString()}`);
+  const lifecycleMoves = async () =>
+    (await history())
+      .filter((e) => e.event === 'lifecycle_changed')
+      .map((e) => `${e.properties?.from}>${e.properties?.to}@${new Date(e.timestamp).toISOString()}`);
   const profile = async () => (await store.getProfiles(['u:ana'])).get('u:ana')!;
 
   await send([
@@ -115,6 +119,18 @@ it('segments that change with time alone move users on their own timer, each mov
     'segment_exited:recent_buyer@2026-03-31T10:00:00.001Z',
     'segment_exited:high_value@2026-05-31T00:00:00.000Z',
   ]);
+  // The first call was an order (a conversion): active at once; dormant 30 days after the last activity.
+  assert.deepEqual(await lifecycleMoves(), [
+    'null>active@2026-03-01T10:00:00.000Z',
+    'active>dormant@2026-03-31T10:00:00.000Z',
+  ]);
+  assert.deepEqual((await profile()).lifecycle, { state: 'dormant', since: T0 + 30 * DAY });
+  // The first call was an order (a conversion): active at once; dormant 30 days after the last activity.
+  assert.deepEqual(await lifecycleMoves(), [
+    'null>active@2026-03-01T10:00:00.000Z',
+    'active>dormant@2026-03-31T10:00:00.000Z',
+  ]);
+  assert.deepEqual((await profile()).lifecycle, { state: 'dormant', since: T0 + 30 * DAY });
   await scheduler.close();
   await store.close();
 });
