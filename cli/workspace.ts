@@ -13,6 +13,7 @@ import { type SegmentDefinition, validateSegment } from '../segments/segment.ts'
 import { type TagRuleDefinition, validateTagRule } from '../segments/tag-rule.ts';
 import { Workspace } from '../segments/workspace.ts';
 import { ConfigError } from './config.ts';
+import { type LifecycleConfig, validateLifecycleConfig } from '../engine/lifecycle/config.ts';
 
 /** Where each kind of definition lives in a workspace folder, and how it is checked. */
 export const WORKSPACE_FOLDERS: {
@@ -128,7 +129,7 @@ export async function workspaceFromStore(definitions: DefinitionStore, timezone:
 /** A short fingerprint of what is live, to notice publications made by other processes. */
 export async function liveFingerprint(definitions: DefinitionStore): Promise<string> {
   const parts: string[] = [];
-  for (const { kind } of WORKSPACE_FOLDERS) {
+  for (const kind of [...WORKSPACE_FOLDERS.map((f) => f.kind), 'lifecycle' as const]) {
     for (const s of await definitions.list(kind)) parts.push(`${kind}/${s.id}@${s.live}`);
   }
   return parts.sort().join(',');
