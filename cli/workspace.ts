@@ -86,8 +86,21 @@ export async function publishWorkspaceFiles(
       docs: await readDefinitions(dir, f.folder, f.validate, problems),
     })),
   );
+  // The lifecycle config is one file at the workspace's root.
+  const lifecycleFile = join(dir, 'lifecycle.json');
+  let lifecycle: JsonObject | null = null;
+  try {
+    const doc: unknown = JSON.parse(await readFile(lifecycleFile, 'utf8'));
+    const { faults } = validateLifecycleConfig(doc);
+    for (const f of faults) problems.push(`${lifecycleFile}:${f.pointer || '/'}: ${f.message}`);
+    if (faults.length === 0) lifecycle = doc as JsonObject;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT')
+      problems.push(`${lifecycleFile}:/: ${(error as Error).message}`);
+  }
   if (problems.length > 0)
     throw new ConfigError(`the workspace in ${dir} has faults:\n${problems.join('\n')}`);
+  if (lifecycle) read.push({ folder: '.', kind: 'lifecycle', validate: () => [], docs: [lifecycle] });
   for (const { kind, docs } of read) {
     for (const doc of docs) {
       const id = String(doc.id);
@@ -119,11 +132,17 @@ export async function workspaceFromStore(definitions: DefinitionStore, timezone:
     );
     return versions.filter((v) => v !== null).map((v) => v.document as unknown as T);
   };
-  const [segments, tagRules] = await Promise.all([
+  const [segments, tagRules, lifecycle] = await Promise.all([
     live<SegmentDefinition>('segment'),
     live<TagRuleDefinition>('tagRule'),
+    definitions.live('lifecycle', 'lifecycle'),
   ]);
-  return new Workspace({ segments, tagRules, timezone });
+  return new Workspace({
+    segments,
+    tagRules,
+    timezone,
+    ...(lifecycle ? { lifecycle: lifecycle.document as unknown as LifecycleConfig } : {}),
+  });
 }
 
 /** A short fingerprint of what is live, to notice publications made by other processes. */
