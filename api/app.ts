@@ -11,6 +11,8 @@ import type { DefinitionStore } from '../engine/ports/definitions.ts';
 import { validateSegment } from '../segments/segment.ts';
 import { validateTagRule } from '../segments/tag-rule.ts';
 import { type DefinitionCollection, definitionRoutes } from './definitions.ts';
+import { audienceRoutes } from './audience.ts';
+import type { Workspace } from '../segments/workspace.ts';
 
 const COLLECTIONS: DefinitionCollection[] = [
   { path: 'segments', kind: 'segment', noun: 'segment', validate: (doc) => validateSegment(doc).faults },
@@ -23,6 +25,8 @@ export interface AppDeps {
   definitions: DefinitionStore;
   /** After a publish or archive: rebuild the live workspace. */
   onPublished: () => Promise<void>;
+  /** The live workspace (segment preview reads what it already keeps). */
+  workspace: () => Workspace;
   scheduler: Scheduler;
   ingestor: Ingestor;
   logger: Logger;
@@ -80,6 +84,7 @@ export function createApp(deps: AppDeps): Express {
   });
   app.use(ingestRoutes(deps.keys, deps.ingestor, now));
   app.use(userRoutes(deps.keys, deps.store));
+  app.use(audienceRoutes(deps.keys, deps.store, deps.workspace, now));
   for (const collection of COLLECTIONS) {
     app.use(definitionRoutes(deps.keys, deps.definitions, collection, deps.onPublished, now));
   }

@@ -217,6 +217,7 @@ export async function startEngine(config: Config, roles: Roles, logger: Logger):
       store,
       definitions,
       onPublished: refreshWorkspace,
+      workspace: () => workspace,
       scheduler,
       ingestor: buffer,
       logger,

@@ -1,0 +1,148 @@
+import express, { type Router } from 'express';
+import type { Profile } from '../engine/profiles/profile.ts';
+import type { Store } from '../engine/ports/store.ts';
+import { aggregateEventOf, aggregateId, fullEvaluate } from '../rules/aggregates.ts';
+import { compile, type ConditionDependencies, dependencies } from '../rules/index.ts';
+import type { AggregateSpec, Condition, FactContext } from '../rules/types.ts';
+import { profileContext } from '../segments/context.ts';
+import { holds } from '../segments/membership.ts';
+import { validateSegment } from '../segments/segment.ts';
+import type { Workspace } from '../segments/workspace.ts';
+import { type KeyRing, requireScope } from './auth.ts';
+import { HttpError } from './errors.ts';
+
+const PAGE = 500;
+const HISTORY = 10_000;
+
+/**
+ * The facts of one user for a condition that may not be published yet: aggregates and event times
+ * the workspace keeps come from the profile; the others are computed from the user's stored history.
+ */
+async function previewContext(
+  store: Store,
+  profile: Profile,
+  now: number,
+  workspace: Workspace,
+  reads: ConditionDependencies,
+): Promise<FactContext> {
+  const base = profileContext(profile, now, { timezone: workspace.timezone });
+  const kept = new Set(workspace.aggregates.map((a) => a.id));
+  const missing = reads.aggregates.some((spec) => !kept.has(aggregateId(spec)));
+  if (!missing && reads.events.every((name) => workspace.trackedEvents.has(name))) return base;
+
+  const history = (await store.recentEvents(profile.key, HISTORY))
+    .filter((e) => e.type !== 'internal')
+    .map(aggregateEventOf);
+  const times = new Map<string, [number, number]>();
+  for (const e of history) {
+    const t = times.get(e.name);
+    times.set(
+      e.name,
+      t ? [Math.min(t[0], e.timestamp), Math.max(t[1], e.timestamp)] : [e.timestamp, e.timestamp],
+    );
+  }
+  const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());
+  return {
+    ...base,
+    aggregate: (spec: AggregateSpec) => {
+      if (kept.has(aggregateId(spec))) return base.aggregate(spec);
+      const where = spec.where ? compile(spec.where) : null;
+      const filter = where ? (event: FactContext['event']) => holds(where, { ...base, event }) : undefined;
+      return fullEvaluate(spec, history, now, filter);
+    },
+    lastEventAt: (name: string) => iso(times.get(name)?.[1]),
+    firstEventAt: (name: string) => iso(times.get(name)?.[0]),
+  };
+}
+
+/** Segment preview (before publishing) and membership export. */
+export function audienceRoutes(
+  keys: KeyRing,
+  store: Store,
+  workspace: () => Workspace,
+  now: () => number,
+): Router {
+  const router = express.Router();
+  const read = requireScope(keys, 'read');
+
+  router.post(
+    '/v1/segments/preview',
+    read,
+    express.json({ limit: '256kb', type: () => true }),
+    async (req, res) => {
+      const body = (req.body ?? {}) as { condition?: unknown; limit?: unknown };
+      const limit = body.limit === undefined ? 20 : Number(body.limit);
+      const faults = validateSegment({
+        id: 'preview',
+        version: 1,
+        name: 'preview',
+        condition: body.condition,
+      }).faults;
+      if (!Number.isInteger(limit) || limit < 0 || limit > 100) {
+        faults.push({ pointer: '/limit', message: 'must be an integer from 0 to 100' });
+      }
+      if (faults.length > 0) throw HttpError.invalid(faults);
+      const condition = body.condition as Condition;
+      const predicate = compile(condition);
+      const reads = dependencies(condition);
+      const ws = workspace();
+      const at = now();
+      let scanned = 0;
+      let count = 0;
+      const sample: { userId: string | null; anonymousIds: string[] }[] = [];
+      let cursor: string | null = null;
+      do {
+        const page = await store.scanProfiles(cursor, PAGE);
+        for (const profile of page.profiles) {
+          scanned++;
+          if (!holds(predicate, await previewContext(store, profile, at, ws, reads))) continue;
+          count++;
+          if (sample.length < limit)
+            sample.push({ userId: profile.userId, anonymousIds: profile.anonymousIds });
+        }
+        cursor = page.cursor;
+      } while (cursor !== null);
+      res.json({ count, scanned, sample, at: new Date(at).toISOString() });
+    },
+  );
+
+  router.get('/v1/segments/:id/members', read, async (req, res) => {
+    const id = String(req.params.id);
+    const format = req.query.format === undefined ? 'jsonl' : String(req.query.format);
+    if (format !== 'jsonl' && format !== 'csv') {
+      throw HttpError.invalid([{ pointer: '/query/format', message: 'must be jsonl or csv' }]);
+    }
+    if (!workspace().segments.some((s) => s.id === id))
+      throw new HttpError(404, 'not_found', `no live segment '${id}'`);
+    res.setHeader(
+      'content-type',
+      format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson; charset=utf-8',
+    );
+    res.setHeader('content-disposition', `attachment; filename="${id}-members.${format}"`);
+    const csv = (v: unknown) => (v === null || v === undefined ? '' : `"${String(v).replaceAll('"', '""')}"`);
+    if (format === 'csv') res.write('user_id,anonymous_ids,email,phone,lifecycle\n');
+    let cursor: string | null = null;
+    do {
+      const page = await store.scanProfiles(cursor, PAGE);
+      let chunk = '';
+      for (const p of page.profiles) {
+        if (!p.segments.includes(id)) continue;
+        const row = {
+          userId: p.userId,
+          anonymousIds: p.anonymousIds,
+          email: p.traits.email ?? null,
+          phone: p.traits.phone ?? null,
+          lifecycle: p.lifecycle?.state ?? null,
+        };
+        chunk +=
+          format === 'csv'
+            ? `${[row.userId, row.anonymousIds.join(';'), row.email, row.phone, row.lifecycle].map(csv).join(',')}\n`
+            : `${JSON.stringify(row)}\n`;
+      }
+      if (chunk && !res.write(chunk)) await new Promise((resolve) => res.once('drain', resolve));
+      cursor = page.cursor;
+    } while (cursor !== null);
+    res.end();
+  });
+  return router;
+}

@@ -1,0 +1,133 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { DEMO_WORKSPACE } from '../../cli/config.ts';
+import { KEYS, startTestEngine, type TestEngine } from '../helpers/engine.ts';
+
+const iso = (daysAgo: number) => new Date(Date.now() - daysAgo * 86_400_000).toISOString();
+
+describe('segment preview and membership export', () => {
+  let t: TestEngine;
+  before(async () => {
+    t = await startTestEngine({ workspaceDir: DEMO_WORKSPACE });
+    const batch = [];
+    for (let u = 0; u < 30; u++) {
+      batch.push({
+        type: 'identify',
+        userId: `p-${u}`,
+        traits: { email: `p${u}@example.com`, city: u % 3 ? 'Beijing' : 'Shanghai' },
+        timestamp: iso(3),
+      });
+      for (let n = 0; n < u % 5; n++) {
+        batch.push({
+          type: 'track',
+          userId: `p-${u}`,
+          event: 'cart_add',
+          properties: { cartId: `c${u}-${n}`, price: 10 },
+          timestamp: iso(2),
+        });
+      }
+      if (u % 4 === 0) {
+        batch.push({
+          type: 'track',
+          userId: `p-${u}`,
+          event: 'order_paid',
+          properties: { orderId: `o${u}`, amount: 1500 },
+          timestamp: iso(1),
+        });
+      }
+    }
+    assert.equal((await t.request('POST', '/v1/batch', { body: { batch } })).status, 200);
+    await t.settle();
+  });
+  after(() => t.close());
+
+  it("previews a condition nothing keeps yet, counting from each user's stored history", async () => {
+    // Users with 3 or more cart adds: u % 5 in {3, 4} -> 12 of 30. No published rule counts cart_add.
+    const res = await t.request('POST', '/v1/segments/preview', {
+      key: KEYS.read,
+      body: {
+        condition: {
+          all: [
+            {
+              fact: 'aggregate',
+              params: { event: 'cart_add', fn: 'count' },
+              operator: 'greaterThanInclusive',
+              value: 3,
+            },
+          ],
+        },
+        limit: 5,
+      },
+    });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    assert.equal(res.body.scanned, 30);
+    assert.equal(res.body.count, 12);
+    assert.equal(res.body.sample.length, 5);
+    // Traits and an aggregate the demo workspace already keeps (order_paid sum over 90 days).
+    const both = await t.request('POST', '/v1/segments/preview', {
+      key: KEYS.read,
+      body: {
+        condition: {
+          all: [
+            { fact: 'profile', path: '$.traits.city', operator: 'equal', value: 'Shanghai' },
+            {
+              fact: 'aggregate',
+              params: { event: 'order_paid', fn: 'sum', property: 'amount', within: 'P90D' },
+              operator: 'greaterThan',
+              value: 1000,
+            },
+          ],
+        },
+      },
+    });
+    // u % 3 == 0 and u % 4 == 0: 0, 12, 24.
+    assert.equal(both.body.count, 3);
+  });
+
+  it('rejects an invalid preview with pointers', async () => {
+    const res = await t.request('POST', '/v1/segments/preview', {
+      key: KEYS.read,
+      body: {
+        condition: { all: [{ fact: 'event', path: '$.name', operator: 'equal', value: 'x' }] },
+        limit: 1000,
+      },
+    });
+    assert.equal(res.status, 400);
+    assert.deepEqual(res.body.errors.map((e: { pointer: string }) => e.pointer).sort(), [
+      '/condition/all/0/fact',
+      '/limit',
+    ]);
+  });
+
+  it('exports the members of a live segment as JSON lines and CSV', async () => {
+    const jsonl = await fetch(`${t.url}/v1/segments/high_value_buyers/members`, {
+      headers: { authorization: `Basic ${Buffer.from(`${KEYS.read}:`).toString('base64')}` },
+    });
+    assert.equal(jsonl.status, 200);
+    assert.match(jsonl.headers.get('content-type') ?? '', /ndjson/);
+    const rows = (await jsonl.text())
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    assert.deepEqual(rows.map((r) => r.userId).sort(), [
+      'p-0',
+      'p-12',
+      'p-16',
+      'p-20',
+      'p-24',
+      'p-28',
+      'p-4',
+      'p-8',
+    ]);
+    assert.equal(rows.find((r) => r.userId === 'p-4').email, 'p4@example.com');
+
+    const csv = await fetch(`${t.url}/v1/segments/high_value_buyers/members?format=csv`, {
+      headers: { authorization: `Basic ${Buffer.from(`${KEYS.read}:`).toString('base64')}` },
+    });
+    const lines = (await csv.text()).trim().split('\n');
+    assert.equal(lines[0], 'user_id,anonymous_ids,email,phone,lifecycle');
+    assert.equal(lines.length, 9);
+    assert.ok(lines.includes('"p-4","","p4@example.com",,"active"'), lines.join('\n'));
+    assert.equal((await t.request('GET', '/v1/segments/nope/members')).status, 404);
+  });
+});
