@@ -14,6 +14,7 @@ import { RedisStore } from '../engine/adapters/stores/redis.ts';
 import { SystemClock } from '../engine/clock.ts';
 import { INGEST_JOB, INGEST_QUEUE, IngestBuffer, type IngestJob } from '../engine/ingest/ingest-queue.ts';
 import { startIngestWorker } from '../engine/ingest/worker.ts';
+import { RECOMPUTE_JOB, RECOMPUTE_QUEUE } from '../engine/profiles/recompute.ts';
 import type { Job, Scheduler } from '../engine/ports/scheduler.ts';
 import type { Store, StoreOptions } from '../engine/ports/store.ts';
 import type { DefinitionStore } from '../engine/ports/definitions.ts';
@@ -194,6 +195,7 @@ export async function startEngine(config: Config, roles: Roles, logger: Logger):
         lateGraceMs: config.lateGraceMs,
         concurrency: config.workerConcurrency,
         workspace: () => workspace,
+        refreshWorkspace,
         now: Date.now,
       },
       logger,
@@ -216,7 +218,16 @@ export async function startEngine(config: Config, roles: Roles, logger: Logger):
       keys,
       store,
       definitions,
-      onPublished: refreshWorkspace,
+      onPublished: async () => {
+        await refreshWorkspace();
+        // Users who send nothing new still enter or leave what was just published.
+        await scheduler.add(
+          RECOMPUTE_QUEUE,
+          RECOMPUTE_JOB,
+          { live: fingerprint },
+          { id: `recompute:${fingerprint}` },
+        );
+      },
       workspace: () => workspace,
       scheduler,
       ingestor: buffer,

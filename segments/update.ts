@@ -1,7 +1,15 @@
 import type { StoredEvent } from '../engine/events.ts';
 import type { Profile } from '../engine/profiles/profile.ts';
-import { aggregateEventOf, emptyAggregate, mergeAggregates, recordEvent } from '../rules/aggregates.ts';
-import { recordEventTime } from '../rules/event-times.ts';
+import {
+  type AggregateState,
+  aggregateEventOf,
+  backfill,
+  emptyAggregate,
+  mergeAggregates,
+  recordEvent,
+} from '../rules/aggregates.ts';
+import { backfillEventTimes, recordEventTime } from '../rules/event-times.ts';
+import { replay } from '../engine/lifecycle/timeline.ts';
 import { profileContext } from './context.ts';
 import { type CompiledSegment, evaluateMembership } from './membership.ts';
 import { applyTagRules } from './tag-rules.ts';
@@ -147,4 +155,38 @@ export function mergeMaterialised(
     into.eventTimes = times;
   }
   return mergeLifecycle(into, absorbed, now, workspace.lifecycle);
+}
+
+/**
+ * Rebuilds what the profile keeps for the workspace (aggregates, event times, lifecycle activity)
+ * from its stored history: after a publication that reads something new, or a lifecycle change.
+ */
+export function rematerialise(
+  profile: Profile,
+  history: readonly StoredEvent[],
+  now: number,
+  workspace: Workspace,
+): StoredEvent[] {
+  const calls = history.filter((e) => e.type !== 'internal');
+  const events = calls.map(aggregateEventOf);
+  const aggregates: Record<string, AggregateState> = {};
+  for (const a of workspace.aggregates) aggregates[a.id] = backfill(a.spec, events, a.filter);
+  profile.aggregates = aggregates;
+  profile.eventTimes = backfillEventTimes(events, workspace.trackedEvents);
+  const before = profile.activity;
+  profile.activity = undefined;
+  const raised: StoredEvent[] = [];
+  for (const e of [...calls].sort((a, b) => a.timestamp - b.timestamp)) {
+    raised.push(...lifecycleOnEvent(profile, e, now, workspace.lifecycle));
+  }
+  // Only moves the old activity did not already imply are new.
+  const known = new Set(
+    before
+      ? replay(before, now, workspace.lifecycle).history.map(
+          (c) => `lifecycle_changed:${c.from}:${c.to}:${c.at}`,
+        )
+      : [],
+  );
+  profile.materialisedFor = workspace.materialisation;
+  return raised.filter((e) => !known.has(e.messageId));
 }

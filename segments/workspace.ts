@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import {
   type AggregateState,
   aggregateId,
@@ -66,6 +67,12 @@ export class Workspace {
   readonly aggregates: readonly MaterialisedAggregate[];
   /** Event names whose first and last times rules read. */
   readonly trackedEvents: ReadonlySet<string>;
+  /**
+   * Names what a profile keeps for this workspace (its aggregates, event times, and the lifecycle
+   * settings its activity timeline depends on). A profile kept for another one is rebuilt from its
+   * stored history before it is used.
+   */
+  readonly materialisation: string;
   /** Day boundaries for users without a timezone. */
   readonly timezone: string;
   private readonly segmentsByEvent = new Map<string, CompiledSegment[]>();
@@ -123,6 +130,11 @@ export class Workspace {
     this.aggregates = [...aggregates.values()];
     for (const a of this.aggregates) push(this.aggregatesByEvent, a.spec.event, a);
     this.trackedEvents = tracked;
+    this.materialisation = fingerprint([
+      ...this.aggregates.map((a) => `a:${a.id}`).sort(),
+      ...[...tracked].map((name) => `t:${name}`).sort(),
+      `l:${JSON.stringify([this.lifecycle.activeWithin, this.lifecycle.activity, this.lifecycle.conversionEvents, this.lifecycle.systemEvents ?? []])}`,
+    ]);
     this.timeSegments = this.segments.filter((s) => s.triggers !== null);
     this.tagReadingSegments = this.segments.filter((s) =>
       s.reads.traits.some(
@@ -180,6 +192,10 @@ function windowFlip(state: AggregateState | undefined, spec: AggregateSpec, now:
   const start = windowStart(spec, now);
   const oldest = state.b.find((bucket) => bucket[0] * w.bucket >= start);
   return oldest ? (oldest[0] + 1) * w.bucket + w.length : null;
+}
+
+function fingerprint(parts: string[]): string {
+  return createHash('sha1').update(parts.join('\n')).digest('base64url').slice(0, 12);
 }
 
 function push<T>(map: Map<string, T[]>, key: string, value: T): void {

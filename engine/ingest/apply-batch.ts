@@ -1,4 +1,4 @@
-import { mergeMaterialised, updateForEvent, updateMembership } from '../../segments/update.ts';
+import { mergeMaterialised, rematerialise, updateForEvent, updateMembership } from '../../segments/update.ts';
 import type { Workspace } from '../../segments/workspace.ts';
 import type { InboundMessage } from '../events.ts';
 import type { ProfileCommit, Store } from '../ports/store.ts';
@@ -18,6 +18,8 @@ export interface BatchResult {
 }
 
 const MAX_ATTEMPTS = 50;
+/** How much of a user's stored history a rebuild reads (newest first). */
+export const HISTORY_LIMIT = 10_000;
 
 export interface ApplyBatchOptions extends ApplyOptions {
   /**
@@ -138,6 +140,18 @@ async function commitAll(
 
     const now = options.now?.() ?? Date.now();
     const workspace = options.workspace;
+    // Profiles kept for another workspace (a publication reads something new) are rebuilt from
+    // their stored history before anything is decided on them.
+    const stale = workspace
+      ? [...profiles.values()]
+          .filter((p) => p.materialisedFor !== workspace.materialisation)
+          .map((p) => p.key)
+      : [];
+    const histories = new Map(
+      await Promise.all(
+        stale.map(async (key) => [key, await store.recentEvents(key, HISTORY_LIMIT)] as const),
+      ),
+    );
     const commits = new Map<string, ProfileCommit>();
     const checks: ProfileCheck[] = [];
     const counts = new Map<string, { applied: number; duplicates: number }>();
@@ -152,6 +166,11 @@ async function commitAll(
         events: [],
         messageIds: [],
       };
+      if (workspace) {
+        const history = histories.get(w.key);
+        if (history) commit.events.push(...rematerialise(profile, history, now, workspace));
+        else if (!current) profile.materialisedFor = workspace.materialisation;
+      }
       let duplicates = 0;
       for (const m of w.messages) {
         if (applied.has(m.messageId) || seen.has(m.messageId)) {
@@ -164,16 +183,23 @@ async function commitAll(
         if (workspace) commit.events.push(...updateForEvent(profile, event, now, workspace));
         commit.messageIds.push(m.messageId);
       }
-      // A new profile is checked against every segment once: one that holds without any of the
-      // user's events ("never ordered") would otherwise never be evaluated for them.
-      if (workspace && !current && commit.events.length > 0) {
-        commit.events.push(
-          ...updateMembership(profile, workspace.segments, commit.events[0], now, workspace),
-        );
+      // A new or rebuilt profile is checked against every segment once: one that holds without any of
+      // the user's events ("never ordered"), or that was just published, is otherwise never evaluated.
+      if (workspace && (!current || histories.has(w.key)) && commit.events.length > 0) {
+        const cause = commit.events.find((e) => e.type !== 'internal') ?? {
+          messageId: `rebuild:${workspace.materialisation}`,
+          timestamp: now,
+        };
+        commit.events.push(...updateMembership(profile, workspace.segments, cause, now, workspace));
       }
       // One absorb per commit (the port's unit); further linked ids are folded on later attempts.
       const absorbKey = w.absorbs.map(profileKeyForAnonymous).find((k) => profiles.has(k));
-      const absorbed = absorbKey ? profiles.get(absorbKey) : undefined;
+      let absorbed = absorbKey ? profiles.get(absorbKey) : undefined;
+      const absorbedHistory = absorbKey ? histories.get(absorbKey) : undefined;
+      if (absorbed && absorbedHistory && workspace) {
+        absorbed = structuredClone(absorbed);
+        rematerialise(absorbed, absorbedHistory, now, workspace);
+      }
       if (absorbKey && absorbed) {
         mergeProfile(profile, absorbed);
         if (workspace) {

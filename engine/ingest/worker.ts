@@ -6,6 +6,7 @@ import {
   runProfileCheck,
 } from '../profiles/checks.ts';
 import type { Logger } from '../ports/logger.ts';
+import { RECOMPUTE_QUEUE, type RecomputeJob, recomputeAll } from '../profiles/recompute.ts';
 import type { Scheduler } from '../ports/scheduler.ts';
 import type { Store } from '../ports/store.ts';
 import { Workspace } from '../../segments/workspace.ts';
@@ -16,11 +17,14 @@ export interface IngestWorkerOptions extends Omit<ApplyBatchOptions, 'scheduleCh
   concurrency: number;
   /** The live workspace; read per job, so publications take effect without a restart. */
   workspace?: () => Workspace;
+  /** Reloads the live workspace from the definitions store (a recompute must see the publication it follows). */
+  refreshWorkspace?: () => Promise<void>;
 }
 
 /**
- * A worker's two queues: ingest jobs (batches of messages applied to profiles exactly once) and
- * users' re-check timers (segments that change with time alone).
+ * A worker's queues: ingest jobs (batches of messages applied to profiles exactly once), users'
+ * re-check timers (lifecycle and segments that change with time alone), and recomputes after a
+ * publication.
  */
 export function startIngestWorker(
   scheduler: Scheduler,
@@ -53,6 +57,21 @@ export function startIngestWorker(
       logger.debug({ job: job.id, attempt: job.attempt, ...result }, 'batch applied');
     },
     { concurrency: options.concurrency },
+  );
+  scheduler.process<RecomputeJob>(
+    RECOMPUTE_QUEUE,
+    async (job) => {
+      await options.refreshWorkspace?.();
+      const result = await recomputeAll(store, {
+        workspace: workspaceOf(),
+        now,
+        scheduleChecks,
+        logger,
+        cause: `recompute:${job.id}`,
+      });
+      logger.info({ job: job.id, ...result }, 'recompute done');
+    },
+    { concurrency: 1 },
   );
   scheduler.process<ProfileCheck>(
     PROFILE_CHECKS_QUEUE,

@@ -65,6 +65,8 @@ export interface Profile {
   aggregates?: Record<string, AggregateState>;
   /** First and last time of the event names published rules read (rules/event-times.ts). */
   eventTimes?: EventTimes;
+  /** The workspace materialisation the aggregates, event times and activity were kept for. */
+  materialisedFor?: string;
   /** The user's activity summarised for the lifecycle (engine/lifecycle/timeline.ts). */
   activity?: ActivityTimeline;
   /** When this user's re-check timer is due (segments that change with time alone); null: none set. */

@@ -126,4 +126,43 @@ describe('segments and tag rules over the API: draft, publish, diff, archive', (
       404,
     );
   });
+
+  it('a publication reaches users who send nothing new: their history is counted and they enter', async () => {
+    // Orders before the segment exists: nothing keeps a count of coupon uses yet.
+    const coupons = (userId: string, n: number) =>
+      Array.from({ length: n }, (_, i) => ({
+        type: 'track',
+        userId,
+        event: 'coupon_used',
+        messageId: `${userId}-coupon-${i}`,
+        properties: { couponId: `c${i}` },
+      }));
+    await t.request('POST', '/v1/batch', { body: { batch: [...coupons('r-1', 3), ...coupons('r-2', 1)] } });
+    await t.settle();
+    const hunters = {
+      id: 'coupon_regulars',
+      name: 'Three coupons',
+      condition: {
+        all: [
+          {
+            fact: 'aggregate',
+            params: { event: 'coupon_used', fn: 'count' },
+            operator: 'greaterThanInclusive',
+            value: 3,
+          },
+        ],
+      },
+    };
+    await t.request('POST', '/v1/segments', { key: KEYS.admin, body: hunters });
+    await t.request('POST', '/v1/segments/coupon_regulars/versions/1/publish', { key: KEYS.admin });
+    await t.settle();
+    assert.deepEqual(await segmentsOf('r-1'), ['coupon_regulars']);
+    assert.deepEqual(await segmentsOf('r-2'), []);
+    const events = (await t.request('GET', '/v1/users/r-1?include=internal&limit=100')).body.events;
+    assert.equal(events.filter((e: { event: string }) => e.event === 'segment_entered').length, 1);
+    // And the rebuilt count keeps counting from there.
+    await t.request('POST', '/v1/batch', { body: { batch: coupons('r-2', 3).slice(1) } });
+    await t.settle();
+    assert.deepEqual(await segmentsOf('r-2'), ['coupon_regulars']);
+  });
 });

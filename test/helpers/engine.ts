@@ -5,6 +5,7 @@ import { type Config, DEV_KEYS, loadConfig } from '../../cli/config.ts';
 import { type Roles, type RunningEngine, startEngine } from '../../cli/engine.ts';
 import { createLogger } from '../../cli/log.ts';
 import { INGEST_QUEUE } from '../../engine/ingest/ingest-queue.ts';
+import { RECOMPUTE_QUEUE } from '../../engine/profiles/recompute.ts';
 
 export const KEYS = DEV_KEYS;
 
@@ -62,9 +63,11 @@ export async function startTestEngine(
     url,
     settle: (timeoutMs = 10_000) =>
       waitFor(
-        async () => (await engine.scheduler.pending(INGEST_QUEUE)) === 0,
+        async () =>
+          (await engine.scheduler.pending(INGEST_QUEUE)) === 0 &&
+          (await engine.scheduler.pending(RECOMPUTE_QUEUE)) === 0,
         timeoutMs,
-        'the ingest queue to drain',
+        'the ingest and recompute queues to drain',
       ),
     async request(method, path, options = {}) {
       const key =

@@ -1,0 +1,90 @@
+import { rematerialise, updateMembership } from '../../segments/update.ts';
+import type { Workspace } from '../../segments/workspace.ts';
+import { HISTORY_LIMIT } from '../ingest/apply-batch.ts';
+import type { Logger } from '../ports/logger.ts';
+import type { Store } from '../ports/store.ts';
+import type { StoredEvent } from '../events.ts';
+import { planCheck, type ScheduleChecks } from './checks.ts';
+
+export const RECOMPUTE_QUEUE = 'recompute';
+export const RECOMPUTE_JOB = 'recompute';
+
+/** Queued on every publication; the id makes concurrent publications of one state run it once. */
+export interface RecomputeJob {
+  /** The live definitions it was queued for (cli/workspace.ts liveFingerprint). */
+  live: string;
+}
+
+const PAGE = 500;
+const MAX_ATTEMPTS = 20;
+
+export interface RecomputeProgress {
+  scanned: number;
+  changed: number;
+}
+
+/**
+ * Brings every profile in line with the workspace after a publication: rebuilds what the profile
+ * keeps from its stored history when the workspace reads something new, and re-evaluates every
+ * segment. Users who send nothing new enter (or leave) the published segment here.
+ */
+export async function recomputeAll(
+  store: Store,
+  options: {
+    workspace: Workspace;
+    now: () => number;
+    scheduleChecks: ScheduleChecks;
+    logger: Logger;
+    cause: string;
+  },
+): Promise<RecomputeProgress> {
+  const { workspace, logger } = options;
+  const progress: RecomputeProgress = { scanned: 0, changed: 0 };
+  let cursor: string | null = null;
+  do {
+    const page = await store.scanProfiles(cursor, PAGE);
+    for (const profile of page.profiles) {
+      progress.scanned++;
+      if (await recomputeOne(store, profile.key, options)) progress.changed++;
+    }
+    cursor = page.cursor;
+    logger.info(
+      { ...progress, segments: workspace.segments.length },
+      `recompute: ${progress.scanned} profiles scanned`,
+    );
+  } while (cursor !== null);
+  return progress;
+}
+
+async function recomputeOne(
+  store: Store,
+  key: string,
+  options: { workspace: Workspace; now: () => number; scheduleChecks: ScheduleChecks; cause: string },
+): Promise<boolean> {
+  const { workspace } = options;
+  for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+    const current = (await store.getProfiles([key])).get(key);
+    if (!current) return false;
+    const now = options.now();
+    const profile = structuredClone(current);
+    const events: StoredEvent[] = [];
+    if (profile.materialisedFor !== workspace.materialisation) {
+      events.push(...rematerialise(profile, await store.recentEvents(key, HISTORY_LIMIT), now, workspace));
+    }
+    const cause = { messageId: options.cause, timestamp: now };
+    events.push(...updateMembership(profile, workspace.segments, cause, now, workspace));
+    const check = planCheck(profile, now, workspace);
+    const unchanged =
+      events.length === 0 &&
+      profile.materialisedFor === current.materialisedFor &&
+      (profile.checkAt ?? null) === (current.checkAt ?? null);
+    if (unchanged) return false;
+    if (check) await options.scheduleChecks([check]);
+    profile.version = current.version + 1;
+    const { conflicts } = await store.commit([
+      { key, expectedVersion: current.version, profile, events, messageIds: [] },
+    ]);
+    if (conflicts.length === 0) return true;
+  }
+  throw new Error(`gave up recomputing ${key} after ${MAX_ATTEMPTS} version conflicts`);
+}
