@@ -78,6 +78,8 @@ export class Workspace {
   private readonly segmentsByEvent = new Map<string, CompiledSegment[]>();
   private readonly profileSegments: CompiledSegment[] = [];
   private readonly aggregatesByEvent = new Map<string, MaterialisedAggregate[]>();
+  /** Event-only segments that hold for a user with no events ("never ordered"). */
+  private readonly trueWithoutEvents: readonly CompiledSegment[];
   /** Segments reading tags or segments: re-evaluated when another segment moves the user. */
   readonly tagReadingSegments: readonly CompiledSegment[];
   /** Segments whose membership can change with time alone, re-checked on each user's timer. */
@@ -136,6 +138,21 @@ export class Workspace {
       `l:${JSON.stringify([this.lifecycle.activeWithin, this.lifecycle.activity, this.lifecycle.conversionEvents, this.lifecycle.systemEvents ?? []])}`,
     ]);
     this.timeSegments = this.segments.filter((s) => s.triggers !== null);
+    // With no events, aggregates read 0 (or null) and event times null whatever the time, so an
+    // event-only segment's answer for such a user is fixed: compute it once.
+    const eventless: FactContext = {
+      now: 0,
+      timezone: this.timezone,
+      profile: NO_PROFILE,
+      event: null,
+      aggregate: (spec) => (spec.fn === 'count' || spec.fn === 'sum' ? 0 : null),
+      lastEventAt: () => null,
+      firstEventAt: () => null,
+    };
+    const profileReaders = new Set(this.profileSegments);
+    this.trueWithoutEvents = this.segments.filter(
+      (s) => !profileReaders.has(s) && holds(s.predicate, eventless),
+    );
     this.tagReadingSegments = this.segments.filter((s) =>
       s.reads.traits.some(
         (path) => path === '$' || path.startsWith('$.tags') || path.startsWith('$.segments'),
@@ -170,6 +187,16 @@ export class Workspace {
   segmentsFor(eventName: string): CompiledSegment[] {
     const byEvent = this.segmentsByEvent.get(eventName);
     return byEvent ? [...this.profileSegments, ...byEvent] : this.profileSegments;
+  }
+
+  /**
+   * The segments a new user can be in after these events: those reading the profile, those counting
+   * these events, and those that hold for a user with no events. Every other segment is false for them.
+   */
+  segmentsForNewProfile(eventNames: Iterable<string>): CompiledSegment[] {
+    const set = new Set([...this.profileSegments, ...this.trueWithoutEvents]);
+    for (const name of eventNames) for (const s of this.segmentsByEvent.get(name) ?? []) set.add(s);
+    return [...set];
   }
 
   /** Tag rules an event of this name may fire, highest priority first. */

@@ -190,7 +190,10 @@ async function commitAll(
           messageId: `rebuild:${workspace.materialisation}`,
           timestamp: now,
         };
-        commit.events.push(...updateMembership(profile, workspace.segments, cause, now, workspace));
+        const candidates = histories.has(w.key)
+          ? workspace.segments
+          : workspace.segmentsForNewProfile(commit.events.map((e) => e.event));
+        commit.events.push(...updateMembership(profile, candidates, cause, now, workspace));
       }
       // One absorb per commit (the port's unit); further linked ids are folded on later attempts.
       const absorbKey = w.absorbs.map(profileKeyForAnonymous).find((k) => profiles.has(k));
