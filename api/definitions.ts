@@ -37,16 +37,7 @@ function versionSummary(v: DefinitionVersion) {
 }
 
 function versionView(v: DefinitionVersion) {
-  return {
-    id: v.id,
-    version: v.version,
-    status: v.status,
-    createdAt: iso(v.createdAt),
-    updatedAt: iso(v.updatedAt),
-    publishedAt: iso(v.publishedAt),
-    archivedAt: iso(v.archivedAt),
-    document: v.document,
-  };
+  return { id: v.id, ...versionSummary(v), document: v.document };
 }
 
 function positiveInt(value: unknown, pointer: string): number {

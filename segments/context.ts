@@ -7,6 +7,20 @@ import type { Profile } from '../engine/profiles/profile.ts';
 const iso = (ms: number | null | undefined): string | null =>
   ms !== null && ms !== undefined && Number.isFinite(ms) && ms > 0 ? new Date(ms).toISOString() : null;
 
+/** The profile fact of nobody: for conditions that read only the event, and eventless answers. */
+export const NO_PROFILE: ProfileFact = Object.freeze({
+  userId: null,
+  traits: {},
+  tags: [],
+  segments: [],
+  lifecycle: null,
+  lifecycleSince: null,
+  createdAt: null,
+  lastSeenAt: null,
+  timezone: null,
+  bucket: 0,
+});
+
 export function profileFact(p: Profile): ProfileFact {
   return {
     userId: p.userId,

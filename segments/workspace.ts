@@ -10,9 +10,9 @@ import { nextShiftFlip, type TimeTriggers } from '../rules/time-triggers.ts';
 import type { Profile } from '../engine/profiles/profile.ts';
 import { DEFAULT_LIFECYCLE, type LifecycleConfig } from '../engine/lifecycle/config.ts';
 import { nextTransitionAt } from '../engine/lifecycle/timeline.ts';
-import { profileContext } from './context.ts';
+import { NO_PROFILE, profileContext } from './context.ts';
 import { compile } from '../rules/index.ts';
-import type { AggregateSpec, EventFact, FactContext, ProfileFact } from '../rules/types.ts';
+import type { AggregateSpec, EventFact, FactContext } from '../rules/types.ts';
 import { type CompiledSegment, compileSegment, holds } from './membership.ts';
 import type { SegmentDefinition } from './segment.ts';
 import type { TagRuleDefinition } from './tag-rule.ts';
@@ -24,19 +24,6 @@ export interface MaterialisedAggregate {
   spec: AggregateSpec;
   filter?: EventFilter;
 }
-
-const NO_PROFILE: ProfileFact = {
-  userId: null,
-  traits: {},
-  tags: [],
-  segments: [],
-  lifecycle: null,
-  lifecycleSince: null,
-  createdAt: null,
-  lastSeenAt: null,
-  timezone: null,
-  bucket: 0,
-};
 
 /** An aggregate's `where` reads only the event (validation ensures it). */
 function eventFilter(spec: AggregateSpec): EventFilter | undefined {

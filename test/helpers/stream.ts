@@ -1,15 +1,5 @@
+import { prng } from './random.ts';
 /** A deterministic, heavily interleaved stream for concurrency tests: many calls per user, shuffled. */
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export interface TestStream {
   messages: Record<string, unknown>[];

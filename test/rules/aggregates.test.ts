@@ -19,6 +19,7 @@ import {
 } from '../../rules/aggregates.ts';
 import type { AggregateFn, AggregateSpec } from '../../rules/types.ts';
 import type { JsonObject } from '../../engine/json.ts';
+import { prng as rng } from '../helpers/random.ts';
 
 const T0 = Date.UTC(2024, 4, 31, 15, 30); // 2024-05-31T15:30Z
 const ev = (timestamp: number, properties: JsonObject = {}, name = 'order'): AggregateEvent => ({
@@ -29,16 +30,6 @@ const ev = (timestamp: number, properties: JsonObject = {}, name = 'order'): Agg
 const run = (spec: AggregateSpec, events: AggregateEvent[], filter?: EventFilter): AggregateState =>
   events.reduce((s, e) => recordEvent(s, spec, e, filter), emptyAggregate());
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 function shuffle<T>(xs: T[], rand: () => number): T[] {
   const out = xs.slice();
   for (let i = out.length - 1; i > 0; i--) {

@@ -4,18 +4,7 @@ import { CUSTOM_OPERATOR_NAMES } from '../../rules/operators.ts';
 import type { AggregateSpec, Condition, FactContext, LeafCondition } from '../../rules/types.ts';
 import type { Json, JsonObject } from '../../engine/json.ts';
 import { event, makeContext, profile, type HistoryEvent } from './context.ts';
-
-// mulberry32
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { prng } from '../helpers/random.ts';
 
 const rand = prng(20260314);
 const pick = <T>(items: readonly T[]): T => items[Math.floor(rand() * items.length)];

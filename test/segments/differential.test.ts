@@ -24,10 +24,12 @@ import type { JsonObject } from '../../engine/json.ts';
 import type { Profile } from '../../engine/profiles/profile.ts';
 import { aggregateEventOf, fullEvaluate, toEventFact, type AggregateEvent } from '../../rules/aggregates.ts';
 import { compile, referenceEvaluator } from '../../rules/index.ts';
-import type { AggregateSpec, Condition, FactContext, LeafCondition, ProfileFact } from '../../rules/types.ts';
+import type { AggregateSpec, Condition, FactContext, LeafCondition } from '../../rules/types.ts';
 import { profileFact } from '../../segments/context.ts';
 import { type SegmentDefinition, validateSegment } from '../../segments/segment.ts';
 import { Workspace } from '../../segments/workspace.ts';
+import { prng } from '../helpers/random.ts';
+import { NO_PROFILE } from '../../segments/context.ts';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -36,18 +38,6 @@ const USERS = 60;
 const SEGMENTS = 40;
 const START = Date.parse('2026-05-01T00:00:00Z');
 const DAYS = 20;
-
-// mulberry32
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const rand = prng(SEED);
 const pick = <T>(items: readonly T[]): T => items[Math.floor(rand() * items.length)];
@@ -271,19 +261,6 @@ function generateSegments(tagLeaves: boolean, prefix: string): SegmentDefinition
 
 // ---------------------------------------------------------------------------------------------
 // The reference: json-rules-engine over the whole stored history.
-
-const NO_PROFILE: ProfileFact = {
-  userId: null,
-  traits: {},
-  tags: [],
-  segments: [],
-  lifecycle: null,
-  lifecycleSince: null,
-  createdAt: null,
-  lastSeenAt: null,
-  timezone: null,
-  bucket: 0,
-};
 
 /** A context with nothing but an event, for aggregates' `where` conditions (they read only the event). */
 const eventOnly: FactContext = {
