@@ -30,9 +30,8 @@ async function run(mode: Mode): Promise<void> {
       if (config.devKeys.includes('TIDELINE_READ_KEY')) lines.push(`  read:           ${DEV_KEYS.read}`);
       if (config.devKeys.includes('TIDELINE_ADMIN_KEY')) lines.push(`  admin (manage): ${DEV_KEYS.admin}`);
     }
-    lines.push(
-      `Try: curl -u ${config.devKeys.includes('TIDELINE_READ_KEY') ? DEV_KEYS.read : '<read key>'}: ${engine.url}/v1/users/<userId>`,
-    );
+    const readKey = config.devKeys.includes('TIDELINE_READ_KEY') ? DEV_KEYS.read : '<read key>';
+    lines.push(`Try: curl -u ${readKey}: ${engine.url}/v1/users/${engine.demoUserId ?? '<userId>'}`);
     process.stderr.write(`\n${lines.join('\n')}\n\n`);
   }
 
