@@ -4,7 +4,8 @@
  *   npm run bench:rules -- [--runs 5] [--events 50000]
  *
  * 1. events/s applied on the generated stream with 50 published segments (a realistic mix of
- *    spend, view, cart and coupon aggregates with windows and where filters, traits, tags, event times);
+ *    spend, view, cart and coupon aggregates with windows and where filters, traits, tags, event times)
+ *    and 20 tag rules reacting to events;
  * 2. the cost per event when 1,000 segments are published of which only 10 read the incoming event,
  *    against the cost with only those 10 (the dependency index should make them close).
  */
@@ -15,6 +16,7 @@ import type { InboundMessage } from '../engine/events.ts';
 import { applyBatch } from '../engine/ingest/apply-batch.ts';
 import { generateStream } from '../fixtures/generate.ts';
 import type { SegmentDefinition } from '../segments/segment.ts';
+import type { TagRuleDefinition } from '../segments/tag-rule.ts';
 import { Workspace } from '../segments/workspace.ts';
 import { fmt, log, median } from './stats.ts';
 
@@ -89,6 +91,91 @@ function fiftySegments(): SegmentDefinition[] {
   }));
 }
 
+/** 20 sticky tag rules reacting to events, as a shop writes them. */
+function twentyTagRules(): TagRuleDefinition[] {
+  const on = (name: string) => ({ fact: 'event', path: '$.name', operator: 'equal', value: name });
+  const rules: { conditions: unknown; add: boolean; tag: string }[] = [];
+  for (const category of categories) {
+    rules.push({
+      conditions: {
+        all: [
+          on('order_paid'),
+          { fact: 'event', path: '$.properties.items[0].category', operator: 'equal', value: category },
+        ],
+      },
+      add: true,
+      tag: `buys_${category}`,
+    });
+    rules.push({
+      conditions: {
+        all: [
+          on('cart_add'),
+          { fact: 'event', path: '$.properties.category', operator: 'equal', value: category },
+        ],
+      },
+      add: true,
+      tag: `carts_${category}`,
+    });
+  }
+  rules.push({
+    conditions: {
+      all: [
+        on('order_paid'),
+        { fact: 'event', path: '$.properties.amount', operator: 'greaterThanInclusive', value: 1000 },
+      ],
+    },
+    add: true,
+    tag: 'big_ticket',
+  });
+  rules.push({
+    conditions: {
+      all: [on('coupon_used'), agg('coupon_used', 'count', {}, 'greaterThanInclusive', 3).all[0]],
+    },
+    add: true,
+    tag: 'coupon_hunter',
+  });
+  rules.push({ conditions: { all: [on('wechat_follow')] }, add: true, tag: 'follower' });
+  rules.push({ conditions: { all: [on('wechat_unfollow')] }, add: false, tag: 'follower' });
+  rules.push({
+    conditions: {
+      all: [
+        on('qr_scan'),
+        { fact: 'event', path: '$.properties.scene', operator: 'equal', value: 'poster_1111' },
+      ],
+    },
+    add: true,
+    tag: 'poster_1111',
+  });
+  rules.push({
+    conditions: {
+      all: [
+        on('qr_scan'),
+        { fact: 'event', path: '$.properties.scene', operator: 'equal', value: 'livestream_0618' },
+      ],
+    },
+    add: true,
+    tag: 'livestream',
+  });
+  rules.push({
+    conditions: {
+      all: [
+        on('order_paid'),
+        { fact: 'event', path: '$.properties.couponId', operator: 'notEqual', value: null },
+      ],
+    },
+    add: true,
+    tag: 'used_coupon_on_order',
+  });
+  rules.push({ conditions: { all: [on('register')] }, add: true, tag: 'registered' });
+  return rules.slice(0, 20).map((r, i) => ({
+    id: `rule_${i}`,
+    version: 1,
+    name: `rule ${i}`,
+    conditions: r.conditions as TagRuleDefinition['conditions'],
+    event: { type: r.add ? 'add_tags' : 'remove_tags', params: { tags: [r.tag] } },
+  }));
+}
+
 function stream(n: number): InboundMessage[] {
   const raw: unknown[] = [];
   for (const m of generateStream({
@@ -134,7 +221,12 @@ const messages = stream(Number(values.events));
 const report: string[] = [];
 
 // 1. 50 segments on the realistic stream, against none.
-const fifty = new Workspace({ segments: fiftySegments(), timezone: 'Asia/Shanghai' });
+const fifty = new Workspace({
+  segments: fiftySegments(),
+  tagRules: twentyTagRules(),
+  timezone: 'Asia/Shanghai',
+});
+if (fifty.tagRules.length !== 20) throw new Error(`expected 20 tag rules, got ${fifty.tagRules.length}`);
 const none = new Workspace({ timezone: 'Asia/Shanghai' });
 const base: number[] = [];
 const with50: number[] = [];
@@ -142,10 +234,10 @@ for (let i = 0; i < runs; i++) {
   base.push(await applyAll(messages, none));
   with50.push(await applyAll(messages, fifty));
 }
-const b = series('no segments', base);
-const f = series('50 segments', with50);
+const b = series('none published', base);
+const f = series('50 segments and 20 tag rules', with50);
 report.push(
-  `${fmt(messages.length)} events, 50 segments (${fifty.aggregates.length} aggregates): ${fmt(f)} events/s applied (no segments: ${fmt(b)} events/s)`,
+  `${fmt(messages.length)} events, 50 segments and 20 tag rules (${fifty.aggregates.length} aggregates): ${fmt(f)} events/s applied (none published: ${fmt(b)} events/s)`,
 );
 
 // 2. 1,000 segments of which 10 read product_viewed, on a product_viewed-only stream.
