@@ -15,6 +15,11 @@ import { SystemClock } from '../engine/clock.ts';
 import { INGEST_JOB, INGEST_QUEUE, IngestBuffer, type IngestJob } from '../engine/ingest/ingest-queue.ts';
 import { startIngestWorker } from '../engine/ingest/worker.ts';
 import { RECOMPUTE_JOB, RECOMPUTE_QUEUE } from '../engine/profiles/recompute.ts';
+import {
+  VALUE_MODEL_JOB,
+  VALUE_MODEL_QUEUE,
+  VALUE_MODEL_SCHEDULE,
+} from '../engine/profiles/value-model-job.ts';
 import type { Job, Scheduler } from '../engine/ports/scheduler.ts';
 import type { Store, StoreOptions } from '../engine/ports/store.ts';
 import type { DefinitionStore } from '../engine/ports/definitions.ts';
@@ -174,12 +179,22 @@ export async function startEngine(config: Config, roles: Roles, logger: Logger):
       `workspace: ${workspace.segments.length} segments, ${workspace.tagRules.length} tag rules`,
     );
   describeWorkspace();
+  // Workers keep the value model's schedule in step with the workspace (a repeatable job: upserted).
+  const scheduleValueModel = async () => {
+    if (!roles.worker) return;
+    const model = workspace.valueModel;
+    if (model)
+      await scheduler.repeat(VALUE_MODEL_QUEUE, VALUE_MODEL_SCHEDULE, model.schedule, VALUE_MODEL_JOB, {});
+    else await scheduler.unrepeat(VALUE_MODEL_QUEUE, VALUE_MODEL_SCHEDULE);
+  };
+  await scheduleValueModel();
   const refreshWorkspace = async () => {
     const now = await liveFingerprint(definitions);
     if (now === fingerprint) return;
     workspace = await workspaceFromStore(definitions, config.timezone);
     fingerprint = now;
     describeWorkspace();
+    await scheduleValueModel();
   };
   // Publications made through another process's API reach this one within the refresh interval.
   const refreshTimer = setInterval(() => {

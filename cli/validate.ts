@@ -5,6 +5,7 @@ import { validateCondition } from '../rules/validate.ts';
 import type { RuleFault } from '../rules/types.ts';
 import { validateSegment } from '../segments/segment.ts';
 import { validateTagRule } from '../segments/tag-rule.ts';
+import { validateValueModel } from '../segments/value-model-config.ts';
 
 export interface FileReport {
   file: string;
@@ -19,6 +20,7 @@ const BY_SCHEMA: Record<string, [string, Validator]> = {
   'segment.schema.json': ['segment', (doc) => validateSegment(doc).faults],
   'tag-rule.schema.json': ['tag rule', (doc) => validateTagRule(doc).faults],
   'lifecycle.schema.json': ['lifecycle', (doc) => validateLifecycleConfig(doc).faults],
+  'value-model.schema.json': ['value model', validateValueModel],
   'condition.schema.json': ['condition', (doc) => validateCondition(doc)],
 };
 
@@ -28,6 +30,7 @@ function kindOf(doc: unknown): string | null {
   const d = doc as Record<string, unknown>;
   if (typeof d.$schema === 'string') return BY_SCHEMA[basename(d.$schema)]?.[0] ?? null;
   if (d.id === 'lifecycle') return 'lifecycle';
+  if (d.id === 'value-model') return 'value model';
   if ('condition' in d) return 'segment';
   if ('conditions' in d && 'event' in d) return 'tag rule';
   if ('all' in d || 'any' in d || 'not' in d) return 'condition';

@@ -13,6 +13,7 @@ import { type SegmentDefinition, validateSegment } from '../segments/segment.ts'
 import { type TagRuleDefinition, validateTagRule } from '../segments/tag-rule.ts';
 import { Workspace } from '../segments/workspace.ts';
 import { ConfigError } from './config.ts';
+import { type ValueModelConfig, validateValueModel } from '../segments/value-model-config.ts';
 import { type LifecycleConfig, validateLifecycleConfig } from '../engine/lifecycle/config.ts';
 
 /** Where each kind of definition lives in a workspace folder, and how it is checked. */
@@ -23,6 +24,12 @@ export const WORKSPACE_FOLDERS: {
 }[] = [
   { folder: 'segments', kind: 'segment', validate: (doc) => validateSegment(doc).faults },
   { folder: 'tag-rules', kind: 'tagRule', validate: (doc) => validateTagRule(doc).faults },
+];
+
+/** Single-file definitions at a workspace folder's root. */
+const ROOT_FILES: { file: string; kind: DefinitionKind; validate: (doc: unknown) => RuleFault[] }[] = [
+  { file: 'lifecycle.json', kind: 'lifecycle', validate: (doc) => validateLifecycleConfig(doc).faults },
+  { file: 'value-model.json', kind: 'valueModel', validate: validateValueModel },
 ];
 
 /** Reads and validates `<dir>/<folder>/*.json`; faults go to `problems` as `file:/pointer: message`. */
@@ -86,21 +93,22 @@ export async function publishWorkspaceFiles(
       docs: await readDefinitions(dir, f.folder, f.validate, problems),
     })),
   );
-  // The lifecycle config is one file at the workspace's root.
-  const lifecycleFile = join(dir, 'lifecycle.json');
-  let lifecycle: JsonObject | null = null;
-  try {
-    const doc: unknown = JSON.parse(await readFile(lifecycleFile, 'utf8'));
-    const { faults } = validateLifecycleConfig(doc);
-    for (const f of faults) problems.push(`${lifecycleFile}:${f.pointer || '/'}: ${f.message}`);
-    if (faults.length === 0) lifecycle = doc as JsonObject;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT')
-      problems.push(`${lifecycleFile}:/: ${(error as Error).message}`);
+  // The lifecycle config and the value model are single files at the workspace's root.
+  for (const root of ROOT_FILES) {
+    const file = join(dir, root.file);
+    try {
+      const doc: unknown = JSON.parse(await readFile(file, 'utf8'));
+      const faults = root.validate(doc);
+      for (const f of faults) problems.push(`${file}:${f.pointer || '/'}: ${f.message}`);
+      if (faults.length === 0)
+        read.push({ folder: '.', kind: root.kind, validate: () => [], docs: [doc as JsonObject] });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT')
+        problems.push(`${file}:/: ${(error as Error).message}`);
+    }
   }
   if (problems.length > 0)
     throw new ConfigError(`the workspace in ${dir} has faults:\n${problems.join('\n')}`);
-  if (lifecycle) read.push({ folder: '.', kind: 'lifecycle', validate: () => [], docs: [lifecycle] });
   for (const { kind, docs } of read) {
     for (const doc of docs) {
       const id = String(doc.id);
@@ -132,23 +140,25 @@ export async function workspaceFromStore(definitions: DefinitionStore, timezone:
     );
     return versions.filter((v) => v !== null).map((v) => v.document as unknown as T);
   };
-  const [segments, tagRules, lifecycle] = await Promise.all([
+  const [segments, tagRules, lifecycle, valueModel] = await Promise.all([
     live<SegmentDefinition>('segment'),
     live<TagRuleDefinition>('tagRule'),
     definitions.live('lifecycle', 'lifecycle'),
+    definitions.live('valueModel', 'value-model'),
   ]);
   return new Workspace({
     segments,
     tagRules,
     timezone,
     ...(lifecycle ? { lifecycle: lifecycle.document as unknown as LifecycleConfig } : {}),
+    ...(valueModel ? { valueModel: valueModel.document as unknown as ValueModelConfig } : {}),
   });
 }
 
 /** A short fingerprint of what is live, to notice publications made by other processes. */
 export async function liveFingerprint(definitions: DefinitionStore): Promise<string> {
   const parts: string[] = [];
-  for (const kind of [...WORKSPACE_FOLDERS.map((f) => f.kind), 'lifecycle' as const]) {
+  for (const kind of [...WORKSPACE_FOLDERS.map((f) => f.kind), ...ROOT_FILES.map((f) => f.kind)]) {
     for (const s of await definitions.list(kind)) parts.push(`${kind}/${s.id}@${s.live}`);
   }
   return parts.sort().join(',');

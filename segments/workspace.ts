@@ -16,6 +16,7 @@ import type { AggregateSpec, EventFact, FactContext } from '../rules/types.ts';
 import { type CompiledSegment, compileSegment, holds } from './membership.ts';
 import type { SegmentDefinition } from './segment.ts';
 import type { TagRuleDefinition } from './tag-rule.ts';
+import type { ValueModelConfig } from './value-model-config.ts';
 import { type CompiledTagRule, compileTagRule } from './tag-rules.ts';
 
 /** An aggregate that published rules read, kept current on every profile. */
@@ -73,6 +74,8 @@ export class Workspace {
   readonly timeSegments: readonly CompiledSegment[];
 
   readonly tagRules: readonly CompiledTagRule[];
+  /** Value tiers and RFM, recomputed on its schedule; null when the workspace has none. */
+  readonly valueModel: ValueModelConfig | null;
   /** The lifecycle every profile follows (DESIGN 3.4 defaults unless the workspace has its own). */
   readonly lifecycle: LifecycleConfig;
   /** Segments reading the profile: re-evaluated when the lifecycle moves with time. */
@@ -87,9 +90,11 @@ export class Workspace {
       segments?: readonly SegmentDefinition[];
       tagRules?: readonly TagRuleDefinition[];
       lifecycle?: LifecycleConfig;
+      valueModel?: ValueModelConfig;
       timezone?: string;
     } = {},
   ) {
+    this.valueModel = definitions.valueModel ?? null;
     this.timezone = definitions.timezone ?? 'UTC';
     this.lifecycle = definitions.lifecycle ?? DEFAULT_LIFECYCLE;
     this.segments = (definitions.segments ?? []).map(compileSegment);

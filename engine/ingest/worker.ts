@@ -7,6 +7,7 @@ import {
 } from '../profiles/checks.ts';
 import type { Logger } from '../ports/logger.ts';
 import { RECOMPUTE_QUEUE, type RecomputeJob, recomputeAll } from '../profiles/recompute.ts';
+import { runValueModel, VALUE_MODEL_QUEUE } from '../profiles/value-model-job.ts';
 import type { Scheduler } from '../ports/scheduler.ts';
 import type { Store } from '../ports/store.ts';
 import { Workspace } from '../../segments/workspace.ts';
@@ -70,6 +71,14 @@ export function startIngestWorker(
         cause: `recompute:${job.id}`,
       });
       logger.info({ job: job.id, ...result }, 'recompute done');
+    },
+    { concurrency: 1 },
+  );
+  scheduler.process(
+    VALUE_MODEL_QUEUE,
+    async () => {
+      await options.refreshWorkspace?.();
+      await runValueModel(store, workspaceOf(), now(), logger);
     },
     { concurrency: 1 },
   );

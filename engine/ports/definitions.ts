@@ -21,11 +21,12 @@ import type { JsonObject } from '../json.ts';
  * Times are milliseconds passed in by the caller as `now`: the store never reads the clock.
  */
 
-export type DefinitionKind = 'segment' | 'tagRule' | 'lifecycle' | 'journey' | 'template';
+export type DefinitionKind = 'segment' | 'tagRule' | 'lifecycle' | 'valueModel' | 'journey' | 'template';
 export const DEFINITION_KINDS: readonly DefinitionKind[] = [
   'segment',
   'tagRule',
   'lifecycle',
+  'valueModel',
   'journey',
   'template',
 ];
