@@ -1,13 +1,7 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { VirtualClock } from '../../engine/clock.ts';
-import {
-  DEFAULT_LIFECYCLE,
-  type LifecycleConfig,
-  lifecycleRules,
-  validateLifecycleConfig,
-} from '../../engine/lifecycle/config.ts';
+import { type LifecycleConfig, lifecycleRules } from '../../engine/lifecycle/config.ts';
 import {
   HISTORY_LIMIT,
   type LifecycleChange,
@@ -18,33 +12,10 @@ import {
   onTime,
 } from '../../engine/lifecycle/decide.ts';
 import type { TimerHandle } from '../../engine/ports/clock.ts';
+import { prng as random } from '../helpers/random.ts';
+import { BASIC, DAY, day, FULL, load } from './fixtures.ts';
 
 const MIN = 60_000;
-const DAY = 86_400_000;
-const T0 = Date.UTC(2026, 0, 5, 9, 0);
-const day = (n: number) => T0 + n * DAY;
-
-function load(doc: unknown): LifecycleConfig {
-  const { config, faults } = validateLifecycleConfig(doc);
-  assert.deepEqual(faults, []);
-  return config!;
-}
-const FULL = load(
-  JSON.parse(readFileSync(new URL('../../fixtures/workspace/lifecycle.json', import.meta.url), 'utf8')),
-);
-const BASIC = DEFAULT_LIFECYCLE;
-
-/** Deterministic PRNG (mulberry32). */
-function random(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const change = (from: LifecycleStage | null, to: LifecycleStage, at: number): LifecycleChange => ({
   from,
   to,

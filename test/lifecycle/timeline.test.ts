@@ -1,18 +1,10 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import {
-  DEFAULT_LIFECYCLE,
-  type LifecycleConfig,
-  lifecycleRules,
-  validateLifecycleConfig,
-} from '../../engine/lifecycle/config.ts';
+import { type LifecycleConfig, lifecycleRules } from '../../engine/lifecycle/config.ts';
 import {
   HISTORY_LIMIT,
   type LifecycleChange,
   type LifecycleStage,
-  type LifecycleState,
-  onEvent,
   onTime,
 } from '../../engine/lifecycle/decide.ts';
 import {
@@ -24,33 +16,10 @@ import {
   SPAN_LIMIT,
   type Span,
 } from '../../engine/lifecycle/timeline.ts';
+import { prng as random } from '../helpers/random.ts';
+import { BASIC, DAY, day, FULL, load, T0, throughDecide } from './fixtures.ts';
 
 const HOUR = 3_600_000;
-const DAY = 86_400_000;
-const T0 = Date.UTC(2026, 0, 5, 9, 0);
-const day = (n: number) => T0 + n * DAY;
-
-function load(doc: unknown): LifecycleConfig {
-  const { config, faults } = validateLifecycleConfig(doc);
-  assert.deepEqual(faults, []);
-  return config!;
-}
-const FULL = load(
-  JSON.parse(readFileSync(new URL('../../fixtures/workspace/lifecycle.json', import.meta.url), 'utf8')),
-);
-const BASIC = DEFAULT_LIFECYCLE;
-
-/** Deterministic PRNG (mulberry32). */
-function random(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function shuffled<T>(items: readonly T[], rnd: () => number): T[] {
   const out = [...items];
   for (let i = out.length - 1; i > 0; i--) {
@@ -308,18 +277,7 @@ describe('lifecycle timeline: the decide.ts scenarios', () => {
       [FULL, [ev('order_paid', day(0)), ev('app_opened', day(90))], day(90)],
       [short, events, day(30)],
     ] as const) {
-      let state: LifecycleState | null = null;
-      const emitted: LifecycleChange[] = [];
-      for (const e of evs) {
-        const d: { state: LifecycleState; changes: LifecycleChange[] } = onEvent(
-          state,
-          e,
-          e.timestamp,
-          config,
-        );
-        state = d.state;
-        emitted.push(...d.changes);
-      }
+      const { state, emitted } = throughDecide(evs, config);
       emitted.push(...onTime(state!, t, config).changes);
       assert.deepEqual(replay(record(evs, config), t, config).history, emitted);
     }
@@ -420,18 +378,7 @@ describe('lifecycle timeline: order independence', () => {
       if (referenceSpans(events, config).folded) continue;
       compared++;
 
-      let state: LifecycleState | null = null;
-      const emitted: LifecycleChange[] = [];
-      for (const e of events) {
-        const d: { state: LifecycleState; changes: LifecycleChange[] } = onEvent(
-          state,
-          e,
-          e.timestamp,
-          config,
-        );
-        state = d.state;
-        emitted.push(...d.changes);
-      }
+      const { state, emitted } = throughDecide(events, config);
       const end = at + 400 * DAY;
       const rest = onTime(state!, end, config);
       emitted.push(...rest.changes);
