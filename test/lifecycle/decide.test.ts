@@ -13,7 +13,7 @@ import {
 } from '../../engine/lifecycle/decide.ts';
 import type { TimerHandle } from '../../engine/ports/clock.ts';
 import { prng as random } from '../helpers/random.ts';
-import { BASIC, DAY, day, FULL, load } from './fixtures.ts';
+import { BASIC, CONFIGS, DAY, day, FULL, load, NAMES } from './fixtures.ts';
 
 const MIN = 60_000;
 const change = (from: LifecycleStage | null, to: LifecycleStage, at: number): LifecycleChange => ({
@@ -274,18 +274,7 @@ describe('lifecycle timing', () => {
 });
 
 describe('lifecycle properties', () => {
-  const NAMES = ['app_opened', 'page', 'order_paid', 'newsletter_opened', 'message_sent', 'segment_entered'];
-  const configs: LifecycleConfig[] = [];
-  for (const newFor of ['P2D', 'P7D', 'P40D'])
-    for (const activeWithin of ['P3D', 'P30D'])
-      for (const churnAfter of [null, 'P45D'])
-        for (const reactivatedFor of [null, 'P2D', 'P14D'])
-          for (const activity of [
-            { events: 'all' },
-            { events: ['app_opened', 'page'] },
-            { exclude: ['newsletter_opened'] },
-          ])
-            configs.push(load({ ...FULL, newFor, activeWithin, churnAfter, reactivatedFor, activity }));
+  const configs = CONFIGS;
 
   it('emits only real moves, chained, in time order, between configured stages; facts do not depend on order', () => {
     for (let run = 0; run < 400; run++) {

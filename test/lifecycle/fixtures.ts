@@ -38,3 +38,26 @@ export function throughDecide(
   }
   return { state, emitted };
 }
+
+/** Event names for property tests: activity, conversion, excluded and system events. */
+export const NAMES = [
+  'app_opened',
+  'page',
+  'order_paid',
+  'newsletter_opened',
+  'message_sent',
+  'segment_entered',
+];
+
+/** 108 configs for property tests: every combination of thresholds, stages and activity rules. */
+export const CONFIGS: LifecycleConfig[] = [];
+for (const newFor of ['P2D', 'P7D', 'P40D'])
+  for (const activeWithin of ['P3D', 'P30D'])
+    for (const churnAfter of [null, 'P45D'])
+      for (const reactivatedFor of [null, 'P2D', 'P14D'])
+        for (const activity of [
+          { events: 'all' },
+          { events: ['app_opened', 'page'] },
+          { exclude: ['newsletter_opened'] },
+        ])
+          CONFIGS.push(load({ ...FULL, newFor, activeWithin, churnAfter, reactivatedFor, activity }));

@@ -17,7 +17,7 @@ import {
   type Span,
 } from '../../engine/lifecycle/timeline.ts';
 import { prng as random } from '../helpers/random.ts';
-import { BASIC, DAY, day, FULL, load, T0, throughDecide } from './fixtures.ts';
+import { BASIC, CONFIGS, DAY, day, FULL, load, NAMES, T0, throughDecide } from './fixtures.ts';
 
 const HOUR = 3_600_000;
 function shuffled<T>(items: readonly T[], rnd: () => number): T[] {
@@ -283,19 +283,6 @@ describe('lifecycle timeline: the decide.ts scenarios', () => {
     }
   });
 });
-
-const NAMES = ['app_opened', 'page', 'order_paid', 'newsletter_opened', 'message_sent', 'segment_entered'];
-const CONFIGS: LifecycleConfig[] = [];
-for (const newFor of ['P2D', 'P7D', 'P40D'])
-  for (const activeWithin of ['P3D', 'P30D'])
-    for (const churnAfter of [null, 'P45D'])
-      for (const reactivatedFor of [null, 'P2D', 'P14D'])
-        for (const activity of [
-          { events: 'all' },
-          { events: ['app_opened', 'page'] },
-          { exclude: ['newsletter_opened'] },
-        ])
-          CONFIGS.push(load({ ...FULL, newFor, activeWithin, churnAfter, reactivatedFor, activity }));
 
 /** A random event set: sometimes on whole hours or days (ties), sometimes spread far (folding). */
 function randomEvents(rnd: () => number): Ev[] {
