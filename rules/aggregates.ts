@@ -24,12 +24,27 @@
  * Recording is order-independent: the same multiset of events gives the same state, exactly for
  * count/min/max and for sums whose partial sums are exact in binary floating point (integers,
  * binary fractions); decimal amounts such as 19.99 may differ in the last bit between orders.
+ *
+ * Groups (`per`, e.g. `productId`: "viewed the same product 3 times in 24 hours"):
+ * - Events are grouped by `properties[per]` when it is a string or a finite number, told apart by
+ *   the value's JSON text: 7 and "7" are different groups. Events without such a value do not count.
+ * - Each group is aggregated over the window as above; the value is the largest group result among
+ *   the groups with a counted event in the window, 0 when there is none.
+ * - `per` needs `within` of at most 31 days (the state stays bounded: at most MAX_GROUPS groups of
+ *   32 buckets; a group value longer than 128 characters does not count) and takes count or sum only: the largest of
+ *   per-group averages, minima or maxima is rarely what is meant.
+ * - The state keeps each group's buckets, pruned relative to the newest event of any group (reads are
+ *   for the present of the whole state), and at most MAX_GROUPS groups: beyond that the groups whose
+ *   newest bucket is oldest are dropped (among equals, the greatest keys). Their events then no longer
+ *   count, so reads may undercount, and a dropped group that comes back starts from its new events:
+ *   only below the cap is the state order-independent and equal to `fullEvaluate`.
  */
 import { createHash } from 'node:crypto';
 import { Duration } from 'luxon';
 import stringify from 'safe-stable-stringify';
 import type { JsonObject } from '../engine/json.ts';
 import type { StoredEvent } from '../engine/events.ts';
+import { PER_FNS } from './facts.ts';
 import type { AggregateSpec, EventFact } from './types.ts';
 
 /** A compiled `where` condition on the `event` fact. */
@@ -53,10 +68,19 @@ export type Bucket = number[];
 /** JSON-serialisable; buckets sorted by index, only non-empty ones. */
 export interface AggregateState {
   b: Bucket[];
+  /** With `per`: each group's buckets by group key (the value's JSON text); `b` stays empty. */
+  g?: Record<string, Bucket[]>;
 }
+
+/** Groups kept per user for an aggregate with `per`. */
+export const MAX_GROUPS = 200;
+/** Longer values (JSON text) are not ids anyone groups by; they do not count. */
+export const MAX_GROUP_KEY = 128;
 
 export const HOUR = 3_600_000;
 export const DAY = 86_400_000;
+/** The longest window `per` takes: 200 groups x 32 daily buckets stay small. */
+export const MAX_PER_WINDOW = 31 * DAY;
 const HOURLY_MAX = 48 * HOUR;
 
 // Specs come from compiled conditions and are read on every evaluation: hash each object once.
@@ -79,6 +103,7 @@ function hashSpec(spec: AggregateSpec): string {
     property: spec.fn === 'count' ? undefined : spec.property,
     within: spec.within,
     where: spec.where,
+    per: spec.per, // absent: left out, so ids without `per` are unchanged
   });
   return createHash('sha1')
     .update(canonical ?? '')
@@ -156,6 +181,22 @@ function valueOf(spec: AggregateSpec, e: AggregateEvent, filter?: EventFilter): 
   return value;
 }
 
+/** The window of an aggregate with `per`; throws when `per` cannot be used (see the module comment). */
+function groupedWindow(spec: AggregateSpec): Window {
+  const w = windowOf(spec);
+  if (w === null) throw new Error('aggregate per needs within');
+  if (!PER_FNS.includes(spec.fn)) throw new Error(`aggregate per works with ${PER_FNS.join(' or ')}`);
+  return w;
+}
+
+/** The event's group key under `per`, or undefined when it has none (or one too long to keep). */
+function groupOf(per: string, e: AggregateEvent): string | undefined {
+  const v = e.properties[per];
+  const key =
+    typeof v === 'string' || (typeof v === 'number' && Number.isFinite(v)) ? JSON.stringify(v) : undefined;
+  return key !== undefined && key.length <= MAX_GROUP_KEY ? key : undefined;
+}
+
 function fresh(spec: AggregateSpec, index: number, v: number): Bucket {
   return spec.fn === 'avg' ? [index, 1, v] : [index, spec.fn === 'count' ? 1 : v];
 }
@@ -175,12 +216,29 @@ function merge(spec: AggregateSpec, b: Bucket, v: number): Bucket {
   }
 }
 
+/** `b` (not changed) with value `v` added to bucket `index`. */
+function insert(spec: AggregateSpec, b: Bucket[], index: number, v: number): Bucket[] {
+  let i = b.length; // position of the first bucket with index >= `index`; events are mostly recent
+  while (i > 0 && b[i - 1][0] >= index) i--;
+  const out = b.slice();
+  if (i < b.length && b[i][0] === index) out[i] = merge(spec, b[i], v);
+  else out.splice(i, 0, fresh(spec, index, v));
+  return out;
+}
+
+function prune(b: Bucket[], cutoff: number): Bucket[] {
+  let keep = 0;
+  while (keep < b.length && b[keep][0] < cutoff) keep++;
+  return keep === 0 ? b : b.slice(keep);
+}
+
 export function recordEvent(
   state: AggregateState,
   spec: AggregateSpec,
   event: AggregateEvent,
   filter?: EventFilter,
 ): AggregateState {
+  if (spec.per !== undefined) return recordGrouped(state, spec, spec.per, event, filter);
   const v = valueOf(spec, event, filter);
   if (v === undefined) return state;
   const w = windowOf(spec);
@@ -189,16 +247,56 @@ export function recordEvent(
   const newest = b.length === 0 ? index : Math.max(b[b.length - 1][0], index);
   const cutoff = w === null ? 0 : newest - w.span;
   if (index < cutoff) return state;
+  return { b: prune(insert(spec, b, index, v), cutoff) };
+}
 
-  let i = b.length; // position of the first bucket with index >= `index`; events are mostly recent
-  while (i > 0 && b[i - 1][0] >= index) i--;
-  const out = b.slice();
-  if (i < b.length && b[i][0] === index) out[i] = merge(spec, b[i], v);
-  else out.splice(i, 0, fresh(spec, index, v));
+/** The newest bucket index of any group, -Infinity without groups. */
+function newestOf(groups: Record<string, Bucket[]>): number {
+  let newest = -Infinity;
+  for (const b of Object.values(groups)) newest = Math.max(newest, b[b.length - 1][0]);
+  return newest;
+}
 
-  let keep = 0;
-  while (out[keep][0] < cutoff) keep++;
-  return { b: keep === 0 ? out : out.slice(keep) };
+/** Drops the groups beyond MAX_GROUPS (see the module comment), in place. */
+function cap(groups: Record<string, Bucket[]>): void {
+  const keys = Object.keys(groups);
+  if (keys.length <= MAX_GROUPS) return;
+  const newest = (key: string) => groups[key][groups[key].length - 1][0];
+  keys.sort((x, y) => newest(y) - newest(x) || (x < y ? -1 : x > y ? 1 : 0));
+  for (const key of keys.slice(MAX_GROUPS)) delete groups[key];
+}
+
+function recordGrouped(
+  state: AggregateState,
+  spec: AggregateSpec,
+  per: string,
+  event: AggregateEvent,
+  filter?: EventFilter,
+): AggregateState {
+  const w = groupedWindow(spec);
+  if (event.name !== spec.event) return state;
+  const key = groupOf(per, event);
+  if (key === undefined) return state;
+  const v = valueOf(spec, event, filter);
+  if (v === undefined) return state;
+  const index = Math.floor(event.timestamp / w.bucket);
+  const groups = state.g ?? {};
+  const previous = newestOf(groups);
+  const cutoff = Math.max(previous, index) - w.span;
+  if (index < cutoff) return state;
+
+  let out: Record<string, Bucket[]>;
+  if (index > previous) {
+    // The window of the present moved: every group loses what it can no longer need.
+    out = {};
+    for (const [k, b] of Object.entries(groups)) {
+      const kept = prune(b, cutoff);
+      if (kept.length > 0) out[k] = kept;
+    }
+  } else out = { ...groups };
+  out[key] = insert(spec, out[key] ?? [], index, v);
+  cap(out);
+  return { b: [], g: out };
 }
 
 function combine(spec: AggregateSpec, a: Bucket, b: Bucket): Bucket {
@@ -220,16 +318,36 @@ function combine(spec: AggregateSpec, a: Bucket, b: Bucket): Bucket {
  * the same as recording both sets' events into one state, in any order.
  */
 export function mergeAggregates(spec: AggregateSpec, a: AggregateState, b: AggregateState): AggregateState {
+  if (spec.per !== undefined) return mergeGrouped(spec, a, b);
+  const out = union(spec, a.b, b.b);
+  const w = windowOf(spec);
+  if (w === null || out.length === 0) return { b: out };
+  return { b: prune(out, out[out.length - 1][0] - w.span) };
+}
+
+/** The buckets of both lists, combined by index, sorted. */
+function union(spec: AggregateSpec, a: Bucket[], b: Bucket[]): Bucket[] {
   const byIndex = new Map<number, Bucket>();
-  for (const bucket of [...a.b, ...b.b]) {
+  for (const bucket of [...a, ...b]) {
     const current = byIndex.get(bucket[0]);
     byIndex.set(bucket[0], current ? combine(spec, current, bucket) : bucket);
   }
-  const out = [...byIndex.values()].sort((x, y) => x[0] - y[0]);
-  const w = windowOf(spec);
-  if (w === null || out.length === 0) return { b: out };
-  const cutoff = out[out.length - 1][0] - w.span;
-  return { b: out.filter((bucket) => bucket[0] >= cutoff) };
+  return [...byIndex.values()].sort((x, y) => x[0] - y[0]);
+}
+
+function mergeGrouped(spec: AggregateSpec, a: AggregateState, b: AggregateState): AggregateState {
+  const w = groupedWindow(spec);
+  const groups: Record<string, Bucket[]> = { ...a.g };
+  for (const [key, buckets] of Object.entries(b.g ?? {}))
+    groups[key] = Object.hasOwn(groups, key) ? union(spec, groups[key], buckets) : buckets;
+  const cutoff = newestOf(groups) - w.span;
+  const out: Record<string, Bucket[]> = {};
+  for (const [key, buckets] of Object.entries(groups)) {
+    const kept = prune(buckets, cutoff);
+    if (kept.length > 0) out[key] = kept;
+  }
+  cap(out);
+  return Object.keys(out).length === 0 ? emptyAggregate() : { b: [], g: out };
 }
 
 /** The same state as recording the events one by one, in any order. */
@@ -271,16 +389,26 @@ function fold(spec: AggregateSpec, t: Totals, n: number, s: number, m: number): 
 
 /** The aggregate at `now` (>= the newest recorded event; see the module comment). */
 export function readAggregate(state: AggregateState, spec: AggregateSpec, now: number): number | null {
-  const w = windowOf(spec);
-  const t: Totals = { n: 0, s: 0, m: null };
+  const w = spec.per === undefined ? windowOf(spec) : groupedWindow(spec);
   const from = w === null ? -Infinity : windowStart(spec, now) / w.bucket;
   const to = w === null ? Infinity : now / w.bucket; // a bucket counts when it starts in [start, now]
-  for (const b of state.b) {
+  if (spec.per === undefined) return result(spec, totals(spec, state.b, from, to));
+  let best: number | null = null;
+  for (const buckets of Object.values(state.g ?? {})) {
+    const t = totals(spec, buckets, from, to);
+    if (t.n > 0) best = Math.max(best ?? -Infinity, result(spec, t) as number);
+  }
+  return best ?? 0;
+}
+
+function totals(spec: AggregateSpec, buckets: Bucket[], from: number, to: number): Totals {
+  const t: Totals = { n: 0, s: 0, m: null };
+  for (const b of buckets) {
     if (b[0] < from || b[0] > to) continue;
     if (spec.fn === 'avg') fold(spec, t, b[1], b[2], 0);
     else fold(spec, t, spec.fn === 'count' ? b[1] : 1, b[1], b[1]);
   }
-  return result(spec, t);
+  return t;
 }
 
 /** The reference: the aggregate at `now` computed straight from events. */
@@ -290,12 +418,25 @@ export function fullEvaluate(
   now: number,
   filter?: EventFilter,
 ): number | null {
+  if (spec.per !== undefined) groupedWindow(spec);
   const start = windowStart(spec, now);
   const t: Totals = { n: 0, s: 0, m: null };
+  const groups = new Map<string, Totals>();
   for (const e of events) {
     if (e.timestamp < start || e.timestamp > now) continue;
+    const key = spec.per === undefined ? undefined : groupOf(spec.per, e);
+    if (spec.per !== undefined && key === undefined) continue;
     const v = valueOf(spec, e, filter);
-    if (v !== undefined) fold(spec, t, 1, v, v);
+    if (v === undefined) continue;
+    if (key === undefined) fold(spec, t, 1, v, v);
+    else {
+      let g = groups.get(key);
+      if (g === undefined) groups.set(key, (g = { n: 0, s: 0, m: null }));
+      fold(spec, g, 1, v, v);
+    }
   }
-  return result(spec, t);
+  if (spec.per === undefined) return result(spec, t);
+  let best: number | null = null;
+  for (const g of groups.values()) best = Math.max(best ?? -Infinity, result(spec, g) as number);
+  return best ?? 0;
 }

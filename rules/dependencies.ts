@@ -12,13 +12,19 @@ export interface ConditionDependencies {
   /** Paths read on the profile fact (`$.traits.city`; `$.tags` / `$.segments` for hasTag / inSegment). */
   traits: string[];
   aggregates: AggregateSpec[];
-  /** Uses withinLast / notWithinLast / olderThan / anniversaryToday, or an aggregate with `within`. */
+  /** Uses withinLast / notWithinLast / olderThan / anniversaryToday / anniversaryThisMonth, or an aggregate with `within`. */
   timeRelative: boolean;
   /** Reads the current event (the `event` fact outside an aggregate's `where`). */
   readsEvent: boolean;
 }
 
-const TIME_OPERATORS = ['withinLast', 'notWithinLast', 'olderThan', 'anniversaryToday'];
+const TIME_OPERATORS = [
+  'withinLast',
+  'notWithinLast',
+  'olderThan',
+  'anniversaryToday',
+  'anniversaryThisMonth',
+];
 
 type Obj = Record<string, unknown>;
 const isObject = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);

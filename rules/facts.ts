@@ -8,6 +8,8 @@ export const FACT_NAMES = ['event', 'profile', 'aggregate', 'lastEventAt', 'firs
 export type FactName = (typeof FACT_NAMES)[number];
 
 export const AGGREGATE_FNS: readonly AggregateFn[] = ['count', 'sum', 'avg', 'min', 'max'];
+/** The functions an aggregate with `per` takes. */
+export const PER_FNS: readonly AggregateFn[] = ['count', 'sum'];
 
 export function isFactName(name: unknown): name is FactName {
   return (FACT_NAMES as readonly unknown[]).includes(name);
@@ -19,7 +21,7 @@ const isObject = (v: unknown): v is Record<string, unknown> =>
 /** The AggregateSpec in `params` (only its own keys), or an error message. */
 export function toAggregateSpec(params: unknown): AggregateSpec | string {
   if (!isObject(params)) return 'aggregate needs params { event, fn }';
-  const { event, fn, property, within, where } = params;
+  const { event, fn, property, within, where, per } = params;
   if (typeof event !== 'string' || event === '') return 'aggregate params.event must be an event name';
   if (!AGGREGATE_FNS.includes(fn as AggregateFn))
     return `aggregate params.fn must be one of ${AGGREGATE_FNS.join(', ')}`;
@@ -27,6 +29,13 @@ export function toAggregateSpec(params: unknown): AggregateSpec | string {
   if (property !== undefined) spec.property = String(property);
   if (within !== undefined) spec.within = String(within);
   if (where !== undefined) spec.where = where as Condition;
+  if (per !== undefined) {
+    // The fact fails, as validation does, rather than answering something other than what was asked.
+    if (typeof per !== 'string' || per === '') return 'aggregate params.per must be an event property name';
+    if (spec.within === undefined) return 'aggregate params.per needs params.within';
+    if (!PER_FNS.includes(spec.fn)) return `aggregate params.per works with fn ${PER_FNS.join(' or ')}`;
+    spec.per = per;
+  }
   return spec;
 }
 

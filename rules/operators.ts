@@ -19,6 +19,7 @@ export const CUSTOM_OPERATOR_NAMES = [
   'notWithinLast',
   'olderThan',
   'anniversaryToday',
+  'anniversaryThisMonth',
   'hasTag',
   'inSegment',
 ] as const;
@@ -62,6 +63,17 @@ function anniversaryToday(factValue: unknown, value: unknown, ctx: OperatorConte
   return value ? hit : !hit;
 }
 
+/**
+ * value `true`: the fact's written date falls in the current calendar month in ctx.timezone
+ * ("birthday this month"); `false`: negated. Any valid date qualifies, 29 February included.
+ */
+function anniversaryThisMonth(factValue: unknown, value: unknown, ctx: OperatorContext): boolean {
+  if (typeof value !== 'boolean') return false;
+  const born = writtenDate(factValue);
+  const hit = born !== null && born.month === calendarDateAt(ctx.now, ctx.timezone).month;
+  return value ? hit : !hit;
+}
+
 /** The list itself, or the `key` list of an object such as the profile. */
 function listOf(factValue: unknown, key: 'tags' | 'segments'): unknown[] {
   if (Array.isArray(factValue)) return factValue;
@@ -77,6 +89,7 @@ export const customOperators: Record<CustomOperatorName, OperatorFn> = {
   notWithinLast,
   olderThan,
   anniversaryToday,
+  anniversaryThisMonth,
   hasTag: (factValue, value) => typeof value === 'string' && listOf(factValue, 'tags').includes(value),
   inSegment: (factValue, value) => typeof value === 'string' && listOf(factValue, 'segments').includes(value),
 };

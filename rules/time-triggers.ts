@@ -20,6 +20,8 @@ export interface TimeTriggers {
   shifts: Shift[];
   /** anniversaryToday: may flip at every local midnight. */
   daily: boolean;
+  /** anniversaryThisMonth: may flip when a local month begins. */
+  monthly: boolean;
   /** Aggregates with `within`: flip when a bucket leaves the window. */
   windows: AggregateSpec[];
 }
@@ -27,7 +29,7 @@ export interface TimeTriggers {
 const SHIFT_OPERATORS = new Set(['withinLast', 'notWithinLast', 'olderThan']);
 
 export function timeTriggers(condition: Condition): TimeTriggers {
-  const triggers: TimeTriggers = { shifts: [], daily: false, windows: [] };
+  const triggers: TimeTriggers = { shifts: [], daily: false, monthly: false, windows: [] };
   const walk = (node: unknown): void => {
     if (typeof node !== 'object' || node === null) return;
     const n = node as Record<string, unknown>;
@@ -35,6 +37,7 @@ export function timeTriggers(condition: Condition): TimeTriggers {
     if (n.not !== undefined) walk(n.not);
     if (typeof n.fact !== 'string') return;
     if (n.operator === 'anniversaryToday') triggers.daily = true;
+    if (n.operator === 'anniversaryThisMonth') triggers.monthly = true;
     const ms = SHIFT_OPERATORS.has(n.operator as string) ? parseDurationMs(n.value) : null;
     if (ms !== null) {
       const get = factGetter(n.fact, n.params);
@@ -58,12 +61,24 @@ export function nextMidnight(now: number, timezone: string): number {
     .toMillis();
 }
 
+/** The start of the next local month after `now` in `timezone`. */
+export function nextMonthStart(now: number, timezone: string): number {
+  return DateTime.fromMillis(now, { zone: safeZone(timezone) })
+    .startOf('month')
+    .plus({ months: 1 })
+    .toMillis();
+}
+
 /**
  * The earliest instant after `now` at which a shift or daily trigger can flip for this context
  * (windows are answered by the caller, who holds the aggregate state); null when none can.
  */
 export function nextShiftFlip(triggers: TimeTriggers, ctx: FactContext): number | null {
-  let next = triggers.daily ? nextMidnight(ctx.now, ctx.timezone) : Number.POSITIVE_INFINITY;
+  let next = triggers.daily
+    ? nextMidnight(ctx.now, ctx.timezone)
+    : triggers.monthly
+      ? nextMonthStart(ctx.now, ctx.timezone)
+      : Number.POSITIVE_INFINITY;
   for (const shift of triggers.shifts) {
     let value: unknown;
     try {

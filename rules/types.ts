@@ -34,6 +34,11 @@ export interface AggregateSpec {
   within?: string;
   /** A condition on the `event` fact only, e.g. the category of a product view. */
   where?: Condition;
+  /**
+   * An event property to group by, e.g. `productId`: the value is the largest of the groups' results
+   * ("views of the same product"). Needs `within`; count and sum only (rules/aggregates.ts).
+   */
+  per?: string;
 }
 
 /** The `event` fact: the event being processed (null when evaluating on a timer). */

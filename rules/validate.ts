@@ -4,8 +4,9 @@
  * a published rule must pass this first.
  */
 import { BUILTIN_OPERATOR_NAMES } from './builtin-operators.ts';
-import { isValidDuration } from './durations.ts';
-import { AGGREGATE_FNS, FACT_NAMES, isFactName } from './facts.ts';
+import { isValidDuration, parseDurationMs } from './durations.ts';
+import { MAX_PER_WINDOW } from './aggregates.ts';
+import { AGGREGATE_FNS, FACT_NAMES, isFactName, PER_FNS } from './facts.ts';
 import { CUSTOM_OPERATOR_NAMES } from './operators.ts';
 import type { AggregateFn, RuleFault } from './types.ts';
 
@@ -15,7 +16,7 @@ const BOOLEAN_KEYS = ['all', 'any', 'not'] as const;
 const META_KEYS = ['name', 'priority'];
 const LEAF_KEYS = ['fact', 'operator', 'value', 'path', 'params', ...META_KEYS];
 const FACT_REF_KEYS = ['fact', 'path', 'params'];
-const AGGREGATE_KEYS = ['event', 'fn', 'property', 'within', 'where'];
+const AGGREGATE_KEYS = ['event', 'fn', 'property', 'within', 'where', 'per'];
 
 type Obj = Record<string, unknown>;
 const isObject = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -167,6 +168,19 @@ function checkAggregate(params: Obj, pointer: string, faults: Faults): void {
     );
   }
   if (has(params, 'where')) checkNode(params.where, at('where'), faults, { eventOnly: true });
+  if (has(params, 'per')) {
+    const per = at('per');
+    if (!isName(params.per))
+      faults.add(
+        per,
+        `params.per must be an event property name such as "productId", not ${show(params.per)}`,
+      );
+    if (!has(params, 'within')) faults.add(per, 'params.per needs params.within (a window such as "PT24H")');
+    else if ((parseDurationMs(params.within) ?? 0) > MAX_PER_WINDOW)
+      faults.add(at('within'), 'with params.per, params.within can be at most P31D');
+    if (AGGREGATE_FNS.includes(fn) && !PER_FNS.includes(fn))
+      faults.add(per, `params.per works with fn ${PER_FNS.join(' or ')}, not ${fn}`);
+  }
 }
 
 /** Why `value` cannot be compared with `operator`, or null. */
@@ -196,6 +210,8 @@ function valueProblem(operator: string, value: unknown): string | null {
         : `${operator} needs a positive ISO 8601 duration such as "P30D", not ${show(value)}`;
     case 'anniversaryToday':
       return typeof value === 'boolean' ? null : 'anniversaryToday needs true (or false to negate)';
+    case 'anniversaryThisMonth':
+      return typeof value === 'boolean' ? null : 'anniversaryThisMonth needs true (or false to negate)';
     case 'hasTag':
     case 'inSegment':
       return isName(value) ? null : `${operator} needs a non-empty string`;

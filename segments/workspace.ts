@@ -1,3 +1,4 @@
+import stringify from 'safe-stable-stringify';
 import { createHash } from 'node:crypto';
 import {
   type AggregateState,
@@ -127,7 +128,8 @@ export class Workspace {
     this.materialisation = fingerprint([
       ...this.aggregates.map((a) => `a:${a.id}`).sort(),
       ...[...tracked].map((name) => `t:${name}`).sort(),
-      `l:${JSON.stringify([this.lifecycle.activeWithin, this.lifecycle.activity, this.lifecycle.conversionEvents, this.lifecycle.systemEvents ?? []])}`,
+      // Any lifecycle setting can move users: a new one rebuilds (and re-announces) their state.
+      `l:${lifecycleSettings(this.lifecycle)}`,
     ]);
     this.timeSegments = this.segments.filter((s) => s.triggers !== null);
     // With no events, aggregates read 0 (or null) and event times null whatever the time, so an
@@ -209,8 +211,13 @@ function windowFlip(state: AggregateState | undefined, spec: AggregateSpec, now:
   const w = windowOf(spec);
   if (!state || !w) return null;
   const start = windowStart(spec, now);
-  const oldest = state.b.find((bucket) => bucket[0] * w.bucket >= start);
-  return oldest ? (oldest[0] + 1) * w.bucket + w.length : null;
+  let oldest = Infinity;
+  // With `per`, the buckets are in the groups (`g`); any group's oldest one leaving can change the value.
+  for (const buckets of [state.b, ...Object.values(state.g ?? {})]) {
+    const first = buckets.find((bucket) => bucket[0] * w.bucket >= start);
+    if (first && first[0] < oldest) oldest = first[0];
+  }
+  return Number.isFinite(oldest) ? (oldest + 1) * w.bucket + w.length : null;
 }
 
 function fingerprint(parts: string[]): string {
@@ -221,4 +228,9 @@ function push<T>(map: Map<string, T[]>, key: string, value: T): void {
   const list = map.get(key);
   if (list) list.push(value);
   else map.set(key, [value]);
+}
+
+function lifecycleSettings(config: LifecycleConfig): string {
+  const { $schema: _schema, id: _id, version: _version, ...settings } = config;
+  return stringify(settings) ?? '';
 }

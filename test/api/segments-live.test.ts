@@ -82,7 +82,7 @@ describe('segments kept current as events arrive (demo workspace)', () => {
       type: 'track',
       anonymousId: 'seg-anon-3',
       event: 'product_viewed',
-      properties: { productId: `p${n}` },
+      properties: { productId: 'p1' }, // browsed_not_bought counts views of one product
       timestamp: new Date(Date.now() - n * 60_000).toISOString(),
     }));
     await t.request('POST', '/v1/batch', { body: { batch: views } });

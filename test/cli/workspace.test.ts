@@ -18,7 +18,7 @@ it('publishes workspace files as code: once when new, a new version when changed
     await definitions.init();
     await publishWorkspaceFiles(dir, definitions, 1000, silentLogger);
     let ws = await workspaceFromStore(definitions, 'UTC');
-    assert.equal(ws.segments.length, 6);
+    assert.equal(ws.segments.length, 7);
     assert.equal(ws.tagRules.length, 4);
     assert.equal(ws.lifecycle.churnAfter, 'P90D', "the workspace's lifecycle.json, not the defaults");
 

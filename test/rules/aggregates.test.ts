@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import {
   DAY,
   HOUR,
+  MAX_GROUPS,
   aggregateEventOf,
   aggregateId,
   backfill,
@@ -349,5 +350,213 @@ describe('mergeAggregates', () => {
         assert.deepEqual(merged, backfill(spec, events), `${fn} ${within}`);
       }
     }
+  });
+});
+
+describe('per (grouped aggregates)', () => {
+  const views: AggregateSpec = { event: 'view', fn: 'count', within: 'PT24H', per: 'productId' };
+  const view = (timestamp: number, productId: JsonObject[string], more: JsonObject = {}): AggregateEvent =>
+    ev(timestamp, { productId, ...more }, 'view');
+  const both = (spec: AggregateSpec, events: AggregateEvent[], now: number): (number | null)[] => [
+    readAggregate(run(spec, events), spec, now),
+    fullEvaluate(spec, events, now),
+  ];
+
+  it('has its own id, and specs without per keep theirs', () => {
+    assert.equal(
+      aggregateId({ event: 'order', fn: 'sum', property: 'amount', within: 'P30D' }),
+      'xNtkbuJq71-7',
+    );
+    const plain: AggregateSpec = { event: 'product_viewed', fn: 'count', within: 'PT24H' };
+    assert.equal(aggregateId(plain), 'teDJMovbE1eL');
+    assert.notEqual(aggregateId({ ...plain, per: 'productId' }), aggregateId(plain));
+    assert.notEqual(aggregateId(views), aggregateId({ ...views, per: 'sku' }));
+  });
+
+  it('is the largest group count, groups told apart by JSON text, values without a group not counted', () => {
+    const events = [
+      view(T0 - HOUR, 'p1'),
+      view(T0 - 2 * HOUR, 'p1'),
+      view(T0, 'p2'),
+      view(T0, 'p2'),
+      view(T0 - 3 * HOUR, 7),
+      view(T0 - 3 * HOUR, 7),
+      view(T0, '7'),
+      view(T0, null),
+      view(T0, true),
+      view(T0, ['p1']),
+      view(T0, { id: 'p1' }),
+      ev(T0, {}, 'view'),
+      ev(T0, { productId: 'p1' }, 'order'),
+    ];
+    assert.deepEqual(both(views, events, T0), [2, 2]);
+    assert.deepEqual(both(views, [...events, view(T0, 7)], T0), [3, 3], '7 and 7 are one group');
+    assert.deepEqual(both(views, [...events, view(T0, 'p1')], T0), [3, 3]);
+    assert.deepEqual(
+      Object.keys(run(views, events).g ?? {}).sort(),
+      ['"7"', '"p1"', '"p2"', '7'],
+      'keys are JSON text',
+    );
+    assert.deepEqual(run(views, events).b, []);
+  });
+
+  it('sums per group: the largest group sum, possibly negative; 0 without groups', () => {
+    const spend: AggregateSpec = {
+      event: 'order',
+      fn: 'sum',
+      property: 'amount',
+      within: 'P7D',
+      per: 'shop',
+    };
+    const events = [
+      ev(T0, { shop: 'a', amount: 5 }),
+      ev(T0 - DAY, { shop: 'a', amount: 7 }),
+      ev(T0, { shop: 'b', amount: 10 }),
+      ev(T0, { shop: 'c', amount: '100' }), // not a number: does not count
+      ev(T0, { amount: 100 }), // no group: does not count
+    ];
+    assert.deepEqual(both(spend, events, T0), [12, 12]);
+    assert.deepEqual(
+      both(spend, [ev(T0, { shop: 'a', amount: -3 }), ev(T0, { shop: 'b', amount: -1 })], T0),
+      [-1, -1],
+    );
+    assert.equal(readAggregate(emptyAggregate(), spend, T0), 0);
+    assert.equal(fullEvaluate(spend, [], T0), 0);
+    assert.deepEqual(run(spend, [ev(T0, { amount: 1 })]), emptyAggregate());
+  });
+
+  it('expires each group with its own buckets, and prunes groups the present no longer needs', () => {
+    const start = windowStart(views, T0);
+    const events = [
+      view(start - 1, 'old'), // just before the window: never counted
+      view(start - 1, 'old'),
+      view(start - 1, 'old'),
+      view(start, 'p1'),
+      view(start + 10 * HOUR, 'p1'),
+      view(T0 - HOUR, 'p2'),
+    ];
+    assert.deepEqual(both(views, events, T0), [2, 2]);
+    // p1's first bucket leaves the window an hour later, p1's second ten hours after that.
+    assert.deepEqual(both(views, events, T0 + HOUR), [1, 1]);
+    assert.deepEqual(both(views, events, T0 + 11 * HOUR), [1, 1]);
+    assert.deepEqual(both(views, events, T0 + 30 * HOUR), [0, 0]);
+    assert.deepEqual(Object.keys(run(views, events).g ?? {}).sort(), ['"old"', '"p1"', '"p2"']);
+    // A day later every earlier group is out of reach: only the new one is kept.
+    const later = run(views, [...events, view(T0 + 2 * DAY, 'p3')]);
+    assert.deepEqual(later, { b: [], g: { '"p3"': [[Math.floor((T0 + 2 * DAY) / HOUR), 1]] } });
+    // A late event older than anything kept is dropped.
+    assert.equal(recordEvent(later, views, view(T0, 'p3')), later);
+  });
+
+  it('records the same state in any order, and merging equals recording both sets', () => {
+    const rand = rng(11);
+    const products = ['p1', 'p2', 'p3', 'p4', 5, '5'];
+    const events = Array.from({ length: 1_500 }, () =>
+      view(T0 - Math.floor(rand() * 3 * DAY), products[Math.floor(rand() * products.length)], {
+        amount: Math.floor(rand() * 400 - 100) / 4,
+      }),
+    );
+    for (const spec of [
+      views,
+      { ...views, within: 'PT36H' },
+      { ...views, within: 'P2D', fn: 'sum', property: 'amount' } as AggregateSpec,
+      { event: 'view', fn: 'sum', property: 'amount', within: 'P7D', per: 'productId' } as AggregateSpec,
+    ]) {
+      const expected = backfill(spec, events);
+      for (let k = 0; k < 3; k++) assert.deepEqual(backfill(spec, shuffle(events, rand)), expected);
+      const left = events.filter(() => rand() < 0.4);
+      const right = events.filter((e) => !left.includes(e));
+      assert.deepEqual(mergeAggregates(spec, backfill(spec, left), backfill(spec, right)), expected);
+      assert.deepEqual(mergeAggregates(spec, expected, emptyAggregate()), expected);
+      assert.deepEqual(mergeAggregates(spec, emptyAggregate(), emptyAggregate()), emptyAggregate());
+      const json = JSON.parse(JSON.stringify(expected)) as AggregateState;
+      assert.equal(readAggregate(json, spec, T0), fullEvaluate(spec, events, T0));
+    }
+  });
+
+  it('readAggregate after recording equals fullEvaluate, for now at or after the newest event', () => {
+    const rand = rng(43);
+    const withins = ['PT1H', 'PT90M', 'PT24H', 'P2D', 'PT49H', 'P7D', 'P30D'];
+    const filter: EventFilter = (e) => e.properties.channel !== 'web';
+    let compared = 0;
+    for (let round = 0; round < 200; round++) {
+      const fn = rand() < 0.5 ? 'count' : 'sum';
+      const spec: AggregateSpec = {
+        event: 'view',
+        fn,
+        property: 'amount',
+        within: withins[Math.floor(rand() * withins.length)],
+        per: 'productId',
+      };
+      const useFilter = rand() < 0.3;
+      const spread = [2 * HOUR, 3 * DAY, 60 * DAY][Math.floor(rand() * 3)];
+      const groups = 1 + Math.floor(rand() * 12);
+      const events = Array.from({ length: 1 + Math.floor(rand() * 200) }, () => {
+        const properties: JsonObject = { channel: rand() < 0.5 ? 'web' : 'app' };
+        const r = rand();
+        if (r < 0.9) properties.productId = rand() < 0.8 ? `p${Math.floor(rand() * groups)}` : 1;
+        else if (r < 0.95) properties.productId = null;
+        if (rand() < 0.9) properties.amount = Math.floor(rand() * 4000 - 1000) / 4;
+        let timestamp = T0 + Math.floor(rand() * spread);
+        if (rand() < 0.2) timestamp -= timestamp % (rand() < 0.5 ? HOUR : DAY);
+        return ev(timestamp, properties, rand() < 0.9 ? 'view' : 'order');
+      });
+      const f = useFilter ? filter : undefined;
+      const state = backfill(spec, shuffle(events, rand), f);
+      const newest = Math.max(...events.map((e) => e.timestamp));
+      const bucket = windowOf(spec)?.bucket ?? DAY;
+      const nows = [
+        newest,
+        newest + Math.floor(rand() * 2 * DAY),
+        newest + Math.floor(rand() * 40 * DAY),
+        Math.ceil(newest / bucket) * bucket,
+        Math.ceil(newest / bucket) * bucket - 1,
+      ];
+      for (const now of nows) {
+        if (now < newest) continue;
+        assert.equal(
+          readAggregate(state, spec, now),
+          fullEvaluate(spec, events, now, f),
+          `${JSON.stringify(spec)} filter=${useFilter} now=${now - newest} after newest`,
+        );
+        compared++;
+      }
+    }
+    assert.ok(compared > 800);
+  });
+
+  it(`keeps at most ${MAX_GROUPS} groups, dropping those whose newest bucket is oldest`, () => {
+    const daily: AggregateSpec = { event: 'view', fn: 'count', within: 'P1Y', per: 'productId' };
+    // Group i is viewed i days before T0 (each in its own bucket), and the oldest one three times.
+    const events = Array.from({ length: MAX_GROUPS }, (_, i) => view(T0 - i * DAY, `p${i}`));
+    const oldest = `p${MAX_GROUPS - 1}`;
+    events.push(view(T0 - (MAX_GROUPS - 1) * DAY, oldest), view(T0 - (MAX_GROUPS - 1) * DAY, oldest));
+    const full = backfill(daily, events);
+    assert.equal(Object.keys(full.g ?? {}).length, MAX_GROUPS);
+    assert.equal(readAggregate(full, daily, T0), 3);
+
+    const more = [...events, view(T0, 'new')];
+    const capped = backfill(daily, more);
+    assert.equal(Object.keys(capped.g ?? {}).length, MAX_GROUPS);
+    assert.equal(capped.g?.[JSON.stringify(oldest)], undefined, 'the least recent group is dropped');
+    assert.ok(capped.g?.['"new"']);
+    // The dropped group was the largest: the read undercounts (the reference has no cap).
+    assert.equal(readAggregate(capped, daily, T0), 1);
+    assert.equal(fullEvaluate(daily, more, T0), 3);
+    // Merging caps too; an event of a group older than every kept one is dropped.
+    assert.deepEqual(mergeAggregates(daily, full, backfill(daily, [view(T0, 'new')])), capped);
+    assert.deepEqual(recordEvent(capped, daily, view(T0 - 300 * DAY, 'older')), capped);
+  });
+
+  it('needs within and takes count or sum only', () => {
+    const e = view(T0, 'p1', { amount: 1 });
+    assert.throws(
+      () => recordEvent(emptyAggregate(), { event: 'view', fn: 'count', per: 'productId' }, e),
+      /within/,
+    );
+    const avg: AggregateSpec = { ...views, fn: 'avg', property: 'amount' };
+    assert.throws(() => recordEvent(emptyAggregate(), avg, e), /count or sum/);
+    assert.throws(() => readAggregate(emptyAggregate(), avg, T0), /count or sum/);
+    assert.throws(() => fullEvaluate(avg, [e], T0), /count or sum/);
   });
 });

@@ -61,10 +61,23 @@ export function makeContext(
         if (e.name !== spec.event || t < from || t > now) return false;
         return !where || where({ ...this, event: event(e.name, e.properties ?? {}, e.timestamp) });
       });
+      const numbers = (events: HistoryEvent[]) =>
+        events.map((e) => e.properties?.[spec.property ?? '']).filter((v) => typeof v === 'number');
+      if (spec.per !== undefined) {
+        const groups = new Map<string, HistoryEvent[]>();
+        for (const e of matching) {
+          const v = e.properties?.[spec.per];
+          if (typeof v !== 'string' && !(typeof v === 'number' && Number.isFinite(v))) continue;
+          groups.set(JSON.stringify(v), [...(groups.get(JSON.stringify(v)) ?? []), e]);
+        }
+        const results = [...groups.values()]
+          .map((g) => (spec.fn === 'count' ? g : numbers(g)))
+          .filter((g) => g.length > 0)
+          .map((g) => (spec.fn === 'count' ? g.length : (g as number[]).reduce((a, b) => a + b, 0)));
+        return results.length === 0 ? 0 : Math.max(...results);
+      }
       if (spec.fn === 'count') return matching.length;
-      const values = matching
-        .map((e) => e.properties?.[spec.property ?? ''])
-        .filter((v) => typeof v === 'number');
+      const values = numbers(matching);
       if (spec.fn === 'sum') return values.reduce((a, b) => a + b, 0);
       if (values.length === 0) return null;
       if (spec.fn === 'avg') return values.reduce((a, b) => a + b, 0) / values.length;

@@ -199,6 +199,38 @@ test('aggregate: count / sum / avg / min / max, within and where', async () => {
   );
 });
 
+test('aggregate per: the largest group; invalid per throws in both evaluators', async () => {
+  const viewer = makeContext({
+    history: [
+      { name: 'view', timestamp: '2026-03-14T09:00:00Z', properties: { productId: 'p1', price: 5 } },
+      { name: 'view', timestamp: '2026-03-14T10:00:00Z', properties: { productId: 'p1', price: 5 } },
+      { name: 'view', timestamp: '2026-03-14T11:00:00Z', properties: { productId: 'p2', price: 30 } },
+      { name: 'view', timestamp: '2026-03-14T11:00:00Z', properties: { price: 50 } },
+    ],
+  });
+  const views = (params: Record<string, unknown>, operator: string, value: number) =>
+    leaf({
+      fact: 'aggregate',
+      params: { event: 'view', within: 'P1D', ...params } as never,
+      operator,
+      value,
+    });
+  assert.equal(await evaluateBoth(views({ fn: 'count', per: 'productId' }, 'equal', 2), viewer), true);
+  assert.equal(await evaluateBoth(views({ fn: 'count' }, 'equal', 4), viewer), true);
+  assert.equal(
+    await evaluateBoth(views({ fn: 'sum', property: 'price', per: 'productId' }, 'equal', 30), viewer),
+    true,
+  );
+  assert.equal(await evaluateBoth(views({ fn: 'count', per: 'productId' }, 'equal', 0), newcomer), true);
+  for (const params of [
+    { fn: 'count', per: 'productId', within: undefined },
+    { fn: 'max', property: 'price', per: 'productId' },
+    { fn: 'count', per: '' },
+  ]) {
+    await assert.rejects(evaluateBoth(views(params, 'equal', 1), viewer), /per/, JSON.stringify(params));
+  }
+});
+
 test('aggregate: empty history is count 0 and sum 0, avg/min/max null', async () => {
   const agg = (fn: string, operator: string, value: unknown) =>
     leaf({

@@ -76,6 +76,12 @@ function aggregateParams(): JsonObject {
   if (fn !== 'count') params.property = 'amount';
   if (chance(0.5)) params.within = pick(['P1D', 'P7D', 'P30D']);
   if (chance(0.3)) params.where = { all: [leafOn('event', 2) as unknown as JsonObject] };
+  if ((fn === 'count' || fn === 'sum') && chance(0.4)) {
+    params.per = pick(['category', 'category', 'amount', 'missing']);
+    // Always valid: a fact that throws next to a throwing sibling leaves json-rules-engine with an
+    // unhandled rejection (facts.test.ts checks that an invalid per throws in both evaluators).
+    params.within ??= pick(['P1D', 'P7D', 'P30D']);
+  }
   return params;
 }
 

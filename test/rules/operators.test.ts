@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { customOperators } from '../../rules/operators.ts';
 import { durationMs, isValidDuration } from '../../rules/durations.ts';
 
-const { withinLast, notWithinLast, olderThan, anniversaryToday, hasTag, inSegment } = customOperators;
+const { withinLast, notWithinLast, olderThan, anniversaryToday, anniversaryThisMonth, hasTag, inSegment } =
+  customOperators;
 const at = (iso: string, timezone = 'UTC') => ({ now: Date.parse(iso), timezone });
 const ctx = at('2026-03-14T12:00:00Z');
 
@@ -113,6 +114,24 @@ test('anniversaryToday: a datetime fact counts by its calendar date as written',
     anniversaryToday('1990-03-14T23:30:00Z', true, at('2026-03-15T01:00:00Z', 'Asia/Shanghai')),
     false,
   );
+});
+
+test('anniversaryThisMonth: the month in the user timezone, 29 February and missing dates', () => {
+  // 2026-03-31T20:00Z is already 1 April in Shanghai, still 31 March in Los Angeles.
+  const instant = '2026-03-31T20:00:00Z';
+  assert.equal(anniversaryThisMonth('1990-04-02', true, at(instant, 'Asia/Shanghai')), true);
+  assert.equal(anniversaryThisMonth('1990-04-02', true, at(instant, 'America/Los_Angeles')), false);
+  assert.equal(anniversaryThisMonth('1990-03-02', true, at(instant, 'America/Los_Angeles')), true);
+  assert.equal(anniversaryThisMonth('1990-03-02', false, at(instant, 'America/Los_Angeles')), false);
+  assert.equal(
+    anniversaryThisMonth('1992-02-29', true, at('2026-02-10T12:00:00Z')),
+    true,
+    'leap-day birthday',
+  );
+  for (const missing of [null, undefined, '', 'not a date', '1990-02-30', 7])
+    assert.equal(anniversaryThisMonth(missing, true, ctx), false, String(missing));
+  assert.equal(anniversaryThisMonth(null, false, ctx), true, 'no birthday: not this month');
+  assert.equal(anniversaryThisMonth('1990-03-14', 'yes', ctx), false, 'a non-boolean value never holds');
 });
 
 test('anniversaryToday: 29 February birthdays', () => {

@@ -39,6 +39,18 @@ const valid = [
   },
   { fact: 'profile', path: '$.traits.interests', operator: 'contains', value: 'running' },
   { fact: 'profile', path: '$.traits.vip', operator: 'equal', value: null },
+  {
+    fact: 'aggregate',
+    params: { event: 'product_viewed', fn: 'count', within: 'PT24H', per: 'productId' },
+    operator: 'greaterThanInclusive',
+    value: 3,
+  },
+  {
+    fact: 'aggregate',
+    params: { event: 'order', fn: 'sum', property: 'amount', within: 'P30D', per: 'shopId' },
+    operator: 'greaterThan',
+    value: 100,
+  },
 ];
 
 test('valid conditions have no faults', () => {
@@ -180,6 +192,50 @@ test('params per fact', () => {
   );
 });
 
+test('aggregate per: a property name, with within, for count or sum', () => {
+  const agg = (params: unknown) =>
+    validateCondition({ fact: 'aggregate', params, operator: 'greaterThan', value: 1 }, '/when');
+  const at = '/when/params/per';
+  const views = { event: 'product_viewed', fn: 'count', within: 'PT24H' };
+  assert.deepEqual(agg({ ...views, per: 'productId' }), []);
+  assert.deepEqual(
+    agg({ event: 'product_viewed', fn: 'count', per: 'productId' }).map((f) => f.pointer),
+    [at],
+  );
+  assert.match(
+    agg({ event: 'product_viewed', fn: 'count', per: 'productId' })[0].message,
+    /needs params.within/,
+  );
+  for (const per of ['', 3, null, ['productId']]) {
+    const faults = agg({ ...views, per });
+    assert.deepEqual(
+      faults.map((f) => f.pointer),
+      [at],
+      JSON.stringify(per),
+    );
+    assert.match(faults[0].message, /event property name/);
+  }
+  for (const fn of ['avg', 'min', 'max']) {
+    const faults = agg({ ...views, fn, property: 'price', per: 'productId' });
+    assert.deepEqual(
+      faults.map((f) => f.pointer),
+      [at],
+    );
+    assert.match(faults[0].message, new RegExp(`count or sum, not ${fn}`));
+  }
+  // The window is bounded: 200 groups of at most 32 daily buckets.
+  assert.deepEqual(agg({ ...views, within: 'P31D', per: 'productId' }), []);
+  assert.deepEqual(
+    agg({ ...views, within: 'P32D', per: 'productId' }).map((f) => f.pointer),
+    ['/when/params/within'],
+  );
+  // Every fault of per, each at per.
+  assert.deepEqual(
+    agg({ event: 'e', fn: 'max', property: 'price', per: '' }).map((f) => f.pointer),
+    [at, at, at],
+  );
+});
+
 test('JSON pointers escape ~ and /', () => {
   assert.deepEqual(pointers({ fact: 'profile', operator: 'hasTag', value: 'a', 'a/b~c': 1 }), ['/a~1b~0c']);
 });
@@ -202,6 +258,19 @@ test('the JSON Schema compiles with ajv and agrees on structure', () => {
     { fact: 'aggregate', operator: 'equal', value: 1, params: { event: 'o', fn: 'sum' } },
     { fact: 'aggregate', operator: 'equal', value: 1, params: { event: 'o', fn: 'count', within: 'P' } },
     { fact: 'lastEventAt', operator: 'equal', value: 1, params: {} },
+    { fact: 'aggregate', operator: 'equal', value: 1, params: { event: 'o', fn: 'count', per: 'sku' } },
+    {
+      fact: 'aggregate',
+      operator: 'equal',
+      value: 1,
+      params: { event: 'o', fn: 'avg', property: 'a', within: 'P1D', per: 'sku' },
+    },
+    {
+      fact: 'aggregate',
+      operator: 'equal',
+      value: 1,
+      params: { event: 'o', fn: 'count', within: 'P1D', per: '' },
+    },
     { fact: 'profile', operator: 'equal', value: { fact: 'nope' } },
   ];
   for (const condition of structurallyWrong) {

@@ -108,6 +108,9 @@ function generateUsers(): UserPlan[] {
       if (event === 'order_paid' || event === 'cart_add')
         properties.amount = chance(0.04) ? '12.50' : int(1, 1600) * 0.25; // exact binary fractions
       if (event === 'product_viewed') properties.price = int(1, 800) * 0.25;
+      // A few products per user, so `per: productId` groups repeat; numeric ids are their own groups.
+      if (event === 'product_viewed' || event === 'cart_add')
+        properties.productId = chance(0.1) ? int(1, 3) : `p${int(1, 5)}`;
       if (event === 'coupon_used' && chance(0.5)) properties.amount = int(1, 40) * 0.25;
       if (chance(0.05)) delete properties.category;
       messages.push({ type: 'track', userId, messageId: id(), event, timestamp: iso(at()), properties });
@@ -166,6 +169,10 @@ function aggregateLeaf(): LeafCondition {
   if (fn !== 'count') params.property = 'amount';
   if (chance(0.6)) params.within = pick(['PT6H', 'PT36H', 'P7D', 'P30D']);
   if (chance(0.35)) params.where = whereCondition() as unknown as JsonObject;
+  if ((fn === 'count' || fn === 'sum') && chance(0.35)) {
+    params.per = pick(['productId', 'productId', 'category']);
+    params.within ??= pick(['PT6H', 'PT36H', 'P7D', 'P30D']);
+  }
   const spec = params as unknown as AggregateSpec;
   const predicate = spec.where ? compile(spec.where) : null;
   const filter = predicate

@@ -8,6 +8,7 @@ import type { AggregateSpec } from '../../rules/types.ts';
 import { profileContext } from '../../segments/context.ts';
 import { compileSegment, evaluateMembership } from '../../segments/membership.ts';
 import { type SegmentDefinition, validateSegment } from '../../segments/segment.ts';
+import { Workspace } from '../../segments/workspace.ts';
 import { makeProfile } from '../helpers/profiles.ts';
 
 const DAY = 86_400_000;
@@ -151,5 +152,32 @@ describe('segments', () => {
         }
       }
     }
+  });
+
+  it("re-checks a segment with a per aggregate when any group's oldest bucket leaves the window", () => {
+    const params = { event: 'product_viewed', fn: 'count', within: 'PT24H', per: 'productId' };
+    const browsed: SegmentDefinition = {
+      id: 'browsed',
+      version: 1,
+      name: 'Viewed one product 3 times in 24 hours',
+      condition: { all: [{ fact: 'aggregate', params, operator: 'greaterThanInclusive', value: 3 }] },
+    };
+    assert.deepEqual(validateSegment(browsed).faults, []);
+    const spec = params as AggregateSpec;
+    const HOUR = 3_600_000;
+    const views = [
+      ...[1, 2, 3].map((h) => ({ at: T0 - h * HOUR, productId: 'p1' })),
+      { at: T0 - 20 * HOUR, productId: 'p2' },
+    ].map((v) => ({ name: 'product_viewed', timestamp: v.at, properties: { productId: v.productId } }));
+    const p = makeProfile('u:browser', { aggregates: { [aggregateId(spec)]: backfill(spec, views) } });
+    const workspace = new Workspace({ segments: [browsed] });
+    const ctx = (now: number) => profileContext(p, now, { timezone: 'UTC' });
+    assert.equal(compileSegment(browsed).predicate(ctx(T0)), true);
+    // p2's bucket (the oldest of any group) leaves first: 20 hours ago, + 1 hour, + 24 hours.
+    assert.equal(workspace.nextCheckAt(p, T0), T0 - 20 * HOUR + HOUR + 24 * HOUR);
+    // Then p1's oldest bucket, which takes the segment's answer with it.
+    assert.equal(workspace.nextCheckAt(p, T0 + 6 * HOUR), T0 - 3 * HOUR + HOUR + 24 * HOUR);
+    assert.equal(compileSegment(browsed).predicate(ctx(T0 + 22 * HOUR - 1)), true);
+    assert.equal(compileSegment(browsed).predicate(ctx(T0 + 22 * HOUR)), false);
   });
 });

@@ -47,6 +47,14 @@ const segments: SegmentDefinition[] = [
       all: [{ fact: 'profile', path: '$.traits.birthday', operator: 'anniversaryToday', value: true }],
     },
   },
+  {
+    id: 'birthday_month',
+    version: 1,
+    name: 'Birthday this month (their time)',
+    condition: {
+      all: [{ fact: 'profile', path: '$.traits.birthday', operator: 'anniversaryThisMonth', value: true }],
+    },
+  },
 ];
 
 it('segments that change with time alone move users on their own timer, each move once', async () => {
@@ -93,16 +101,23 @@ it('segments that change with time alone move users on their own timer, each mov
       timestamp: new Date(T0).toISOString(),
     },
   ]);
-  assert.deepEqual((await profile()).segments, ['high_value', 'recent_buyer']);
+  assert.deepEqual((await profile()).segments, ['birthday_month', 'high_value', 'recent_buyer']);
 
   // 5 March starts at 2026-03-04T16:00Z in Shanghai, and ends 24 hours later.
   await clock.advanceTo(Date.parse('2026-03-04T16:30:00Z'));
-  assert.deepEqual((await profile()).segments, ['birthday_today', 'high_value', 'recent_buyer']);
+  assert.deepEqual((await profile()).segments, [
+    'birthday_month',
+    'birthday_today',
+    'high_value',
+    'recent_buyer',
+  ]);
   await clock.advanceTo(Date.parse('2026-03-05T16:30:00Z'));
-  assert.deepEqual((await profile()).segments, ['high_value', 'recent_buyer']);
+  assert.deepEqual((await profile()).segments, ['birthday_month', 'high_value', 'recent_buyer']);
 
   // The order is more than 30 days old just after T0 + 30 days.
   await clock.advanceTo(T0 + 30 * DAY + 3_600_000);
+  assert.deepEqual((await profile()).segments, ['birthday_month', 'high_value']);
+  await clock.advanceTo(Date.parse('2026-04-01T00:00:00Z'));
   assert.deepEqual((await profile()).segments, ['high_value']);
 
   // The order's day bucket leaves the 90-day window at the start of the 91st day after it.
@@ -112,19 +127,17 @@ it('segments that change with time alone move users on their own timer, each mov
   assert.deepEqual(p.tags, []);
 
   assert.deepEqual(await moves(), [
+    // The identify (birthday) is the first call, the order the second.
+    'segment_entered:birthday_month@2026-03-01T10:00:00.000Z',
     'segment_entered:recent_buyer@2026-03-01T10:00:00.000Z',
     'segment_entered:high_value@2026-03-01T10:00:00.000Z',
     'segment_entered:birthday_today@2026-03-04T16:00:00.000Z',
     'segment_exited:birthday_today@2026-03-05T16:00:00.000Z',
     'segment_exited:recent_buyer@2026-03-31T10:00:00.001Z',
+    // April starts at 2026-03-31T16:00Z in Shanghai.
+    'segment_exited:birthday_month@2026-03-31T16:00:00.000Z',
     'segment_exited:high_value@2026-05-31T00:00:00.000Z',
   ]);
-  // The first call was an order (a conversion): active at once; dormant 30 days after the last activity.
-  assert.deepEqual(await lifecycleMoves(), [
-    'null>active@2026-03-01T10:00:00.000Z',
-    'active>dormant@2026-03-31T10:00:00.000Z',
-  ]);
-  assert.deepEqual((await profile()).lifecycle, { state: 'dormant', since: T0 + 30 * DAY });
   // The first call was an order (a conversion): active at once; dormant 30 days after the last activity.
   assert.deepEqual(await lifecycleMoves(), [
     'null>active@2026-03-01T10:00:00.000Z',
