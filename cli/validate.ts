@@ -1,5 +1,7 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
+import { CHANNELS } from '../journeys/journey.ts';
+import { type JourneyContext, validateJourney, validateTemplate } from '../journeys/validate.ts';
 import { validateLifecycleConfig } from '../engine/lifecycle/config.ts';
 import { validateCondition } from '../rules/validate.ts';
 import type { RuleFault } from '../rules/types.ts';
@@ -13,10 +15,12 @@ export interface FileReport {
   faults: RuleFault[];
 }
 
-type Validator = (doc: unknown) => RuleFault[];
+type Validator = (doc: unknown, known: JourneyContext) => RuleFault[];
 
 /** Validators by the schema a file names in `$schema` (its file name). */
 const BY_SCHEMA: Record<string, [string, Validator]> = {
+  'journey.schema.json': ['journey', (doc, known) => validateJourney(doc, known).faults],
+  'template.schema.json': ['template', (doc) => validateTemplate(doc).faults],
   'segment.schema.json': ['segment', (doc) => validateSegment(doc).faults],
   'tag-rule.schema.json': ['tag rule', (doc) => validateTagRule(doc).faults],
   'lifecycle.schema.json': ['lifecycle', (doc) => validateLifecycleConfig(doc).faults],
@@ -31,6 +35,8 @@ function kindOf(doc: unknown): string | null {
   if (typeof d.$schema === 'string') return BY_SCHEMA[basename(d.$schema)]?.[0] ?? null;
   if (d.id === 'lifecycle') return 'lifecycle';
   if (d.id === 'value-model') return 'value model';
+  if ('steps' in d && 'trigger' in d) return 'journey';
+  if ('channel' in d && 'content' in d) return 'template';
   if ('condition' in d) return 'segment';
   if ('conditions' in d && 'event' in d) return 'tag rule';
   if ('all' in d || 'any' in d || 'not' in d) return 'condition';
@@ -50,37 +56,68 @@ async function expand(paths: readonly string[]): Promise<string[]> {
   return files;
 }
 
-/** Validates workspace files (segments, tag rules, lifecycle config, conditions); folders are searched for `.json` files. */
+/** The ids of the segments and templates a journey may name: those of the files being checked. */
+function referencable(docs: readonly unknown[]): JourneyContext {
+  const segments = new Set<string>();
+  const templates = new Map<string, { channel: string }>();
+  for (const doc of docs) {
+    const kind = kindOf(doc);
+    const d = doc as { id?: unknown; channel?: unknown };
+    if (typeof d?.id !== 'string') continue;
+    if (kind === 'segment') segments.add(d.id);
+    if (kind === 'template' && typeof d.channel === 'string') templates.set(d.id, { channel: d.channel });
+  }
+  return { segments, templates, channels: new Set(CHANNELS) };
+}
+
+/** The workspace folder around a file in one of its folders (`<ws>/journeys/x.json` -> `<ws>`). */
+const workspaceOf = (file: string): string => dirname(dirname(file));
+
+async function readJson(file: string): Promise<{ doc?: unknown; error?: string }> {
+  try {
+    return { doc: JSON.parse(await readFile(file, 'utf8')) };
+  } catch (error) {
+    return { error: (error as Error).message };
+  }
+}
+
+/**
+ * Validates workspace files (segments, tag rules, lifecycle config, value model, journeys, templates,
+ * conditions); folders are searched for `.json` files. A journey may name the segments and templates
+ * among the files checked and those of its own workspace folder (`../segments`, `../templates`).
+ */
 export async function validateFiles(paths: readonly string[]): Promise<FileReport[]> {
-  const reports: FileReport[] = [];
-  for (const file of await expand(paths)) {
-    let doc: unknown;
-    try {
-      doc = JSON.parse(await readFile(file, 'utf8'));
-    } catch (error) {
-      reports.push({
-        file,
-        kind: null,
-        faults: [{ pointer: '', message: `not valid JSON: ${(error as Error).message}` }],
-      });
-      continue;
-    }
+  const files = await expand(paths);
+  const read = await Promise.all(files.map(readJson));
+  const siblings = new Set<string>();
+  read.forEach(({ doc }, i) => {
+    if (kindOf(doc) !== 'journey') return;
+    const ws = workspaceOf(files[i]);
+    for (const folder of ['segments', 'templates']) siblings.add(join(ws, folder));
+  });
+  const around: unknown[] = [];
+  for (const folder of siblings) {
+    const extra = await expand([folder]).catch(() => []);
+    for (const file of extra) if (!files.includes(file)) around.push((await readJson(file)).doc);
+  }
+  const known = referencable([...read.map((r) => r.doc), ...around]);
+
+  return read.map(({ doc, error }, i): FileReport => {
+    const file = files[i];
+    if (error !== undefined)
+      return { file, kind: null, faults: [{ pointer: '', message: `not valid JSON: ${error}` }] };
     const kind = kindOf(doc);
     const validator = Object.values(BY_SCHEMA).find(([k]) => k === kind)?.[1];
-    reports.push(
-      validator
-        ? { file, kind, faults: validator(doc) }
-        : {
-            file,
-            kind: null,
-            faults: [
-              {
-                pointer: '',
-                message: `unknown kind of file: name its schema in "$schema" (${Object.keys(BY_SCHEMA).join(', ')})`,
-              },
-            ],
-          },
-    );
-  }
-  return reports;
+    if (validator) return { file, kind, faults: validator(doc, known) };
+    return {
+      file,
+      kind: null,
+      faults: [
+        {
+          pointer: '',
+          message: `unknown kind of file: name its schema in "$schema" (${Object.keys(BY_SCHEMA).join(', ')})`,
+        },
+      ],
+    };
+  });
 }

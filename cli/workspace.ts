@@ -15,16 +15,24 @@ import { Workspace } from '../segments/workspace.ts';
 import { ConfigError } from './config.ts';
 import { type ValueModelConfig, validateValueModel } from '../segments/value-model-config.ts';
 import { type LifecycleConfig, validateLifecycleConfig } from '../engine/lifecycle/config.ts';
+import { journeyContext } from '../journeys/context.ts';
+import { type JourneyContext, validateJourney, validateTemplate } from '../journeys/validate.ts';
 
 /** Where each kind of definition lives in a workspace folder, and how it is checked. */
 export const WORKSPACE_FOLDERS: {
   folder: string;
   kind: DefinitionKind;
-  validate: (doc: unknown) => RuleFault[];
+  /** `known`: what a journey may name (the workspace's segments and templates). */
+  validate: (doc: unknown, known: JourneyContext) => RuleFault[];
 }[] = [
   { folder: 'segments', kind: 'segment', validate: (doc) => validateSegment(doc).faults },
   { folder: 'tag-rules', kind: 'tagRule', validate: (doc) => validateTagRule(doc).faults },
+  { folder: 'templates', kind: 'template', validate: (doc) => validateTemplate(doc).faults },
+  // Last: journeys name the segments and templates above.
+  { folder: 'journeys', kind: 'journey', validate: (doc, known) => validateJourney(doc, known).faults },
 ];
+
+const EMPTY_CONTEXT: JourneyContext = { segments: new Set(), templates: new Map(), channels: new Set() };
 
 /** Single-file definitions at a workspace folder's root. */
 const ROOT_FILES: { file: string; kind: DefinitionKind; validate: (doc: unknown) => RuleFault[] }[] = [
@@ -87,12 +95,20 @@ export async function publishWorkspaceFiles(
   logger: Logger,
 ): Promise<void> {
   const problems: string[] = [];
-  const read = await Promise.all(
-    WORKSPACE_FOLDERS.map(async (f) => ({
-      ...f,
-      docs: await readDefinitions(dir, f.folder, f.validate, problems),
-    })),
-  );
+  const read: { kind: DefinitionKind; docs: JsonObject[] }[] = [];
+  const byFolder = new Map<string, JsonObject[]>();
+  for (const f of WORKSPACE_FOLDERS) {
+    const known =
+      f.kind === 'journey'
+        ? await journeyContext(definitions, {
+            segments: byFolder.get('segments'),
+            templates: byFolder.get('templates'),
+          })
+        : EMPTY_CONTEXT;
+    const docs = await readDefinitions(dir, f.folder, (doc) => f.validate(doc, known), problems);
+    byFolder.set(f.folder, docs);
+    read.push({ kind: f.kind, docs });
+  }
   // The lifecycle config and the value model are single files at the workspace's root.
   for (const root of ROOT_FILES) {
     const file = join(dir, root.file);
@@ -100,8 +116,7 @@ export async function publishWorkspaceFiles(
       const doc: unknown = JSON.parse(await readFile(file, 'utf8'));
       const faults = root.validate(doc);
       for (const f of faults) problems.push(`${file}:${f.pointer || '/'}: ${f.message}`);
-      if (faults.length === 0)
-        read.push({ folder: '.', kind: root.kind, validate: () => [], docs: [doc as JsonObject] });
+      if (faults.length === 0) read.push({ kind: root.kind, docs: [doc as JsonObject] });
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT')
         problems.push(`${file}:/: ${(error as Error).message}`);
