@@ -1,30 +1,67 @@
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import { INGEST_QUEUE } from '../engine/ingest/ingest-queue.ts';
+import { RECOMPUTE_QUEUE } from '../engine/profiles/recompute.ts';
 import type { Logger } from '../engine/ports/logger.ts';
-import type { Scheduler } from '../engine/ports/scheduler.ts';
+import type { JobStatus, Scheduler } from '../engine/ports/scheduler.ts';
 import type { Store } from '../engine/ports/store.ts';
 import { type KeyRing, requireScope } from './auth.ts';
 import { HttpError } from './errors.ts';
 import { type Ingestor, ingestRoutes } from './ingest/routes.ts';
 import { userRoutes } from './users.ts';
-import type { DefinitionStore } from '../engine/ports/definitions.ts';
+import type { DefinitionKind, DefinitionStore } from '../engine/ports/definitions.ts';
+import { journeyContext } from '../journeys/context.ts';
+import { validateJourney, validateTemplate } from '../journeys/validate.ts';
 import { validateSegment } from '../segments/segment.ts';
 import { validateTagRule } from '../segments/tag-rule.ts';
+import { validateValueModel } from '../segments/value-model-config.ts';
+import { validateLifecycleConfig } from '../engine/lifecycle/config.ts';
 import { type DefinitionCollection, definitionRoutes } from './definitions.ts';
 import { audienceRoutes } from './audience.ts';
 import type { Workspace } from '../segments/workspace.ts';
 
-const COLLECTIONS: DefinitionCollection[] = [
-  { path: 'segments', kind: 'segment', noun: 'segment', validate: (doc) => validateSegment(doc).faults },
-  { path: 'tag-rules', kind: 'tagRule', noun: 'tag rule', validate: (doc) => validateTagRule(doc).faults },
-];
+function collections(definitions: DefinitionStore): DefinitionCollection[] {
+  return [
+    { path: 'segments', kind: 'segment', noun: 'segment', validate: (doc) => validateSegment(doc).faults },
+    { path: 'tag-rules', kind: 'tagRule', noun: 'tag rule', validate: (doc) => validateTagRule(doc).faults },
+    {
+      path: 'lifecycle',
+      kind: 'lifecycle',
+      noun: 'lifecycle config',
+      singleton: 'lifecycle',
+      validate: (doc) => validateLifecycleConfig(doc).faults,
+    },
+    {
+      path: 'value-model',
+      kind: 'valueModel',
+      noun: 'value model',
+      singleton: 'value-model',
+      validate: validateValueModel,
+    },
+    {
+      path: 'templates',
+      kind: 'template',
+      noun: 'template',
+      validate: (doc) => validateTemplate(doc).faults,
+    },
+    {
+      path: 'journeys',
+      kind: 'journey',
+      noun: 'journey',
+      // A journey may name any segment or template that exists (publish them before the journey).
+      validate: async (doc) => validateJourney(doc, await journeyContext(definitions)).faults,
+    },
+  ];
+}
 
 export interface AppDeps {
   keys: KeyRing;
   store: Store;
   definitions: DefinitionStore;
-  /** After a publish or archive: rebuild the live workspace. */
-  onPublished: () => Promise<void>;
+  /**
+   * After a publish or archive: rebuild the live workspace; answers the id of the recompute job it
+   * queued, if what changed reads or writes profiles.
+   */
+  onPublished: (kind: DefinitionKind) => Promise<string | null>;
   /** The live workspace (segment preview reads what it already keeps). */
   workspace: () => Workspace;
   scheduler: Scheduler;
@@ -33,6 +70,22 @@ export interface AppDeps {
   now?: () => number;
   /** Shown by `GET /health`. */
   describe?: Record<string, string>;
+}
+
+export function recomputeView(status: JobStatus) {
+  const progress = status.progress ?? {};
+  const total = typeof progress.total === 'number' ? progress.total : null;
+  const scanned = typeof progress.scanned === 'number' ? progress.scanned : 0;
+  return {
+    id: status.id,
+    href: `/v1/recomputes/${status.id}`,
+    state: status.state,
+    total,
+    scanned,
+    changed: typeof progress.changed === 'number' ? progress.changed : 0,
+    percent:
+      status.state === 'completed' ? 100 : total ? Math.min(99, Math.floor((100 * scanned) / total)) : 0,
+  };
 }
 
 interface BodyParserError {
@@ -82,11 +135,22 @@ export function createApp(deps: AppDeps): Express {
     ]);
     res.json({ ...deps.describe, profiles, pending: { ingest } });
   });
+  const recompute = async (id: string) => {
+    const status = await deps.scheduler.status(RECOMPUTE_QUEUE, id);
+    return status ? recomputeView(status) : { id, href: `/v1/recomputes/${id}` };
+  };
+  // How far the recompute after a publication has got (its id is in the publish answer).
+  app.get('/v1/recomputes/:id', requireScope(deps.keys, 'read'), async (req, res) => {
+    const id = String(req.params.id);
+    const status = await deps.scheduler.status(RECOMPUTE_QUEUE, id);
+    if (!status) throw new HttpError(404, 'not_found', `no recompute '${id}' (finished ones are kept a day)`);
+    res.json(recomputeView(status));
+  });
   app.use(ingestRoutes(deps.keys, deps.ingestor, now));
   app.use(userRoutes(deps.keys, deps.store));
   app.use(audienceRoutes(deps.keys, deps.store, deps.workspace, now));
-  for (const collection of COLLECTIONS) {
-    app.use(definitionRoutes(deps.keys, deps.definitions, collection, deps.onPublished, now));
+  for (const collection of collections(deps.definitions)) {
+    app.use(definitionRoutes(deps.keys, deps.definitions, collection, deps.onPublished, recompute, now));
   }
   app.use((req, _res, next) => next(new HttpError(404, 'not_found', `no route ${req.method} ${req.path}`)));
   app.use(errorHandler(deps.logger));

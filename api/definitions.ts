@@ -20,7 +20,12 @@ export interface DefinitionCollection {
   kind: DefinitionKind;
   /** What a user calls one, in messages. */
   noun: string;
-  validate(doc: unknown): RuleFault[];
+  validate(doc: unknown): RuleFault[] | Promise<RuleFault[]>;
+  /**
+   * A workspace-wide document with this one id (the lifecycle config): served at `/v1/<path>`
+   * itself, without an id in the URL and without a list.
+   */
+  singleton?: string;
 }
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
@@ -61,16 +66,20 @@ export function definitionRoutes(
   keys: KeyRing,
   store: DefinitionStore,
   collection: DefinitionCollection,
-  onPublished: () => Promise<void>,
+  onPublished: (kind: DefinitionKind) => Promise<string | null>,
+  recompute: (id: string) => Promise<JsonObject>,
   now: () => number,
 ): Router {
   const router = express.Router();
   const base = `/v1/${collection.path}`;
+  const { singleton } = collection;
+  const item = singleton === undefined ? `${base}/:id` : base;
   const read = requireScope(keys, 'read');
   const manage = requireScope(keys, 'manage');
   const json = express.json({ limit: '256kb', type: () => true });
 
   const idOf = (req: Request): string => {
+    if (singleton !== undefined) return singleton;
     const id = String(req.params.id);
     if (!DEFINITION_ID.test(id)) throw new HttpError(404, 'not_found', `no ${collection.noun} '${id}'`);
     return id;
@@ -84,11 +93,11 @@ export function definitionRoutes(
       ]);
     }
     const doc = { ...(body as JsonObject) };
+    const faults: RuleFault[] = [];
     if (pathId !== null) {
       if (doc.id !== undefined && doc.id !== pathId) {
-        throw HttpError.invalid([
-          { pointer: '/id', message: `must be '${pathId}' as in the URL, or absent` },
-        ]);
+        const where = singleton === undefined ? 'as in the URL' : `(there is one ${collection.noun})`;
+        faults.push({ pointer: '/id', message: `must be '${pathId}' ${where}, or absent` });
       }
       doc.id = pathId;
     }
@@ -96,7 +105,7 @@ export function definitionRoutes(
     const history = DEFINITION_ID.test(id) ? await store.history(collection.kind, id) : [];
     const newest = history.at(-1);
     doc.version = newest?.status === 'draft' ? newest.version : (newest?.version ?? 0) + 1;
-    const faults = collection.validate(doc);
+    faults.push(...(await collection.validate(doc)));
     if (faults.length > 0) throw HttpError.invalid(faults);
     let saved = await store.saveDraft(collection.kind, id, doc, now());
     // Another save raced this one to a different number: store the document under the number it got.
@@ -105,27 +114,29 @@ export function definitionRoutes(
     return saved;
   };
 
-  router.get(base, read, async (_req, res) => {
-    const summaries = await store.list(collection.kind);
-    res.json({
-      [collection.path]: summaries.map((s) => ({
-        id: s.id,
-        name: s.newest.document.name ?? null,
-        live: s.live,
-        newest: { version: s.newest.version, status: s.newest.status, updatedAt: iso(s.newest.updatedAt) },
-      })),
+  if (singleton === undefined)
+    router.get(base, read, async (_req, res) => {
+      const summaries = await store.list(collection.kind);
+      res.json({
+        [collection.path]: summaries.map((s) => ({
+          id: s.id,
+          name: s.newest.document.name ?? null,
+          live: s.live,
+          newest: { version: s.newest.version, status: s.newest.status, updatedAt: iso(s.newest.updatedAt) },
+        })),
+      });
     });
-  });
 
-  router.post(base, manage, json, async (req, res) => {
-    res.status(201).json(versionView(await save(req.body, null)));
-  });
+  if (singleton === undefined)
+    router.post(base, manage, json, async (req, res) => {
+      res.status(201).json(versionView(await save(req.body, null)));
+    });
 
-  router.put(`${base}/:id`, manage, json, async (req, res) => {
+  router.put(item, manage, json, async (req, res) => {
     res.json(versionView(await save(req.body, idOf(req))));
   });
 
-  router.get(`${base}/:id`, read, async (req, res) => {
+  router.get(item, read, async (req, res) => {
     const id = idOf(req);
     const history = await store.history(collection.kind, id);
     if (history.length === 0) throw new HttpError(404, 'not_found', `no ${collection.noun} '${id}'`);
@@ -137,7 +148,7 @@ export function definitionRoutes(
     });
   });
 
-  router.get(`${base}/:id/versions/:version`, read, async (req, res) => {
+  router.get(`${item}/versions/:version`, read, async (req, res) => {
     const id = idOf(req);
     const version = await store.get(collection.kind, id, positiveInt(req.params.version, '/version'));
     if (!version)
@@ -145,7 +156,7 @@ export function definitionRoutes(
     res.json(versionView(version));
   });
 
-  router.get(`${base}/:id/diff`, read, async (req, res) => {
+  router.get(`${item}/diff`, read, async (req, res) => {
     const id = idOf(req);
     const from = positiveInt(req.query.from, '/query/from');
     const to = positiveInt(req.query.to, '/query/to');
@@ -160,7 +171,7 @@ export function definitionRoutes(
   });
 
   for (const action of ['publish', 'archive'] as const) {
-    router.post(`${base}/:id/versions/:version/${action}`, manage, json, async (req, res) => {
+    router.post(`${item}/versions/:version/${action}`, manage, json, async (req, res) => {
       const id = idOf(req);
       const version = positiveInt(req.params.version, '/version');
       try {
@@ -168,8 +179,8 @@ export function definitionRoutes(
           action === 'publish'
             ? await store.publish(collection.kind, id, version, now())
             : await store.archive(collection.kind, id, version, now());
-        await onPublished();
-        res.json(versionView(changed));
+        const job = await onPublished(collection.kind);
+        res.json({ ...versionView(changed), ...(job ? { recompute: await recompute(job) } : {}) });
       } catch (error) {
         throw asHttpError(error);
       }

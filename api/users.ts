@@ -4,6 +4,7 @@ import { profileKeyForAnonymous, profileKeyForUser } from '../engine/profiles/pr
 import { type KeyRing, requireScope } from './auth.ts';
 import { HttpError } from './errors.ts';
 import { eventView, profileView } from './profile-view.ts';
+import { HISTORY_LIMIT } from '../engine/ingest/apply-batch.ts';
 
 /** The store key for an id given in a URL: a user id, or an anonymous id (followed to its user if linked). */
 async function resolveKey(store: Store, id: string): Promise<string | null> {
@@ -38,6 +39,24 @@ export function userRoutes(keys: KeyRing, store: Store): Router {
     const recent = await store.recentEvents(key, internal ? limit : limit * 4 + 100);
     const events = (internal ? recent : recent.filter((e) => e.type !== 'internal')).slice(0, limit);
     res.json({ profile: profileView(profile), events: events.map(eventView) });
+  });
+
+  // The user's lifecycle moves, oldest first, read from the lifecycle_changed events in their history.
+  router.get('/v1/users/:id/lifecycle', requireScope(keys, 'read'), async (req, res) => {
+    const id = String(req.params.id);
+    const key = await resolveKey(store, id);
+    const profile = key ? (await store.getProfiles([key])).get(key) : undefined;
+    if (!key || !profile) throw new HttpError(404, 'not_found', `no user or anonymous visitor '${id}'`);
+    const moves = (await store.recentEvents(key, HISTORY_LIMIT))
+      .filter((e) => e.type === 'internal' && e.event === 'lifecycle_changed')
+      .reverse()
+      .map((e) => ({
+        from: e.properties?.from ?? null,
+        to: e.properties?.to ?? null,
+        at: new Date(e.timestamp).toISOString(),
+      }));
+    const { lifecycle } = profileView(profile);
+    res.json({ state: lifecycle?.state ?? null, since: lifecycle?.since ?? null, history: moves });
   });
 
   router.delete('/v1/users/:id', requireScope(keys, 'manage'), async (req, res) => {

@@ -14,7 +14,7 @@ import { RedisStore } from '../engine/adapters/stores/redis.ts';
 import { SystemClock } from '../engine/clock.ts';
 import { INGEST_JOB, INGEST_QUEUE, IngestBuffer, type IngestJob } from '../engine/ingest/ingest-queue.ts';
 import { startIngestWorker } from '../engine/ingest/worker.ts';
-import { RECOMPUTE_JOB, RECOMPUTE_QUEUE } from '../engine/profiles/recompute.ts';
+import { RECOMPUTE_JOB, RECOMPUTE_QUEUE, recomputeJobId } from '../engine/profiles/recompute.ts';
 import {
   VALUE_MODEL_JOB,
   VALUE_MODEL_QUEUE,
@@ -22,13 +22,16 @@ import {
 } from '../engine/profiles/value-model-job.ts';
 import type { Job, Scheduler } from '../engine/ports/scheduler.ts';
 import type { Store, StoreOptions } from '../engine/ports/store.ts';
-import type { DefinitionStore } from '../engine/ports/definitions.ts';
+import type { DefinitionKind, DefinitionStore } from '../engine/ports/definitions.ts';
 import { MemoryDefinitionStore } from '../engine/adapters/definitions/memory.ts';
 import { MongoDefinitionStore } from '../engine/adapters/definitions/mongodb.ts';
 import { RedisDefinitionStore } from '../engine/adapters/definitions/redis.ts';
 import type { Config } from './config.ts';
 import { liveFingerprint, publishWorkspaceFiles, workspaceFromStore } from './workspace.ts';
 import { loadDemo } from './demo.ts';
+
+/** Definitions that decide what profiles hold: publishing one recomputes every profile. */
+const PROFILE_KINDS = new Set<DefinitionKind>(['segment', 'tagRule', 'lifecycle']);
 
 export interface Roles {
   api: boolean;
@@ -233,14 +236,15 @@ export async function startEngine(config: Config, roles: Roles, logger: Logger):
       keys,
       store,
       definitions,
-      onPublished: async () => {
+      onPublished: async (kind) => {
         await refreshWorkspace();
+        if (!PROFILE_KINDS.has(kind)) return null;
         // Users who send nothing new still enter or leave what was just published.
-        await scheduler.add(
+        return scheduler.add(
           RECOMPUTE_QUEUE,
           RECOMPUTE_JOB,
           { live: fingerprint },
-          { id: `recompute:${fingerprint}` },
+          { id: recomputeJobId(fingerprint), keep: true },
         );
       },
       workspace: () => workspace,

@@ -9,11 +9,10 @@ import {
   recordEvent,
 } from '../rules/aggregates.ts';
 import { backfillEventTimes, recordEventTime } from '../rules/event-times.ts';
-import { replay } from '../engine/lifecycle/timeline.ts';
 import { profileContext } from './context.ts';
 import { type CompiledSegment, evaluateMembership } from './membership.ts';
 import { applyTagRules } from './tag-rules.ts';
-import { lifecycleOnEvent, mergeLifecycle } from '../engine/lifecycle/profile-lifecycle.ts';
+import { lifecycleMove, lifecycleOnEvent, mergeLifecycle } from '../engine/lifecycle/profile-lifecycle.ts';
 import type { Workspace } from './workspace.ts';
 
 function internalEvent(
@@ -173,20 +172,15 @@ export function rematerialise(
   for (const a of workspace.aggregates) aggregates[a.id] = backfill(a.spec, events, a.filter);
   profile.aggregates = aggregates;
   profile.eventTimes = backfillEventTimes(events, workspace.trackedEvents);
-  const before = profile.activity;
+  // The lifecycle is replayed under the live config, silently: the moves it implies in the past
+  // never happened. If that leaves the user in another state than the one announced, that one move
+  // is announced now.
+  const announced = profile.lifecycle?.state ?? null;
   profile.activity = undefined;
-  const raised: StoredEvent[] = [];
-  for (const e of [...calls].sort((a, b) => a.timestamp - b.timestamp)) {
-    raised.push(...lifecycleOnEvent(profile, e, now, workspace.lifecycle));
-  }
-  // Only moves the old activity did not already imply are new.
-  const known = new Set(
-    before
-      ? replay(before, now, workspace.lifecycle).history.map(
-          (c) => `lifecycle_changed:${c.from}:${c.to}:${c.at}`,
-        )
-      : [],
-  );
+  for (const e of [...calls].sort((a, b) => a.timestamp - b.timestamp))
+    lifecycleOnEvent(profile, e, now, workspace.lifecycle);
+  const state = profile.lifecycle?.state ?? null;
+  const raised = state === announced ? [] : [lifecycleMove(announced, state, now)];
   profile.materialisedFor = workspace.materialisation;
-  return raised.filter((e) => !known.has(e.messageId));
+  return raised;
 }

@@ -69,6 +69,7 @@ export function startIngestWorker(
         scheduleChecks,
         logger,
         cause: `recompute:${job.id}`,
+        onProgress: (progress) => job.progress({ ...progress }),
       });
       logger.info({ job: job.id, ...result }, 'recompute done');
     },

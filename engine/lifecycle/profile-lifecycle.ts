@@ -8,13 +8,23 @@ import { type ActivityTimeline, mergeTimelines, recordEvent, replay } from './ti
 const BEHAVIOUR = new Set(['track', 'page', 'screen']);
 
 function changed(change: LifecycleChange, now: number): StoredEvent {
+  return lifecycleMove(change.from, change.to, change.at, now);
+}
+
+/** The internal event announcing a move, stamped `at`. */
+export function lifecycleMove(
+  from: string | null,
+  to: string | null,
+  at: number,
+  now: number = at,
+): StoredEvent {
   return {
     // One id per move: re-deciding it (a retried commit, a late event replayed) stores it once.
-    messageId: `lifecycle_changed:${change.from}:${change.to}:${change.at}`,
+    messageId: `lifecycle_changed:${from}:${to}:${at}`,
     type: 'internal',
     event: 'lifecycle_changed',
-    properties: { from: change.from, to: change.to },
-    timestamp: change.at,
+    properties: { from, to },
+    timestamp: at,
     receivedAt: now,
   };
 }

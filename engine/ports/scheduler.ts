@@ -1,3 +1,5 @@
+import type { JsonObject } from '../json.ts';
+
 /**
  * The queue and timer port. Adapters: in process (on a real or virtual clock) and BullMQ on Redis.
  * Jobs carry small payloads; the state they act on lives in the store and is re-read when they run.
@@ -10,6 +12,8 @@ export interface JobOptions {
   id?: string;
   /** Run no earlier than this many milliseconds from now. */
   delay?: number;
+  /** Keep the job's outcome and last progress readable by `status` for a day after it finishes. */
+  keep?: boolean;
 }
 
 export interface NewJob<T> {
@@ -23,6 +27,18 @@ export interface Job<T> {
   name: string;
   data: T;
   /** 1 on the first run, 2 on the first retry, ... */
+  attempt: number;
+  /** Records how far the job has got (e.g. `{ scanned, total }`), readable through `status`. */
+  progress(value: JsonObject): Promise<void>;
+}
+
+export type JobState = 'waiting' | 'delayed' | 'active' | 'completed' | 'failed';
+
+export interface JobStatus {
+  id: string;
+  state: JobState;
+  /** The last value the handler reported, null before the first report. */
+  progress: JsonObject | null;
   attempt: number;
 }
 
@@ -50,6 +66,11 @@ export interface Scheduler {
   unrepeat(queue: string, id: string): Promise<boolean>;
   /** Starts consuming a queue. Failed jobs are retried with backoff. */
   process<T>(queue: string, handler: JobHandler<T>, options: ProcessOptions): void;
+  /**
+   * A job's state and progress by id: while it waits or runs, and after it finished if it was added
+   * with `keep`. Null when there is no such job (or it finished without `keep`).
+   */
+  status(queue: string, id: string): Promise<JobStatus | null>;
   /** Jobs not yet finished (waiting, delayed, active) in a queue. */
   pending(queue: string): Promise<number>;
   /** Stops taking new jobs, waits for running ones, releases connections. */

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { rematerialise, updateMembership } from '../../segments/update.ts';
 import type { Workspace } from '../../segments/workspace.ts';
 import { HISTORY_LIMIT } from '../ingest/apply-batch.ts';
@@ -19,8 +20,15 @@ const PAGE = 500;
 const MAX_ATTEMPTS = 20;
 
 export interface RecomputeProgress {
+  /** Profiles when the job started (new ones may join while it runs). */
+  total: number;
   scanned: number;
   changed: number;
+}
+
+/** The job id for a state of the live definitions: one job per publication, whoever queues it. */
+export function recomputeJobId(live: string): string {
+  return `recompute-${createHash('sha1').update(live).digest('hex').slice(0, 16)}`;
 }
 
 /**
@@ -36,10 +44,13 @@ export async function recomputeAll(
     scheduleChecks: ScheduleChecks;
     logger: Logger;
     cause: string;
+    /** Called after each page of profiles. */
+    onProgress?: (progress: RecomputeProgress) => Promise<void>;
   },
 ): Promise<RecomputeProgress> {
   const { workspace, logger } = options;
-  const progress: RecomputeProgress = { scanned: 0, changed: 0 };
+  const progress: RecomputeProgress = { total: await store.countProfiles(), scanned: 0, changed: 0 };
+  await options.onProgress?.({ ...progress });
   let cursor: string | null = null;
   do {
     const page = await store.scanProfiles(cursor, PAGE);
@@ -48,9 +59,10 @@ export async function recomputeAll(
       if (await recomputeOne(store, profile.key, options)) progress.changed++;
     }
     cursor = page.cursor;
+    await options.onProgress?.({ ...progress });
     logger.info(
       { ...progress, segments: workspace.segments.length },
-      `recompute: ${progress.scanned} profiles scanned`,
+      `recompute: ${progress.scanned} of ${progress.total} profiles scanned`,
     );
   } while (cursor !== null);
   return progress;

@@ -6,6 +6,8 @@ import type { Json } from '../json.ts';
 import type { Logger } from '../ports/logger.ts';
 import type { Store } from '../ports/store.ts';
 import type { Profile } from './profile.ts';
+import type { StoredEvent } from '../events.ts';
+import { updateMembership } from '../../segments/update.ts';
 
 export const VALUE_MODEL_QUEUE = 'value-model';
 export const VALUE_MODEL_JOB = 'run';
@@ -16,8 +18,16 @@ const PAGE = 500;
 const TRAITS = ['rfm_r', 'rfm_f', 'rfm_m', 'rfm_group', 'value_tier'] as const;
 const isModelTag = (tag: string) => tag.startsWith('value:') || tag.startsWith('rfm:');
 
-/** Sets (or, for a user with no order in the window, removes) the value traits and tags. True if anything changed. */
-function applyScores(profile: Profile, scores: ValueScores | undefined, now: number): boolean {
+/**
+ * Sets (or, for a user with no order in the window, removes) the value traits and tags. Returns
+ * whether anything changed, and a `tag_added` / `tag_removed` event per tag that did.
+ */
+function applyScores(
+  profile: Profile,
+  scores: ValueScores | undefined,
+  run: string,
+  now: number,
+): { changed: boolean; events: StoredEvent[] } {
   const wanted: Record<(typeof TRAITS)[number], Json> = scores
     ? { rfm_r: scores.r, rfm_f: scores.f, rfm_m: scores.m, rfm_group: scores.group, value_tier: scores.tier }
     : { rfm_r: null, rfm_f: null, rfm_m: null, rfm_group: null, value_tier: null };
@@ -30,14 +40,24 @@ function applyScores(profile: Profile, scores: ValueScores | undefined, now: num
     profile.traitTimes[name] = now;
     changed = true;
   }
-  const tags = profile.tags.filter((t) => !isModelTag(t));
-  if (scores) tags.push(`value:${scores.tier}`, `rfm:${scores.group}`);
-  tags.sort();
-  if (tags.join() !== profile.tags.join()) {
-    profile.tags = tags;
+  const before = new Set(profile.tags.filter(isModelTag));
+  const after = new Set(scores ? [`value:${scores.tier}`, `rfm:${scores.group}`] : []);
+  const events: StoredEvent[] = [];
+  const tagEvent = (name: 'tag_added' | 'tag_removed', tag: string): StoredEvent => ({
+    messageId: `${name}:${tag}:value-model:${run}`,
+    type: 'internal',
+    event: name,
+    properties: { tag, source: 'value-model', run },
+    timestamp: now,
+    receivedAt: now,
+  });
+  for (const tag of before) if (!after.has(tag)) events.push(tagEvent('tag_removed', tag));
+  for (const tag of after) if (!before.has(tag)) events.push(tagEvent('tag_added', tag));
+  if (events.length > 0) {
+    profile.tags = [...profile.tags.filter((t) => !isModelTag(t)), ...after].sort();
     changed = true;
   }
-  return changed;
+  return { changed, events };
 }
 
 async function forEachProfile(store: Store, visit: (profile: Profile) => Promise<void>): Promise<void> {
@@ -84,15 +104,23 @@ export async function runValueModel(
     });
   });
   const scores = scoreBuyers(figures);
+  const run = new Date(now).toISOString();
   let changed = 0;
   await forEachProfile(store, async (first) => {
     let current: Profile | undefined = first;
     for (let attempt = 0; current && attempt < 20; attempt++) {
       const profile: Profile = structuredClone(current);
-      if (!applyScores(profile, scores.get(profile.key), now)) return;
+      const applied = applyScores(profile, scores.get(profile.key), run, now);
+      if (!applied.changed) return;
+      // Segments reading the value tags or traits follow at once.
+      const cause = { messageId: `value-model:${run}`, timestamp: now };
+      const events = [
+        ...applied.events,
+        ...updateMembership(profile, workspace.profileReadingSegments, cause, now, workspace),
+      ];
       profile.version = current.version + 1;
       const { conflicts } = await store.commit([
-        { key: profile.key, expectedVersion: current.version, profile, events: [], messageIds: [] },
+        { key: profile.key, expectedVersion: current.version, profile, events, messageIds: [] },
       ]);
       if (conflicts.length === 0) {
         changed++;

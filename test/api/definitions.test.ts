@@ -165,4 +165,63 @@ describe('segments and tag rules over the API: draft, publish, diff, archive', (
     await t.settle();
     assert.deepEqual(await segmentsOf('r-2'), ['coupon_regulars']);
   });
+
+  it('the lifecycle config goes through the API too: faults with pointers, then publish and recompute', async () => {
+    const bad = await t.request('PUT', '/v1/lifecycle', {
+      key: KEYS.admin,
+      body: { id: 'other', newFor: 'P', activeWithin: 5, activity: { events: 'all' } },
+    });
+    assert.equal(bad.status, 400);
+    assert.deepEqual(bad.body.errors.map((e: { pointer: string }) => e.pointer).sort(), [
+      '/activeWithin',
+      '/conversionEvents',
+      '/id',
+      '/latency',
+      '/newFor',
+    ]);
+    assert.equal((await t.request('GET', '/v1/lifecycle')).status, 404, 'nothing was saved');
+
+    // Active under the defaults (new for 7 days, active for 30): the only activity was 10 days ago.
+    const tenDaysAgo = new Date(Date.now() - 10 * 86_400_000).toISOString();
+    await t.request('POST', '/v1/track', {
+      body: { userId: 'lc-1', event: 'app_opened', messageId: 'lc-1-open', timestamp: tenDaysAgo },
+    });
+    await t.settle();
+    assert.equal((await t.request('GET', '/v1/users/lc-1/lifecycle')).body.state, 'active');
+
+    const config = {
+      newFor: 'P3D',
+      activeWithin: 'P7D',
+      activity: { events: 'all' },
+      conversionEvents: ['order_paid'],
+      latency: 'PT15M',
+    };
+    const draft = await t.request('PUT', '/v1/lifecycle', { key: KEYS.admin, body: config });
+    assert.equal(draft.status, 200);
+    assert.equal(draft.body.id, 'lifecycle');
+    const published = await t.request('POST', '/v1/lifecycle/versions/1/publish', { key: KEYS.admin });
+    assert.equal(published.status, 200);
+    const { recompute } = published.body;
+    assert.match(recompute.href, /^\/v1\/recomputes\/recompute-[0-9a-f]{16}$/);
+    await t.settle();
+
+    const progress = await t.request('GET', recompute.href);
+    assert.equal(progress.status, 200);
+    assert.equal(progress.body.state, 'completed');
+    assert.equal(progress.body.percent, 100);
+    assert.equal(progress.body.scanned, progress.body.total);
+    assert.ok(progress.body.total >= 1);
+
+    // Dormant under the published config (7 days without activity). The moves the defaults made
+    // stay as they happened; the one move the new config causes is announced when it is published.
+    const lifecycle = (await t.request('GET', '/v1/users/lc-1/lifecycle')).body;
+    assert.equal(lifecycle.state, 'dormant');
+    assert.deepEqual(
+      lifecycle.history.map((m: { from: string | null; to: string }) => `${m.from}>${m.to}`),
+      ['null>new', 'new>active', 'active>dormant'],
+    );
+    const publishedAt = Date.parse(published.body.publishedAt);
+    assert.ok(Date.parse(lifecycle.history[2].at) >= publishedAt, 'announced at the publication');
+    assert.equal((await t.request('GET', '/v1/recomputes/recompute-0000000000000000')).status, 404);
+  });
 });

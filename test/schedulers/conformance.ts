@@ -53,7 +53,47 @@ export function schedulerConformance(name: string, make: () => Promise<Scheduler
       s.process('q', handler, { concurrency: 1 });
       const id = await s.add('q', 'welcome', { user: 'u1' });
       await until('the job', () => jobs.length === 1);
-      assert.deepEqual(jobs[0], { id, name: 'welcome', data: { user: 'u1' }, attempt: 1 });
+      const { progress: _progress, ...job } = jobs[0];
+      assert.deepEqual(job, { id, name: 'welcome', data: { user: 'u1' }, attempt: 1 });
+    });
+
+    it("shows a job's progress while it runs and, with keep, its outcome after", async () => {
+      let release = () => {};
+      const gate = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      s.process(
+        'q',
+        async (job) => {
+          await job.progress({ scanned: 5, total: 10 });
+          await gate;
+          await job.progress({ scanned: 10, total: 10 });
+        },
+        { concurrency: 2 },
+      );
+      assert.equal(await s.status('q', 'nothing'), null);
+      await s.add('q', 'scan', {}, { id: 'scan:1', keep: true });
+      await s.add('q', 'scan', {}, { id: 'scan:2' });
+      await until('both to report', async () => (await s.status('q', 'scan:2'))?.progress !== null);
+      assert.deepEqual(await s.status('q', 'scan:1'), {
+        id: 'scan:1',
+        state: 'active',
+        progress: { scanned: 5, total: 10 },
+        attempt: 1,
+      });
+      release();
+      await drained();
+      assert.deepEqual(await s.status('q', 'scan:1'), {
+        id: 'scan:1',
+        state: 'completed',
+        progress: { scanned: 10, total: 10 },
+        attempt: 1,
+      });
+      assert.equal(await s.status('q', 'scan:2'), null, 'finished without keep: forgotten');
+      // A kept job's id can be used again; the new job replaces the old outcome.
+      await s.add('q', 'scan', {}, { id: 'scan:1', keep: true, delay: 60_000 });
+      assert.equal((await s.status('q', 'scan:1'))?.state, 'delayed');
+      assert.equal((await s.status('q', 'scan:1'))?.progress, null);
     });
 
     it('runs a delayed job after its delay, not before', async () => {

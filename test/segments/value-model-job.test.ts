@@ -94,6 +94,27 @@ it('recomputes value tiers and RFM at 03:00 Shanghai time and writes them as tra
       [],
     );
   }
+
+  // Each tag change is in the user's history once; the next run moves tiers and says so.
+  const tagMoves = async (id: string) =>
+    (await store.recentEvents(`u:${id}`, 100))
+      .filter((e) => e.event === 'tag_added' || e.event === 'tag_removed')
+      .map((e) => `${e.event === 'tag_added' ? '+' : '-'}${e.properties?.tag}`)
+      .reverse();
+  assert.deepEqual(await tagMoves('high'), ['+value:high', '+rfm:important_value']);
+  await scheduler.add(INGEST_QUEUE, INGEST_JOB, {
+    messages: parseBatch({ batch: [order('mid', 2, 5000, T0 + 2 * DAY)] }, T0 + 2 * DAY),
+  });
+  await clock.advanceTo(Date.parse('2026-03-03T19:00:01Z'));
+  assert.equal((await traits('mid')).traits.value_tier, 'high');
+  assert.equal((await traits('high')).traits.value_tier, 'medium');
+  // 900 is now below the mean spend (2,100): recent, frequent, low spend is "general value".
+  assert.deepEqual((await tagMoves('high')).slice(2), [
+    '-rfm:important_value',
+    '-value:high',
+    '+value:medium',
+    '+rfm:general_value',
+  ]);
   await scheduler.close();
   await store.close();
 });

@@ -5,11 +5,14 @@ import type {
   Job,
   JobHandler,
   JobOptions,
+  JobState,
+  JobStatus,
   NewJob,
   ProcessOptions,
   RepeatSpec,
   Scheduler,
 } from '../../ports/scheduler.ts';
+import type { JsonObject } from '../../json.ts';
 
 /** ioredis options, with an optional `redis://` URL for what they leave out. */
 export type BullMQConnection = RedisOptions & { url?: string };
@@ -33,6 +36,7 @@ export interface BullMQSchedulerOptions {
 }
 
 const REMOVABLE = new Set(['waiting', 'delayed', 'prioritized', 'waiting-children']);
+const KEEP_SECONDS = 86_400;
 
 /** Queues and timers on Redis through BullMQ, shared by any number of processes. */
 export class BullMQScheduler implements Scheduler {
@@ -64,7 +68,7 @@ export class BullMQScheduler implements Scheduler {
   async addBulk<T>(queue: string, jobs: readonly NewJob<T>[]): Promise<string[]> {
     const q = this.queue(queue);
     const ids = jobs.map((job) => job.options?.id ?? randomUUID());
-    await this.forgetFailed(
+    await this.forgetFinished(
       q,
       jobs.flatMap((job) => (job.options?.id === undefined ? [] : [encodeId(job.options.id)])),
     );
@@ -72,7 +76,11 @@ export class BullMQScheduler implements Scheduler {
       jobs.map((job, i) => ({
         name: job.name,
         data: job.data,
-        opts: { jobId: encodeId(ids[i]), delay: Math.max(0, job.options?.delay ?? 0) },
+        opts: {
+          jobId: encodeId(ids[i]),
+          delay: Math.max(0, job.options?.delay ?? 0),
+          ...(job.options?.keep ? { removeOnComplete: { age: KEEP_SECONDS } } : {}),
+        },
       })),
     );
     return ids;
@@ -125,6 +133,19 @@ export class BullMQScheduler implements Scheduler {
     this.workers.push(worker);
   }
 
+  async status(queue: string, id: string): Promise<JobStatus | null> {
+    const job = await this.queue(queue).getJob(encodeId(id));
+    if (job === undefined) return null;
+    const state = await job.getState();
+    const progress = job.progress;
+    return {
+      id,
+      state: STATES[state] ?? 'waiting',
+      progress: typeof progress === 'object' && progress !== null ? (progress as JsonObject) : null,
+      attempt: Math.max(1, job.attemptsMade + (state === 'active' ? 1 : 0)),
+    };
+  }
+
   async pending(queue: string): Promise<number> {
     return this.queue(queue).getJobCountByTypes('waiting', 'delayed', 'active', 'prioritized');
   }
@@ -164,14 +185,18 @@ export class BullMQScheduler implements Scheduler {
   }
 
   /**
-   * BullMQ ignores an add whose id is taken by any job, failed ones included. The port promises a
-   * new job once the old one is no longer waiting, delayed or active, so a failed job whose id is
-   * added again is removed first.
+   * BullMQ ignores an add whose id is taken by any job, finished ones included. The port promises a
+   * new job once the old one is no longer waiting, delayed or active, so a failed or kept completed
+   * job whose id is added again is removed first.
    */
-  private async forgetFailed(queue: Queue, jobIds: string[]): Promise<void> {
+  private async forgetFinished(queue: Queue, jobIds: string[]): Promise<void> {
     if (jobIds.length === 0) return;
-    const scores = await this.redis().zmscore(queue.keys.failed, ...jobIds);
-    await Promise.all(jobIds.filter((_, i) => scores[i] !== null).map((jobId) => queue.remove(jobId)));
+    const [failed, completed] = await Promise.all([
+      this.redis().zmscore(queue.keys.failed, ...jobIds),
+      this.redis().zmscore(queue.keys.completed, ...jobIds),
+    ]);
+    const finished = jobIds.filter((_, i) => failed[i] !== null || completed[i] !== null);
+    await Promise.all(finished.map((jobId) => queue.remove(jobId)));
   }
 }
 
@@ -194,6 +219,22 @@ function definedOnly<T extends object>(values: T): Partial<T> {
   return Object.fromEntries(Object.entries(values).filter(([, value]) => value !== undefined)) as Partial<T>;
 }
 
+const STATES: Record<string, JobState> = {
+  waiting: 'waiting',
+  prioritized: 'waiting',
+  'waiting-children': 'waiting',
+  delayed: 'delayed',
+  active: 'active',
+  completed: 'completed',
+  failed: 'failed',
+};
+
 function toPortJob<T>(job: BullJob<T>): Job<T> {
-  return { id: decodeId(job.id ?? ''), name: job.name, data: job.data, attempt: job.attemptsMade + 1 };
+  return {
+    id: decodeId(job.id ?? ''),
+    name: job.name,
+    data: job.data,
+    attempt: job.attemptsMade + 1,
+    progress: (value) => job.updateProgress(value),
+  };
 }

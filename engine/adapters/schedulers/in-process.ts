@@ -1,10 +1,12 @@
 import { CronExpressionParser } from 'cron-parser';
 import { trackWork } from '../../clock.ts';
+import type { JsonObject } from '../../json.ts';
 import type { Clock, TimerHandle } from '../../ports/clock.ts';
 import type {
   Job,
   JobHandler,
   JobOptions,
+  JobStatus,
   NewJob,
   ProcessOptions,
   RepeatSpec,
@@ -22,6 +24,8 @@ export interface InProcessSchedulerOptions {
 }
 
 const KEEP_FAILED = 1000;
+export type FailedJob = Omit<Job<unknown>, 'progress'>;
+const KEEP_FINISHED = 1000;
 
 interface Entry {
   id: string;
@@ -30,6 +34,8 @@ interface Entry {
   payload: string;
   attempt: number;
   state: 'waiting' | 'delayed' | 'active';
+  keep: boolean;
+  progress: JsonObject | null;
   timer?: TimerHandle;
   firing?: { schedule: Schedule; at: number };
 }
@@ -49,7 +55,9 @@ class Lane {
   /** Waiting jobs in arrival order. */
   readonly ready = new Set<Entry>();
   readonly schedules = new Map<string, Schedule>();
-  readonly failed: Job<unknown>[] = [];
+  readonly failed: FailedJob[] = [];
+  /** Outcomes of finished jobs added with `keep`, oldest first. */
+  readonly kept = new Map<string, JobStatus>();
   handler?: JobHandler<unknown>;
   concurrency = 0;
   running = 0;
@@ -115,6 +123,13 @@ export class InProcessScheduler implements Scheduler {
     this.dispatch(lane);
   }
 
+  async status(queue: string, id: string): Promise<JobStatus | null> {
+    const lane = this.lane(queue);
+    const entry = lane.entries.get(id);
+    if (entry === undefined) return lane.kept.get(id) ?? null;
+    return { id, state: entry.state, progress: entry.progress, attempt: entry.attempt };
+  }
+
   async pending(queue: string): Promise<number> {
     return this.pendingNow(queue);
   }
@@ -125,7 +140,7 @@ export class InProcessScheduler implements Scheduler {
   }
 
   /** Jobs that failed their last attempt, oldest first (the last 1000 per queue). */
-  failed(queue: string): Job<unknown>[] {
+  failed(queue: string): FailedJob[] {
     return [...this.lane(queue).failed];
   }
 
@@ -160,7 +175,15 @@ export class InProcessScheduler implements Scheduler {
   private enqueue(lane: Lane, name: string, data: unknown, options: JobOptions): string {
     const id = options.id ?? this.nextId(lane);
     if (lane.entries.has(id)) return id;
-    const entry: Entry = { id, name, payload: toPayload(data), attempt: 1, state: 'waiting' };
+    const entry: Entry = {
+      id,
+      name,
+      payload: toPayload(data),
+      attempt: 1,
+      state: 'waiting',
+      keep: options.keep ?? false,
+      progress: null,
+    };
     lane.entries.set(id, entry);
     this.schedule(lane, entry, options.delay ?? 0);
     return id;
@@ -203,6 +226,8 @@ export class InProcessScheduler implements Scheduler {
       payload: schedule.payload,
       attempt: 1,
       state: 'delayed',
+      keep: false,
+      progress: null,
       firing: { schedule, at },
     };
     schedule.next = entry;
@@ -249,18 +274,29 @@ export class InProcessScheduler implements Scheduler {
       name: entry.name,
       data: JSON.parse(entry.payload),
       attempt: entry.attempt,
+      progress: async (value) => {
+        entry.progress = structuredClone(value);
+      },
+    };
+    const finish = (state: 'completed' | 'failed') => {
+      lane.entries.delete(entry.id);
+      if (!entry.keep) return;
+      lane.kept.delete(entry.id);
+      lane.kept.set(entry.id, { id: entry.id, state, progress: entry.progress, attempt: entry.attempt });
+      if (lane.kept.size > KEEP_FINISHED) lane.kept.delete(lane.kept.keys().next().value as string);
     };
     try {
       await handler(job);
-      lane.entries.delete(entry.id);
+      finish('completed');
     } catch (error) {
       if (entry.attempt < this.maxAttempts) {
         const wait = this.backoffMs * 2 ** (entry.attempt - 1);
         entry.attempt++;
         this.schedule(lane, entry, wait);
       } else {
-        lane.entries.delete(entry.id);
-        lane.failed.push(job);
+        finish('failed');
+        const { progress: _progress, ...failed } = job;
+        lane.failed.push(failed);
         if (lane.failed.length > KEEP_FAILED) lane.failed.shift();
         this.onFailed?.(lane.queue, job, error);
       }
