@@ -16,6 +16,7 @@ import { ConfigError } from './config.ts';
 import { type ValueModelConfig, validateValueModel } from '../segments/value-model-config.ts';
 import { type LifecycleConfig, validateLifecycleConfig } from '../engine/lifecycle/config.ts';
 import { journeyContext } from '../journeys/context.ts';
+import type { JourneyDefinition } from '../journeys/journey.ts';
 import { type JourneyContext, validateJourney, validateTemplate } from '../journeys/validate.ts';
 
 /** Where each kind of definition lives in a workspace folder, and how it is checked. */
@@ -155,19 +156,31 @@ export async function workspaceFromStore(definitions: DefinitionStore, timezone:
     );
     return versions.filter((v) => v !== null).map((v) => v.document as unknown as T);
   };
-  const [segments, tagRules, lifecycle, valueModel] = await Promise.all([
+  const [segments, tagRules, lifecycle, valueModel, journeys] = await Promise.all([
     live<SegmentDefinition>('segment'),
     live<TagRuleDefinition>('tagRule'),
     definitions.live('lifecycle', 'lifecycle'),
     definitions.live('valueModel', 'value-model'),
+    published<JourneyDefinition>(definitions, 'journey'),
   ]);
   return new Workspace({
     segments,
     tagRules,
+    journeys,
     timezone,
     ...(lifecycle ? { lifecycle: lifecycle.document as unknown as LifecycleConfig } : {}),
     ...(valueModel ? { valueModel: valueModel.document as unknown as ValueModelConfig } : {}),
   });
+}
+
+/** Every published version of every definition of a kind (users in flight stay on theirs). */
+async function published<T>(definitions: DefinitionStore, kind: DefinitionKind): Promise<T[]> {
+  const summaries = await definitions.list(kind);
+  const histories = await Promise.all(summaries.map((s) => definitions.history(kind, s.id)));
+  return histories
+    .flat()
+    .filter((v) => v.status === 'published')
+    .map((v) => v.document as unknown as T);
 }
 
 /** A short fingerprint of what is live, to notice publications made by other processes. */

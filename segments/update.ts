@@ -14,6 +14,7 @@ import { type CompiledSegment, evaluateMembership } from './membership.ts';
 import { applyTagRules } from './tag-rules.ts';
 import { lifecycleMove, lifecycleOnEvent, mergeLifecycle } from '../engine/lifecycle/profile-lifecycle.ts';
 import type { Workspace } from './workspace.ts';
+import { journeysOnEvents, journeysOverTime } from '../journeys/runtime.ts';
 
 function internalEvent(
   name: 'segment_entered' | 'segment_exited',
@@ -183,4 +184,36 @@ export function rematerialise(
   const raised = state === announced ? [] : [lifecycleMove(announced, state, now)];
   profile.materialisedFor = workspace.materialisation;
   return raised;
+}
+
+/**
+ * The journeys' reaction to events just decided for this user (calls and the engine's own:
+ * segment and lifecycle moves). Tags and traits the journeys set may move the user in or out of
+ * segments; those moves reach the journeys too, once (no further rounds).
+ */
+export function runJourneys(
+  profile: Profile,
+  events: readonly StoredEvent[],
+  now: number,
+  workspace: Workspace,
+  recent: readonly StoredEvent[] = [],
+): StoredEvent[] {
+  const options = { journeys: workspace.journeys, now, timezone: workspace.timezone, recent };
+  const before = JSON.stringify([profile.tags, profile.traits]);
+  const log = journeysOnEvents(profile, events, options);
+  if (log.length === 0 || JSON.stringify([profile.tags, profile.traits]) === before) return log;
+  const cause = { messageId: log[log.length - 1].messageId, timestamp: now };
+  const moves = updateMembership(profile, workspace.profileReadingSegments, cause, now, workspace);
+  return [...log, ...moves, ...journeysOnEvents(profile, moves, options)];
+}
+
+/** Journey timers that fell due, and what their steps cause (as `runJourneys`). */
+export function runJourneyTimers(profile: Profile, now: number, workspace: Workspace): StoredEvent[] {
+  const options = { journeys: workspace.journeys, now, timezone: workspace.timezone };
+  const before = JSON.stringify([profile.tags, profile.traits]);
+  const log = journeysOverTime(profile, options);
+  if (log.length === 0 || JSON.stringify([profile.tags, profile.traits]) === before) return log;
+  const cause = { messageId: log[log.length - 1].messageId, timestamp: now };
+  const moves = updateMembership(profile, workspace.profileReadingSegments, cause, now, workspace);
+  return [...log, ...moves, ...journeysOnEvents(profile, moves, options)];
 }

@@ -1,4 +1,7 @@
 import stringify from 'safe-stable-stringify';
+import type { JourneyDefinition } from '../journeys/journey.ts';
+import { JourneySet } from '../journeys/journey-set.ts';
+import { nextJourneyDue } from '../journeys/runtime.ts';
 import { createHash } from 'node:crypto';
 import {
   type AggregateState,
@@ -77,6 +80,8 @@ export class Workspace {
   readonly tagRules: readonly CompiledTagRule[];
   /** Value tiers and RFM, recomputed on its schedule; null when the workspace has none. */
   readonly valueModel: ValueModelConfig | null;
+  /** The published journeys. */
+  readonly journeys: JourneySet;
   /** The lifecycle every profile follows (DESIGN 3.4 defaults unless the workspace has its own). */
   readonly lifecycle: LifecycleConfig;
   /** Segments reading the profile: re-evaluated when the lifecycle moves with time. */
@@ -92,9 +97,12 @@ export class Workspace {
       tagRules?: readonly TagRuleDefinition[];
       lifecycle?: LifecycleConfig;
       valueModel?: ValueModelConfig;
+      /** Every published version of every journey. */
+      journeys?: readonly JourneyDefinition[];
       timezone?: string;
     } = {},
   ) {
+    this.journeys = new JourneySet(definitions.journeys);
     this.valueModel = definitions.valueModel ?? null;
     this.timezone = definitions.timezone ?? 'UTC';
     this.lifecycle = definitions.lifecycle ?? DEFAULT_LIFECYCLE;
@@ -163,6 +171,9 @@ export class Workspace {
     let next = profile.activity
       ? (nextTransitionAt(profile.activity, now, this.lifecycle) ?? Number.POSITIVE_INFINITY)
       : Number.POSITIVE_INFINITY;
+    const journeyDue = nextJourneyDue(profile);
+    // A timer already due fires at once (the walk it triggers sets the next one).
+    if (journeyDue !== null && journeyDue < next) next = Math.max(journeyDue, now);
     if (this.timeSegments.length === 0) return Number.isFinite(next) ? next : null;
     const ctx = profileContext(profile, now, { timezone: this.timezone });
     for (const segment of this.timeSegments) {

@@ -1,4 +1,10 @@
-import { mergeMaterialised, rematerialise, updateForEvent, updateMembership } from '../../segments/update.ts';
+import {
+  mergeMaterialised,
+  rematerialise,
+  runJourneys,
+  updateForEvent,
+  updateMembership,
+} from '../../segments/update.ts';
 import type { Workspace } from '../../segments/workspace.ts';
 import type { InboundMessage } from '../events.ts';
 import type { ProfileCommit, Store } from '../ports/store.ts';
@@ -19,6 +25,9 @@ export interface BatchResult {
 
 const MAX_ATTEMPTS = 50;
 /** How much of a user's stored history a rebuild reads (newest first). */
+/** Recent calls read for users who may enter a journey. */
+const JOURNEY_HISTORY = 200;
+
 export const HISTORY_LIMIT = 10_000;
 
 export interface ApplyBatchOptions extends ApplyOptions {
@@ -152,6 +161,20 @@ async function commitAll(
         stale.map(async (key) => [key, await store.recentEvents(key, HISTORY_LIMIT)] as const),
       ),
     );
+    // Users who may enter a journey now: their recent calls tell whether an awaited event already happened.
+    const triggers = workspace?.journeys.triggerEvents;
+    const journeyHistories = new Map(
+      await Promise.all(
+        pending
+          .filter(
+            (w) =>
+              !histories.has(w.key) &&
+              triggers !== undefined &&
+              w.messages.some((m) => m.type === 'track' && triggers.has(m.event as string)),
+          )
+          .map(async (w) => [w.key, await store.recentEvents(w.key, JOURNEY_HISTORY)] as const),
+      ),
+    );
     const commits = new Map<string, ProfileCommit>();
     const checks: ProfileCheck[] = [];
     const counts = new Map<string, { applied: number; duplicates: number }>();
@@ -211,6 +234,10 @@ async function commitAll(
           commit.events.push(...updateMembership(profile, workspace.segments, cause, now, workspace));
         }
         commit.absorb = { key: absorbKey, expectedVersion: absorbed.version };
+      }
+      if (workspace && (workspace.journeys.size > 0 || profile.journeys)) {
+        const recent = histories.get(w.key) ?? journeyHistories.get(w.key) ?? [];
+        commit.events.push(...runJourneys(profile, commit.events, now, workspace, recent));
       }
       counts.set(w.key, { applied: commit.messageIds.length, duplicates });
       if (commit.messageIds.length === 0 && !commit.absorb) continue;

@@ -147,7 +147,8 @@ function wins(at: number, value: Json | undefined, currentAt: number, current: J
   return JSON.stringify(value ?? null) > JSON.stringify(current ?? null);
 }
 
-function setTrait(profile: Profile, name: string, value: Json, at: number): void {
+/** Sets a trait if (at, value) beats the current write (last write wins by event time). */
+export function setTrait(profile: Profile, name: string, value: Json, at: number): void {
   const currentAt = profile.traitTimes[name];
   if (currentAt !== undefined && !wins(at, value, currentAt, profile.traits[name])) return;
   profile.traitTimes[name] = at;

@@ -1,5 +1,5 @@
 import type { Workspace } from '../../segments/workspace.ts';
-import { updateMembership } from '../../segments/update.ts';
+import { runJourneys, runJourneyTimers, updateMembership } from '../../segments/update.ts';
 import { lifecycleOverTime } from '../lifecycle/profile-lifecycle.ts';
 import type { Store } from '../ports/store.ts';
 import type { Profile } from './profile.ts';
@@ -60,6 +60,9 @@ export async function runProfileCheck(
         ? workspace.timeSegments
         : [...workspace.timeSegments, ...workspace.profileReadingSegments];
     events.push(...updateMembership(profile, [...new Set(candidates)], cause, now, workspace));
+    // Journey timers, then what the moves above (segments, lifecycle) mean for the journeys.
+    events.push(...runJourneyTimers(profile, now, workspace));
+    events.push(...runJourneys(profile, [...events], now, workspace));
     const next = planCheck(profile, now, workspace);
     if (events.length === 0 && (profile.checkAt ?? null) === (current.checkAt ?? null)) return;
     if (next) await options.scheduleChecks([next]);

@@ -2,6 +2,7 @@ import type { AggregateState } from '../../rules/aggregates.ts';
 import type { EventTimes } from '../../rules/event-times.ts';
 import type { ActivityTimeline } from '../lifecycle/timeline.ts';
 import type { Json, JsonObject } from '../json.ts';
+import type { JourneyMemories } from '../../journeys/enrollment.ts';
 
 export type Channel = 'sms' | 'email' | 'push' | 'wechat';
 export const CHANNELS: readonly Channel[] = ['sms', 'email', 'push', 'wechat'];
@@ -71,6 +72,8 @@ export interface Profile {
   activity?: ActivityTimeline;
   /** When this user's re-check timer is due (segments that change with time alone); null: none set. */
   checkAt?: number | null;
+  /** Where the user is in each journey they have entered (journeys/enrollment.ts). */
+  journeys?: JourneyMemories;
 }
 
 export function profileKeyForUser(userId: string): string {

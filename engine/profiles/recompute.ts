@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { rematerialise, updateMembership } from '../../segments/update.ts';
+import { rematerialise, runJourneys, updateMembership } from '../../segments/update.ts';
 import type { Workspace } from '../../segments/workspace.ts';
 import { HISTORY_LIMIT } from '../ingest/apply-batch.ts';
 import type { Logger } from '../ports/logger.ts';
@@ -85,6 +85,8 @@ async function recomputeOne(
     }
     const cause = { messageId: options.cause, timestamp: now };
     events.push(...updateMembership(profile, workspace.segments, cause, now, workspace));
+    // Users the publication moves into or out of a segment meet the journeys triggered by that.
+    events.push(...runJourneys(profile, [...events], now, workspace));
     const check = planCheck(profile, now, workspace);
     const unchanged =
       events.length === 0 &&

@@ -1,0 +1,88 @@
+/**
+ * A published journey version prepared for the hot path: conditions compiled into predicates, steps
+ * indexed, each step's ways out resolved (an absent `next` is the following step, none after the last).
+ */
+import { compile, type Predicate } from '../rules/compile.ts';
+import { durationMs } from '../rules/durations.ts';
+import type { JourneyDefinition, Step } from './journey.ts';
+
+export interface CompiledStep {
+  step: Step;
+  index: number;
+  /** The following step's id, or null when the journey ends after this one. */
+  following: string | null;
+  /** Compiled conditions by purpose: branch conditions in order, send variants in order, waitFor's where. */
+  branches: Predicate[];
+  variants: Predicate[];
+  where: Predicate | null;
+}
+
+export interface CompiledJourney {
+  id: string;
+  version: number;
+  definition: JourneyDefinition;
+  first: string;
+  steps: Map<string, CompiledStep>;
+  triggerWhere: Predicate | null;
+  audience: Predicate | null;
+  exitEvents: { event: string; where: Predicate | null }[];
+  exitSegments: { segment: string; on: 'entered' | 'exited' }[];
+  /** Paths of the triggering event that waitFor steps match on (kept on the enrollment). */
+  matchPaths: string[];
+  /** Minimum time between two entries, ms (0: none). */
+  minInterval: number;
+  reentry: 'never' | 'afterExit' | 'anytime';
+  /** 0-10000: users whose journey hash falls below walk as shadows. */
+  holdoutBasisPoints: number;
+  /** Channels the journey can send on (for the entry consent check). */
+  channels: Set<string>;
+}
+
+const maybe = (condition: Parameters<typeof compile>[0] | undefined): Predicate | null =>
+  condition === undefined ? null : compile(condition);
+
+/** Compiles a journey that passed validateJourney. */
+export function compileJourney(definition: JourneyDefinition): CompiledJourney {
+  const steps = new Map<string, CompiledStep>();
+  const matchPaths = new Set<string>();
+  const channels = new Set<string>();
+  definition.steps.forEach((step, index) => {
+    const compiled: CompiledStep = {
+      step,
+      index,
+      following: definition.steps[index + 1]?.id ?? null,
+      branches: [],
+      variants: [],
+      where: null,
+    };
+    if (step.type === 'branch') compiled.branches = step.branches.map((b) => compile(b.condition));
+    if (step.type === 'send') {
+      compiled.variants = (step.variants ?? []).map((v) => compile(v.condition));
+      channels.add(step.channel);
+      if (step.fallback) channels.add(step.fallback.channel);
+    }
+    if (step.type === 'waitFor') {
+      compiled.where = maybe(step.where);
+      if (step.match) matchPaths.add(step.match);
+    }
+    steps.set(step.id, compiled);
+  });
+  const trigger = definition.trigger;
+  const exits = definition.exit ?? [];
+  return {
+    id: definition.id,
+    version: definition.version,
+    definition,
+    first: definition.steps[0].id,
+    steps,
+    triggerWhere: trigger.type === 'event' || trigger.type === 'schedule' ? maybe(trigger.where) : null,
+    audience: maybe(definition.audience?.condition),
+    exitEvents: exits.flatMap((e) => ('event' in e ? [{ event: e.event, where: maybe(e.where) }] : [])),
+    exitSegments: exits.flatMap((e) => ('segment' in e ? [{ segment: e.segment, on: e.on }] : [])),
+    matchPaths: [...matchPaths],
+    minInterval: definition.entry?.minInterval ? durationMs(definition.entry.minInterval) : 0,
+    reentry: definition.entry?.reentry ?? 'never',
+    holdoutBasisPoints: Math.round((definition.holdout?.percent ?? 0) * 100),
+    channels,
+  };
+}

@@ -1,0 +1,91 @@
+/**
+ * Where a user is in the journeys, kept on their profile so that every journey decision commits in
+ * the same compare-and-set write as the event that caused it: a retried or concurrent worker can
+ * neither enrol a user twice nor run a step twice.
+ */
+import { createHash } from 'node:crypto';
+import type { Json } from '../engine/json.ts';
+import type { StoredEvent } from '../engine/events.ts';
+
+export interface Enrollment {
+  /** `<journeyId>:<trigger messageId>`: one enrollment per trigger event. */
+  id: string;
+  /** The journey version the user entered and stays on. */
+  version: number;
+  /** Event time of the trigger. */
+  enteredAt: number;
+  trigger: { messageId: string; event: string };
+  /** Values of the trigger at the paths waitFor steps match on (`properties.cartId`). */
+  keys: Record<string, Json>;
+  /** A holdout user walks as a shadow: every gate is evaluated, nothing is sent. */
+  holdout: boolean;
+  /** The step the user is at. */
+  step: string;
+  /** When they reached it (logical time: the trigger's, a timer's due time, an awaited event's). */
+  arrivedAt: number;
+  /** Steps reached so far; with the step id it names each visit (deterministic message ids). */
+  visits: number;
+  /** A wait's due time or a waitFor's timeout; null while nothing is pending. */
+  dueAt: number | null;
+}
+
+/** One user's record of one journey. */
+export interface JourneyMemory {
+  active: Enrollment | null;
+  entries: number;
+  lastEnteredAt: number | null;
+  lastExitedAt: number | null;
+}
+
+export type JourneyMemories = Record<string, JourneyMemory>;
+
+export const emptyMemory = (): JourneyMemory => ({
+  active: null,
+  entries: 0,
+  lastEnteredAt: null,
+  lastExitedAt: null,
+});
+
+/** 0-9999 from hash(journeyId, key): the same for every entry and version of a user in a journey. */
+export function journeyBucket(journeyId: string, key: string, salt = ''): number {
+  return createHash('sha1').update(`${journeyId}\u0000${key}\u0000${salt}`).digest().readUInt32BE(0) % 10_000;
+}
+
+/** The value at a dotted path (`properties.cartId`) of a stored event. */
+export function valueAtPath(event: StoredEvent, path: string): Json | undefined {
+  let value: unknown = event;
+  for (const key of path.split('.')) {
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+    value = (value as Record<string, unknown>)[key];
+  }
+  return value as Json | undefined;
+}
+
+export type JourneyLogName =
+  'journey_entered' | 'journey_step' | 'journey_exited' | 'message_sent' | 'message_skipped';
+
+/** An execution log entry, stored once in the user's history (its id names the decision). */
+export function journeyLog(
+  name: JourneyLogName,
+  journeyId: string,
+  enrollment: Enrollment,
+  at: number,
+  now: number,
+  details: Record<string, Json>,
+): StoredEvent {
+  const action = typeof details.action === 'string' ? details.action : name;
+  return {
+    messageId: `${name}:${enrollment.id}:${enrollment.visits}:${action}`,
+    type: 'internal',
+    event: name,
+    properties: {
+      journeyId,
+      version: enrollment.version,
+      enrollmentId: enrollment.id,
+      step: enrollment.step,
+      ...details,
+    },
+    timestamp: at,
+    receivedAt: now,
+  };
+}

@@ -1,0 +1,280 @@
+/**
+ * Journeys reacting to a user's events and to the passage of time: entry (DESIGN 3.5 order: global
+ * holdout, consent, audience, trigger condition, entry limits), exits, awaited events and timers.
+ * Everything happens on the profile, inside the commit of the event or timer that caused it.
+ */
+import type { StoredEvent } from '../engine/events.ts';
+import type { Json } from '../engine/json.ts';
+import type { Profile } from '../engine/profiles/profile.ts';
+import { profileContext } from '../segments/context.ts';
+import { holds } from '../segments/membership.ts';
+import type { CompiledJourney } from './compile.ts';
+import {
+  type Enrollment,
+  emptyMemory,
+  type JourneyMemory,
+  journeyBucket,
+  journeyLog,
+  valueAtPath,
+} from './enrollment.ts';
+import type { JourneySet } from './journey-set.ts';
+import { awaited, unreachable, walk, type WalkContext, type WalkEnd } from './walk.ts';
+
+/** Events the journeys write themselves: never triggers, exits or awaited events. */
+const OWN_EVENTS = new Set([
+  'journey_entered',
+  'journey_step',
+  'journey_exited',
+  'message_sent',
+  'message_skipped',
+]);
+
+export interface JourneyRunOptions {
+  journeys: JourneySet;
+  now: number;
+  /** The workspace's zone, for users without one. */
+  timezone: string;
+  /** The user's recent calls (newest first or any order), for waitFor steps whose event already happened. */
+  recent?: readonly StoredEvent[];
+  /** Profile buckets [from, to) of the workspace's global control group: they enter no journey. */
+  globalControl?: { from: number; to: number } | null;
+}
+
+function memoryOf(profile: Profile, journeyId: string): JourneyMemory {
+  profile.journeys ??= {};
+  return (profile.journeys[journeyId] ??= emptyMemory());
+}
+
+function context(
+  profile: Profile,
+  journey: CompiledJourney,
+  options: JourneyRunOptions,
+  recent: readonly StoredEvent[],
+): WalkContext {
+  return {
+    profile,
+    journey,
+    now: options.now,
+    timezone: options.timezone,
+    facts: (event) =>
+      profileContext(profile, options.now, { timezone: options.timezone, event: event ?? null }),
+    recent,
+  };
+}
+
+function finish(
+  profile: Profile,
+  journey: CompiledJourney,
+  enrollment: Enrollment,
+  end: WalkEnd,
+  log: StoredEvent[],
+  now: number,
+): void {
+  if (end.state !== 'ended') return;
+  const memory = memoryOf(profile, journey.id);
+  memory.active = null;
+  memory.lastExitedAt = end.at;
+  log.push(journeyLog('journey_exited', journey.id, enrollment, end.at, now, { reason: end.reason }));
+}
+
+/** The version an enrollment walks on; null when it is no longer published (the user is let go). */
+function versionOf(
+  options: JourneyRunOptions,
+  journeyId: string,
+  enrollment: Enrollment,
+): CompiledJourney | null {
+  return options.journeys.version(journeyId, enrollment.version) ?? null;
+}
+
+/** Decides what the user's events mean for their journeys; returns the execution log entries. */
+export function journeysOnEvents(
+  profile: Profile,
+  events: readonly StoredEvent[],
+  options: JourneyRunOptions,
+): StoredEvent[] {
+  const log: StoredEvent[] = [];
+  const calls = [...(options.recent ?? []), ...events].filter((e) => e.type !== 'internal' && !e.late);
+  for (const event of events) {
+    if (event.late || OWN_EVENTS.has(event.event)) continue;
+    for (const [journeyId, memory] of Object.entries(profile.journeys ?? {})) {
+      const enrollment = memory.active;
+      if (!enrollment) continue;
+      const journey = versionOf(options, journeyId, enrollment);
+      if (!journey) continue;
+      react(profile, journey, enrollment, event, options, calls, log);
+    }
+    for (const journey of options.journeys.triggeredBy(event))
+      enter(profile, journey, event, options, calls, log);
+  }
+  return log;
+}
+
+/** An awaited event moves the user on; an exit criterion ends the enrollment. */
+function react(
+  profile: Profile,
+  journey: CompiledJourney,
+  enrollment: Enrollment,
+  event: StoredEvent,
+  options: JourneyRunOptions,
+  calls: readonly StoredEvent[],
+  log: StoredEvent[],
+): void {
+  if (event.messageId === enrollment.trigger.messageId || event.timestamp < enrollment.enteredAt) return;
+  const ctx = context(profile, journey, options, calls);
+  const compiled = journey.steps.get(enrollment.step);
+  if (compiled && awaited(compiled, enrollment, event, ctx)) {
+    const step = compiled.step;
+    log.push(
+      journeyLog('journey_step', journey.id, enrollment, event.timestamp, options.now, {
+        action: 'event',
+        event: event.messageId,
+      }),
+    );
+    const target = step.type === 'waitFor' ? (step.onEvent ?? compiled.following) : null;
+    if (target === null) {
+      finish(
+        profile,
+        journey,
+        enrollment,
+        { state: 'ended', reason: 'completed', at: event.timestamp },
+        log,
+        options.now,
+      );
+      return;
+    }
+    enrollment.step = target;
+    enrollment.arrivedAt = Math.max(enrollment.arrivedAt, event.timestamp);
+    enrollment.visits += 1;
+    enrollment.dueAt = null;
+    log.push(
+      journeyLog('journey_step', journey.id, enrollment, enrollment.arrivedAt, options.now, {
+        action: 'reached',
+        type: journey.steps.get(target)!.step.type,
+      }),
+    );
+    finish(profile, journey, enrollment, walk(enrollment, ctx, log), log, options.now);
+    if (!memoryOf(profile, journey.id).active) return;
+  }
+  const reason = exitReason(journey, event, ctx);
+  if (reason !== null)
+    finish(
+      profile,
+      journey,
+      enrollment,
+      { state: 'ended', reason, at: Math.max(event.timestamp, enrollment.arrivedAt) },
+      log,
+      options.now,
+    );
+}
+
+function exitReason(journey: CompiledJourney, event: StoredEvent, ctx: WalkContext): string | null {
+  if (event.type === 'internal') {
+    const segment = event.properties?.segmentId;
+    const move =
+      event.event === 'segment_entered' ? 'entered' : event.event === 'segment_exited' ? 'exited' : null;
+    if (move && journey.exitSegments.some((s) => s.segment === segment && s.on === move))
+      return `segment_${move}:${segment}`;
+    return null;
+  }
+  const hit = journey.exitEvents.find(
+    (e) => e.event === event.event && (e.where === null || holds(e.where, ctx.facts(event))),
+  );
+  return hit ? `event:${event.event}` : null;
+}
+
+/** Tries to enrol the user on a trigger event, in the DESIGN order of checks; walks them if they enter. */
+function enter(
+  profile: Profile,
+  journey: CompiledJourney,
+  trigger: StoredEvent,
+  options: JourneyRunOptions,
+  calls: readonly StoredEvent[],
+  log: StoredEvent[],
+): void {
+  const control = options.globalControl;
+  if (control && profile.bucket >= control.from && profile.bucket < control.to) return;
+  const transactional = journey.definition.policy?.transactional ?? false;
+  if (
+    journey.channels.size > 0 &&
+    [...journey.channels].every((c) => unreachable(profile, c as never, transactional) === 'no_consent')
+  )
+    return;
+  const ctx = context(profile, journey, options, calls);
+  const audience = journey.definition.audience;
+  if (audience?.segment && !profile.segments.includes(audience.segment)) return;
+  if (journey.audience && !holds(journey.audience, ctx.facts())) return;
+  if (journey.triggerWhere && !holds(journey.triggerWhere, ctx.facts(trigger))) return;
+
+  const id = `${journey.id}:${trigger.messageId}`;
+  const memory = memoryOf(profile, journey.id);
+  if (memory.active?.id === id) return;
+  const at = trigger.timestamp;
+  if (memory.entries > 0 && journey.reentry === 'never') return;
+  if (
+    memory.lastEnteredAt !== null &&
+    journey.minInterval > 0 &&
+    at - memory.lastEnteredAt < journey.minInterval
+  )
+    return;
+  if (memory.active) {
+    if (journey.reentry !== 'anytime') return;
+    // `anytime`: a new trigger starts the user over (one active enrollment per user and journey).
+    const current = memory.active;
+    const version = versionOf(options, journey.id, current) ?? journey;
+    finish(profile, version, current, { state: 'ended', reason: 'reentered', at }, log, options.now);
+  }
+
+  const keys: Record<string, Json> = {};
+  for (const path of journey.matchPaths) {
+    const value = valueAtPath(trigger, path);
+    if (value !== undefined) keys[path] = value;
+  }
+  const enrollment: Enrollment = {
+    id,
+    version: journey.version,
+    enteredAt: at,
+    trigger: { messageId: trigger.messageId, event: trigger.event },
+    keys,
+    holdout: journeyBucket(journey.id, profile.key) < journey.holdoutBasisPoints,
+    step: journey.first,
+    arrivedAt: at,
+    visits: 1,
+    dueAt: null,
+  };
+  memory.active = enrollment;
+  memory.entries += 1;
+  memory.lastEnteredAt = at;
+  log.push(
+    journeyLog('journey_entered', journey.id, enrollment, at, options.now, {
+      trigger: trigger.event,
+      cause: trigger.messageId,
+      holdout: enrollment.holdout,
+    }),
+  );
+  const recent = calls.filter((e) => e.timestamp >= at && e.messageId !== trigger.messageId);
+  finish(profile, journey, enrollment, walk(enrollment, { ...ctx, recent }, log), log, options.now);
+}
+
+/** Timers that fell due: waits over, waitFor timeouts, deferred sends. */
+export function journeysOverTime(profile: Profile, options: JourneyRunOptions): StoredEvent[] {
+  const log: StoredEvent[] = [];
+  for (const [journeyId, memory] of Object.entries(profile.journeys ?? {})) {
+    const enrollment = memory.active;
+    if (!enrollment || enrollment.dueAt === null || enrollment.dueAt > options.now) continue;
+    const journey = versionOf(options, journeyId, enrollment);
+    if (!journey) continue;
+    const ctx = context(profile, journey, options, options.recent ?? []);
+    finish(profile, journey, enrollment, walk(enrollment, ctx, log), log, options.now);
+  }
+  return log;
+}
+
+/** The earliest pending journey timer of the user, or null. */
+export function nextJourneyDue(profile: Profile): number | null {
+  let next: number | null = null;
+  for (const memory of Object.values(profile.journeys ?? {})) {
+    const due = memory.active?.dueAt ?? null;
+    if (due !== null && (next === null || due < next)) next = due;
+  }
+  return next;
+}

@@ -1,0 +1,288 @@
+/**
+ * Walks one enrollment forward from the step it is at, through every step that takes no time,
+ * until it waits (a wait, a waitFor, a deferred send) or leaves the journey. Pure apart from the
+ * profile it is given: tags, traits and the enrollment change in place; every decision is returned
+ * as an execution log entry for the user's history.
+ */
+import { DateTime } from 'luxon';
+import type { StoredEvent } from '../engine/events.ts';
+import type { Json } from '../engine/json.ts';
+import { setTrait } from '../engine/profiles/apply.ts';
+import type { Profile } from '../engine/profiles/profile.ts';
+import { durationMs } from '../rules/durations.ts';
+import { safeZone } from '../rules/time.ts';
+import type { FactContext } from '../rules/types.ts';
+import { holds } from '../segments/membership.ts';
+import type { CompiledJourney, CompiledStep } from './compile.ts';
+import { type Enrollment, journeyBucket, journeyLog } from './enrollment.ts';
+import type { Channel, QuietHours, SendStep, WaitStep } from './journey.ts';
+
+export interface WalkContext {
+  profile: Profile;
+  journey: CompiledJourney;
+  /** Processing time. */
+  now: number;
+  /** The zone for users without one. */
+  timezone: string;
+  /** Facts about the user, optionally with an event, for conditions. */
+  facts(event?: StoredEvent | null): FactContext;
+  /** The user's own calls, for a waitFor whose event already happened after the user reached it. */
+  recent: readonly StoredEvent[];
+}
+
+export type WalkEnd = { state: 'waiting' } | { state: 'ended'; reason: string; at: number };
+
+/** Steps taken in one walk at most (validation rejects loops without a wait; this is a backstop). */
+const MAX_STEPS = 200;
+
+/** Moves the enrollment to `target` (null: the journey ends) and logs the arrival. */
+function moveTo(e: Enrollment, target: string | null, at: number): boolean {
+  if (target === null) return false;
+  e.step = target;
+  e.arrivedAt = at;
+  e.visits += 1;
+  e.dueAt = null;
+  return true;
+}
+
+export function walk(enrollment: Enrollment, ctx: WalkContext, log: StoredEvent[]): WalkEnd {
+  const { journey, now } = ctx;
+  const entry = (name: Parameters<typeof journeyLog>[0], details: Record<string, Json>, at: number) =>
+    log.push(journeyLog(name, journey.id, enrollment, at, now, details));
+  for (let taken = 0; taken < MAX_STEPS; taken++) {
+    const compiled = journey.steps.get(enrollment.step);
+    if (!compiled) return { state: 'ended', reason: `step '${enrollment.step}' no longer exists`, at: now };
+    const { step } = compiled;
+    const at = enrollment.arrivedAt;
+    const go = (target: string | null | undefined, atTime = at): WalkEnd | null => {
+      const next = target === undefined ? compiled.following : target;
+      if (!moveTo(enrollment, next, atTime)) return { state: 'ended', reason: 'completed', at: atTime };
+      entry(
+        'journey_step',
+        { action: 'reached', type: journey.steps.get(next as string)!.step.type },
+        atTime,
+      );
+      return null;
+    };
+    let end: WalkEnd | null = null;
+    switch (step.type) {
+      case 'wait': {
+        if (enrollment.dueAt === null) {
+          enrollment.dueAt = waitDue(step, at, ctx.profile.timezone ?? ctx.timezone);
+          entry('journey_step', { action: 'timer', dueAt: iso(enrollment.dueAt) }, at);
+        }
+        if (enrollment.dueAt > now) return { state: 'waiting' };
+        end = go(step.next, enrollment.dueAt);
+        break;
+      }
+      case 'waitFor': {
+        if (enrollment.dueAt === null) {
+          enrollment.dueAt = at + durationMs(step.timeout);
+          entry('journey_step', { action: 'timer', dueAt: iso(enrollment.dueAt) }, at);
+          // Passed at once when the awaited event already happened after the user got here.
+          const happened = ctx.recent.find((e) => awaited(compiled, enrollment, e, ctx));
+          if (happened) {
+            entry('journey_step', { action: 'event', event: happened.messageId }, happened.timestamp);
+            end = go(step.onEvent, Math.max(at, happened.timestamp));
+            break;
+          }
+        }
+        if (enrollment.dueAt > now) return { state: 'waiting' };
+        entry('journey_step', { action: 'timeout' }, enrollment.dueAt);
+        end = go(step.onTimeout, enrollment.dueAt);
+        break;
+      }
+      case 'branch': {
+        const facts = ctx.facts();
+        const taken = compiled.branches.findIndex((p) => holds(p, facts));
+        const target = taken >= 0 ? step.branches[taken].next : step.else;
+        entry('journey_step', { action: 'branch', taken: taken >= 0 ? taken : 'else' }, at);
+        end = go(target);
+        break;
+      }
+      case 'split': {
+        const path = splitPath(step.paths, journeyBucket(journey.id, ctx.profile.key, step.id));
+        entry('journey_step', { action: 'split', path: step.paths[path].name ?? path }, at);
+        end = go(step.paths[path].next);
+        break;
+      }
+      case 'send': {
+        if (enrollment.dueAt !== null && enrollment.dueAt > now) return { state: 'waiting' };
+        const deferUntil = enrollment.dueAt === null ? quietUntil(ctx, at) : null;
+        if (deferUntil !== null) {
+          enrollment.dueAt = deferUntil;
+          entry('journey_step', { action: 'deferred', dueAt: iso(deferUntil), reason: 'quiet_hours' }, at);
+          if (deferUntil > now) return { state: 'waiting' };
+        }
+        const sendAt = enrollment.dueAt ?? at;
+        send(step, compiled, enrollment, ctx, sendAt, entry);
+        end = go(step.next, sendAt);
+        break;
+      }
+      case 'tag': {
+        for (const tag of step.add ?? []) {
+          if (ctx.profile.tags.includes(tag)) continue;
+          ctx.profile.tags = [...ctx.profile.tags, tag].sort();
+          entry('journey_step', { action: `tag_added:${tag}`, tag }, at);
+        }
+        for (const tag of step.remove ?? []) {
+          if (!ctx.profile.tags.includes(tag)) continue;
+          ctx.profile.tags = ctx.profile.tags.filter((t) => t !== tag);
+          entry('journey_step', { action: `tag_removed:${tag}`, tag }, at);
+        }
+        end = go(step.next);
+        break;
+      }
+      case 'update': {
+        for (const [name, value] of Object.entries(step.traits)) setTrait(ctx.profile, name, value, at);
+        entry('journey_step', { action: 'update', traits: Object.keys(step.traits) }, at);
+        end = go(step.next);
+        break;
+      }
+      case 'webhook': {
+        entry('journey_step', { action: 'skipped', reason: 'webhook steps are not run yet' }, at);
+        end = go(step.next);
+        break;
+      }
+      case 'exit':
+        return { state: 'ended', reason: step.reason ?? 'exit step', at };
+    }
+    if (end) return end;
+  }
+  return { state: 'ended', reason: `more than ${MAX_STEPS} steps without a wait`, at: now };
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/** Whether `event` is what the enrollment's waitFor step awaits. */
+export function awaited(
+  compiled: CompiledStep,
+  enrollment: Enrollment,
+  event: StoredEvent,
+  ctx: Pick<WalkContext, 'facts'>,
+): boolean {
+  const step = compiled.step;
+  if (step.type !== 'waitFor' || event.event !== step.event || event.type === 'internal' || event.late)
+    return false;
+  if (event.timestamp < enrollment.arrivedAt) return false;
+  if (enrollment.dueAt !== null && event.timestamp > enrollment.dueAt) return false;
+  if (step.match) {
+    const expected = enrollment.keys[step.match];
+    const actual = matchValue(event, step.match);
+    if (expected === undefined || JSON.stringify(actual) !== JSON.stringify(expected)) return false;
+  }
+  return compiled.where === null || holds(compiled.where, ctx.facts(event));
+}
+
+function matchValue(event: StoredEvent, path: string): unknown {
+  let value: unknown = event;
+  for (const key of path.split('.')) {
+    if (typeof value !== 'object' || value === null) return undefined;
+    value = (value as Record<string, unknown>)[key];
+  }
+  return value;
+}
+
+/** When a wait step started at `at` is over, in the user's zone for times of day. */
+export function waitDue(step: WaitStep, at: number, timezone: string): number {
+  if (step.duration !== undefined) return at + durationMs(step.duration);
+  const { time, date } = step.until;
+  const [hour, minute] = time.split(':').map(Number);
+  const zone = safeZone(timezone);
+  if (date !== undefined) {
+    const due = DateTime.fromISO(`${date}T${time}`, { zone }).toMillis();
+    return Math.max(due, at);
+  }
+  let due = DateTime.fromMillis(at, { zone }).set({ hour, minute, second: 0, millisecond: 0 });
+  if (due.toMillis() <= at) due = due.plus({ days: 1 });
+  return due.toMillis();
+}
+
+/** The path a user takes at a split: deterministic per user, journey and step, weighted. */
+function splitPath(paths: readonly { weight: number }[], bucket: number): number {
+  const total = paths.reduce((sum, p) => sum + p.weight, 0);
+  let point = (bucket / 10_000) * total;
+  for (let i = 0; i < paths.length; i++) {
+    point -= paths[i].weight;
+    if (point < 0) return i;
+  }
+  return paths.length - 1;
+}
+
+/** When the quiet hours around `at` end, if the journey defers sends in them; null: send now. */
+function quietUntil(ctx: WalkContext, at: number): number | null {
+  const quiet = ctx.journey.definition.policy?.quietHours;
+  if (!quiet || quiet.action !== 'defer') return null;
+  return quietEnd(quiet, at, ctx.profile.timezone ?? ctx.timezone);
+}
+
+/** The end of the quiet window containing `at`, or null when `at` is outside it. */
+export function quietEnd(quiet: QuietHours, at: number, timezone: string): number | null {
+  const local = DateTime.fromMillis(at, { zone: safeZone(timezone) });
+  const minutes = local.hour * 60 + local.minute;
+  const [sh, sm] = quiet.start.split(':').map(Number);
+  const [eh, em] = quiet.end.split(':').map(Number);
+  const start = sh * 60 + sm;
+  const end = eh * 60 + em;
+  const inside = start < end ? minutes >= start && minutes < end : minutes >= start || minutes < end;
+  if (!inside) return null;
+  let until = local.set({ hour: eh, minute: em, second: 0, millisecond: 0 });
+  if (until.toMillis() <= at) until = until.plus({ days: 1 });
+  return until.toMillis();
+}
+
+/** Why the user cannot get a message on `channel`, or null when they can. */
+export function unreachable(profile: Profile, channel: Channel, transactional: boolean): string | null {
+  const consent =
+    channel === 'sandbox' ? undefined : profile.consent[channel === 'miniprogram' ? 'wechat' : channel];
+  if (consent?.granted === false) return 'no_consent';
+  switch (channel) {
+    case 'sms':
+      if (typeof profile.traits.phone !== 'string') return 'no_address';
+      // Promotional SMS (China) and email need consent given beforehand.
+      return transactional || consent?.granted ? null : 'no_consent';
+    case 'email':
+      if (typeof profile.traits.email !== 'string') return 'no_address';
+      return transactional || consent?.granted ? null : 'no_consent';
+    case 'push':
+      return profile.pushTokens.length > 0 ? null : 'no_address';
+    case 'wechat':
+    case 'miniprogram':
+      return Object.keys(profile.wechat).length > 0 ? null : 'no_address';
+    case 'sandbox':
+      return null;
+  }
+}
+
+function send(
+  step: SendStep,
+  compiled: CompiledStep,
+  enrollment: Enrollment,
+  ctx: WalkContext,
+  at: number,
+  entry: (name: 'message_sent' | 'message_skipped', details: Record<string, Json>, at: number) => void,
+): void {
+  const transactional = ctx.journey.definition.policy?.transactional ?? false;
+  const facts = ctx.facts();
+  const variant = compiled.variants.findIndex((p) => holds(p, facts));
+  let channel: Channel = step.channel;
+  let template = variant >= 0 ? step.variants![variant].template : step.template;
+  let why = unreachable(ctx.profile, channel, transactional);
+  if (
+    why !== null &&
+    step.fallback &&
+    unreachable(ctx.profile, step.fallback.channel, transactional) === null
+  ) {
+    channel = step.fallback.channel;
+    template = step.fallback.template;
+    why = null;
+  }
+  const quiet = ctx.journey.definition.policy?.quietHours;
+  if (why === null && quiet?.action === 'drop' && quietEnd(quiet, at, ctx.profile.timezone ?? ctx.timezone))
+    why = 'quiet_hours';
+  const messageId = `${enrollment.id}:${step.id}:${enrollment.visits}`;
+  const details = { action: 'send', messageId, channel, template, ...(variant >= 0 ? { variant } : {}) };
+  if (why !== null) entry('message_skipped', { ...details, reason: why }, at);
+  // Until the channels land, every send goes to the sandbox: recorded, never delivered.
+  else entry('message_sent', { ...details, status: enrollment.holdout ? 'shadow' : 'sandbox' }, at);
+}

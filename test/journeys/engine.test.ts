@@ -1,0 +1,121 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { JourneyDefinition } from '../../journeys/journey.ts';
+import { journeyEngine } from './helpers.ts';
+
+const T0 = Date.parse('2026-03-02T02:00:00Z'); // 10:00 in Shanghai
+const MIN = 60_000;
+const HOUR = 60 * MIN;
+const DAY = 24 * HOUR;
+const iso = (ms: number) => new Date(ms).toISOString();
+
+const cartAbandonment: JourneyDefinition = {
+  id: 'cart',
+  version: 1,
+  name: 'Cart abandonment',
+  trigger: { type: 'event', event: 'cart_add' },
+  entry: { reentry: 'afterExit' },
+  exit: [{ event: 'order_paid' }],
+  steps: [
+    {
+      id: 'wait_pay',
+      type: 'waitFor',
+      event: 'order_paid',
+      match: 'properties.cartId',
+      timeout: 'PT1H',
+      onEvent: 'paid',
+    },
+    {
+      id: 'sms',
+      type: 'send',
+      channel: 'sms',
+      template: 'cart_sms',
+      fallback: { channel: 'sandbox', template: 'cart_note' },
+    },
+    { id: 'day', type: 'wait', duration: 'P1D' },
+    { id: 'coupon', type: 'send', channel: 'wechat', template: 'cart_coupon' },
+    { id: 'done', type: 'exit', reason: 'reminded' },
+    { id: 'paid', type: 'exit', reason: 'paid' },
+  ],
+};
+
+const identify = (userId: string, traits: object, at = T0 - DAY) => ({
+  type: 'identify',
+  userId,
+  traits,
+  timestamp: iso(at),
+});
+const track = (userId: string, event: string, at: number, properties: object = {}) => ({
+  type: 'track',
+  userId,
+  event,
+  properties,
+  timestamp: iso(at),
+});
+
+describe('journeys on a virtual clock: cart abandonment', () => {
+  let e: Awaited<ReturnType<typeof journeyEngine>>;
+  before(async () => {
+    e = await journeyEngine({ journeys: [cartAbandonment] }, T0);
+    await e.send([
+      identify('ann', { phone: '+8613800000001', consent: { sms: true } }),
+      identify('bob', { phone: '+8613800000002', consent: { sms: true } }),
+      identify('cai', {}),
+      track('ann', 'cart_add', T0, { cartId: 'c-ann' }),
+      track('bob', 'cart_add', T0, { cartId: 'c-bob' }),
+      track('cai', 'cart_add', T0, { cartId: 'c-cai' }),
+    ]);
+    await e.clock.advanceTo(T0 + 30 * MIN);
+    // Bob pays his cart; Cai pays another cart, which is not the one awaited.
+    await e.send([track('bob', 'order_paid', T0 + 30 * MIN, { cartId: 'c-bob', amount: 99 })]);
+    await e.clock.advanceTo(T0 + 3 * DAY);
+  });
+  after(() => e.close());
+
+  it('reminds after an hour, waits a day, sends the coupon and completes', async () => {
+    assert.deepEqual(await e.timeline('ann'), [
+      '03-02 02:00 journey_entered via cart_add',
+      '03-02 02:00 journey_step wait_pay timer 2026-03-02T03:00:00.000Z',
+      '03-02 03:00 journey_step wait_pay timeout',
+      '03-02 03:00 journey_step sms reached',
+      '03-02 03:00 message_sent sms:cart_sms sandbox',
+      '03-02 03:00 journey_step day reached',
+      '03-02 03:00 journey_step day timer 2026-03-03T03:00:00.000Z',
+      '03-03 03:00 journey_step coupon reached',
+      '03-03 03:00 message_skipped wechat:cart_coupon no_address',
+      '03-03 03:00 journey_step done reached',
+      '03-03 03:00 journey_exited reminded',
+    ]);
+  });
+
+  it('takes the event branch when the awaited cart is paid within the hour', async () => {
+    assert.deepEqual(await e.timeline('bob'), [
+      '03-02 02:00 journey_entered via cart_add',
+      '03-02 02:00 journey_step wait_pay timer 2026-03-02T03:00:00.000Z',
+      '03-02 02:30 journey_step wait_pay event',
+      '03-02 02:30 journey_step paid reached',
+      '03-02 02:30 journey_exited paid',
+    ]);
+  });
+
+  it('a user without a phone gets the fallback channel', async () => {
+    const timeline = await e.timeline('cai');
+    assert.equal(timeline[4], '03-02 03:00 message_sent sandbox:cart_note sandbox');
+  });
+
+  it('an exit event ends the enrollment wherever the user is, and the user can come back (afterExit)', async () => {
+    await e.send([track('ann', 'cart_add', T0 + 3 * DAY, { cartId: 'c-ann-2' })]);
+    await e.clock.advanceTo(T0 + 3 * DAY + 2 * HOUR);
+    await e.send([track('ann', 'order_paid', T0 + 3 * DAY + 2 * HOUR, { cartId: 'other', amount: 5 })]);
+    assert.deepEqual((await e.timeline('ann')).slice(11), [
+      '03-05 02:00 journey_entered via cart_add',
+      '03-05 02:00 journey_step wait_pay timer 2026-03-05T03:00:00.000Z',
+      '03-05 03:00 journey_step wait_pay timeout',
+      '03-05 03:00 journey_step sms reached',
+      '03-05 03:00 message_sent sms:cart_sms sandbox',
+      '03-05 03:00 journey_step day reached',
+      '03-05 03:00 journey_step day timer 2026-03-06T03:00:00.000Z',
+      '03-05 04:00 journey_exited event:order_paid',
+    ]);
+  });
+});
