@@ -20,12 +20,13 @@ export async function loadDemo(
   for await (const line of createInterface({ input: createReadStream(path) })) {
     if (line.trim()) raw.push(JSON.parse(line) as Record<string, unknown>);
   }
+  // The sample's last day becomes today and what would lie in the future is left out, so "the last
+  // 24 hours" always hold a full day of the stream whatever the hour.
   const last = Math.max(...raw.map((m) => Date.parse(String(m.timestamp))));
-  const shift = Math.floor((now - last) / DAY) * DAY;
-  const shifted = raw.map((m) => ({
-    ...m,
-    timestamp: new Date(Date.parse(String(m.timestamp)) + shift).toISOString(),
-  }));
+  const shift = (Math.floor(now / DAY) - Math.floor(last / DAY)) * DAY;
+  const shifted = raw
+    .map((m) => ({ ...m, timestamp: new Date(Date.parse(String(m.timestamp)) + shift).toISOString() }))
+    .filter((m) => Date.parse(m.timestamp) <= now);
   const pending: Promise<void>[] = [];
   for (let i = 0; i < shifted.length; i += 500) {
     const messages = parseBatch({ batch: shifted.slice(i, i + 500) }, now);
