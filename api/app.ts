@@ -8,6 +8,7 @@ import { type KeyRing, requireScope } from './auth.ts';
 import { HttpError } from './errors.ts';
 import { type Ingestor, ingestRoutes } from './ingest/routes.ts';
 import { userRoutes } from './users.ts';
+import { journeyRoutes } from './journeys.ts';
 import type { DefinitionKind, DefinitionStore } from '../engine/ports/definitions.ts';
 import { journeyContext } from '../journeys/context.ts';
 import { validateJourney, validateTemplate } from '../journeys/validate.ts';
@@ -148,6 +149,7 @@ export function createApp(deps: AppDeps): Express {
   });
   app.use(ingestRoutes(deps.keys, deps.ingestor, now));
   app.use(userRoutes(deps.keys, deps.store));
+  app.use(journeyRoutes(deps.keys, deps.store, deps.definitions, deps.workspace));
   app.use(audienceRoutes(deps.keys, deps.store, deps.workspace, now));
   for (const collection of collections(deps.definitions)) {
     app.use(definitionRoutes(deps.keys, deps.definitions, collection, deps.onPublished, recompute, now));

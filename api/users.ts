@@ -7,7 +7,7 @@ import { eventView, profileView } from './profile-view.ts';
 import { HISTORY_LIMIT } from '../engine/ingest/apply-batch.ts';
 
 /** The store key for an id given in a URL: a user id, or an anonymous id (followed to its user if linked). */
-async function resolveKey(store: Store, id: string): Promise<string | null> {
+export async function resolveKey(store: Store, id: string): Promise<string | null> {
   const userKey = profileKeyForUser(id);
   const anonymousKey = profileKeyForAnonymous(id);
   const [profiles, aliases] = await Promise.all([

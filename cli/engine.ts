@@ -21,6 +21,11 @@ import {
   VALUE_MODEL_SCHEDULE,
 } from '../engine/profiles/value-model-job.ts';
 import type { Job, Scheduler } from '../engine/ports/scheduler.ts';
+import {
+  JOURNEY_SCHEDULE_JOB,
+  JOURNEY_SCHEDULE_QUEUE,
+  journeyScheduleId,
+} from '../engine/profiles/journey-schedule.ts';
 import type { Store, StoreOptions } from '../engine/ports/store.ts';
 import type { DefinitionKind, DefinitionStore } from '../engine/ports/definitions.ts';
 import { MemoryDefinitionStore } from '../engine/adapters/definitions/memory.ts';
@@ -178,8 +183,9 @@ export async function startEngine(config: Config, roles: Roles, logger: Logger):
         segments: workspace.segments.length,
         tagRules: workspace.tagRules.length,
         aggregates: workspace.aggregates.length,
+        journeys: workspace.journeys.size,
       },
-      `workspace: ${workspace.segments.length} segments, ${workspace.tagRules.length} tag rules`,
+      `workspace: ${workspace.segments.length} segments, ${workspace.tagRules.length} tag rules, ${workspace.journeys.size} journeys`,
     );
   describeWorkspace();
   // Workers keep the value model's schedule in step with the workspace (a repeatable job: upserted).
@@ -191,6 +197,24 @@ export async function startEngine(config: Config, roles: Roles, logger: Logger):
     else await scheduler.unrepeat(VALUE_MODEL_QUEUE, VALUE_MODEL_SCHEDULE);
   };
   await scheduleValueModel();
+  // ... and each live scheduled journey's firings; a journey no longer live or scheduled stops firing.
+  const scheduleJourneys = async () => {
+    if (!roles.worker) return;
+    for (const { id } of await definitions.list('journey')) {
+      const journey = workspace.journeys.scheduled.get(id);
+      const trigger = journey?.definition.trigger;
+      if (trigger?.type === 'schedule') {
+        await scheduler.repeat(
+          JOURNEY_SCHEDULE_QUEUE,
+          journeyScheduleId(id),
+          { cron: trigger.cron, tz: trigger.tz },
+          JOURNEY_SCHEDULE_JOB,
+          { journeyId: id },
+        );
+      } else await scheduler.unrepeat(JOURNEY_SCHEDULE_QUEUE, journeyScheduleId(id));
+    }
+  };
+  await scheduleJourneys();
   const refreshWorkspace = async () => {
     const now = await liveFingerprint(definitions);
     if (now === fingerprint) return;
@@ -198,6 +222,7 @@ export async function startEngine(config: Config, roles: Roles, logger: Logger):
     fingerprint = now;
     describeWorkspace();
     await scheduleValueModel();
+    await scheduleJourneys();
   };
   // Publications made through another process's API reach this one within the refresh interval.
   const refreshTimer = setInterval(() => {

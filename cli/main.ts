@@ -105,6 +105,30 @@ program
     process.exitCode = faults > 0 ? 1 : 0;
   });
 
+program
+  .command('simulate')
+  .description(
+    'replay an event stream through journeys on a virtual clock; prints per-user timelines and totals',
+  )
+  .requiredOption('--journey <file...>', 'journey file(s) to simulate (validated first)')
+  .requiredOption('--events <file>', 'NDJSON of Segment messages, each with a timestamp')
+  .option(
+    '--workspace <dir>',
+    "workspace folder whose segments, tag rules, templates and lifecycle apply (default: the journey file's)",
+  )
+  .option('--from <date>', 'replay from (ISO 8601; default: the first message)')
+  .option('--to <date>', 'replay until (ISO 8601; default: 7 days after the last message)')
+  .option('--users <n>', 'timelines to print', positiveInt, 20)
+  .option('--json', 'print the whole result as JSON', false)
+  .addHelpText(
+    'after',
+    '\nExample:\n  tideline simulate --journey fixtures/workspace/journeys/cart_abandonment.json --events fixtures/sample-events.ndjson --users 3\n',
+  )
+  .action(async (options: import('./simulate.ts').SimulateOptions) => {
+    const { runSimulate } = await import('./simulate.ts');
+    process.exitCode = await runSimulate(options, process.stdout, process.stderr);
+  });
+
 const fixtures = program.command('fixtures').description('demo and benchmark data');
 fixtures
   .command('generate')

@@ -16,6 +16,7 @@ import { ConfigError } from './config.ts';
 import { type ValueModelConfig, validateValueModel } from '../segments/value-model-config.ts';
 import { type LifecycleConfig, validateLifecycleConfig } from '../engine/lifecycle/config.ts';
 import { journeyContext } from '../journeys/context.ts';
+import { CHANNELS } from '../journeys/journey.ts';
 import type { JourneyDefinition } from '../journeys/journey.ts';
 import { type JourneyContext, validateJourney, validateTemplate } from '../journeys/validate.ts';
 
@@ -84,6 +85,57 @@ function content(doc: JsonObject): JsonObject {
   return rest;
 }
 
+/** The valid documents of a workspace folder by kind, and every fault as `file:/pointer: message`. */
+export interface WorkspaceFolder {
+  docs: Map<DefinitionKind, JsonObject[]>;
+  problems: string[];
+}
+
+/**
+ * Reads and validates a workspace folder. Journeys may name the folder's segments and templates and,
+ * with `definitions`, those already in the store.
+ */
+export async function readWorkspace(dir: string, definitions?: DefinitionStore): Promise<WorkspaceFolder> {
+  const problems: string[] = [];
+  const docs = new Map<DefinitionKind, JsonObject[]>();
+  for (const f of WORKSPACE_FOLDERS) {
+    const extra = { segments: docs.get('segment'), templates: docs.get('template') };
+    const known =
+      f.kind !== 'journey'
+        ? EMPTY_CONTEXT
+        : definitions
+          ? await journeyContext(definitions, extra)
+          : contextOf(extra);
+    docs.set(f.kind, await readDefinitions(dir, f.folder, (doc) => f.validate(doc, known), problems));
+  }
+  // The lifecycle config and the value model are single files at the workspace's root.
+  for (const root of ROOT_FILES) {
+    const file = join(dir, root.file);
+    try {
+      const doc: unknown = JSON.parse(await readFile(file, 'utf8'));
+      const faults = root.validate(doc);
+      for (const f of faults) problems.push(`${file}:${f.pointer || '/'}: ${f.message}`);
+      if (faults.length === 0) docs.set(root.kind, [doc as JsonObject]);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT')
+        problems.push(`${file}:/: ${(error as Error).message}`);
+    }
+  }
+  return { docs, problems };
+}
+
+/** What journeys may name, from documents only. */
+export function contextOf(extra: {
+  segments?: readonly JsonObject[];
+  templates?: readonly JsonObject[];
+}): JourneyContext {
+  return {
+    segments: new Set((extra.segments ?? []).map((d) => String(d.id))),
+    templates: new Map((extra.templates ?? []).map((d) => [String(d.id), { channel: String(d.channel) }])),
+    channels: new Set(CHANNELS),
+  };
+}
+
 /**
  * "Journeys as code": publishes each file of a workspace folder whose content differs from the live
  * version of its definition (as a new version); identical ones change nothing. Any fault in any file
@@ -95,34 +147,8 @@ export async function publishWorkspaceFiles(
   now: number,
   logger: Logger,
 ): Promise<void> {
-  const problems: string[] = [];
-  const read: { kind: DefinitionKind; docs: JsonObject[] }[] = [];
-  const byFolder = new Map<string, JsonObject[]>();
-  for (const f of WORKSPACE_FOLDERS) {
-    const known =
-      f.kind === 'journey'
-        ? await journeyContext(definitions, {
-            segments: byFolder.get('segments'),
-            templates: byFolder.get('templates'),
-          })
-        : EMPTY_CONTEXT;
-    const docs = await readDefinitions(dir, f.folder, (doc) => f.validate(doc, known), problems);
-    byFolder.set(f.folder, docs);
-    read.push({ kind: f.kind, docs });
-  }
-  // The lifecycle config and the value model are single files at the workspace's root.
-  for (const root of ROOT_FILES) {
-    const file = join(dir, root.file);
-    try {
-      const doc: unknown = JSON.parse(await readFile(file, 'utf8'));
-      const faults = root.validate(doc);
-      for (const f of faults) problems.push(`${file}:${f.pointer || '/'}: ${f.message}`);
-      if (faults.length === 0) read.push({ kind: root.kind, docs: [doc as JsonObject] });
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT')
-        problems.push(`${file}:/: ${(error as Error).message}`);
-    }
-  }
+  const { docs: byKind, problems } = await readWorkspace(dir, definitions);
+  const read = [...byKind].map(([kind, docs]) => ({ kind, docs }));
   if (problems.length > 0)
     throw new ConfigError(`the workspace in ${dir} has faults:\n${problems.join('\n')}`);
   for (const { kind, docs } of read) {

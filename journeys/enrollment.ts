@@ -27,7 +27,36 @@ export interface Enrollment {
   visits: number;
   /** A wait's due time or a waitFor's timeout; null while nothing is pending. */
   dueAt: number | null;
+  /**
+   * Events the journey's waitFor steps await, seen since entry while the user was elsewhere (a waitFor
+   * reached later passes at once on one), and those that already passed a waitFor (each passes one).
+   */
+  seen?: { event: StoredEvent; used: boolean }[];
 }
+
+/** How many awaited events an enrollment remembers (the oldest are forgotten first). */
+const SEEN_LIMIT = 20;
+
+/** Remembers an awaited event on the enrollment; `used`: it passed a waitFor. */
+export function rememberAwaited(enrollment: Enrollment, event: StoredEvent, used: boolean): void {
+  const seen = (enrollment.seen ??= []);
+  const known = seen.find((s) => s.event.messageId === event.messageId);
+  if (known) {
+    known.used ||= used;
+    return;
+  }
+  // What a waitFor's `where` and `match` can read: not the context.
+  const { messageId, type, event: name, properties, traits, timestamp, receivedAt } = event;
+  const kept: StoredEvent = { messageId, type, event: name, timestamp, receivedAt };
+  if (properties) kept.properties = properties;
+  if (traits) kept.traits = traits;
+  seen.push({ event: kept, used });
+  if (seen.length > SEEN_LIMIT) seen.shift();
+}
+
+/** Whether the event already passed a waitFor of this enrollment. */
+export const usedAwaited = (enrollment: Enrollment, event: StoredEvent): boolean =>
+  enrollment.seen?.some((s) => s.used && s.event.messageId === event.messageId) ?? false;
 
 /** One user's record of one journey. */
 export interface JourneyMemory {
@@ -35,6 +64,8 @@ export interface JourneyMemory {
   entries: number;
   lastEnteredAt: number | null;
   lastExitedAt: number | null;
+  /** The messageId of the trigger that last enrolled the user: the same trigger never enrols twice. */
+  lastTrigger?: string;
 }
 
 export type JourneyMemories = Record<string, JourneyMemory>;
@@ -66,6 +97,8 @@ export type JourneyLogName =
 
 /** An execution log entry, stored once in the user's history (its id names the decision). */
 export function journeyLog(
+  /** Numbers the user's log entries (`seq`), so the log reads in decision order where times tie. */
+  counter: { journeyLogged?: number },
   name: JourneyLogName,
   journeyId: string,
   enrollment: Enrollment,
@@ -74,6 +107,7 @@ export function journeyLog(
   details: Record<string, Json>,
 ): StoredEvent {
   const action = typeof details.action === 'string' ? details.action : name;
+  counter.journeyLogged = (counter.journeyLogged ?? 0) + 1;
   return {
     messageId: `${name}:${enrollment.id}:${enrollment.visits}:${action}`,
     type: 'internal',
@@ -82,6 +116,7 @@ export function journeyLog(
       journeyId,
       version: enrollment.version,
       enrollmentId: enrollment.id,
+      seq: counter.journeyLogged,
       step: enrollment.step,
       ...details,
     },

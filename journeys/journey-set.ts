@@ -2,6 +2,9 @@ import type { StoredEvent } from '../engine/events.ts';
 import { type CompiledJourney, compileJourney } from './compile.ts';
 import type { JourneyDefinition } from './journey.ts';
 
+/** The trigger a schedule's firing hands each audience member (`properties.journeyId`). */
+export const SCHEDULED_RUN = 'journey_scheduled';
+
 /**
  * The published journeys of a workspace: every published version (users in flight stay on the one
  * they entered), and an index of the live versions by what triggers them.
@@ -11,6 +14,8 @@ export class JourneySet {
   private readonly byEvent = new Map<string, CompiledJourney[]>();
   private readonly bySegment = new Map<string, CompiledJourney[]>();
   private readonly byLifecycle: CompiledJourney[] = [];
+  /** Live journeys started by a schedule, by id. */
+  readonly scheduled = new Map<string, CompiledJourney>();
   readonly live: readonly CompiledJourney[];
 
   /** `published`: every published version of every journey; the highest of each is live. */
@@ -30,6 +35,7 @@ export class JourneySet {
       if (trigger.type === 'event') push(this.byEvent, trigger.event, journey);
       if (trigger.type === 'segment') push(this.bySegment, `${trigger.on}:${trigger.segment}`, journey);
       if (trigger.type === 'lifecycle') this.byLifecycle.push(journey);
+      if (trigger.type === 'schedule') this.scheduled.set(journey.id, journey);
     }
   }
 
@@ -53,6 +59,10 @@ export class JourneySet {
     if (event.event === 'segment_entered' || event.event === 'segment_exited') {
       const on = event.event === 'segment_entered' ? 'entered' : 'exited';
       return this.bySegment.get(`${on}:${String(props.segmentId)}`) ?? [];
+    }
+    if (event.event === SCHEDULED_RUN) {
+      const journey = this.scheduled.get(String(props.journeyId));
+      return journey ? [journey] : [];
     }
     if (event.event === 'lifecycle_changed') {
       return this.byLifecycle.filter((j) => {

@@ -15,6 +15,7 @@ import {
   type JourneyMemory,
   journeyBucket,
   journeyLog,
+  rememberAwaited,
   valueAtPath,
 } from './enrollment.ts';
 import type { JourneySet } from './journey-set.ts';
@@ -74,7 +75,9 @@ function finish(
   const memory = memoryOf(profile, journey.id);
   memory.active = null;
   memory.lastExitedAt = end.at;
-  log.push(journeyLog('journey_exited', journey.id, enrollment, end.at, now, { reason: end.reason }));
+  log.push(
+    journeyLog(profile, 'journey_exited', journey.id, enrollment, end.at, now, { reason: end.reason }),
+  );
 }
 
 /** The version an enrollment walks on; null when it is no longer published (the user is let go). */
@@ -124,8 +127,9 @@ function react(
   const compiled = journey.steps.get(enrollment.step);
   if (compiled && awaited(compiled, enrollment, event, ctx)) {
     const step = compiled.step;
+    rememberAwaited(enrollment, event, true);
     log.push(
-      journeyLog('journey_step', journey.id, enrollment, event.timestamp, options.now, {
+      journeyLog(profile, 'journey_step', journey.id, enrollment, event.timestamp, options.now, {
         action: 'event',
         event: event.messageId,
       }),
@@ -147,13 +151,19 @@ function react(
     enrollment.visits += 1;
     enrollment.dueAt = null;
     log.push(
-      journeyLog('journey_step', journey.id, enrollment, enrollment.arrivedAt, options.now, {
+      journeyLog(profile, 'journey_step', journey.id, enrollment, enrollment.arrivedAt, options.now, {
         action: 'reached',
         type: journey.steps.get(target)!.step.type,
       }),
     );
     finish(profile, journey, enrollment, walk(enrollment, ctx, log), log, options.now);
     if (!memoryOf(profile, journey.id).active) return;
+  } else if (
+    event.type !== 'internal' &&
+    [...journey.steps.values()].some((s) => s.step.type === 'waitFor' && s.step.event === event.event)
+  ) {
+    // Not awaited where the user is now: a waitFor reached later passes at once on it.
+    rememberAwaited(enrollment, event, false);
   }
   const reason = exitReason(journey, event, ctx);
   if (reason !== null)
@@ -207,7 +217,7 @@ function enter(
 
   const id = `${journey.id}:${trigger.messageId}`;
   const memory = memoryOf(profile, journey.id);
-  if (memory.active?.id === id) return;
+  if (memory.active?.id === id || memory.lastTrigger === trigger.messageId) return;
   const at = trigger.timestamp;
   if (memory.entries > 0 && journey.reentry === 'never') return;
   if (
@@ -244,8 +254,9 @@ function enter(
   memory.active = enrollment;
   memory.entries += 1;
   memory.lastEnteredAt = at;
+  memory.lastTrigger = trigger.messageId;
   log.push(
-    journeyLog('journey_entered', journey.id, enrollment, at, options.now, {
+    journeyLog(profile, 'journey_entered', journey.id, enrollment, at, options.now, {
       trigger: trigger.event,
       cause: trigger.messageId,
       holdout: enrollment.holdout,

@@ -14,7 +14,14 @@ import { safeZone } from '../rules/time.ts';
 import type { FactContext } from '../rules/types.ts';
 import { holds } from '../segments/membership.ts';
 import type { CompiledJourney, CompiledStep } from './compile.ts';
-import { type Enrollment, journeyBucket, journeyLog } from './enrollment.ts';
+import {
+  type Enrollment,
+  journeyBucket,
+  journeyLog,
+  type JourneyLogName,
+  rememberAwaited,
+  usedAwaited,
+} from './enrollment.ts';
 import type { Channel, QuietHours, SendStep, WaitStep } from './journey.ts';
 
 export interface WalkContext {
@@ -47,8 +54,8 @@ function moveTo(e: Enrollment, target: string | null, at: number): boolean {
 
 export function walk(enrollment: Enrollment, ctx: WalkContext, log: StoredEvent[]): WalkEnd {
   const { journey, now } = ctx;
-  const entry = (name: Parameters<typeof journeyLog>[0], details: Record<string, Json>, at: number) =>
-    log.push(journeyLog(name, journey.id, enrollment, at, now, details));
+  const entry = (name: JourneyLogName, details: Record<string, Json>, at: number) =>
+    log.push(journeyLog(ctx.profile, name, journey.id, enrollment, at, now, details));
   for (let taken = 0; taken < MAX_STEPS; taken++) {
     const compiled = journey.steps.get(enrollment.step);
     if (!compiled) return { state: 'ended', reason: `step '${enrollment.step}' no longer exists`, at: now };
@@ -79,11 +86,16 @@ export function walk(enrollment: Enrollment, ctx: WalkContext, log: StoredEvent[
         if (enrollment.dueAt === null) {
           enrollment.dueAt = at + durationMs(step.timeout);
           entry('journey_step', { action: 'timer', dueAt: iso(enrollment.dueAt) }, at);
-          // Passed at once when the awaited event already happened after the user got here.
-          const happened = ctx.recent.find((e) => awaited(compiled, enrollment, e, ctx));
+          // Passed at once when the awaited event already happened since entry (the earliest one not
+          // used by a waitFor before): in the calls at hand, or seen while the user was elsewhere.
+          const happened = [...ctx.recent, ...(enrollment.seen ?? []).map((s) => s.event)]
+            .filter((e) => awaited(compiled, enrollment, e, ctx))
+            .sort((a, b) => a.timestamp - b.timestamp)[0];
           if (happened) {
-            entry('journey_step', { action: 'event', event: happened.messageId }, happened.timestamp);
-            end = go(step.onEvent, Math.max(at, happened.timestamp));
+            rememberAwaited(enrollment, happened, true);
+            const passedAt = Math.max(at, happened.timestamp);
+            entry('journey_step', { action: 'event', event: happened.messageId }, passedAt);
+            end = go(step.onEvent, passedAt);
             break;
           }
         }
@@ -164,7 +176,8 @@ export function awaited(
   const step = compiled.step;
   if (step.type !== 'waitFor' || event.event !== step.event || event.type === 'internal' || event.late)
     return false;
-  if (event.timestamp < enrollment.arrivedAt) return false;
+  // Since entry (DESIGN 3.5), not only since the user reached the step; an event passes one waitFor.
+  if (event.timestamp < enrollment.enteredAt || usedAwaited(enrollment, event)) return false;
   if (enrollment.dueAt !== null && event.timestamp > enrollment.dueAt) return false;
   if (step.match) {
     const expected = enrollment.keys[step.match];

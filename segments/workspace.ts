@@ -23,6 +23,16 @@ import type { TagRuleDefinition } from './tag-rule.ts';
 import type { ValueModelConfig } from './value-model-config.ts';
 import { type CompiledTagRule, compileTagRule } from './tag-rules.ts';
 
+/** What a workspace is made of: the live definitions (every published version of journeys). */
+export interface WorkspaceDefinitions {
+  segments?: readonly SegmentDefinition[];
+  tagRules?: readonly TagRuleDefinition[];
+  lifecycle?: LifecycleConfig;
+  valueModel?: ValueModelConfig;
+  journeys?: readonly JourneyDefinition[];
+  timezone?: string;
+}
+
 /** An aggregate that published rules read, kept current on every profile. */
 export interface MaterialisedAggregate {
   id: string;
@@ -91,17 +101,7 @@ export class Workspace {
   private readonly tagRulesByEvent = new Map<string, CompiledTagRule[]>();
   private readonly everyEventTagRules: CompiledTagRule[] = [];
 
-  constructor(
-    definitions: {
-      segments?: readonly SegmentDefinition[];
-      tagRules?: readonly TagRuleDefinition[];
-      lifecycle?: LifecycleConfig;
-      valueModel?: ValueModelConfig;
-      /** Every published version of every journey. */
-      journeys?: readonly JourneyDefinition[];
-      timezone?: string;
-    } = {},
-  ) {
+  constructor(readonly definitions: WorkspaceDefinitions = {}) {
     this.journeys = new JourneySet(definitions.journeys);
     this.valueModel = definitions.valueModel ?? null;
     this.timezone = definitions.timezone ?? 'UTC';

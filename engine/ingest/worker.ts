@@ -8,6 +8,12 @@ import {
 import type { Logger } from '../ports/logger.ts';
 import { RECOMPUTE_QUEUE, type RecomputeJob, recomputeAll } from '../profiles/recompute.ts';
 import { runValueModel, VALUE_MODEL_QUEUE } from '../profiles/value-model-job.ts';
+import {
+  firingTime,
+  JOURNEY_SCHEDULE_QUEUE,
+  type JourneyScheduleJob,
+  runScheduledJourney,
+} from '../profiles/journey-schedule.ts';
 import type { Scheduler } from '../ports/scheduler.ts';
 import type { Store } from '../ports/store.ts';
 import { Workspace } from '../../segments/workspace.ts';
@@ -80,6 +86,22 @@ export function startIngestWorker(
     async () => {
       await options.refreshWorkspace?.();
       await runValueModel(store, workspaceOf(), now(), logger);
+    },
+    { concurrency: 1 },
+  );
+  scheduler.process<JourneyScheduleJob>(
+    JOURNEY_SCHEDULE_QUEUE,
+    async (job) => {
+      await options.refreshWorkspace?.();
+      // A firing's time names the run; a job added by hand runs "now" (and is its own run).
+      const runAt = firingTime(job.id) ?? now();
+      await runScheduledJourney(store, job.data.journeyId, runAt, {
+        workspace: workspaceOf(),
+        now,
+        scheduleChecks,
+        logger,
+        onProgress: (progress) => job.progress({ ...progress }),
+      });
     },
     { concurrency: 1 },
   );

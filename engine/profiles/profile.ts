@@ -74,6 +74,8 @@ export interface Profile {
   checkAt?: number | null;
   /** Where the user is in each journey they have entered (journeys/enrollment.ts). */
   journeys?: JourneyMemories;
+  /** Journey log entries written for this user so far (their `seq`). */
+  journeyLogged?: number;
 }
 
 export function profileKeyForUser(userId: string): string {

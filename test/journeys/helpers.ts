@@ -6,6 +6,8 @@ import { INGEST_JOB, INGEST_QUEUE } from '../../engine/ingest/ingest-queue.ts';
 import { startIngestWorker } from '../../engine/ingest/worker.ts';
 import { silentLogger } from '../../engine/ports/logger.ts';
 import type { JourneyDefinition } from '../../journeys/journey.ts';
+import { journeyLogOf, timelineLine } from '../../journeys/timeline.ts';
+import type { StoredEvent } from '../../engine/events.ts';
 import type { SegmentDefinition } from '../../segments/segment.ts';
 import { Workspace } from '../../segments/workspace.ts';
 
@@ -27,9 +29,15 @@ export async function journeyEngine(
     { lateGraceMs: DAY, concurrency: 4, workspace: () => workspace, now: () => clock.now() },
     silentLogger,
   );
+  async function journeyLog(userId: string, journeyId?: string): Promise<StoredEvent[]> {
+    return journeyLogOf(await store.recentEvents(`u:${userId}`, 1000)).filter(
+      (e) => journeyId === undefined || e.properties?.journeyId === journeyId,
+    );
+  }
   return {
     clock,
     store,
+    scheduler,
     /** Sends Segment messages (each with its own timestamp) and lets the worker apply them. */
     async send(batch: object[]) {
       await scheduler.add(INGEST_QUEUE, INGEST_JOB, { messages: parseBatch({ batch }, clock.now()) });
@@ -38,34 +46,11 @@ export async function journeyEngine(
     publish(next: { journeys: JourneyDefinition[]; segments?: SegmentDefinition[] }) {
       workspace = new Workspace({ ...next, timezone: 'Asia/Shanghai' });
     },
-    /** The user's journey log as `HH:MM event detail` lines, oldest first. */
+    /** The user's journey execution log entries, oldest first. */
+    log: (userId: string, journeyId?: string) => journeyLog(userId, journeyId),
+    /** The user's journey log as `MM-DD HH:MM event detail` lines (UTC), oldest first. */
     async timeline(userId: string, journeyId?: string): Promise<string[]> {
-      const events = await store.recentEvents(`u:${userId}`, 1000);
-      return events
-        .filter(
-          (e) =>
-            e.type === 'internal' &&
-            (e.event.startsWith('journey_') || e.event.startsWith('message_')) &&
-            (journeyId === undefined || e.properties?.journeyId === journeyId),
-        )
-        .reverse()
-        .map((e) => {
-          const p = e.properties ?? {};
-          const at = new Date(e.timestamp).toISOString().slice(5, 16).replace('T', ' ');
-          const detail =
-            e.event === 'journey_entered'
-              ? `via ${p.trigger}${p.holdout ? ' (holdout)' : ''}`
-              : e.event === 'journey_exited'
-                ? String(p.reason)
-                : e.event === 'message_sent'
-                  ? `${p.channel}:${p.template} ${p.status}`
-                  : e.event === 'message_skipped'
-                    ? `${p.channel}:${p.template} ${p.reason}`
-                    : [p.step, p.action, p.taken ?? p.path ?? p.dueAt ?? '']
-                        .filter((x) => x !== '')
-                        .join(' ');
-          return `${at} ${e.event} ${detail}`.trim();
-        });
+      return (await journeyLog(userId, journeyId)).map(timelineLine);
     },
     async close() {
       await scheduler.close();
@@ -73,3 +58,30 @@ export async function journeyEngine(
     },
   };
 }
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/** A Segment identify call at `at`. */
+export const identify = (userId: string, traits: object, at: number, extra: object = {}) => ({
+  type: 'identify',
+  userId,
+  traits,
+  timestamp: iso(at),
+  ...extra,
+});
+
+/** A Segment track call at `at`. */
+export const track = (
+  userId: string,
+  event: string,
+  at: number,
+  properties: object = {},
+  extra: object = {},
+) => ({
+  type: 'track',
+  userId,
+  event,
+  properties,
+  timestamp: iso(at),
+  ...extra,
+});

@@ -1,76 +1,18 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { Redis } from 'ioredis';
-import { BullMQScheduler } from '../../engine/adapters/schedulers/bullmq.ts';
-import { RedisStore } from '../../engine/adapters/stores/redis.ts';
-import { INGEST_QUEUE } from '../../engine/ingest/ingest-queue.ts';
 import type { Profile } from '../../engine/profiles/profile.ts';
+import { startCluster } from '../helpers/cluster.ts';
 import { KEYS, waitFor } from '../helpers/engine.ts';
-import {
-  postBatch,
-  REDIS_URL,
-  removeKeys,
-  spawnTideline,
-  type TidelineProcess,
-  uniquePrefix,
-} from '../helpers/processes.ts';
+import { postBatch } from '../helpers/processes.ts';
 import { interleavedStream, type TestStream } from '../helpers/stream.ts';
 
-const DAY = 86_400_000;
-
-/** Production processes (API + workers, Redis store, BullMQ) on a fresh key prefix, plus a view into their Redis. */
-async function cluster(workers: number, extraEnv: Record<string, string> = {}) {
-  const prefix = uniquePrefix('mp');
-  const env = {
-    TIDELINE_STORE: 'redis',
-    TIDELINE_QUEUE: 'bullmq',
-    TIDELINE_PREFIX: prefix,
-    TIDELINE_WORKER_CONCURRENCY: '20',
-    // Segments over aggregates (with a where filter) and traits: their state must not depend on order either.
+/** The cluster of this suite: its workspace has segments over aggregates (with a where filter) and traits. */
+const cluster = (workers: number, extraEnv: Record<string, string> = {}) =>
+  startCluster(workers, {
     TIDELINE_WORKSPACE: fileURLToPath(new URL('../workspace', import.meta.url)),
     ...extraEnv,
-  };
-  const api = spawnTideline('api', env);
-  const workerProcesses: TidelineProcess[] = [];
-  const addWorker = () => {
-    const w = spawnTideline('worker', env);
-    workerProcesses.push(w);
-    return w;
-  };
-  for (let i = 0; i < workers; i++) addWorker();
-  const redis = new Redis(REDIS_URL);
-  const store = new RedisStore({
-    redis,
-    prefix: `${prefix}:`,
-    eventRetentionMs: 365 * DAY,
-    dedupeHorizonMs: 30 * DAY,
   });
-  await store.init();
-  const queue = new BullMQScheduler({ connection: { url: REDIS_URL }, prefix: `${prefix}:q` });
-  const url = await api.url;
-  return {
-    url,
-    store,
-    workers: workerProcesses,
-    addWorker,
-    drained: (timeoutMs = 120_000) =>
-      waitFor(async () => (await queue.pending(INGEST_QUEUE)) === 0, timeoutMs, 'the ingest queue to drain'),
-    async profiles(stream: TestStream): Promise<Map<string, Omit<Profile, 'version' | 'checkAt'>>> {
-      const keys = [...stream.userIds.map((u) => `u:${u}`), ...stream.anonymousIds.map((a) => `a:${a}`)];
-      const found = await store.getProfiles(keys);
-      // Compared: the user's state. Not compared: the commit counter, and when the user's re-check timer is
-      // set (an earlier timer may stay set after the next check moved later; it fires and does nothing).
-      return new Map([...found].map(([k, { version: _version, checkAt: _checkAt, ...rest }]) => [k, rest]));
-    },
-    async close() {
-      await Promise.all([api.stop(), ...workerProcesses.map((w) => w.stop())]);
-      await queue.close();
-      await redis.quit();
-      await removeKeys(prefix);
-    },
-  };
-}
 
 async function postAll(
   url: string,

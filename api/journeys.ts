@@ -1,0 +1,190 @@
+import express, { type Router } from 'express';
+import type { StoredEvent } from '../engine/events.ts';
+import { HISTORY_LIMIT } from '../engine/ingest/apply-batch.ts';
+import type { Profile } from '../engine/profiles/profile.ts';
+import type { Store } from '../engine/ports/store.ts';
+import type { JourneyMemory } from '../journeys/enrollment.ts';
+import { type KeyRing, requireScope } from './auth.ts';
+import { HttpError } from './errors.ts';
+import { resolveKey } from './users.ts';
+import { isJsonObject, type JsonObject } from '../engine/json.ts';
+import type { DefinitionStore } from '../engine/ports/definitions.ts';
+import { simulate, SimulationError } from '../engine/simulation/simulate.ts';
+import { journeyContext } from '../journeys/context.ts';
+import { journeyLogOf } from '../journeys/timeline.ts';
+import { validateJourney } from '../journeys/validate.ts';
+import type { Workspace } from '../segments/workspace.ts';
+
+const PAGE = 500;
+
+const iso = (ms: number | null | undefined) =>
+  ms === null || ms === undefined ? null : new Date(ms).toISOString();
+
+/** One decision of an enrollment's execution log, as the API shows it. */
+function decision(e: StoredEvent) {
+  const { journeyId: _j, enrollmentId: _e, version: _v, seq: _s, ...details } = e.properties ?? {};
+  return { at: iso(e.timestamp), event: e.event, ...details };
+}
+
+/** The user's enrollments in one journey (newest first), each with its decisions (oldest first). */
+function enrollmentsOf(
+  journeyId: string,
+  memory: JourneyMemory | undefined,
+  history: readonly StoredEvent[],
+) {
+  const byEnrollment = new Map<string, StoredEvent[]>();
+  // Newest enrollment first, each enrollment's decisions in the order they were made.
+  for (const e of journeyLogOf(history).reverse()) {
+    if (e.properties?.journeyId !== journeyId) continue;
+    const id = String(e.properties.enrollmentId);
+    const list = byEnrollment.get(id);
+    if (list) list.push(e);
+    else byEnrollment.set(id, [e]);
+  }
+  const active = memory?.active ?? null;
+  return [...byEnrollment].map(([id, events]) => {
+    const ordered = [...events].reverse();
+    const exited = ordered.find((e) => e.event === 'journey_exited');
+    const current = active?.id === id ? active : null;
+    return {
+      id,
+      version: ordered[0].properties?.version ?? null,
+      state: current ? 'active' : 'exited',
+      step: current?.step ?? null,
+      waitingUntil: iso(current?.dueAt),
+      holdout: current?.holdout ?? ordered[0].properties?.holdout === true,
+      enteredAt: iso(ordered.find((e) => e.event === 'journey_entered')?.timestamp ?? ordered[0].timestamp),
+      exitedAt: iso(exited?.timestamp),
+      exitReason: exited?.properties?.reason ?? null,
+      log: ordered.map(decision),
+    };
+  });
+}
+
+function userSummary(profile: Profile) {
+  return { userId: profile.userId, anonymousId: profile.userId ? null : profile.key.slice(2) };
+}
+
+const MAX_DRY_RUN_MESSAGES = 20_000;
+
+function timeField(body: JsonObject, name: 'from' | 'to'): number | undefined {
+  const value = body[name];
+  if (value === undefined) return undefined;
+  const ms = typeof value === 'string' ? Date.parse(value) : NaN;
+  if (Number.isNaN(ms))
+    throw HttpError.invalid([{ pointer: `/${name}`, message: 'must be an ISO 8601 date-time' }]);
+  return ms;
+}
+
+/** Execution logs (a user's journeys, a journey's enrollments) and the dry run. */
+export function journeyRoutes(
+  keys: KeyRing,
+  store: Store,
+  definitions: DefinitionStore,
+  workspace: () => Workspace,
+): Router {
+  const router = express.Router();
+  const read = requireScope(keys, 'read');
+
+  // The simulator over HTTP: the journey (published or not) against the live segments, tag rules and
+  // lifecycle, on a stream given in the body. Nothing is stored.
+  router.post(
+    '/v1/journeys/simulate',
+    requireScope(keys, 'manage'),
+    express.json({ limit: '10mb', type: () => true }),
+    async (req, res) => {
+      const body: unknown = req.body;
+      if (!isJsonObject(body))
+        throw HttpError.invalid([{ pointer: '', message: 'body must be { journey, messages, from?, to? }' }]);
+      const faults: { pointer: string; message: string }[] = [];
+      // A draft being tried out need not have a version yet.
+      const draft = isJsonObject(body.journey) ? { version: 1, ...body.journey } : body.journey;
+      const { journey, faults: journeyFaults } = validateJourney(draft, await journeyContext(definitions));
+      faults.push(...journeyFaults.map((f) => ({ ...f, pointer: `/journey${f.pointer}` })));
+      const messages = body.messages;
+      if (!Array.isArray(messages) || messages.length > MAX_DRY_RUN_MESSAGES)
+        faults.push({
+          pointer: '/messages',
+          message: `must be an array of at most ${MAX_DRY_RUN_MESSAGES} Segment messages`,
+        });
+      if (faults.length > 0 || !journey || !Array.isArray(messages)) throw HttpError.invalid(faults);
+      try {
+        const { journeys: _live, valueModel: _model, ...live } = workspace().definitions;
+        res.json(
+          await simulate({
+            ...live,
+            journeys: [journey],
+            messages,
+            from: timeField(body, 'from'),
+            to: timeField(body, 'to'),
+          }),
+        );
+      } catch (error) {
+        if (error instanceof HttpError)
+          throw HttpError.invalid(
+            error.faults.map((f) => ({ ...f, pointer: f.pointer.replace(/^\/batch/, '/messages') })),
+          );
+        if (error instanceof SimulationError) throw new HttpError(400, 'invalid_request', error.message);
+        throw error;
+      }
+    },
+  );
+
+  router.get('/v1/users/:id/journeys', read, async (req, res) => {
+    const id = String(req.params.id);
+    const key = await resolveKey(store, id);
+    const profile = key ? (await store.getProfiles([key])).get(key) : undefined;
+    if (!key || !profile) throw new HttpError(404, 'not_found', `no user or anonymous visitor '${id}'`);
+    const history = await store.recentEvents(key, HISTORY_LIMIT);
+    const ids = new Set(Object.keys(profile.journeys ?? {}));
+    for (const e of journeyLogOf(history)) ids.add(String(e.properties?.journeyId));
+    res.json({
+      journeys: [...ids].sort().map((journeyId) => {
+        const memory = profile.journeys?.[journeyId];
+        return {
+          journeyId,
+          entries: memory?.entries ?? 0,
+          lastEnteredAt: iso(memory?.lastEnteredAt),
+          lastExitedAt: iso(memory?.lastExitedAt),
+          enrollments: enrollmentsOf(journeyId, memory, history),
+        };
+      }),
+    });
+  });
+
+  // A scan over the profiles: fine for operators looking at a journey, not for a hot path.
+  router.get('/v1/journeys/:id/enrollments', read, async (req, res) => {
+    const journeyId = String(req.params.id);
+    const state = req.query.state === undefined ? 'all' : String(req.query.state);
+    if (!['all', 'active'].includes(state))
+      throw HttpError.invalid([{ pointer: '/query/state', message: "must be 'active' or 'all'" }]);
+    const limit = req.query.limit === undefined ? 50 : Number(req.query.limit);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000)
+      throw HttpError.invalid([{ pointer: '/query/limit', message: 'must be an integer from 1 to 1000' }]);
+    const users: Profile[] = [];
+    let active = 0;
+    let entered = 0;
+    let cursor: string | null = null;
+    do {
+      const page = await store.scanProfiles(cursor, PAGE);
+      for (const profile of page.profiles) {
+        const memory = profile.journeys?.[journeyId];
+        if (!memory || memory.entries === 0) continue;
+        entered++;
+        if (memory.active) active++;
+        if (users.length < limit && (state === 'all' || memory.active)) users.push(profile);
+      }
+      cursor = page.cursor;
+    } while (cursor !== null);
+    const enrollments = [];
+    for (const profile of users) {
+      const history = await store.recentEvents(profile.key, HISTORY_LIMIT);
+      for (const enrollment of enrollmentsOf(journeyId, profile.journeys?.[journeyId], history)) {
+        if (state === 'active' && enrollment.state !== 'active') continue;
+        enrollments.push({ user: userSummary(profile), ...enrollment });
+      }
+    }
+    res.json({ journeyId, users: { entered, active }, enrollments });
+  });
+  return router;
+}

@@ -1,0 +1,105 @@
+import { SCHEDULED_RUN } from '../../journeys/journey-set.ts';
+import { runJourneys } from '../../segments/update.ts';
+import type { Workspace } from '../../segments/workspace.ts';
+import type { StoredEvent } from '../events.ts';
+import type { Logger } from '../ports/logger.ts';
+import type { Store } from '../ports/store.ts';
+import { planCheck, type ScheduleChecks } from './checks.ts';
+
+export const JOURNEY_SCHEDULE_QUEUE = 'journey-schedules';
+export const JOURNEY_SCHEDULE_JOB = 'run';
+
+export interface JourneyScheduleJob {
+  journeyId: string;
+}
+
+/** The repeatable schedule's id for a journey. */
+export const journeyScheduleId = (journeyId: string): string => `journey:${journeyId}`;
+
+/** The firing time of a repeat job (`repeat:<schedule id>:<ms>`), or null for a job added by hand. */
+export function firingTime(jobId: string): number | null {
+  const match = /:(\d+)$/.exec(jobId);
+  return jobId.startsWith('repeat:') && match ? Number(match[1]) : null;
+}
+
+const PAGE = 500;
+const MAX_ATTEMPTS = 20;
+
+export interface ScheduledRunResult {
+  scanned: number;
+  audience: number;
+  entered: number;
+}
+
+/**
+ * One firing of a scheduled journey: every member of its audience segment meets the trigger
+ * `journey_scheduled` named after the journey and the firing time. The name makes the run
+ * idempotent: a user enrols at most once per firing, however many workers run it.
+ */
+export async function runScheduledJourney(
+  store: Store,
+  journeyId: string,
+  runAt: number,
+  options: {
+    workspace: Workspace;
+    now: () => number;
+    scheduleChecks: ScheduleChecks;
+    logger: Logger;
+    onProgress?: (progress: ScheduledRunResult) => Promise<void>;
+  },
+): Promise<ScheduledRunResult> {
+  const { workspace } = options;
+  const result: ScheduledRunResult = { scanned: 0, audience: 0, entered: 0 };
+  const journey = workspace.journeys.scheduled.get(journeyId);
+  if (!journey) return result;
+  const segment = journey.definition.audience?.segment;
+  const trigger: StoredEvent = {
+    messageId: `schedule:${journeyId}:${runAt}`,
+    type: 'internal',
+    event: SCHEDULED_RUN,
+    properties: { journeyId, runAt: new Date(runAt).toISOString() },
+    timestamp: runAt,
+    receivedAt: runAt,
+  };
+  let cursor: string | null = null;
+  do {
+    const page = await store.scanProfiles(cursor, PAGE);
+    for (const { key, segments } of page.profiles) {
+      result.scanned++;
+      if (segment !== undefined && !segments.includes(segment)) continue;
+      result.audience++;
+      if (await enrolOne(store, key, trigger, options)) result.entered++;
+    }
+    cursor = page.cursor;
+    await options.onProgress?.({ ...result });
+  } while (cursor !== null);
+  options.logger.info(
+    { journeyId, runAt, ...result },
+    `scheduled journey ${journeyId}: ${result.entered} entered`,
+  );
+  return result;
+}
+
+async function enrolOne(
+  store: Store,
+  key: string,
+  trigger: StoredEvent,
+  options: { workspace: Workspace; now: () => number; scheduleChecks: ScheduleChecks },
+): Promise<boolean> {
+  for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+    const current = (await store.getProfiles([key])).get(key);
+    if (!current) return false;
+    const now = options.now();
+    const profile = structuredClone(current);
+    const events = runJourneys(profile, [trigger], now, options.workspace);
+    if (events.length === 0) return false;
+    const check = planCheck(profile, now, options.workspace);
+    if (check) await options.scheduleChecks([check]);
+    profile.version = current.version + 1;
+    const { conflicts } = await store.commit([
+      { key, expectedVersion: current.version, profile, events, messageIds: [] },
+    ]);
+    if (conflicts.length === 0) return events.some((e) => e.event === 'journey_entered');
+  }
+  throw new Error(`gave up enrolling ${key} after ${MAX_ATTEMPTS} version conflicts`);
+}

@@ -1,0 +1,52 @@
+/** A user's journey execution log as readable lines (simulator output, tests). */
+import type { StoredEvent } from '../engine/events.ts';
+
+const LOG_EVENTS = new Set([
+  'journey_entered',
+  'journey_step',
+  'journey_exited',
+  'message_sent',
+  'message_skipped',
+]);
+
+export function isJourneyLog(e: StoredEvent): boolean {
+  return e.type === 'internal' && LOG_EVENTS.has(e.event);
+}
+
+/**
+ * Log entries in the order they were decided: by time, and where times tie (several steps at one
+ * instant) by the user's log sequence number. Stores order ties differently, so always sort.
+ */
+export function inLogOrder(log: readonly StoredEvent[]): StoredEvent[] {
+  const seq = (e: StoredEvent) => Number(e.properties?.seq ?? 0);
+  return [...log].sort((a, b) => a.timestamp - b.timestamp || seq(a) - seq(b));
+}
+
+/** The journey log entries of a user's history (any order), in the order they were decided. */
+export function journeyLogOf(history: readonly StoredEvent[]): StoredEvent[] {
+  return inLogOrder(history.filter(isJourneyLog));
+}
+
+/** `MM-DD HH:MM event detail` (UTC), in the order given. */
+export function timelineLine(e: StoredEvent): string {
+  const p = e.properties ?? {};
+  const at = new Date(e.timestamp).toISOString().slice(5, 16).replace('T', ' ');
+  let detail: string;
+  switch (e.event) {
+    case 'journey_entered':
+      detail = `via ${p.trigger}${p.holdout ? ' (holdout)' : ''}`;
+      break;
+    case 'journey_exited':
+      detail = String(p.reason);
+      break;
+    case 'message_sent':
+      detail = `${p.channel}:${p.template} ${p.status}`;
+      break;
+    case 'message_skipped':
+      detail = `${p.channel}:${p.template} ${p.reason}`;
+      break;
+    default:
+      detail = [p.step, p.action, p.taken ?? p.path ?? p.dueAt ?? ''].filter((x) => x !== '').join(' ');
+  }
+  return `${at} ${e.event} ${detail}`.trim();
+}

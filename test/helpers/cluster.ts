@@ -1,0 +1,63 @@
+import { Redis } from 'ioredis';
+import { BullMQScheduler } from '../../engine/adapters/schedulers/bullmq.ts';
+import { RedisStore } from '../../engine/adapters/stores/redis.ts';
+import { INGEST_QUEUE } from '../../engine/ingest/ingest-queue.ts';
+import type { Profile } from '../../engine/profiles/profile.ts';
+import { waitFor } from './engine.ts';
+import { REDIS_URL, removeKeys, spawnTideline, type TidelineProcess, uniquePrefix } from './processes.ts';
+
+const DAY = 86_400_000;
+
+/** Production processes (API + workers, Redis store, BullMQ) on a fresh key prefix, plus a view into their Redis. */
+export async function startCluster(workers: number, extraEnv: Record<string, string> = {}) {
+  const prefix = uniquePrefix('mp');
+  const env = {
+    TIDELINE_STORE: 'redis',
+    TIDELINE_QUEUE: 'bullmq',
+    TIDELINE_PREFIX: prefix,
+    TIDELINE_WORKER_CONCURRENCY: '20',
+    ...extraEnv,
+  };
+  const api = spawnTideline('api', env);
+  const workerProcesses: TidelineProcess[] = [];
+  const addWorker = () => {
+    const w = spawnTideline('worker', env);
+    workerProcesses.push(w);
+    return w;
+  };
+  for (let i = 0; i < workers; i++) addWorker();
+  const redis = new Redis(REDIS_URL);
+  const store = new RedisStore({
+    redis,
+    prefix: `${prefix}:`,
+    eventRetentionMs: 365 * DAY,
+    dedupeHorizonMs: 30 * DAY,
+  });
+  await store.init();
+  const queue = new BullMQScheduler({ connection: { url: REDIS_URL }, prefix: `${prefix}:q` });
+  const url = await api.url;
+  return {
+    url,
+    store,
+    workers: workerProcesses,
+    addWorker,
+    drained: (timeoutMs = 120_000) =>
+      waitFor(async () => (await queue.pending(INGEST_QUEUE)) === 0, timeoutMs, 'the ingest queue to drain'),
+    async profiles(stream: {
+      userIds: readonly string[];
+      anonymousIds: readonly string[];
+    }): Promise<Map<string, Omit<Profile, 'version' | 'checkAt'>>> {
+      const keys = [...stream.userIds.map((u) => `u:${u}`), ...stream.anonymousIds.map((a) => `a:${a}`)];
+      const found = await store.getProfiles(keys);
+      // Compared: the user's state. Not compared: the commit counter, and when the user's re-check timer is
+      // set (an earlier timer may stay set after the next check moved later; it fires and does nothing).
+      return new Map([...found].map(([k, { version: _version, checkAt: _checkAt, ...rest }]) => [k, rest]));
+    },
+    async close() {
+      await Promise.all([api.stop(), ...workerProcesses.map((w) => w.stop())]);
+      await queue.close();
+      await redis.quit();
+      await removeKeys(prefix);
+    },
+  };
+}
