@@ -27,6 +27,8 @@ export interface Config {
   workspaceDir: string | undefined;
   /** Day boundaries for users without a timezone. */
   timezone: string;
+  /** Percent of users (by profile bucket) held out of every journey: the global control group. */
+  globalControlPercent: number;
   /** How often a process looks for definitions published through another process. */
   workspaceRefreshMs: number;
   logLevel: string;
@@ -73,6 +75,11 @@ export const ENVIRONMENT = [
     'how often a process picks up definitions published by another process',
   ],
   ['TIDELINE_TIMEZONE', 'UTC', 'IANA zone for day boundaries of users without a timezone'],
+  [
+    'TIDELINE_GLOBAL_CONTROL',
+    '0',
+    'percent of users (profile buckets 0..N*100) who enter no journey: the global control group',
+  ],
   ['TIDELINE_WRITE_KEY', DEV_KEYS.write, 'ingest key: the Segment write key (HTTP Basic user name)'],
   ['TIDELINE_ADMIN_KEY', DEV_KEYS.admin, 'manage key: every API, including erasure'],
   ['TIDELINE_READ_KEY', DEV_KEYS.read, 'read key: profiles and reports'],
@@ -167,6 +174,7 @@ export function loadConfig(mode: Mode, env: NodeJS.ProcessEnv = process.env): Co
       env.TIDELINE_DEMO === undefined || env.TIDELINE_DEMO === '' ? embedded : env.TIDELINE_DEMO === 'true',
     workspaceDir: env.TIDELINE_WORKSPACE || (demo ? DEMO_WORKSPACE : undefined),
     timezone: env.TIDELINE_TIMEZONE || 'UTC',
+    globalControlPercent: integer(env, 'TIDELINE_GLOBAL_CONTROL', 0, 0, 50),
     workspaceRefreshMs: duration(env, 'TIDELINE_WORKSPACE_REFRESH', 'PT5S'),
     logLevel: env.LOG_LEVEL || 'info',
     keys: {

@@ -175,7 +175,7 @@ export async function startEngine(config: Config, roles: Roles, logger: Logger):
 
   // The workspace: files published as code (when they changed), then the live versions compiled.
   if (config.workspaceDir) await publishWorkspaceFiles(config.workspaceDir, definitions, Date.now(), logger);
-  let workspace = await workspaceFromStore(definitions, config.timezone);
+  let workspace = await workspaceFromStore(definitions, config.timezone, config.globalControlPercent);
   let fingerprint = await liveFingerprint(definitions);
   const describeWorkspace = () =>
     logger.info(
@@ -218,7 +218,7 @@ export async function startEngine(config: Config, roles: Roles, logger: Logger):
   const refreshWorkspace = async () => {
     const now = await liveFingerprint(definitions);
     if (now === fingerprint) return;
-    workspace = await workspaceFromStore(definitions, config.timezone);
+    workspace = await workspaceFromStore(definitions, config.timezone, config.globalControlPercent);
     fingerprint = now;
     describeWorkspace();
     await scheduleValueModel();

@@ -174,7 +174,11 @@ export async function publishWorkspaceFiles(
 }
 
 /** The live versions of every definition, compiled. */
-export async function workspaceFromStore(definitions: DefinitionStore, timezone: string): Promise<Workspace> {
+export async function workspaceFromStore(
+  definitions: DefinitionStore,
+  timezone: string,
+  globalControlPercent = 0,
+): Promise<Workspace> {
   const live = async <T>(kind: DefinitionKind): Promise<T[]> => {
     const summaries = await definitions.list(kind);
     const versions = await Promise.all(
@@ -194,6 +198,7 @@ export async function workspaceFromStore(definitions: DefinitionStore, timezone:
     tagRules,
     journeys,
     timezone,
+    globalControl: globalControlPercent > 0 ? { from: 0, to: globalControlPercent * 100 } : null,
     ...(lifecycle ? { lifecycle: lifecycle.document as unknown as LifecycleConfig } : {}),
     ...(valueModel ? { valueModel: valueModel.document as unknown as ValueModelConfig } : {}),
   });

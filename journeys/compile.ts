@@ -3,6 +3,8 @@
  * indexed, each step's ways out resolved (an absent `next` is the following step, none after the last).
  */
 import { compile, type Predicate } from '../rules/compile.ts';
+import { type ConditionDependencies, dependencies } from '../rules/dependencies.ts';
+import type { Condition } from '../rules/types.ts';
 import { durationMs } from '../rules/durations.ts';
 import type { JourneyDefinition, Step } from './journey.ts';
 
@@ -36,9 +38,26 @@ export interface CompiledJourney {
   holdoutBasisPoints: number;
   /** Channels the journey can send on (for the entry consent check). */
   channels: Set<string>;
+  /** What its conditions read: the workspace keeps those aggregates and event times on every profile. */
+  reads: ConditionDependencies[];
 }
 
-const maybe = (condition: Parameters<typeof compile>[0] | undefined): Predicate | null =>
+/** Every condition of a journey (trigger, audience, exits, goal and steps). */
+function conditionsOf(definition: JourneyDefinition): Condition[] {
+  const found: (Condition | undefined)[] = [definition.audience?.condition];
+  const { trigger, goal } = definition;
+  if (trigger.type === 'event' || trigger.type === 'schedule') found.push(trigger.where);
+  for (const exit of definition.exit ?? []) if ('event' in exit) found.push(exit.where);
+  if (goal && 'event' in goal) found.push(goal.where);
+  for (const step of definition.steps) {
+    if (step.type === 'branch') found.push(...step.branches.map((b) => b.condition));
+    if (step.type === 'send') found.push(...(step.variants ?? []).map((v) => v.condition));
+    if (step.type === 'waitFor') found.push(step.where);
+  }
+  return found.filter((c) => c !== undefined);
+}
+
+const maybe = (condition: Condition | undefined): Predicate | null =>
   condition === undefined ? null : compile(condition);
 
 /** Compiles a journey that passed validateJourney. */
@@ -84,5 +103,6 @@ export function compileJourney(definition: JourneyDefinition): CompiledJourney {
     reentry: definition.entry?.reentry ?? 'never',
     holdoutBasisPoints: Math.round((definition.holdout?.percent ?? 0) * 100),
     channels,
+    reads: conditionsOf(definition).map(dependencies),
   };
 }

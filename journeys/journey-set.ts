@@ -1,4 +1,5 @@
 import type { StoredEvent } from '../engine/events.ts';
+import type { ConditionDependencies } from '../rules/dependencies.ts';
 import { type CompiledJourney, compileJourney } from './compile.ts';
 import type { JourneyDefinition } from './journey.ts';
 
@@ -37,6 +38,11 @@ export class JourneySet {
       if (trigger.type === 'lifecycle') this.byLifecycle.push(journey);
       if (trigger.type === 'schedule') this.scheduled.set(journey.id, journey);
     }
+  }
+
+  /** What every published version's conditions read (users in flight stay on old versions). */
+  get reads(): ConditionDependencies[] {
+    return [...this.versions.values()].flatMap((versions) => [...versions.values()].flatMap((j) => j.reads));
   }
 
   get size(): number {

@@ -186,6 +186,13 @@ export function rematerialise(
   return raised;
 }
 
+const journeyOptions = (workspace: Workspace, now: number) => ({
+  journeys: workspace.journeys,
+  now,
+  timezone: workspace.timezone,
+  globalControl: workspace.definitions.globalControl ?? null,
+});
+
 /**
  * The journeys' reaction to events just decided for this user (calls and the engine's own:
  * segment and lifecycle moves). Tags and traits the journeys set may move the user in or out of
@@ -198,7 +205,7 @@ export function runJourneys(
   workspace: Workspace,
   recent: readonly StoredEvent[] = [],
 ): StoredEvent[] {
-  const options = { journeys: workspace.journeys, now, timezone: workspace.timezone, recent };
+  const options = { ...journeyOptions(workspace, now), recent };
   const before = JSON.stringify([profile.tags, profile.traits]);
   const log = journeysOnEvents(profile, events, options);
   if (log.length === 0 || JSON.stringify([profile.tags, profile.traits]) === before) return log;
@@ -209,7 +216,7 @@ export function runJourneys(
 
 /** Journey timers that fell due, and what their steps cause (as `runJourneys`). */
 export function runJourneyTimers(profile: Profile, now: number, workspace: Workspace): StoredEvent[] {
-  const options = { journeys: workspace.journeys, now, timezone: workspace.timezone };
+  const options = journeyOptions(workspace, now);
   const before = JSON.stringify([profile.tags, profile.traits]);
   const log = journeysOverTime(profile, options);
   if (log.length === 0 || JSON.stringify([profile.tags, profile.traits]) === before) return log;

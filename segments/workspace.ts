@@ -31,6 +31,8 @@ export interface WorkspaceDefinitions {
   valueModel?: ValueModelConfig;
   journeys?: readonly JourneyDefinition[];
   timezone?: string;
+  /** Profile buckets [from, to) held out of every journey (the global control group). */
+  globalControl?: { from: number; to: number } | null;
 }
 
 /** An aggregate that published rules read, kept current on every profile. */
@@ -111,7 +113,8 @@ export class Workspace {
     this.tagRules = (definitions.tagRules ?? []).map(compileTagRule).sort((a, b) => b.priority - a.priority);
     const aggregates = new Map<string, MaterialisedAggregate>();
     const tracked = new Set<string>();
-    for (const { reads } of [...this.segments, ...this.tagRules]) {
+    const journeyReads = this.journeys.reads.map((reads) => ({ reads }));
+    for (const { reads } of [...this.segments, ...this.tagRules, ...journeyReads]) {
       for (const spec of reads.aggregates) {
         const id = aggregateId(spec);
         if (!aggregates.has(id)) aggregates.set(id, { id, spec, filter: eventFilter(spec) });

@@ -119,3 +119,59 @@ describe('journeys on a virtual clock: cart abandonment', () => {
     ]);
   });
 });
+
+it('journey conditions read aggregates that no segment reads: the workspace keeps them too', async () => {
+  const buyerCheck: JourneyDefinition = {
+    id: 'buyer_check',
+    version: 1,
+    name: 'Buyers and others',
+    trigger: { type: 'event', event: 'app_opened' },
+    steps: [
+      {
+        id: 'bought',
+        type: 'branch',
+        branches: [
+          {
+            condition: {
+              fact: 'aggregate',
+              params: { event: 'order_paid', fn: 'sum', property: 'amount', within: 'P30D' },
+              operator: 'greaterThanInclusive',
+              value: 100,
+            },
+            next: 'thanks',
+          },
+        ],
+        else: 'nudge',
+      },
+      { id: 'thanks', type: 'send', channel: 'sandbox', template: 'thanks', next: 'end' },
+      { id: 'nudge', type: 'send', channel: 'sandbox', template: 'nudge' },
+      { id: 'end', type: 'exit', reason: 'done' },
+    ],
+  };
+  const e = await journeyEngine({ journeys: [buyerCheck] }, T0);
+  await e.send([
+    track('big', 'order_paid', T0 - DAY, { amount: 60 }),
+    track('big', 'order_paid', T0 - HOUR, { amount: 60 }),
+    track('small', 'order_paid', T0 - HOUR, { amount: 60 }),
+    track('big', 'app_opened', T0),
+    track('small', 'app_opened', T0),
+  ]);
+  assert.ok((await e.timeline('big')).includes('03-02 02:00 message_sent sandbox:thanks sandbox'));
+  assert.ok((await e.timeline('small')).includes('03-02 02:00 message_sent sandbox:nudge sandbox'));
+  await e.close();
+});
+
+it('the global control group (profile buckets) enters no journey', async () => {
+  const e = await journeyEngine({ journeys: [cartAbandonment], globalControl: { from: 0, to: 5000 } }, T0);
+  const users = Array.from({ length: 200 }, (_, i) => `gc-${i}`);
+  await e.send(users.map((u) => track(u, 'cart_add', T0, { cartId: u })));
+  const entered = [];
+  for (const u of users) if ((await e.timeline(u)).length > 0) entered.push(u);
+  const profiles = await e.store.getProfiles(users.map((u) => `u:${u}`));
+  for (const u of users) {
+    const inControl = profiles.get(`u:${u}`)!.bucket < 5000;
+    assert.equal(entered.includes(u), !inControl, `${u} (bucket ${profiles.get(`u:${u}`)!.bucket})`);
+  }
+  assert.ok(entered.length > 60 && entered.length < 140, `${entered.length} of 200 entered`);
+  await e.close();
+});

@@ -5,19 +5,14 @@ import { VirtualClock } from '../../engine/clock.ts';
 import { INGEST_JOB, INGEST_QUEUE } from '../../engine/ingest/ingest-queue.ts';
 import { startIngestWorker } from '../../engine/ingest/worker.ts';
 import { silentLogger } from '../../engine/ports/logger.ts';
-import type { JourneyDefinition } from '../../journeys/journey.ts';
 import { journeyLogOf, timelineLine } from '../../journeys/timeline.ts';
 import type { StoredEvent } from '../../engine/events.ts';
-import type { SegmentDefinition } from '../../segments/segment.ts';
-import { Workspace } from '../../segments/workspace.ts';
+import { Workspace, type WorkspaceDefinitions } from '../../segments/workspace.ts';
 
 const DAY = 86_400_000;
 
 /** An engine on a virtual clock with one workspace, for journey timelines. */
-export async function journeyEngine(
-  definitions: { journeys: JourneyDefinition[]; segments?: SegmentDefinition[] },
-  start: number,
-) {
+export async function journeyEngine(definitions: WorkspaceDefinitions, start: number) {
   const clock = new VirtualClock(start);
   const scheduler = new InProcessScheduler({ clock });
   const store = new MemoryStore({ eventRetentionMs: 400 * DAY, dedupeHorizonMs: 30 * DAY });
@@ -43,7 +38,7 @@ export async function journeyEngine(
       await scheduler.add(INGEST_QUEUE, INGEST_JOB, { messages: parseBatch({ batch }, clock.now()) });
       await clock.advance(0);
     },
-    publish(next: { journeys: JourneyDefinition[]; segments?: SegmentDefinition[] }) {
+    publish(next: WorkspaceDefinitions) {
       workspace = new Workspace({ ...next, timezone: 'Asia/Shanghai' });
     },
     /** The user's journey execution log entries, oldest first. */
