@@ -63,6 +63,8 @@ export interface AppDeps {
    * queued, if what changed reads or writes profiles.
    */
   onPublished: (kind: DefinitionKind) => Promise<string | null>;
+  /** After a journey is paused, resumed or stopped: refresh, and walk its users; answers the job id. */
+  onJourneyState?: (journeyId: string, version: number) => Promise<string | null>;
   /** The live workspace (segment preview reads what it already keeps). */
   workspace: () => Workspace;
   scheduler: Scheduler;
@@ -149,7 +151,16 @@ export function createApp(deps: AppDeps): Express {
   });
   app.use(ingestRoutes(deps.keys, deps.ingestor, now));
   app.use(userRoutes(deps.keys, deps.store));
-  app.use(journeyRoutes(deps.keys, deps.store, deps.definitions, deps.workspace));
+  app.use(
+    journeyRoutes(
+      deps.keys,
+      deps.store,
+      deps.definitions,
+      deps.workspace,
+      deps.onJourneyState ?? (async () => null),
+      now,
+    ),
+  );
   app.use(audienceRoutes(deps.keys, deps.store, deps.workspace, now));
   for (const collection of collections(deps.definitions)) {
     app.use(definitionRoutes(deps.keys, deps.definitions, collection, deps.onPublished, recompute, now));

@@ -8,7 +8,7 @@ import { type KeyRing, requireScope } from './auth.ts';
 import { HttpError } from './errors.ts';
 import { resolveKey } from './users.ts';
 import { isJsonObject, type JsonObject } from '../engine/json.ts';
-import type { DefinitionStore } from '../engine/ports/definitions.ts';
+import { DEFINITION_ID, type DefinitionStore } from '../engine/ports/definitions.ts';
 import { simulate, SimulationError } from '../engine/simulation/simulate.ts';
 import { journeyContext } from '../journeys/context.ts';
 import { journeyLogOf } from '../journeys/timeline.ts';
@@ -82,9 +82,60 @@ export function journeyRoutes(
   store: Store,
   definitions: DefinitionStore,
   workspace: () => Workspace,
+  onJourneyState: (journeyId: string, version: number) => Promise<string | null>,
+  now: () => number,
 ): Router {
   const router = express.Router();
   const read = requireScope(keys, 'read');
+  const manage = requireScope(keys, 'manage');
+
+  // Pause (users hold where they are), resume, stop (drain: users in flight finish; exit: they leave).
+  // Each change is a published version of the journey's state document: the history is the audit trail.
+  for (const action of ['pause', 'resume', 'stop'] as const) {
+    router.post(
+      `/v1/journeys/:id/${action}`,
+      manage,
+      express.json({ type: () => true }),
+      async (req, res) => {
+        const journeyId = String(req.params.id);
+        if (!DEFINITION_ID.test(journeyId) || !(await definitions.live('journey', journeyId)))
+          throw new HttpError(404, 'not_found', `no published journey '${journeyId}'`);
+        const body: unknown = req.body ?? {};
+        const mode = isJsonObject(body) ? (body.mode ?? 'drain') : undefined;
+        if (action === 'stop' && mode !== 'drain' && mode !== 'exit')
+          throw HttpError.invalid([
+            { pointer: '/mode', message: "must be 'drain' (users in flight finish) or 'exit'" },
+          ]);
+        const document: JsonObject =
+          action === 'pause'
+            ? { state: 'paused' }
+            : action === 'resume'
+              ? { state: 'running', since: now() }
+              : { state: 'stopped', mode: mode as string };
+        const current = (await definitions.live('journeyState', journeyId))?.document;
+        if (current?.state === 'stopped' && action !== 'stop')
+          throw new HttpError(
+            409,
+            'conflict',
+            `journey '${journeyId}' is stopped; publish a new version to run it again`,
+          );
+        const draft = await definitions.saveDraft(
+          'journeyState',
+          journeyId,
+          { id: journeyId, ...document },
+          now(),
+        );
+        const published = await definitions.publish('journeyState', journeyId, draft.version, now());
+        const job = await onJourneyState(journeyId, published.version);
+        res.json({
+          journeyId,
+          ...document,
+          changedAt: new Date(now()).toISOString(),
+          ...(job ? { job } : {}),
+        });
+      },
+    );
+  }
 
   // The simulator over HTTP: the journey (published or not) against the live segments, tag rules and
   // lifecycle, on a stream given in the body. Nothing is stored.

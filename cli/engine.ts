@@ -21,6 +21,7 @@ import {
   VALUE_MODEL_SCHEDULE,
 } from '../engine/profiles/value-model-job.ts';
 import type { Job, Scheduler } from '../engine/ports/scheduler.ts';
+import { JOURNEY_CONTROL_JOB, JOURNEY_CONTROL_QUEUE } from '../engine/profiles/journey-control.ts';
 import {
   JOURNEY_SCHEDULE_JOB,
   JOURNEY_SCHEDULE_QUEUE,
@@ -270,6 +271,15 @@ export async function startEngine(config: Config, roles: Roles, logger: Logger):
           RECOMPUTE_JOB,
           { live: fingerprint },
           { id: recomputeJobId(fingerprint), keep: true },
+        );
+      },
+      onJourneyState: async (journeyId, version) => {
+        await refreshWorkspace();
+        return scheduler.add(
+          JOURNEY_CONTROL_QUEUE,
+          JOURNEY_CONTROL_JOB,
+          { journeyId },
+          { id: `journey-state-${journeyId}-${version}`, keep: true },
         );
       },
       workspace: () => workspace,

@@ -18,6 +18,7 @@ import { type LifecycleConfig, validateLifecycleConfig } from '../engine/lifecyc
 import { journeyContext } from '../journeys/context.ts';
 import { CHANNELS } from '../journeys/journey.ts';
 import type { JourneyDefinition } from '../journeys/journey.ts';
+import type { JourneyRunState } from '../journeys/journey-set.ts';
 import { type JourneyContext, validateJourney, validateTemplate } from '../journeys/validate.ts';
 
 /** Where each kind of definition lives in a workspace folder, and how it is checked. */
@@ -186,17 +187,19 @@ export async function workspaceFromStore(
     );
     return versions.filter((v) => v !== null).map((v) => v.document as unknown as T);
   };
-  const [segments, tagRules, lifecycle, valueModel, journeys] = await Promise.all([
+  const [segments, tagRules, lifecycle, valueModel, journeys, states] = await Promise.all([
     live<SegmentDefinition>('segment'),
     live<TagRuleDefinition>('tagRule'),
     definitions.live('lifecycle', 'lifecycle'),
     definitions.live('valueModel', 'value-model'),
     published<JourneyDefinition>(definitions, 'journey'),
+    live<JourneyRunState & { id: string }>('journeyState'),
   ]);
   return new Workspace({
     segments,
     tagRules,
     journeys,
+    journeyStates: Object.fromEntries(states.map(({ id, ...run }) => [id, run as JourneyRunState])),
     timezone,
     globalControl: globalControlPercent > 0 ? { from: 0, to: globalControlPercent * 100 } : null,
     ...(lifecycle ? { lifecycle: lifecycle.document as unknown as LifecycleConfig } : {}),
@@ -217,7 +220,8 @@ async function published<T>(definitions: DefinitionStore, kind: DefinitionKind):
 /** A short fingerprint of what is live, to notice publications made by other processes. */
 export async function liveFingerprint(definitions: DefinitionStore): Promise<string> {
   const parts: string[] = [];
-  for (const kind of [...WORKSPACE_FOLDERS.map((f) => f.kind), ...ROOT_FILES.map((f) => f.kind)]) {
+  const kinds = [...WORKSPACE_FOLDERS.map((f) => f.kind), ...ROOT_FILES.map((f) => f.kind), 'journeyState'];
+  for (const kind of kinds as DefinitionKind[]) {
     for (const s of await definitions.list(kind)) parts.push(`${kind}/${s.id}@${s.live}`);
   }
   return parts.sort().join(',');

@@ -3,6 +3,15 @@ import type { ConditionDependencies } from '../rules/dependencies.ts';
 import { type CompiledJourney, compileJourney } from './compile.ts';
 import type { JourneyDefinition } from './journey.ts';
 
+export type JourneyRunState =
+  /** since: when it was last resumed (ms); timers held over a pause fire from then. */
+  | { state: 'running'; since?: number }
+  | { state: 'paused' }
+  /** drain: users in flight finish; exit: they leave at once. */
+  | { state: 'stopped'; mode: 'drain' | 'exit' };
+
+const RUNNING: JourneyRunState = { state: 'running' };
+
 /** The trigger a schedule's firing hands each audience member (`properties.journeyId`). */
 export const SCHEDULED_RUN = 'journey_scheduled';
 
@@ -19,8 +28,14 @@ export class JourneySet {
   readonly scheduled = new Map<string, CompiledJourney>();
   readonly live: readonly CompiledJourney[];
 
-  /** `published`: every published version of every journey; the highest of each is live. */
-  constructor(published: readonly JourneyDefinition[] = []) {
+  /**
+   * `published`: every published version of every journey; the highest of each is live.
+   * `states`: journeys paused or stopped (the others run).
+   */
+  constructor(
+    published: readonly JourneyDefinition[] = [],
+    private readonly states: Readonly<Record<string, JourneyRunState>> = {},
+  ) {
     const live = new Map<string, CompiledJourney>();
     for (const definition of published) {
       const compiled = compileJourney(definition);
@@ -43,6 +58,11 @@ export class JourneySet {
   /** What every published version's conditions read (users in flight stay on old versions). */
   get reads(): ConditionDependencies[] {
     return [...this.versions.values()].flatMap((versions) => [...versions.values()].flatMap((j) => j.reads));
+  }
+
+  /** running: users enter and move; paused: no one enters, users hold (exits still apply); stopped: no one enters. */
+  state(id: string): JourneyRunState {
+    return this.states[id] ?? RUNNING;
   }
 
   get size(): number {

@@ -124,8 +124,21 @@ function react(
 ): void {
   if (event.messageId === enrollment.trigger.messageId || event.timestamp < enrollment.enteredAt) return;
   const ctx = context(profile, journey, options, calls);
+  const run = options.journeys.state(journey.id);
+  if (run.state === 'stopped' && run.mode === 'exit') {
+    finish(
+      profile,
+      journey,
+      enrollment,
+      { state: 'ended', reason: 'stopped', at: Math.max(options.now, enrollment.arrivedAt) },
+      log,
+      options.now,
+    );
+    return;
+  }
   const compiled = journey.steps.get(enrollment.step);
-  if (compiled && awaited(compiled, enrollment, event, ctx)) {
+  // Paused: the user holds; an awaited event is remembered and passes the step on resume.
+  if (run.state !== 'paused' && compiled && awaited(compiled, enrollment, event, ctx)) {
     const step = compiled.step;
     rememberAwaited(enrollment, event, true);
     log.push(
@@ -201,6 +214,7 @@ function enter(
   calls: readonly StoredEvent[],
   log: StoredEvent[],
 ): void {
+  if (options.journeys.state(journey.id).state !== 'running') return;
   const control = options.globalControl;
   if (control && profile.bucket >= control.from && profile.bucket < control.to) return;
   const transactional = journey.definition.policy?.transactional ?? false;
@@ -271,19 +285,37 @@ export function journeysOverTime(profile: Profile, options: JourneyRunOptions): 
   const log: StoredEvent[] = [];
   for (const [journeyId, memory] of Object.entries(profile.journeys ?? {})) {
     const enrollment = memory.active;
-    if (!enrollment || enrollment.dueAt === null || enrollment.dueAt > options.now) continue;
+    if (!enrollment) continue;
     const journey = versionOf(options, journeyId, enrollment);
     if (!journey) continue;
+    const run = options.journeys.state(journeyId);
+    if (run.state === 'stopped' && run.mode === 'exit') {
+      finish(
+        profile,
+        journey,
+        enrollment,
+        { state: 'ended', reason: 'stopped', at: Math.max(options.now, enrollment.arrivedAt) },
+        log,
+        options.now,
+      );
+      continue;
+    }
+    if (run.state === 'paused' || enrollment.dueAt === null) continue;
+    // A timer held over a pause fires when the journey resumed, not back in the pause.
+    if (run.state === 'running' && run.since !== undefined && enrollment.dueAt < run.since)
+      enrollment.dueAt = run.since;
+    if (enrollment.dueAt > options.now) continue;
     const ctx = context(profile, journey, options, options.recent ?? []);
     finish(profile, journey, enrollment, walk(enrollment, ctx, log), log, options.now);
   }
   return log;
 }
 
-/** The earliest pending journey timer of the user, or null. */
-export function nextJourneyDue(profile: Profile): number | null {
+/** The earliest pending journey timer of the user (paused journeys' held), or null. */
+export function nextJourneyDue(profile: Profile, journeys: JourneySet): number | null {
   let next: number | null = null;
-  for (const memory of Object.values(profile.journeys ?? {})) {
+  for (const [journeyId, memory] of Object.entries(profile.journeys ?? {})) {
+    if (journeys.state(journeyId).state === 'paused') continue;
     const due = memory.active?.dueAt ?? null;
     if (due !== null && (next === null || due < next)) next = due;
   }

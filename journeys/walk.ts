@@ -86,18 +86,18 @@ export function walk(enrollment: Enrollment, ctx: WalkContext, log: StoredEvent[
         if (enrollment.dueAt === null) {
           enrollment.dueAt = at + durationMs(step.timeout);
           entry('journey_step', { action: 'timer', dueAt: iso(enrollment.dueAt) }, at);
-          // Passed at once when the awaited event already happened since entry (the earliest one not
-          // used by a waitFor before): in the calls at hand, or seen while the user was elsewhere.
-          const happened = [...ctx.recent, ...(enrollment.seen ?? []).map((s) => s.event)]
-            .filter((e) => awaited(compiled, enrollment, e, ctx))
-            .sort((a, b) => a.timestamp - b.timestamp)[0];
-          if (happened) {
-            rememberAwaited(enrollment, happened, true);
-            const passedAt = Math.max(at, happened.timestamp);
-            entry('journey_step', { action: 'event', event: happened.messageId }, passedAt);
-            end = go(step.onEvent, passedAt);
-            break;
-          }
+        }
+        // Passed when the awaited event has happened since entry (the earliest one no waitFor used
+        // before): in the calls at hand, or seen while the user was elsewhere or the journey paused.
+        const happened = [...ctx.recent, ...(enrollment.seen ?? []).map((s) => s.event)]
+          .filter((e) => awaited(compiled, enrollment, e, ctx))
+          .sort((a, b) => a.timestamp - b.timestamp)[0];
+        if (happened) {
+          rememberAwaited(enrollment, happened, true);
+          const passedAt = Math.max(at, happened.timestamp);
+          entry('journey_step', { action: 'event', event: happened.messageId }, passedAt);
+          end = go(step.onEvent, passedAt);
+          break;
         }
         if (enrollment.dueAt > now) return { state: 'waiting' };
         entry('journey_step', { action: 'timeout' }, enrollment.dueAt);

@@ -1,6 +1,6 @@
 import stringify from 'safe-stable-stringify';
 import type { JourneyDefinition } from '../journeys/journey.ts';
-import { JourneySet } from '../journeys/journey-set.ts';
+import { type JourneyRunState, JourneySet } from '../journeys/journey-set.ts';
 import { nextJourneyDue } from '../journeys/runtime.ts';
 import { createHash } from 'node:crypto';
 import {
@@ -31,6 +31,8 @@ export interface WorkspaceDefinitions {
   valueModel?: ValueModelConfig;
   journeys?: readonly JourneyDefinition[];
   timezone?: string;
+  /** Journeys paused or stopped, by id. */
+  journeyStates?: Readonly<Record<string, JourneyRunState>>;
   /** Profile buckets [from, to) held out of every journey (the global control group). */
   globalControl?: { from: number; to: number } | null;
 }
@@ -104,7 +106,7 @@ export class Workspace {
   private readonly everyEventTagRules: CompiledTagRule[] = [];
 
   constructor(readonly definitions: WorkspaceDefinitions = {}) {
-    this.journeys = new JourneySet(definitions.journeys);
+    this.journeys = new JourneySet(definitions.journeys, definitions.journeyStates);
     this.valueModel = definitions.valueModel ?? null;
     this.timezone = definitions.timezone ?? 'UTC';
     this.lifecycle = definitions.lifecycle ?? DEFAULT_LIFECYCLE;
@@ -174,7 +176,7 @@ export class Workspace {
     let next = profile.activity
       ? (nextTransitionAt(profile.activity, now, this.lifecycle) ?? Number.POSITIVE_INFINITY)
       : Number.POSITIVE_INFINITY;
-    const journeyDue = nextJourneyDue(profile);
+    const journeyDue = nextJourneyDue(profile, this.journeys);
     // A timer already due fires at once (the walk it triggers sets the next one).
     if (journeyDue !== null && journeyDue < next) next = Math.max(journeyDue, now);
     if (this.timeSegments.length === 0) return Number.isFinite(next) ? next : null;

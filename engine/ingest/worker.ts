@@ -9,6 +9,11 @@ import type { Logger } from '../ports/logger.ts';
 import { RECOMPUTE_QUEUE, type RecomputeJob, recomputeAll } from '../profiles/recompute.ts';
 import { runValueModel, VALUE_MODEL_QUEUE } from '../profiles/value-model-job.ts';
 import {
+  applyJourneyState,
+  JOURNEY_CONTROL_QUEUE,
+  type JourneyControlJob,
+} from '../profiles/journey-control.ts';
+import {
   firingTime,
   JOURNEY_SCHEDULE_QUEUE,
   type JourneyScheduleJob,
@@ -102,6 +107,20 @@ export function startIngestWorker(
         logger,
         onProgress: (progress) => job.progress({ ...progress }),
       });
+    },
+    { concurrency: 1 },
+  );
+  scheduler.process<JourneyControlJob>(
+    JOURNEY_CONTROL_QUEUE,
+    async (job) => {
+      await options.refreshWorkspace?.();
+      const result = await applyJourneyState(store, job.data.journeyId, {
+        workspace: workspaceOf(),
+        now,
+        scheduleChecks,
+        onProgress: (progress) => job.progress({ ...progress }),
+      });
+      logger.info({ journeyId: job.data.journeyId, ...result }, 'journey state applied');
     },
     { concurrency: 1 },
   );

@@ -21,7 +21,15 @@ import type { JsonObject } from '../json.ts';
  * Times are milliseconds passed in by the caller as `now`: the store never reads the clock.
  */
 
-export type DefinitionKind = 'segment' | 'tagRule' | 'lifecycle' | 'valueModel' | 'journey' | 'template';
+export type DefinitionKind =
+  | 'segment'
+  | 'tagRule'
+  | 'lifecycle'
+  | 'valueModel'
+  | 'journey'
+  | 'template'
+  /** A journey's run state (running, paused, stopped): versioned, so pauses and resumes are audited. */
+  | 'journeyState';
 export const DEFINITION_KINDS: readonly DefinitionKind[] = [
   'segment',
   'tagRule',
@@ -29,6 +37,7 @@ export const DEFINITION_KINDS: readonly DefinitionKind[] = [
   'valueModel',
   'journey',
   'template',
+  'journeyState',
 ];
 
 /** What a definition id must look like. Callers validate ids; the adapters assume they did. */

@@ -83,6 +83,33 @@ describe('journeys over the API: publish, execution logs, dry run', () => {
     assert.equal((await t.request('GET', '/v1/journeys/hello_again/enrollments?state=nope')).status, 400);
   });
 
+  it('pause, resume and stop are audited state changes; bad ones are refused', async () => {
+    const post = (path: string, body?: object) =>
+      t.request('POST', path, { key: KEYS.admin, body: body ?? {} });
+    assert.equal((await post('/v1/journeys/nothing/pause')).status, 404);
+    const paused = await post('/v1/journeys/hello_again/pause');
+    assert.equal(paused.status, 200);
+    assert.equal(paused.body.state, 'paused');
+    await t.request('POST', '/v1/track', { body: { userId: 'j-2', event: 'signed_up' } });
+    await t.settle();
+    assert.deepEqual(
+      (await t.request('GET', '/v1/users/j-2/journeys')).body.journeys,
+      [],
+      'no entry while paused',
+    );
+    const resumed = await post('/v1/journeys/hello_again/resume');
+    assert.equal(resumed.body.state, 'running');
+    assert.match(resumed.body.job, /^journey-state-hello_again-2$/);
+    const bad = await post('/v1/journeys/hello_again/stop', { mode: 'later' });
+    assert.equal(bad.status, 400);
+    assert.deepEqual(
+      bad.body.errors.map((e: { pointer: string }) => e.pointer),
+      ['/mode'],
+    );
+    assert.equal((await post('/v1/journeys/hello_again/stop', { mode: 'exit' })).body.state, 'stopped');
+    assert.equal((await post('/v1/journeys/hello_again/resume')).status, 409);
+  });
+
   it('dry-runs a journey on a stream in the body and stores nothing', async () => {
     const at = (min: number) => new Date(Date.parse('2026-01-05T08:00:00Z') + min * 60_000).toISOString();
     const res = await t.request('POST', '/v1/journeys/simulate', {

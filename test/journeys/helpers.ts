@@ -38,6 +38,8 @@ export async function journeyEngine(definitions: WorkspaceDefinitions, start: nu
       await scheduler.add(INGEST_QUEUE, INGEST_JOB, { messages: parseBatch({ batch }, clock.now()) });
       await clock.advance(0);
     },
+    /** The live workspace (for jobs run by hand). */
+    workspace: () => workspace,
     publish(next: WorkspaceDefinitions) {
       workspace = new Workspace({ ...next, timezone: 'Asia/Shanghai' });
     },

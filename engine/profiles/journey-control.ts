@@ -1,0 +1,72 @@
+import { runJourneyTimers } from '../../segments/update.ts';
+import type { Workspace } from '../../segments/workspace.ts';
+import type { Store } from '../ports/store.ts';
+import { planCheck, type ScheduleChecks } from './checks.ts';
+
+export const JOURNEY_CONTROL_QUEUE = 'journey-control';
+export const JOURNEY_CONTROL_JOB = 'apply';
+
+export interface JourneyControlJob {
+  journeyId: string;
+}
+
+const PAGE = 500;
+const MAX_ATTEMPTS = 20;
+
+export interface JourneyControlResult {
+  scanned: number;
+  /** Users in the journey whose enrollment moved (timers that fell due while paused) or ended (stopped). */
+  moved: number;
+}
+
+/**
+ * After a journey is resumed or stopped: every user in it is walked at once, so timers that fell due
+ * while it was paused fire now, and a stop that exits users takes everyone out.
+ */
+export async function applyJourneyState(
+  store: Store,
+  journeyId: string,
+  options: {
+    workspace: Workspace;
+    now: () => number;
+    scheduleChecks: ScheduleChecks;
+    onProgress?: (progress: JourneyControlResult) => Promise<void>;
+  },
+): Promise<JourneyControlResult> {
+  const result: JourneyControlResult = { scanned: 0, moved: 0 };
+  let cursor: string | null = null;
+  do {
+    const page = await store.scanProfiles(cursor, PAGE);
+    for (const profile of page.profiles) {
+      result.scanned++;
+      if (profile.journeys?.[journeyId]?.active && (await walkOne(store, profile.key, options)))
+        result.moved++;
+    }
+    cursor = page.cursor;
+    await options.onProgress?.({ ...result });
+  } while (cursor !== null);
+  return result;
+}
+
+async function walkOne(
+  store: Store,
+  key: string,
+  options: { workspace: Workspace; now: () => number; scheduleChecks: ScheduleChecks },
+): Promise<boolean> {
+  for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+    const current = (await store.getProfiles([key])).get(key);
+    if (!current) return false;
+    const now = options.now();
+    const profile = structuredClone(current);
+    const events = runJourneyTimers(profile, now, options.workspace);
+    const check = planCheck(profile, now, options.workspace);
+    if (events.length === 0 && (profile.checkAt ?? null) === (current.checkAt ?? null)) return false;
+    if (check) await options.scheduleChecks([check]);
+    profile.version = current.version + 1;
+    const { conflicts } = await store.commit([
+      { key, expectedVersion: current.version, profile, events, messageIds: [] },
+    ]);
+    if (conflicts.length === 0) return events.length > 0;
+  }
+  throw new Error(`gave up walking ${key} after ${MAX_ATTEMPTS} version conflicts`);
+}
