@@ -27,6 +27,8 @@ export interface Enrollment {
   visits: number;
   /** A wait's due time or a waitFor's timeout; null while nothing is pending. */
   dueAt: number | null;
+  /** Why a send step waits: for a trailing identify (`contact`), or for quiet hours to end. */
+  deferral?: 'contact' | 'quiet';
   /**
    * Events the journey's waitFor steps await, seen since entry while the user was elsewhere (a waitFor
    * reached later passes at once on one), and those that already passed a waitFor (each passes one).

@@ -163,6 +163,7 @@ function react(
     enrollment.arrivedAt = Math.max(enrollment.arrivedAt, event.timestamp);
     enrollment.visits += 1;
     enrollment.dueAt = null;
+    delete enrollment.deferral;
     log.push(
       journeyLog(profile, 'journey_step', journey.id, enrollment, enrollment.arrivedAt, options.now, {
         action: 'reached',
@@ -278,6 +279,20 @@ function enter(
   );
   const recent = calls.filter((e) => e.timestamp >= at && e.messageId !== trigger.messageId);
   finish(profile, journey, enrollment, walk(enrollment, { ...ctx, recent }, log), log, options.now);
+  // An exit event that already happened after the trigger (it arrived first) ends the enrollment now.
+  if (memory.active !== enrollment) return;
+  const exit = [...recent]
+    .sort((a, b) => a.timestamp - b.timestamp)
+    .map((e) => ({ e, reason: exitReason(journey, e, ctx) }))
+    .find(({ reason }) => reason !== null);
+  if (exit) {
+    const end: WalkEnd = {
+      state: 'ended',
+      reason: exit.reason as string,
+      at: Math.max(exit.e.timestamp, enrollment.arrivedAt),
+    };
+    finish(profile, journey, enrollment, end, log, options.now);
+  }
 }
 
 /** Timers that fell due: waits over, waitFor timeouts, deferred sends. */
@@ -320,4 +335,38 @@ export function nextJourneyDue(profile: Profile, journeys: JourneySet): number |
     if (due !== null && (next === null || due < next)) next = due;
   }
   return next;
+}
+
+/**
+ * An anonymous visitor who identifies brings their journeys along: enrollments the user does not
+ * have continue on the user; where both are in the same journey, the earlier entry stays and the
+ * other leaves (reason `merged`), so the user is never in one journey twice.
+ */
+export function mergeJourneys(into: Profile, absorbed: Profile, now: number): StoredEvent[] {
+  const log: StoredEvent[] = [];
+  into.journeyLogged = (into.journeyLogged ?? 0) + (absorbed.journeyLogged ?? 0);
+  for (const [journeyId, theirs] of Object.entries(absorbed.journeys ?? {})) {
+    const ours = memoryOf(into, journeyId);
+    const max = (a: number | null, b: number | null) => (a === null ? b : b === null ? a : Math.max(a, b));
+    let active = ours.active ?? theirs.active;
+    if (ours.active && theirs.active) {
+      const [kept, left] =
+        ours.active.enteredAt <= theirs.active.enteredAt
+          ? [ours.active, theirs.active]
+          : [theirs.active, ours.active];
+      active = kept;
+      const at = Math.max(left.arrivedAt, kept.arrivedAt);
+      log.push(journeyLog(into, 'journey_exited', journeyId, left, at, now, { reason: 'merged' }));
+    }
+    into.journeys![journeyId] = {
+      active,
+      entries: ours.entries + theirs.entries,
+      lastEnteredAt: max(ours.lastEnteredAt, theirs.lastEnteredAt),
+      lastExitedAt: max(ours.lastExitedAt, theirs.lastExitedAt),
+      ...((ours.lastTrigger ?? theirs.lastTrigger)
+        ? { lastTrigger: ours.lastTrigger ?? theirs.lastTrigger }
+        : {}),
+    };
+  }
+  return log;
 }

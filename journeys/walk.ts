@@ -39,6 +39,9 @@ export interface WalkContext {
 
 export type WalkEnd = { state: 'waiting' } | { state: 'ended'; reason: string; at: number };
 
+/** How long a send that cannot reach the user waits for a trailing identify (address, consent). */
+export const CONTACT_GRACE_MS = 5_000;
+
 /** Steps taken in one walk at most (validation rejects loops without a wait; this is a backstop). */
 const MAX_STEPS = 200;
 
@@ -49,6 +52,7 @@ function moveTo(e: Enrollment, target: string | null, at: number): boolean {
   e.arrivedAt = at;
   e.visits += 1;
   e.dueAt = null;
+  delete e.deferral;
   return true;
 }
 
@@ -120,15 +124,36 @@ export function walk(enrollment: Enrollment, ctx: WalkContext, log: StoredEvent[
       }
       case 'send': {
         if (enrollment.dueAt !== null && enrollment.dueAt > now) return { state: 'waiting' };
-        const deferUntil = enrollment.dueAt === null ? quietUntil(ctx, at) : null;
-        if (deferUntil !== null) {
-          enrollment.dueAt = deferUntil;
-          entry('journey_step', { action: 'deferred', dueAt: iso(deferUntil), reason: 'quiet_hours' }, at);
-          if (deferUntil > now) return { state: 'waiting' };
+        const reachedAt = enrollment.dueAt ?? at;
+        // An address or consent often comes with an identify that trails the event that brought the
+        // user here: a send that cannot reach the user waits a moment for it, once.
+        if (enrollment.deferral === undefined && !reachable(step, ctx)) {
+          enrollment.deferral = 'contact';
+          enrollment.dueAt = reachedAt + CONTACT_GRACE_MS;
+          entry(
+            'journey_step',
+            { action: 'deferred', dueAt: iso(enrollment.dueAt), reason: 'awaiting_contact' },
+            reachedAt,
+          );
+          if (enrollment.dueAt > now) return { state: 'waiting' };
         }
-        const sendAt = enrollment.dueAt ?? at;
-        send(step, compiled, enrollment, ctx, sendAt, entry);
-        end = go(step.next, sendAt);
+        if (enrollment.deferral !== 'quiet') {
+          const decidedAt = enrollment.dueAt ?? at;
+          const quietUntilAt = quietUntil(ctx, decidedAt);
+          if (quietUntilAt !== null) {
+            enrollment.deferral = 'quiet';
+            enrollment.dueAt = quietUntilAt;
+            entry(
+              'journey_step',
+              { action: 'deferred', dueAt: iso(quietUntilAt), reason: 'quiet_hours' },
+              decidedAt,
+            );
+            if (quietUntilAt > now) return { state: 'waiting' };
+          }
+        }
+        const sentAt = enrollment.dueAt ?? at;
+        send(step, compiled, enrollment, ctx, sentAt, entry);
+        end = go(step.next, sentAt);
         break;
       }
       case 'tag': {
@@ -242,6 +267,15 @@ export function quietEnd(quiet: QuietHours, at: number, timezone: string): numbe
   let until = local.set({ hour: eh, minute: em, second: 0, millisecond: 0 });
   if (until.toMillis() <= at) until = until.plus({ days: 1 });
   return until.toMillis();
+}
+
+/** Whether the send step's channel or its fallback can reach the user now. */
+function reachable(step: SendStep, ctx: WalkContext): boolean {
+  const transactional = ctx.journey.definition.policy?.transactional ?? false;
+  return (
+    unreachable(ctx.profile, step.channel, transactional) === null ||
+    (step.fallback !== undefined && unreachable(ctx.profile, step.fallback.channel, transactional) === null)
+  );
 }
 
 /** Why the user cannot get a message on `channel`, or null when they can. */

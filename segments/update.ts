@@ -14,7 +14,7 @@ import { type CompiledSegment, evaluateMembership } from './membership.ts';
 import { applyTagRules } from './tag-rules.ts';
 import { lifecycleMove, lifecycleOnEvent, mergeLifecycle } from '../engine/lifecycle/profile-lifecycle.ts';
 import type { Workspace } from './workspace.ts';
-import { journeysOnEvents, journeysOverTime } from '../journeys/runtime.ts';
+import { journeysOnEvents, journeysOverTime, mergeJourneys } from '../journeys/runtime.ts';
 
 function internalEvent(
   name: 'segment_entered' | 'segment_exited',
@@ -154,7 +154,7 @@ export function mergeMaterialised(
     times = recordEventTime(times, name, last, workspace.trackedEvents);
     into.eventTimes = times;
   }
-  return mergeLifecycle(into, absorbed, now, workspace.lifecycle);
+  return [...mergeLifecycle(into, absorbed, now, workspace.lifecycle), ...mergeJourneys(into, absorbed, now)];
 }
 
 /**

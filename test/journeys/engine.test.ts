@@ -82,6 +82,8 @@ describe('journeys on a virtual clock: cart abandonment', () => {
       '03-02 03:00 journey_step day reached',
       '03-02 03:00 journey_step day timer 2026-03-03T03:00:00.000Z',
       '03-03 03:00 journey_step coupon reached',
+      // No WeChat identity: the send waits 5 s for a trailing identify, then is skipped.
+      '03-03 03:00 journey_step coupon deferred 2026-03-03T03:00:05.000Z',
       '03-03 03:00 message_skipped wechat:cart_coupon no_address',
       '03-03 03:00 journey_step done reached',
       '03-03 03:00 journey_exited reminded',
@@ -107,7 +109,7 @@ describe('journeys on a virtual clock: cart abandonment', () => {
     await e.send([track('ann', 'cart_add', T0 + 3 * DAY, { cartId: 'c-ann-2' })]);
     await e.clock.advanceTo(T0 + 3 * DAY + 2 * HOUR);
     await e.send([track('ann', 'order_paid', T0 + 3 * DAY + 2 * HOUR, { cartId: 'other', amount: 5 })]);
-    assert.deepEqual((await e.timeline('ann')).slice(11), [
+    assert.deepEqual((await e.timeline('ann')).slice(12), [
       '03-05 02:00 journey_entered via cart_add',
       '03-05 02:00 journey_step wait_pay timer 2026-03-05T03:00:00.000Z',
       '03-05 03:00 journey_step wait_pay timeout',
@@ -173,5 +175,60 @@ it('the global control group (profile buckets) enters no journey', async () => {
     assert.equal(entered.includes(u), !inControl, `${u} (bucket ${profiles.get(`u:${u}`)!.bucket})`);
   }
   assert.ok(entered.length > 60 && entered.length < 140, `${entered.length} of 200 entered`);
+  await e.close();
+});
+
+it('a send waits 5 s for an identify that trails its trigger, so both arrival orders send', async () => {
+  const welcome: JourneyDefinition = {
+    id: 'welcome',
+    version: 1,
+    name: 'Welcome',
+    trigger: { type: 'event', event: 'signed_up' },
+    steps: [{ id: 'mail', type: 'send', channel: 'email', template: 'welcome' }],
+  };
+  const signup = (anonymousId: string, at: number) => ({
+    type: 'track',
+    anonymousId,
+    event: 'signed_up',
+    timestamp: iso(at),
+  });
+  const known = (userId: string, anonymousId: string, at: number) => ({
+    type: 'identify',
+    userId,
+    anonymousId,
+    traits: { email: `${userId}@example.com`, consent: { email: true } },
+    timestamp: iso(at),
+  });
+  const e = await journeyEngine({ journeys: [welcome] }, T0);
+  // Identify first, then the track: the address is there at once.
+  await e.send([known('first', 'anon-1', T0)]);
+  await e.send([{ ...signup('anon-1', T0 + 500), userId: 'first' }]);
+  // The track first (still anonymous), the identify a second later.
+  await e.send([signup('anon-2', T0)]);
+  await e.clock.advanceTo(T0 + 1000);
+  await e.send([known('second', 'anon-2', T0 + 1000)]);
+  await e.clock.advanceTo(T0 + HOUR);
+  assert.ok((await e.timeline('first')).includes('03-02 02:00 message_sent email:welcome sandbox'));
+  assert.deepEqual(await e.timeline('second'), [
+    '03-02 02:00 journey_entered via signed_up',
+    '03-02 02:00 journey_step mail deferred 2026-03-02T02:00:05.000Z',
+    '03-02 02:00 message_sent email:welcome sandbox',
+    '03-02 02:00 journey_exited completed',
+  ]);
+  await e.close();
+});
+
+it('an exit event that arrives before its trigger (but happened after it) still ends the enrollment', async () => {
+  const e = await journeyEngine({ journeys: [cartAbandonment] }, T0);
+  await e.send([identify('eli', { phone: '+8613800000009', consent: { sms: true } })]);
+  // Paid for another cart a second after adding this one; the payment arrives first.
+  await e.send([track('eli', 'order_paid', T0 + 1000, { cartId: 'other', amount: 10 })]);
+  await e.send([track('eli', 'cart_add', T0, { cartId: 'c-eli' })]);
+  await e.clock.advanceTo(T0 + DAY);
+  assert.deepEqual(await e.timeline('eli'), [
+    '03-02 02:00 journey_entered via cart_add',
+    '03-02 02:00 journey_step wait_pay timer 2026-03-02T03:00:00.000Z',
+    '03-02 02:00 journey_exited event:order_paid',
+  ]);
   await e.close();
 });

@@ -479,9 +479,17 @@ describe('step: send', () => {
     assert.deepEqual(await e.timeline('mailer'), sent('message_sent email:offer_email sandbox'));
   });
 
-  it('skipped with the reason when no channel can reach the user', async () => {
-    assert.deepEqual(await e.timeline('refused'), sent('message_skipped sms:offer_plain no_consent'));
-    assert.deepEqual(await e.timeline('nophone'), sent('message_skipped sms:offer_plain no_address'));
+  it('skipped with the reason when no channel can reach the user (after 5 s for a trailing identify)', async () => {
+    const skipped = (reason: string) => [
+      '03-02 02:00 journey_entered via signup',
+      '03-02 02:00 journey_step offer deferred 2026-03-02T02:00:05.000Z',
+      `03-02 02:00 message_skipped sms:offer_plain ${reason}`,
+      '03-02 02:00 journey_exited completed',
+    ];
+    assert.deepEqual(await e.timeline('refused'), skipped('no_consent'));
+    assert.deepEqual(await e.timeline('nophone'), skipped('no_address'));
+    const [, , skip] = await e.log('nophone');
+    assert.equal(new Date(skip.timestamp).toISOString(), '2026-03-02T02:00:05.000Z');
   });
 
   it("quiet hours, defer: sent when the window ends in the user's timezone", async () => {
