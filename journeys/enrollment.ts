@@ -27,6 +27,8 @@ export interface Enrollment {
   visits: number;
   /** A wait's due time or a waitFor's timeout; null while nothing is pending. */
   dueAt: number | null;
+  /** Calls made so far at the webhook step the user is at. */
+  webhookAttempts?: number;
   /** Why a send step waits: for a trailing identify (`contact`), or for quiet hours to end. */
   deferral?: 'contact' | 'quiet';
   /**

@@ -19,6 +19,7 @@ import {
   valueAtPath,
 } from './enrollment.ts';
 import type { JourneySet } from './journey-set.ts';
+import type { WebhookOutcomes } from './webhook.ts';
 import { awaited, unreachable, walk, type WalkContext, type WalkEnd } from './walk.ts';
 
 /** Events the journeys write themselves: never triggers, exits or awaited events. */
@@ -39,6 +40,8 @@ export interface JourneyRunOptions {
   recent?: readonly StoredEvent[];
   /** Profile buckets [from, to) of the workspace's global control group: they enter no journey. */
   globalControl?: { from: number; to: number } | null;
+  /** Webhook answers got for this run, or `skip` in a dry run (journeys/webhook.ts). */
+  webhooks?: WebhookOutcomes | 'skip';
 }
 
 function memoryOf(profile: Profile, journeyId: string): JourneyMemory {
@@ -60,6 +63,7 @@ function context(
     facts: (event) =>
       profileContext(profile, options.now, { timezone: options.timezone, event: event ?? null }),
     recent,
+    webhooks: options.webhooks,
   };
 }
 
@@ -344,7 +348,7 @@ export function nextJourneyDue(profile: Profile, journeys: JourneySet): number |
  */
 export function mergeJourneys(into: Profile, absorbed: Profile, now: number): StoredEvent[] {
   const log: StoredEvent[] = [];
-  into.journeyLogged = (into.journeyLogged ?? 0) + (absorbed.journeyLogged ?? 0);
+  if (absorbed.journeyLogged) into.journeyLogged = (into.journeyLogged ?? 0) + absorbed.journeyLogged;
   for (const [journeyId, theirs] of Object.entries(absorbed.journeys ?? {})) {
     const ours = memoryOf(into, journeyId);
     const max = (a: number | null, b: number | null) => (a === null ? b : b === null ? a : Math.max(a, b));

@@ -10,6 +10,7 @@ import type { Json } from '../engine/json.ts';
 import { setTrait } from '../engine/profiles/apply.ts';
 import type { Profile } from '../engine/profiles/profile.ts';
 import { durationMs } from '../rules/durations.ts';
+import { pathResolver } from '../rules/jsonpath.ts';
 import { safeZone } from '../rules/time.ts';
 import type { FactContext } from '../rules/types.ts';
 import { holds } from '../segments/membership.ts';
@@ -23,6 +24,7 @@ import {
   usedAwaited,
 } from './enrollment.ts';
 import type { Channel, QuietHours, SendStep, WaitStep } from './journey.ts';
+import { retryable, webhookBackoff, webhookKey, type WebhookOutcomes } from './webhook.ts';
 
 export interface WalkContext {
   profile: Profile;
@@ -35,6 +37,8 @@ export interface WalkContext {
   facts(event?: StoredEvent | null): FactContext;
   /** The user's own calls, for a waitFor whose event already happened after the user reached it. */
   recent: readonly StoredEvent[];
+  /** Webhook answers got for this walk (by webhookKey); `skip`: a dry run makes no calls. */
+  webhooks?: WebhookOutcomes | 'skip';
 }
 
 export type WalkEnd = { state: 'waiting' } | { state: 'ended'; reason: string; at: number };
@@ -53,6 +57,7 @@ function moveTo(e: Enrollment, target: string | null, at: number): boolean {
   e.visits += 1;
   e.dueAt = null;
   delete e.deferral;
+  delete e.webhookAttempts;
   return true;
 }
 
@@ -177,8 +182,50 @@ export function walk(enrollment: Enrollment, ctx: WalkContext, log: StoredEvent[
         break;
       }
       case 'webhook': {
-        entry('journey_step', { action: 'skipped', reason: 'webhook steps are not run yet' }, at);
-        end = go(step.next);
+        if (ctx.webhooks === 'skip') {
+          entry('journey_step', { action: 'skipped', reason: 'dry run: no webhook calls' }, at);
+          end = go(step.next);
+          break;
+        }
+        const outcome = ctx.webhooks?.get(webhookKey(enrollment));
+        if (!outcome) {
+          // The user's timer makes the call (outside this commit) and walks on with the answer.
+          enrollment.dueAt ??= at;
+          return { state: 'waiting' };
+        }
+        const attempt = (enrollment.webhookAttempts ?? 0) + 1;
+        enrollment.webhookAttempts = attempt;
+        const calledAt = Math.max(enrollment.dueAt ?? at, at);
+        const details = {
+          status: outcome.status,
+          attempt,
+          ...(outcome.error ? { error: outcome.error } : {}),
+        };
+        if (!outcome.ok && retryable(outcome) && attempt <= (step.retries ?? 0)) {
+          enrollment.dueAt = now + webhookBackoff(attempt);
+          entry(
+            'journey_step',
+            { action: `webhook_retry:${attempt}`, ...details, dueAt: iso(enrollment.dueAt) },
+            calledAt,
+          );
+          return { state: 'waiting' };
+        }
+        const traits: string[] = [];
+        if (outcome.ok) {
+          for (const [name, path] of Object.entries(step.setTraits ?? {})) {
+            const value = pathResolver(path)(outcome.body);
+            if (value === undefined) continue;
+            setTrait(ctx.profile, name, value as Json, calledAt);
+            traits.push(name);
+          }
+        }
+        entry(
+          'journey_step',
+          { action: outcome.ok ? 'webhook' : 'webhook_failed', ...details, traits },
+          calledAt,
+        );
+        delete enrollment.webhookAttempts;
+        end = go(step.next, calledAt);
         break;
       }
       case 'exit':

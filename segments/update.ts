@@ -15,6 +15,7 @@ import { applyTagRules } from './tag-rules.ts';
 import { lifecycleMove, lifecycleOnEvent, mergeLifecycle } from '../engine/lifecycle/profile-lifecycle.ts';
 import type { Workspace } from './workspace.ts';
 import { journeysOnEvents, journeysOverTime, mergeJourneys } from '../journeys/runtime.ts';
+import type { WebhookOutcomes } from '../journeys/webhook.ts';
 
 function internalEvent(
   name: 'segment_entered' | 'segment_exited',
@@ -186,11 +187,12 @@ export function rematerialise(
   return raised;
 }
 
-const journeyOptions = (workspace: Workspace, now: number) => ({
+const journeyOptions = (workspace: Workspace, now: number, webhooks?: WebhookOutcomes) => ({
   journeys: workspace.journeys,
   now,
   timezone: workspace.timezone,
   globalControl: workspace.definitions.globalControl ?? null,
+  webhooks: workspace.definitions.dryRun ? ('skip' as const) : webhooks,
 });
 
 /**
@@ -215,8 +217,13 @@ export function runJourneys(
 }
 
 /** Journey timers that fell due, and what their steps cause (as `runJourneys`). */
-export function runJourneyTimers(profile: Profile, now: number, workspace: Workspace): StoredEvent[] {
-  const options = journeyOptions(workspace, now);
+export function runJourneyTimers(
+  profile: Profile,
+  now: number,
+  workspace: Workspace,
+  webhooks?: WebhookOutcomes,
+): StoredEvent[] {
+  const options = journeyOptions(workspace, now, webhooks);
   const before = JSON.stringify([profile.tags, profile.traits]);
   const log = journeysOverTime(profile, options);
   if (log.length === 0 || JSON.stringify([profile.tags, profile.traits]) === before) return log;

@@ -23,6 +23,9 @@ import type { TagRuleDefinition } from './tag-rule.ts';
 import type { ValueModelConfig } from './value-model-config.ts';
 import { type CompiledTagRule, compileTagRule } from './tag-rules.ts';
 
+/** How soon a timer that is already due fires. */
+const IMMEDIATE_TIMER_MS = 250;
+
 /** What a workspace is made of: the live definitions (every published version of journeys). */
 export interface WorkspaceDefinitions {
   segments?: readonly SegmentDefinition[];
@@ -33,6 +36,8 @@ export interface WorkspaceDefinitions {
   timezone?: string;
   /** Journeys paused or stopped, by id. */
   journeyStates?: Readonly<Record<string, JourneyRunState>>;
+  /** A simulation: webhook steps make no calls. */
+  dryRun?: boolean;
   /** Profile buckets [from, to) held out of every journey (the global control group). */
   globalControl?: { from: number; to: number } | null;
 }
@@ -177,8 +182,9 @@ export class Workspace {
       ? (nextTransitionAt(profile.activity, now, this.lifecycle) ?? Number.POSITIVE_INFINITY)
       : Number.POSITIVE_INFINITY;
     const journeyDue = nextJourneyDue(profile, this.journeys);
-    // A timer already due fires at once (the walk it triggers sets the next one).
-    if (journeyDue !== null && journeyDue < next) next = Math.max(journeyDue, now);
+    // A timer already due (a webhook to call) fires just after now: the timer job is queued before
+    // the commit that asks for it, and must find that commit landed.
+    if (journeyDue !== null && journeyDue < next) next = Math.max(journeyDue, now + IMMEDIATE_TIMER_MS);
     if (this.timeSegments.length === 0) return Number.isFinite(next) ? next : null;
     const ctx = profileContext(profile, now, { timezone: this.timezone });
     for (const segment of this.timeSegments) {

@@ -22,6 +22,8 @@ import {
 import type { Scheduler } from '../ports/scheduler.ts';
 import type { Store } from '../ports/store.ts';
 import { Workspace } from '../../segments/workspace.ts';
+import type { WebhookCaller } from '../../journeys/webhook.ts';
+import { httpWebhookCaller } from '../adapters/webhooks/http.ts';
 import { type ApplyBatchOptions, applyBatch } from './apply-batch.ts';
 import { INGEST_QUEUE, type IngestJob } from './ingest-queue.ts';
 
@@ -29,6 +31,8 @@ export interface IngestWorkerOptions extends Omit<ApplyBatchOptions, 'scheduleCh
   concurrency: number;
   /** The live workspace; read per job, so publications take effect without a restart. */
   workspace?: () => Workspace;
+  /** Webhook steps' HTTP calls (default: real POSTs). */
+  callWebhook?: WebhookCaller;
   /** Reloads the live workspace from the definitions store (a recompute must see the publication it follows). */
   refreshWorkspace?: () => Promise<void>;
 }
@@ -126,7 +130,13 @@ export function startIngestWorker(
   );
   scheduler.process<ProfileCheck>(
     PROFILE_CHECKS_QUEUE,
-    (job) => runProfileCheck(store, job.data, { workspace: workspaceOf(), now, scheduleChecks }),
+    (job) =>
+      runProfileCheck(store, job.data, {
+        workspace: workspaceOf(),
+        now,
+        scheduleChecks,
+        callWebhook: options.callWebhook ?? httpWebhookCaller,
+      }),
     { concurrency: options.concurrency },
   );
 }

@@ -2,6 +2,12 @@ import type { Workspace } from '../../segments/workspace.ts';
 import { runJourneys, runJourneyTimers, updateMembership } from '../../segments/update.ts';
 import { lifecycleOverTime } from '../lifecycle/profile-lifecycle.ts';
 import type { Store } from '../ports/store.ts';
+import {
+  callWebhooks,
+  dueWebhooks,
+  type WebhookCaller,
+  type WebhookOutcome,
+} from '../../journeys/webhook.ts';
 import type { Profile } from './profile.ts';
 
 export const PROFILE_CHECKS_QUEUE = 'profile-checks';
@@ -43,8 +49,15 @@ const MAX_ATTEMPTS = 50;
 export async function runProfileCheck(
   store: Store,
   check: ProfileCheck,
-  options: { workspace: Workspace; now: () => number; scheduleChecks: ScheduleChecks },
+  options: {
+    workspace: Workspace;
+    now: () => number;
+    scheduleChecks: ScheduleChecks;
+    /** Makes the calls of webhook steps that fell due (outside the commit). */
+    callWebhook?: WebhookCaller;
+  },
 ): Promise<void> {
+  const webhooks = await dueWebhookOutcomes(store, check.key, options);
   for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
     const current = (await store.getProfiles([check.key])).get(check.key);
     if (!current) return;
@@ -61,7 +74,7 @@ export async function runProfileCheck(
         : [...workspace.timeSegments, ...workspace.profileReadingSegments];
     events.push(...updateMembership(profile, [...new Set(candidates)], cause, now, workspace));
     // Journey timers, then what the moves above (segments, lifecycle) mean for the journeys.
-    events.push(...runJourneyTimers(profile, now, workspace));
+    events.push(...runJourneyTimers(profile, now, workspace, webhooks));
     events.push(...runJourneys(profile, [...events], now, workspace));
     const next = planCheck(profile, now, workspace);
     if (events.length === 0 && (profile.checkAt ?? null) === (current.checkAt ?? null)) return;
@@ -73,4 +86,16 @@ export async function runProfileCheck(
     if (conflicts.length === 0) return;
   }
   throw new Error(`gave up re-checking ${check.key} after ${MAX_ATTEMPTS} version conflicts`);
+}
+
+/** Calls the webhooks due for this user, once per check, before the commit loop. */
+async function dueWebhookOutcomes(
+  store: Store,
+  key: string,
+  options: { workspace: Workspace; now: () => number; callWebhook?: WebhookCaller },
+): Promise<Map<string, WebhookOutcome>> {
+  if (!options.callWebhook || options.workspace.journeys.size === 0) return new Map();
+  const profile = (await store.getProfiles([key])).get(key);
+  if (!profile?.journeys) return new Map();
+  return callWebhooks(dueWebhooks(profile, options.workspace.journeys, options.now()), options.callWebhook);
 }

@@ -76,7 +76,7 @@ export async function simulate(input: SimulationInput): Promise<SimulationResult
   const store = new MemoryStore({ eventRetentionMs: 3650 * DAY, dedupeHorizonMs: 3650 * DAY });
   await store.init();
   const { messages: _messages, from: _from, to: _to, onProgress: _progress, ...definitions } = input;
-  const workspace = new Workspace({ ...definitions, timezone: input.timezone ?? 'UTC' });
+  const workspace = new Workspace({ ...definitions, timezone: input.timezone ?? 'UTC', dryRun: true });
   startIngestWorker(
     scheduler,
     store,
@@ -125,7 +125,12 @@ function parseMessages(raw: readonly unknown[]): InboundMessage[] {
       throw new SimulationError(`/${i}/timestamp: every replayed message needs one`);
   });
   // Replayed history: far-future checks are relative to the newest message, and nothing is late.
-  const newest = Math.max(...raw.map((m) => Date.parse(String((m as { timestamp: string }).timestamp))));
+  // A loop, not Math.max(...): spreading a few hundred thousand arguments overflows the stack.
+  let newest = Number.NEGATIVE_INFINITY;
+  for (const m of raw) {
+    const t = Date.parse(String((m as { timestamp: string }).timestamp));
+    if (t > newest) newest = t;
+  }
   const parsed = parseBatch({ batch: raw }, Number.isFinite(newest) ? newest : Date.now());
   for (const m of parsed) m.receivedAt = m.timestamp;
   return parsed.sort((a, b) => a.timestamp - b.timestamp);
