@@ -84,6 +84,21 @@ function finish(
   );
 }
 
+/** A journey stopped with `exit`: the user leaves now. True when they did. */
+function leaveIfStopped(
+  profile: Profile,
+  journey: CompiledJourney,
+  enrollment: Enrollment,
+  options: JourneyRunOptions,
+  log: StoredEvent[],
+): boolean {
+  const run = options.journeys.state(journey.id);
+  if (run.state !== 'stopped' || run.mode !== 'exit') return false;
+  const at = Math.max(options.now, enrollment.arrivedAt);
+  finish(profile, journey, enrollment, { state: 'ended', reason: 'stopped', at }, log, options.now);
+  return true;
+}
+
 /** The version an enrollment walks on; null when it is no longer published (the user is let go). */
 function versionOf(
   options: JourneyRunOptions,
@@ -129,17 +144,7 @@ function react(
   if (event.messageId === enrollment.trigger.messageId || event.timestamp < enrollment.enteredAt) return;
   const ctx = context(profile, journey, options, calls);
   const run = options.journeys.state(journey.id);
-  if (run.state === 'stopped' && run.mode === 'exit') {
-    finish(
-      profile,
-      journey,
-      enrollment,
-      { state: 'ended', reason: 'stopped', at: Math.max(options.now, enrollment.arrivedAt) },
-      log,
-      options.now,
-    );
-    return;
-  }
+  if (leaveIfStopped(profile, journey, enrollment, options, log)) return;
   const compiled = journey.steps.get(enrollment.step);
   // Paused: the user holds; an awaited event is remembered and passes the step on resume.
   if (run.state !== 'paused' && compiled && awaited(compiled, enrollment, event, ctx)) {
@@ -308,17 +313,7 @@ export function journeysOverTime(profile: Profile, options: JourneyRunOptions): 
     const journey = versionOf(options, journeyId, enrollment);
     if (!journey) continue;
     const run = options.journeys.state(journeyId);
-    if (run.state === 'stopped' && run.mode === 'exit') {
-      finish(
-        profile,
-        journey,
-        enrollment,
-        { state: 'ended', reason: 'stopped', at: Math.max(options.now, enrollment.arrivedAt) },
-        log,
-        options.now,
-      );
-      continue;
-    }
+    if (leaveIfStopped(profile, journey, enrollment, options, log)) continue;
     if (run.state === 'paused' || enrollment.dueAt === null) continue;
     // A timer held over a pause fires when the journey resumed, not back in the pause.
     if (run.state === 'running' && run.since !== undefined && enrollment.dueAt < run.since)

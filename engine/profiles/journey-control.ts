@@ -1,7 +1,8 @@
 import { runJourneyTimers } from '../../segments/update.ts';
 import type { Workspace } from '../../segments/workspace.ts';
 import type { Store } from '../ports/store.ts';
-import { planCheck, type ScheduleChecks } from './checks.ts';
+import type { ScheduleChecks } from './checks.ts';
+import { updateProfile } from './update-profile.ts';
 
 export const JOURNEY_CONTROL_QUEUE = 'journey-control';
 export const JOURNEY_CONTROL_JOB = 'apply';
@@ -11,7 +12,6 @@ export interface JourneyControlJob {
 }
 
 const PAGE = 500;
-const MAX_ATTEMPTS = 20;
 
 export interface JourneyControlResult {
   scanned: number;
@@ -53,20 +53,8 @@ async function walkOne(
   key: string,
   options: { workspace: Workspace; now: () => number; scheduleChecks: ScheduleChecks },
 ): Promise<boolean> {
-  for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
-    const current = (await store.getProfiles([key])).get(key);
-    if (!current) return false;
-    const now = options.now();
-    const profile = structuredClone(current);
-    const events = runJourneyTimers(profile, now, options.workspace);
-    const check = planCheck(profile, now, options.workspace);
-    if (events.length === 0 && (profile.checkAt ?? null) === (current.checkAt ?? null)) return false;
-    if (check) await options.scheduleChecks([check]);
-    profile.version = current.version + 1;
-    const { conflicts } = await store.commit([
-      { key, expectedVersion: current.version, profile, events, messageIds: [] },
-    ]);
-    if (conflicts.length === 0) return events.length > 0;
-  }
-  throw new Error(`gave up walking ${key} after ${MAX_ATTEMPTS} version conflicts`);
+  const events = await updateProfile(store, key, options, (profile, now) =>
+    runJourneyTimers(profile, now, options.workspace),
+  );
+  return (events?.length ?? 0) > 0;
 }

@@ -4,7 +4,8 @@ import type { Workspace } from '../../segments/workspace.ts';
 import type { StoredEvent } from '../events.ts';
 import type { Logger } from '../ports/logger.ts';
 import type { Store } from '../ports/store.ts';
-import { planCheck, type ScheduleChecks } from './checks.ts';
+import type { ScheduleChecks } from './checks.ts';
+import { updateProfile } from './update-profile.ts';
 
 export const JOURNEY_SCHEDULE_QUEUE = 'journey-schedules';
 export const JOURNEY_SCHEDULE_JOB = 'run';
@@ -23,7 +24,6 @@ export function firingTime(jobId: string): number | null {
 }
 
 const PAGE = 500;
-const MAX_ATTEMPTS = 20;
 
 export interface ScheduledRunResult {
   scanned: number;
@@ -86,20 +86,8 @@ async function enrolOne(
   trigger: StoredEvent,
   options: { workspace: Workspace; now: () => number; scheduleChecks: ScheduleChecks },
 ): Promise<boolean> {
-  for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
-    const current = (await store.getProfiles([key])).get(key);
-    if (!current) return false;
-    const now = options.now();
-    const profile = structuredClone(current);
-    const events = runJourneys(profile, [trigger], now, options.workspace);
-    if (events.length === 0) return false;
-    const check = planCheck(profile, now, options.workspace);
-    if (check) await options.scheduleChecks([check]);
-    profile.version = current.version + 1;
-    const { conflicts } = await store.commit([
-      { key, expectedVersion: current.version, profile, events, messageIds: [] },
-    ]);
-    if (conflicts.length === 0) return events.some((e) => e.event === 'journey_entered');
-  }
-  throw new Error(`gave up enrolling ${key} after ${MAX_ATTEMPTS} version conflicts`);
+  const events = await updateProfile(store, key, options, (profile, now) =>
+    runJourneys(profile, [trigger], now, options.workspace),
+  );
+  return events?.some((e) => e.event === 'journey_entered') ?? false;
 }

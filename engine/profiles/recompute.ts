@@ -5,7 +5,8 @@ import { HISTORY_LIMIT } from '../ingest/apply-batch.ts';
 import type { Logger } from '../ports/logger.ts';
 import type { Store } from '../ports/store.ts';
 import type { StoredEvent } from '../events.ts';
-import { planCheck, type ScheduleChecks } from './checks.ts';
+import type { ScheduleChecks } from './checks.ts';
+import { updateProfile } from './update-profile.ts';
 
 export const RECOMPUTE_QUEUE = 'recompute';
 export const RECOMPUTE_JOB = 'recompute';
@@ -17,7 +18,6 @@ export interface RecomputeJob {
 }
 
 const PAGE = 500;
-const MAX_ATTEMPTS = 20;
 
 export interface RecomputeProgress {
   /** Profiles when the job started (new ones may join while it runs). */
@@ -74,31 +74,19 @@ async function recomputeOne(
   options: { workspace: Workspace; now: () => number; scheduleChecks: ScheduleChecks; cause: string },
 ): Promise<boolean> {
   const { workspace } = options;
-  for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
-    const current = (await store.getProfiles([key])).get(key);
-    if (!current) return false;
-    const now = options.now();
-    const profile = structuredClone(current);
+  const history =
+    (await store.getProfiles([key])).get(key)?.materialisedFor !== workspace.materialisation
+      ? await store.recentEvents(key, HISTORY_LIMIT)
+      : null;
+  const committed = await updateProfile(store, key, options, (profile, now) => {
     const events: StoredEvent[] = [];
-    if (profile.materialisedFor !== workspace.materialisation) {
-      events.push(...rematerialise(profile, await store.recentEvents(key, HISTORY_LIMIT), now, workspace));
-    }
+    if (profile.materialisedFor !== workspace.materialisation)
+      events.push(...rematerialise(profile, history ?? [], now, workspace));
     const cause = { messageId: options.cause, timestamp: now };
     events.push(...updateMembership(profile, workspace.segments, cause, now, workspace));
     // Users the publication moves into or out of a segment meet the journeys triggered by that.
     events.push(...runJourneys(profile, [...events], now, workspace));
-    const check = planCheck(profile, now, workspace);
-    const unchanged =
-      events.length === 0 &&
-      profile.materialisedFor === current.materialisedFor &&
-      (profile.checkAt ?? null) === (current.checkAt ?? null);
-    if (unchanged) return false;
-    if (check) await options.scheduleChecks([check]);
-    profile.version = current.version + 1;
-    const { conflicts } = await store.commit([
-      { key, expectedVersion: current.version, profile, events, messageIds: [] },
-    ]);
-    if (conflicts.length === 0) return true;
-  }
-  throw new Error(`gave up recomputing ${key} after ${MAX_ATTEMPTS} version conflicts`);
+    return events;
+  });
+  return committed !== null;
 }

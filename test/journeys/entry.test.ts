@@ -1,36 +1,20 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { JourneyDefinition, Step } from '../../journeys/journey.ts';
+import type { Step } from '../../journeys/journey.ts';
 import type { SegmentDefinition } from '../../segments/segment.ts';
 import type { StoredEvent } from '../../engine/events.ts';
 import { newProfile } from '../../engine/profiles/apply.ts';
 import { JourneySet } from '../../journeys/journey-set.ts';
 import { journeysOnEvents, journeysOverTime } from '../../journeys/runtime.ts';
-import { identify, journeyEngine, track } from './helpers.ts';
+import { type Engine, identify, journey, journeyEngine, track } from './helpers.ts';
 
 const T0 = Date.parse('2026-03-02T02:00:00Z'); // 10:00 in Shanghai
 const MIN = 60_000;
 const HOUR = 60 * MIN;
 const DAY = 24 * HOUR;
 
-type Engine = Awaited<ReturnType<typeof journeyEngine>>;
-
 const note = (template: string): Step => ({ id: 'note', type: 'send', channel: 'sandbox', template });
 const pause: Step = { id: 'pause', type: 'wait', duration: 'PT2H' };
-
-const journey = (
-  id: string,
-  trigger: string,
-  steps: Step[],
-  extra: Partial<JourneyDefinition> = {},
-): JourneyDefinition => ({
-  id,
-  version: 1,
-  name: id,
-  trigger: { type: 'event', event: trigger },
-  steps,
-  ...extra,
-});
 
 /** A one-message journey entered and completed at `at`. */
 const once = (at: string, via: string, template: string, status = 'sandbox') => [

@@ -5,6 +5,7 @@ import { VirtualClock } from '../../engine/clock.ts';
 import { INGEST_JOB, INGEST_QUEUE } from '../../engine/ingest/ingest-queue.ts';
 import { startIngestWorker } from '../../engine/ingest/worker.ts';
 import { silentLogger } from '../../engine/ports/logger.ts';
+import type { JourneyDefinition, Step } from '../../journeys/journey.ts';
 import { journeyLogOf, timelineLine } from '../../journeys/timeline.ts';
 import type { StoredEvent } from '../../engine/events.ts';
 import { Workspace, type WorkspaceDefinitions } from '../../segments/workspace.ts';
@@ -80,5 +81,22 @@ export const track = (
   event,
   properties,
   timestamp: iso(at),
+  ...extra,
+});
+
+export type Engine = Awaited<ReturnType<typeof journeyEngine>>;
+
+/** A journey started by a `trigger` event, with the given steps. */
+export const journey = (
+  id: string,
+  trigger: string,
+  steps: Step[],
+  extra: Partial<JourneyDefinition> = {},
+): JourneyDefinition => ({
+  id,
+  version: 1,
+  name: id,
+  trigger: { type: 'event', event: trigger },
+  steps,
   ...extra,
 });

@@ -1,30 +1,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { JourneyDefinition, Step } from '../../journeys/journey.ts';
 import type { SegmentDefinition } from '../../segments/segment.ts';
-import { identify, journeyEngine, track } from './helpers.ts';
+import { type Engine, identify, journey, journeyEngine, track } from './helpers.ts';
 
 const T0 = Date.parse('2026-03-02T02:00:00Z'); // Monday: 10:00 in Shanghai, Sunday 18:00 in Los Angeles
 const MIN = 60_000;
 const HOUR = 60 * MIN;
 const DAY = 24 * HOUR;
-
-type Engine = Awaited<ReturnType<typeof journeyEngine>>;
-
-/** A journey started by a `trigger` event, with the given steps. */
-const journey = (
-  id: string,
-  trigger: string,
-  steps: Step[],
-  extra: Partial<JourneyDefinition> = {},
-): JourneyDefinition => ({
-  id,
-  version: 1,
-  name: id,
-  trigger: { type: 'event', event: trigger },
-  steps,
-  ...extra,
-});
 
 const SHANGHAI = { timezone: 'Asia/Shanghai' };
 const LOS_ANGELES = { timezone: 'America/Los_Angeles' };
