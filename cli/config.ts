@@ -1,4 +1,5 @@
 import { fileURLToPath } from 'node:url';
+import { CronExpressionParser } from 'cron-parser';
 import { Duration, IANAZone } from 'luxon';
 
 export type StoreKind = 'memory' | 'redis' | 'mongodb';
@@ -31,6 +32,8 @@ export interface Config {
   globalControlPercent: number;
   /** How often a process looks for definitions published through another process. */
   workspaceRefreshMs: number;
+  /** When workers sweep for overdue timers to re-add: a cron expression read in UTC. */
+  sweepCron: string;
   logLevel: string;
   keys: { write: string; admin: string; read: string };
   /** Which keys fell back to their development defaults. */
@@ -74,6 +77,11 @@ export const ENVIRONMENT = [
     'PT5S',
     'how often a process picks up definitions published by another process',
   ],
+  [
+    'TIDELINE_SWEEP_INTERVAL',
+    'PT1M',
+    'how often workers re-add overdue timers lost by the queue: a duration that divides a minute, an hour or a day (PT15S, PT5M), or a cron expression in UTC',
+  ],
   ['TIDELINE_TIMEZONE', 'UTC', 'IANA zone for day boundaries of users without a timezone'],
   [
     'TIDELINE_GLOBAL_CONTROL',
@@ -95,6 +103,34 @@ function duration(env: NodeJS.ProcessEnv, name: string, fallback: string): numbe
   if (!d.isValid)
     throw new ConfigError(`${name}=${raw} is not an ISO 8601 duration (e.g. PT30S, P30D) or milliseconds`);
   return d.as('milliseconds');
+}
+
+/**
+ * TIDELINE_SWEEP_INTERVAL as a cron expression read in UTC: a cron expression as is (5 or 6 fields), or a
+ * duration (ISO 8601 or milliseconds) that divides a minute, an hour or a day evenly.
+ */
+function sweepCron(env: NodeJS.ProcessEnv): string {
+  const name = 'TIDELINE_SWEEP_INTERVAL';
+  const raw = (env[name] ?? '').trim();
+  if (/\s/.test(raw)) {
+    try {
+      CronExpressionParser.parse(raw, { tz: 'UTC' });
+    } catch (error) {
+      throw new ConfigError(`${name}=${raw} is not a cron expression: ${(error as Error).message}`);
+    }
+    return raw;
+  }
+  const seconds = duration(raw === '' ? {} : env, name, 'PT1M') / 1000;
+  // Every n units when n divides the next unit up: `*/n` restarts at each of them, so gaps stay equal.
+  const every = (n: number, whole: number) => Number.isInteger(n) && n >= 1 && n < whole && whole % n === 0;
+  const step = (n: number) => (n === 1 ? '*' : `*/${n}`);
+  if (every(seconds, 60)) return `${step(seconds)} * * * * *`;
+  if (every(seconds / 60, 60)) return `${step(seconds / 60)} * * * *`;
+  if (every(seconds / 3600, 24)) return `0 ${step(seconds / 3600)} * * *`;
+  if (seconds === 86_400) return '0 0 * * *';
+  throw new ConfigError(
+    `${name}=${env[name]} must divide a minute, an hour or a day evenly (e.g. PT15S, PT1M, PT5M), or be a cron expression`,
+  );
 }
 
 function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
@@ -176,6 +212,7 @@ export function loadConfig(mode: Mode, env: NodeJS.ProcessEnv = process.env): Co
     timezone: env.TIDELINE_TIMEZONE || 'UTC',
     globalControlPercent: integer(env, 'TIDELINE_GLOBAL_CONTROL', 0, 0, 50),
     workspaceRefreshMs: duration(env, 'TIDELINE_WORKSPACE_REFRESH', 'PT5S'),
+    sweepCron: sweepCron(env),
     logLevel: env.LOG_LEVEL || 'info',
     keys: {
       write: key('TIDELINE_WRITE_KEY', DEV_KEYS.write),

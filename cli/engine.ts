@@ -20,6 +20,7 @@ import {
   VALUE_MODEL_QUEUE,
   VALUE_MODEL_SCHEDULE,
 } from '../engine/profiles/value-model-job.ts';
+import { SWEEPER_JOB, SWEEPER_QUEUE, SWEEPER_SCHEDULE } from '../engine/profiles/sweeper.ts';
 import type { Job, Scheduler } from '../engine/ports/scheduler.ts';
 import { JOURNEY_CONTROL_JOB, JOURNEY_CONTROL_QUEUE } from '../engine/profiles/journey-control.ts';
 import {
@@ -35,6 +36,12 @@ import { RedisDefinitionStore } from '../engine/adapters/definitions/redis.ts';
 import type { Config } from './config.ts';
 import { liveFingerprint, publishWorkspaceFiles, workspaceFromStore } from './workspace.ts';
 import { loadDemo } from './demo.ts';
+
+/**
+ * How often a worker sets the sweeper's schedule again: a Redis that lost its contents lost the schedule
+ * too, and the sweeper is what recovers the timers it lost.
+ */
+const SWEEPER_REASSERT_MS = 5 * 60_000;
 
 /** Definitions that decide what profiles hold: publishing one recomputes every profile. */
 const PROFILE_KINDS = new Set<DefinitionKind>(['segment', 'tagRule', 'lifecycle']);
@@ -198,6 +205,22 @@ export async function startEngine(config: Config, roles: Roles, logger: Logger):
     else await scheduler.unrepeat(VALUE_MODEL_QUEUE, VALUE_MODEL_SCHEDULE);
   };
   await scheduleValueModel();
+  // ... and the sweeper's, which re-adds overdue timers the queue lost (an upsert: one for all workers).
+  const scheduleSweeper = async () => {
+    if (!roles.worker) return;
+    const spec = { cron: config.sweepCron, tz: 'UTC' };
+    await scheduler.repeat(SWEEPER_QUEUE, SWEEPER_SCHEDULE, spec, SWEEPER_JOB, {});
+  };
+  await scheduleSweeper();
+  const sweeperTimer =
+    roles.worker && scheduler.kind === 'bullmq'
+      ? setInterval(() => {
+          scheduleSweeper().catch((error: unknown) =>
+            logger.error({ err: error }, 'setting the sweeper schedule failed'),
+          );
+        }, SWEEPER_REASSERT_MS)
+      : undefined;
+  sweeperTimer?.unref();
   // ... and each live scheduled journey's firings; a journey no longer live or scheduled stops firing.
   const scheduleJourneys = async () => {
     if (!roles.worker) return;
@@ -311,6 +334,7 @@ export async function startEngine(config: Config, roles: Roles, logger: Logger):
   const stop = () => {
     stopping ??= (async () => {
       clearInterval(refreshTimer);
+      clearInterval(sweeperTimer);
       if (server) {
         const s = server;
         await new Promise<void>((resolve) => {

@@ -19,6 +19,7 @@ import {
   type JourneyScheduleJob,
   runScheduledJourney,
 } from '../profiles/journey-schedule.ts';
+import { sweepOverdue, SWEEPER_QUEUE } from '../profiles/sweeper.ts';
 import type { Scheduler } from '../ports/scheduler.ts';
 import type { Store } from '../ports/store.ts';
 import { Workspace } from '../../segments/workspace.ts';
@@ -39,8 +40,8 @@ export interface IngestWorkerOptions extends Omit<ApplyBatchOptions, 'scheduleCh
 
 /**
  * A worker's queues: ingest jobs (batches of messages applied to profiles exactly once), users'
- * re-check timers (lifecycle and segments that change with time alone), and recomputes after a
- * publication.
+ * re-check timers (lifecycle and segments that change with time alone), recomputes after a
+ * publication, and the sweeper that re-adds overdue timers (its schedule is set by the caller).
  */
 export function startIngestWorker(
   scheduler: Scheduler,
@@ -138,5 +139,14 @@ export function startIngestWorker(
         callWebhook: options.callWebhook ?? httpWebhookCaller,
       }),
     { concurrency: options.concurrency },
+  );
+  scheduler.process(
+    SWEEPER_QUEUE,
+    async (job) => {
+      const count = await sweepOverdue(store, scheduleChecks, now());
+      if (count > 0)
+        logger.info({ job: job.id, timers: count }, `sweeper re-enqueued ${count} overdue timers`);
+    },
+    { concurrency: 1 },
   );
 }

@@ -69,6 +69,23 @@ export interface Store {
    * code units for memory (they differ only for keys with characters beyond U+FFFF vs U+E000-U+FFFF).
    */
   scanProfiles(cursor: string | null, limit: number): Promise<ProfilePage>;
+  /**
+   * The due index: profiles whose committed `checkAt` (their re-check timer) is set and `<= before`,
+   * earliest first (ties by key, in the adapter's key order), at most `limit` (an integer >= 1). Kept by
+   * `commit` (a profile's `checkAt` set, moved or cleared; an absorbed profile's removed) and
+   * `eraseProfile`. What the sweeper pages through to re-add timers that were lost.
+   *
+   * `after`, the last entry of the previous page, starts the page after it in that order. An entry that
+   * stays due for the whole paging is returned exactly once; an entry may be returned again if the
+   * `after` entry itself changed meanwhile (paging then restarts at its `at`).
+   */
+  dueProfiles(before: number, limit: number, after?: DueProfile): Promise<DueProfile[]>;
+}
+
+/** A profile's re-check timer as the due index holds it. */
+export interface DueProfile {
+  key: string;
+  at: number;
 }
 
 export interface ProfilePage {
@@ -77,9 +94,26 @@ export interface ProfilePage {
   cursor: string | null;
 }
 
-/** Throws unless `limit` is an integer >= 1 (shared by the adapters' scanProfiles). */
-export function checkScanLimit(limit: number): void {
+/** Throws unless `limit` is an integer >= 1 (shared by the adapters' scanProfiles and dueProfiles). */
+export function checkScanLimit(limit: number, method = 'scanProfiles'): void {
   if (!Number.isSafeInteger(limit) || limit < 1) {
-    throw new RangeError(`scanProfiles: limit must be an integer >= 1, got ${limit}`);
+    throw new RangeError(`${method}: limit must be an integer >= 1, got ${limit}`);
   }
+}
+
+/** Throws unless dueProfiles' arguments are usable (a finite `before`, a limit >= 1, a well-formed `after`). */
+export function checkDueArguments(before: number, limit: number, after?: DueProfile): void {
+  if (typeof before !== 'number' || Number.isNaN(before)) {
+    throw new TypeError(`dueProfiles: before must be a number, got ${before}`);
+  }
+  checkScanLimit(limit, 'dueProfiles');
+  if (after !== undefined && (typeof after.key !== 'string' || !Number.isFinite(after.at))) {
+    throw new TypeError('dueProfiles: after must be a { key, at } entry of a previous page');
+  }
+}
+
+/** The due index entry a committed profile has: its `checkAt` when that is a number, else none. */
+export function dueAt(profile: { checkAt?: number | null }): number | null {
+  const at = profile.checkAt;
+  return typeof at === 'number' && Number.isFinite(at) ? at : null;
 }

@@ -38,6 +38,8 @@ export async function startCluster(workers: number, extraEnv: Record<string, str
   const url = await api.url;
   return {
     url,
+    /** The processes' TIDELINE_PREFIX: their store keys are `<prefix>:`, their queues' `<prefix>:q:`. */
+    prefix,
     store,
     workers: workerProcesses,
     addWorker,

@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { StoredEvent } from '../../engine/events.ts';
-import type { ProfileCommit, ProfilePage, Store, StoreOptions } from '../../engine/ports/store.ts';
+import type {
+  DueProfile,
+  ProfileCommit,
+  ProfilePage,
+  Store,
+  StoreOptions,
+} from '../../engine/ports/store.ts';
 import type { Profile } from '../../engine/profiles/profile.ts';
 import { makeProfile } from '../helpers/profiles.ts';
 
@@ -320,6 +326,118 @@ export function storeConformance(name: string, make: MakeStore): void {
       withStore(async (store) => {
         for (const limit of [0, -1, 1.5, Number.NaN]) {
           await assert.rejects(store.scanProfiles(null, limit), RangeError);
+        }
+      }));
+
+    it('indexes committed timers: set, moved and cleared by commits, earliest first, up to the limit', () =>
+      withStore(async (store) => {
+        assert.deepEqual(await store.dueProfiles(Infinity, 10), []);
+        await store.commit([
+          create(makeProfile('u:c', { checkAt: 3000 })),
+          create(makeProfile('u:a', { checkAt: 1000 })),
+          create(makeProfile('u:b', { checkAt: 2000 })),
+          create(makeProfile('u:none')),
+          create(makeProfile('u:null', { checkAt: null })),
+        ]);
+        assert.deepEqual(await store.dueProfiles(Infinity, 10), [
+          { key: 'u:a', at: 1000 },
+          { key: 'u:b', at: 2000 },
+          { key: 'u:c', at: 3000 },
+        ]);
+        // `before` is inclusive; the limit caps the page.
+        assert.deepEqual(await store.dueProfiles(2000, 10), [
+          { key: 'u:a', at: 1000 },
+          { key: 'u:b', at: 2000 },
+        ]);
+        assert.deepEqual(await store.dueProfiles(1999, 10), [{ key: 'u:a', at: 1000 }]);
+        assert.deepEqual(await store.dueProfiles(999, 10), []);
+        assert.deepEqual(await store.dueProfiles(Infinity, 1), [{ key: 'u:a', at: 1000 }]);
+
+        // Moved later, cleared with null, cleared by omission, set on a profile that had none.
+        await store.commit([
+          update(makeProfile('u:a', { version: 2, checkAt: 5000 }), 1),
+          update(makeProfile('u:b', { version: 2, checkAt: null }), 1),
+          update(makeProfile('u:c', { version: 2 }), 1),
+          update(makeProfile('u:none', { version: 2, checkAt: 500 }), 1),
+        ]);
+        assert.deepEqual(await store.dueProfiles(Infinity, 10), [
+          { key: 'u:none', at: 500 },
+          { key: 'u:a', at: 5000 },
+        ]);
+        // A refused commit changes nothing of the index.
+        const stale = update(makeProfile('u:a', { version: 2, checkAt: 100 }), 1);
+        assert.deepEqual(await store.commit([stale]), { conflicts: ['u:a'] });
+        assert.deepEqual(await store.dueProfiles(Infinity, 10), [
+          { key: 'u:none', at: 500 },
+          { key: 'u:a', at: 5000 },
+        ]);
+      }));
+
+    it('pages through the due index after a given entry, ties ordered by key', () =>
+      withStore(async (store) => {
+        const at = T0 + HOUR;
+        // 25 timers at the same instant, 10 later ones and 5 not yet due.
+        const same = Array.from({ length: 25 }, (_, i) => `u:tie-${String(i).padStart(2, '0')}`);
+        const later = Array.from({ length: 10 }, (_, i) => `u:later-${i}`);
+        const future = Array.from({ length: 5 }, (_, i) => `u:future-${i}`);
+        await store.commit([
+          ...[...same].reverse().map((key) => create(makeProfile(key, { checkAt: at }))),
+          ...later.map((key, i) => create(makeProfile(key, { checkAt: at + 1 + i }))),
+          ...future.map((key, i) => create(makeProfile(key, { checkAt: at + HOUR + i }))),
+        ]);
+        const expected = [
+          ...same.map((key) => ({ key, at })),
+          ...later.map((key, i) => ({ key, at: at + 1 + i })),
+        ];
+        for (const limit of [1, 7, 25, 34, 35, 100]) {
+          const seen: DueProfile[] = [];
+          let after: DueProfile | undefined;
+          for (let pages = 0; ; pages++) {
+            assert.ok(pages <= 40, 'paging does not end');
+            const page = await store.dueProfiles(at + 10, limit, after);
+            assert.ok(page.length <= limit);
+            seen.push(...page);
+            if (page.length < limit) break;
+            after = page[page.length - 1];
+          }
+          assert.deepEqual(seen, expected, `pages of ${limit}`);
+        }
+        // After an entry that has since left the index: from the first entry of its time on, none skipped.
+        await store.eraseProfile(same[10]);
+        const resumed = await store.dueProfiles(at + 10, 100, { key: same[10], at });
+        const keys = resumed.map((e) => e.key);
+        for (const key of [...same.slice(11), ...later]) assert.ok(keys.includes(key), `${key} skipped`);
+        assert.ok(!keys.includes(same[10]));
+      }));
+
+    it('drops the timer of an erased profile and of an absorbed one', () =>
+      withStore(async (store) => {
+        await store.commit([
+          create(makeProfile('a:anon', { userId: null, checkAt: 1000 })),
+          create(makeProfile('u:ada', { checkAt: 2000 })),
+          create(makeProfile('u:bob', { checkAt: 3000 })),
+        ]);
+        const merged = update(makeProfile('u:ada', { version: 2, checkAt: 2000 }), 1);
+        merged.absorb = { key: 'a:anon', expectedVersion: 1 };
+        assert.deepEqual(await store.commit([merged]), { conflicts: [] });
+        assert.deepEqual(await store.dueProfiles(Infinity, 10), [
+          { key: 'u:ada', at: 2000 },
+          { key: 'u:bob', at: 3000 },
+        ]);
+        assert.equal(await store.eraseProfile('u:ada'), true);
+        assert.deepEqual(await store.dueProfiles(Infinity, 10), [{ key: 'u:bob', at: 3000 }]);
+        // Created again from scratch: its new timer, if any, is the only one.
+        await store.commit([create(makeProfile('u:ada', { checkAt: 4000 }))]);
+        assert.deepEqual(await store.dueProfiles(Infinity, 10), [
+          { key: 'u:bob', at: 3000 },
+          { key: 'u:ada', at: 4000 },
+        ]);
+      }));
+
+    it('refuses a due page limit that is not a positive integer', () =>
+      withStore(async (store) => {
+        for (const limit of [0, -1, 1.5, Number.NaN]) {
+          await assert.rejects(store.dueProfiles(Infinity, limit), RangeError);
         }
       }));
 

@@ -57,6 +57,37 @@ describe('memory store snapshots', () => {
     }
   });
 
+  it("rebuilds the due index from the snapshot's profiles", async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'tideline-store-'));
+    try {
+      const first = new MemoryStore({ ...CONFORMANCE_OPTIONS, dataDir });
+      await first.init();
+      const profiles = [
+        makeProfile('u:ada', { checkAt: 2000 }),
+        makeProfile('u:bob', { checkAt: 1000 }),
+        makeProfile('u:cy', { checkAt: null }),
+        makeProfile('u:dee'),
+      ];
+      await first.commit(
+        profiles.map((profile) => ({
+          key: profile.key,
+          expectedVersion: 0,
+          profile,
+          events: [],
+          messageIds: [],
+        })),
+      );
+      await first.eraseProfile('u:ada');
+      await first.close();
+      const second = new MemoryStore({ ...CONFORMANCE_OPTIONS, dataDir });
+      await second.init();
+      assert.deepEqual(await second.dueProfiles(Infinity, 10), [{ key: 'u:bob', at: 1000 }]);
+      await second.close();
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+
   it('starts empty without a snapshot, and writes none while nothing changed', async () => {
     const dataDir = join(tmpdir(), `tideline-store-missing-${process.pid}-${Date.now()}`);
     try {

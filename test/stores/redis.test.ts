@@ -72,6 +72,39 @@ describe('redis store scan index', () => {
   });
 });
 
+describe('redis store due index', () => {
+  it('is built by init() for timers written before it existed, once per prefix', async () => {
+    const prefix = `${runPrefix}redue:`;
+    const first = new RedisStore({ ...CONFORMANCE_OPTIONS, redis, prefix });
+    await first.init();
+    const keys = Array.from({ length: 1200 }, (_, i) => `u:old-${i}`);
+    await first.commit(
+      keys.map((key, i) => ({
+        key,
+        expectedVersion: 0,
+        profile: makeProfile(key, { checkAt: i % 4 === 0 ? null : 1000 + (i % 7) }),
+        events: [],
+        messageIds: [],
+      })),
+    );
+    const expected = await first.dueProfiles(Infinity, 5000);
+    assert.equal(expected.length, 900);
+    // As an older version left it: timers in the profiles, no index.
+    await redis.del(`${prefix}due`, `${prefix}due:built`);
+    assert.deepEqual(await first.dueProfiles(Infinity, 10), []);
+
+    const second = new RedisStore({ ...CONFORMANCE_OPTIONS, redis, prefix });
+    await second.init();
+    assert.deepEqual(await second.dueProfiles(Infinity, 5000), expected);
+    assert.equal(await redis.get(`${prefix}due:built`), '1');
+    // Built once: a later init does not scan again (an entry removed by hand stays removed).
+    await redis.zrem(`${prefix}due`, keys[1]);
+    await new RedisStore({ ...CONFORMANCE_OPTIONS, redis, prefix }).init();
+    assert.equal((await second.dueProfiles(Infinity, 5000)).length, 899);
+    await removeKeys(prefix);
+  });
+});
+
 describe('redis store memory', () => {
   it('keeps a profile with 10 traits and 5 tags under 1 KB', async () => {
     const prefix = `${runPrefix}memory:`;

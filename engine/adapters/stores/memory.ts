@@ -3,11 +3,14 @@ import { join } from 'node:path';
 import type { StoredEvent } from '../../events.ts';
 import {
   type CommitResult,
+  type DueProfile,
   type ProfileCommit,
   type ProfilePage,
   type Store,
   type StoreOptions,
+  checkDueArguments,
   checkScanLimit,
+  dueAt,
 } from '../../ports/store.ts';
 import type { Profile } from '../../profiles/profile.ts';
 import { compressProfile, decompressProfile } from './profile-codec.ts';
@@ -72,6 +75,12 @@ export class MemoryStore implements Store {
   private readonly applied = new Map<string, number>();
   private readonly aliases = new Map<string, string>();
   private scanIndex: ScanIndex | null = null;
+  /**
+   * The due index: profile key -> its committed `checkAt`, for the profiles that have one. Not in the
+   * snapshot: rebuilt from the profiles as they load. A Map, not a sorted structure: a commit pays one
+   * set or delete, and dueProfiles a scan of the Map (see there).
+   */
+  private readonly due = new Map<string, number>();
   private readonly clock: { now(): number };
   private timer: NodeJS.Timeout | undefined;
   private prunedAt = 0;
@@ -135,9 +144,11 @@ export class MemoryStore implements Store {
       const added = c.events.map((e) => ({ id: e.messageId, at: e.timestamp, json: JSON.stringify(e) }));
       if (c.absorb) {
         if (this.profiles.delete(c.absorb.key)) this.keyRemoved();
+        this.due.delete(c.absorb.key);
         added.push(...(this.histories.get(c.absorb.key) ?? []));
         this.histories.delete(c.absorb.key);
       }
+      this.setDue(c.key, dueAt(c.profile));
       this.setHistory(c.key, withEvents(this.histories.get(c.key) ?? [], added, cutoff));
       for (const id of c.messageIds) this.applied.set(id, now + this.options.dedupeHorizonMs);
     }
@@ -177,6 +188,7 @@ export class MemoryStore implements Store {
     this.changed ||= erased;
     if (!stored) return erased;
     this.profiles.delete(key);
+    this.due.delete(key);
     this.keyRemoved();
     // Only the links to this user: an anonymous id may since have been linked to someone else.
     const { userId, anonymousIds } = unpack(stored);
@@ -203,6 +215,23 @@ export class MemoryStore implements Store {
     // Past deleted keys, so that the last page (not an empty one after it) says done.
     while (i < keys.length && !this.profiles.has(keys[i])) i++;
     return { profiles, cursor: i < keys.length ? keys[i - 1] : null };
+  }
+
+  /**
+   * One scan of the due index (a Map of the profiles that have a timer), keeping the `limit` earliest
+   * entries in a bounded heap: O(T log limit) for T timers, whatever the page, so paging through P pages
+   * costs P scans. Timers are at most one per profile and each scan is a few milliseconds per 100,000
+   * of them; a sorted index would cost every commit that moves a timer instead.
+   */
+  async dueProfiles(before: number, limit: number, after?: DueProfile): Promise<DueProfile[]> {
+    checkDueArguments(before, limit, after);
+    const page = new DueHeap(limit);
+    for (const [key, at] of this.due) {
+      if (at > before) continue;
+      if (after && (at < after.at || (at === after.at && key <= after.key))) continue;
+      page.offer({ key, at });
+    }
+    return page.sorted();
   }
 
   /**
@@ -257,6 +286,11 @@ export class MemoryStore implements Store {
   /** A key that existed no longer does. */
   private keyRemoved(): void {
     if (this.scanIndex) this.scanIndex.removed++;
+  }
+
+  private setDue(key: string, at: number | null): void {
+    if (at === null) this.due.delete(key);
+    else this.due.set(key, at);
   }
 
   private versionOf(key: string): number {
@@ -345,6 +379,7 @@ export class MemoryStore implements Store {
     switch (record[0]) {
       case 'profile':
         this.profiles.set(record[1].key, pack(record[1]));
+        this.setDue(record[1].key, dueAt(record[1]));
         break;
       case 'events':
         this.histories.set(
@@ -392,6 +427,47 @@ function mergeKeys(a: readonly string[], b: readonly string[], exists: (key: str
     if (key !== merged[merged.length - 1] && exists(key)) merged.push(key);
   }
   return merged;
+}
+
+/** (at, key) order: earliest first, ties by key in code unit order. */
+function dueBefore(a: DueProfile, b: DueProfile): boolean {
+  return a.at < b.at || (a.at === b.at && a.key < b.key);
+}
+
+/** The `limit` earliest of the entries offered: a max-heap whose root is the latest kept. */
+class DueHeap {
+  private readonly heap: DueProfile[] = [];
+  constructor(private readonly limit: number) {}
+
+  offer(entry: DueProfile): void {
+    const heap = this.heap;
+    if (heap.length < this.limit) {
+      heap.push(entry);
+      for (let i = heap.length - 1; i > 0;) {
+        const parent = (i - 1) >> 1;
+        if (!dueBefore(heap[parent], heap[i])) break;
+        [heap[parent], heap[i]] = [heap[i], heap[parent]];
+        i = parent;
+      }
+      return;
+    }
+    if (!dueBefore(entry, heap[0])) return;
+    heap[0] = entry;
+    for (let i = 0; ;) {
+      const left = 2 * i + 1;
+      const right = left + 1;
+      let latest = i;
+      if (left < heap.length && dueBefore(heap[latest], heap[left])) latest = left;
+      if (right < heap.length && dueBefore(heap[latest], heap[right])) latest = right;
+      if (latest === i) break;
+      [heap[latest], heap[i]] = [heap[i], heap[latest]];
+      i = latest;
+    }
+  }
+
+  sorted(): DueProfile[] {
+    return this.heap.sort((a, b) => (dueBefore(a, b) ? -1 : dueBefore(b, a) ? 1 : 0));
+  }
 }
 
 /** The history with `added` merged in (first one per messageId wins), oldest first, within retention. */

@@ -2,10 +2,12 @@ import { type ClientSession, type Collection, type MongoClient, MongoServerError
 import type { StoredEvent } from '../../events.ts';
 import {
   type CommitResult,
+  type DueProfile,
   type ProfileCommit,
   type ProfilePage,
   type Store,
   type StoreOptions,
+  checkDueArguments,
   checkScanLimit,
 } from '../../ports/store.ts';
 import type { Profile } from '../../profiles/profile.ts';
@@ -40,6 +42,10 @@ const isDuplicateKey = (error: unknown) => error instanceof MongoServerError && 
  * dedupe markers), which needs a replica set (a single-node one is enough), MongoDB's recommended
  * production deployment anyway. Filters only ever compare with `$eq` / `$in`, so nothing from user
  * input can become a query operator.
+ *
+ * The due index is the profile's own `p.checkAt` (a partial index over the profiles whose `checkAt` is a
+ * number), so every commit and erase keeps it with the document, and profiles written before it existed
+ * are indexed when init() creates it.
  */
 export class MongoStore implements Store {
   readonly kind = 'mongodb';
@@ -69,6 +75,10 @@ export class MongoStore implements Store {
 
   async init(): Promise<void> {
     await Promise.all([
+      this.profiles.createIndex(
+        { 'p.checkAt': 1, _id: 1 },
+        { name: 'due', partialFilterExpression: { 'p.checkAt': { $type: 'number' } } },
+      ),
       this.events.createIndexes([
         { key: { messageId: 1 }, unique: true },
         { key: { key: 1, timestamp: -1 } },
@@ -169,6 +179,27 @@ export class MongoStore implements Store {
       profiles: page.map((d) => d.p),
       cursor: docs.length > limit ? page[page.length - 1]._id : null,
     };
+  }
+
+  /** One query on the partial `due` index, sorted by (checkAt, _id). */
+  async dueProfiles(before: number, limit: number, after?: DueProfile): Promise<DueProfile[]> {
+    checkDueArguments(before, limit, after);
+    // Each clause repeats `$type: 'number'`, the index's filter, so the planner may use it.
+    const filter = after
+      ? {
+          $or: [
+            { 'p.checkAt': { $type: 'number' as const, $gt: after.at, $lte: before } },
+            {
+              'p.checkAt': { $type: 'number' as const, $eq: after.at, $lte: before },
+              _id: { $gt: after.key },
+            },
+          ],
+        }
+      : { 'p.checkAt': { $type: 'number' as const, $lte: before } };
+    const docs = await this.profiles
+      .find(filter, { sort: { 'p.checkAt': 1, _id: 1 }, limit, projection: { 'p.checkAt': 1 } })
+      .toArray();
+    return docs.map((d) => ({ key: d._id, at: d.p.checkAt as number }));
   }
 
   private async commitOne(c: ProfileCommit, now: number): Promise<boolean> {

@@ -2,11 +2,14 @@ import type { ChainableCommander, Redis } from 'ioredis';
 import type { StoredEvent } from '../../events.ts';
 import {
   type CommitResult,
+  type DueProfile,
   type ProfileCommit,
   type ProfilePage,
   type Store,
   type StoreOptions,
+  checkDueArguments,
   checkScanLimit,
+  dueAt,
 } from '../../ports/store.ts';
 import type { Profile } from '../../profiles/profile.ts';
 import { compressProfile, decompressProfile } from './profile-codec.ts';
@@ -22,6 +25,9 @@ import { compressProfile, decompressProfile } from './profile-codec.ts';
  *   profiles        string   number of profiles, kept by the scripts
  *   keys            zset     every profileKey, score 0 (so in byte order), kept by the scripts: what
  *                            scanProfiles pages through (ZRANGE BYLEX), ~100 bytes a profile
+ *   due             zset     profileKey -> its checkAt (ms), for the profiles with a re-check timer, kept
+ *                            by the scripts: what dueProfiles pages through (the sweeper)
+ *   due:built       string   set once init() has indexed the timers of profiles written before `due`
  * h: and e: expire together once their newest event leaves the retention window. Needs Redis >= 6.2.
  *
  * Why an index rather than SCAN MATCH p:*: SCAN walks the whole keyspace (histories, a dedupe marker per
@@ -30,9 +36,9 @@ import { compressProfile, decompressProfile } from './profile-codec.ts';
  * O(log n + page), by key, each profile once, for ~100 bytes a profile (about 416 -> 520 in all).
  */
 
-// KEYS: profile, history, events, counter, index, [absorbed profile, history, events,] markers...
+// KEYS: profile, history, events, counter, index, due, [absorbed profile, history, events,] markers...
 // ARGV: expectedVersion, value, retention cutoff, dedupe ms, absorbed expectedVersion or '', profileKey,
-//       absorbed profileKey or '', then (messageId, timestamp, event JSON) per event.
+//       absorbed profileKey or '', checkAt or '' (none), then (messageId, timestamp, event JSON) per event.
 // Returns 1, or 0 for a conflict (nothing written).
 const COMMIT = `
 local function version(key)
@@ -41,32 +47,38 @@ local function version(key)
 end
 if version(KEYS[1]) ~= tonumber(ARGV[1]) then return 0 end
 local absorbing = ARGV[5] ~= ''
-if absorbing and version(KEYS[6]) ~= tonumber(ARGV[5]) then return 0 end
+if absorbing and version(KEYS[7]) ~= tonumber(ARGV[5]) then return 0 end
 
 redis.call('SET', KEYS[1], ARGV[2])
 if ARGV[1] == '0' then
   redis.call('INCR', KEYS[4])
   redis.call('ZADD', KEYS[5], 0, ARGV[6])
 end
-local markers = 6
+local markers = 7
 if absorbing then
-  markers = 9
-  if redis.call('DEL', KEYS[6]) == 1 then
+  markers = 10
+  if redis.call('DEL', KEYS[7]) == 1 then
     redis.call('DECR', KEYS[4])
     redis.call('ZREM', KEYS[5], ARGV[7])
   end
-  local moved = redis.call('HGETALL', KEYS[8])
+  redis.call('ZREM', KEYS[6], ARGV[7])
+  local moved = redis.call('HGETALL', KEYS[9])
   for i = 1, #moved, 2 do
-    local at = redis.call('ZSCORE', KEYS[7], moved[i])
+    local at = redis.call('ZSCORE', KEYS[8], moved[i])
     if at and redis.call('HSETNX', KEYS[3], moved[i], moved[i + 1]) == 1 then
       redis.call('ZADD', KEYS[2], at, moved[i])
     end
   end
-  redis.call('DEL', KEYS[7], KEYS[8])
+  redis.call('DEL', KEYS[8], KEYS[9])
+end
+if ARGV[8] == '' then
+  redis.call('ZREM', KEYS[6], ARGV[6])
+else
+  redis.call('ZADD', KEYS[6], ARGV[8], ARGV[6])
 end
 
 local cutoff = tonumber(ARGV[3])
-for i = 8, #ARGV, 3 do
+for i = 9, #ARGV, 3 do
   if tonumber(ARGV[i + 1]) >= cutoff and redis.call('HSETNX', KEYS[3], ARGV[i], ARGV[i + 2]) == 1 then
     redis.call('ZADD', KEYS[2], ARGV[i + 1], ARGV[i])
   end
@@ -87,7 +99,8 @@ return 1
 
 // Deletes only if the profile is still at the version the caller read its anonymousIds from (-1 otherwise),
 // and only the aliases that point to this profile's user.
-// KEYS: profile, history, events, aliases, counter, index. ARGV: version, userId, profileKey, anonymousIds...
+// KEYS: profile, history, events, aliases, counter, index, due.
+// ARGV: version, userId, profileKey, anonymousIds...
 const ERASE = `
 local v = redis.call('GET', KEYS[1])
 if (v and tonumber(string.match(v, '^%d+')) or 0) ~= tonumber(ARGV[1]) then return -1 end
@@ -95,6 +108,7 @@ local erased = redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
 if v then
   redis.call('DECR', KEYS[5])
   redis.call('ZREM', KEYS[6], ARGV[3])
+  redis.call('ZREM', KEYS[7], ARGV[3])
 end
 for i = 4, #ARGV do
   if redis.call('HGET', KEYS[4], ARGV[i]) == ARGV[2] then
@@ -114,6 +128,51 @@ end
 return added
 `;
 
+// One page of the due index, by rank: the entries of a sorted set come in (score, member) order, so those
+// due by a time are a prefix of it. The page starts after the `after` entry when it is still there with
+// the same score; otherwise at the first entry of its score (an entry may then come again, none is skipped).
+// KEYS: due. ARGV: before ('+inf' allowed), limit, after's at or '', after's profileKey.
+// Returns member, score, member, score... of at most `limit` entries with a score <= before.
+const DUE = `
+local start = 0
+if ARGV[3] ~= '' then
+  local score = redis.call('ZSCORE', KEYS[1], ARGV[4])
+  if score and tonumber(score) == tonumber(ARGV[3]) then
+    start = redis.call('ZRANK', KEYS[1], ARGV[4]) + 1
+  else
+    start = redis.call('ZCOUNT', KEYS[1], '-inf', '(' .. ARGV[3])
+  end
+end
+local entries = redis.call('ZRANGE', KEYS[1], start, start + tonumber(ARGV[2]) - 1, 'WITHSCORES')
+local before = ARGV[1] == '+inf' and math.huge or (ARGV[1] == '-inf' and -math.huge or tonumber(ARGV[1]))
+local page = {}
+for i = 1, #entries, 2 do
+  if tonumber(entries[i + 1]) > before then break end
+  page[#page + 1] = entries[i]
+  page[#page + 1] = entries[i + 1]
+end
+return page
+`;
+
+// Indexes the timers of profiles written before the due index existed (init()'s rebuild): each entry
+// only if the profile is still at the version its checkAt was read from (atomic against COMMIT).
+// KEYS: due, profiles... ARGV: (version, profileKey, checkAt or '') per profile.
+const DUE_INDEX = `
+local indexed = 0
+for i = 2, #KEYS do
+  local v = redis.call('GET', KEYS[i])
+  local j = (i - 2) * 3 + 1
+  if v and tonumber(string.match(v, '^%d+')) == tonumber(ARGV[j]) then
+    if ARGV[j + 2] == '' then
+      redis.call('ZREM', KEYS[1], ARGV[j + 1])
+    else
+      indexed = indexed + redis.call('ZADD', KEYS[1], ARGV[j + 2], ARGV[j + 1])
+    end
+  end
+end
+return indexed
+`;
+
 const RECENT = `
 local ids = redis.call('ZRANGE', KEYS[1], '+inf', ARGV[1], 'BYSCORE', 'REV', 'LIMIT', 0, ARGV[2])
 local events = {}
@@ -125,6 +184,8 @@ type Arg = string | number | Buffer;
 /** The commands `init()` defines: ioredis adds them to the client and to its pipelines at runtime. */
 interface Scripts {
   tidelineErase(...keysAndArgs: Arg[]): Promise<number>;
+  tidelineDue(...keysAndArgs: Arg[]): Promise<string[]>;
+  tidelineDueIndex(numberOfKeys: number, ...keysAndArgs: Arg[]): Promise<number>;
   tidelineIndex(numberOfKeys: number, ...keysAndArgs: Arg[]): Promise<number>;
   tidelineRecent(...keysAndArgs: Arg[]): Promise<(string | null)[]>;
 }
@@ -135,6 +196,13 @@ interface PipelineScripts {
 /** `text` matched literally by a SCAN MATCH pattern. */
 function escapeGlob(text: string): string {
   return text.replace(/[*?[\]\\]/g, '\\$&');
+}
+
+/** A score bound as Redis reads it (`+inf`, `-inf` or the number). */
+function scoreArg(value: number): string {
+  if (value === Infinity) return '+inf';
+  if (value === -Infinity) return '-inf';
+  return String(value);
 }
 
 function encodeProfile(profile: Profile): Buffer {
@@ -163,10 +231,13 @@ export class RedisStore implements Store {
 
   async init(): Promise<void> {
     this.redis.defineCommand('tidelineCommit', { lua: COMMIT });
-    this.redis.defineCommand('tidelineErase', { lua: ERASE, numberOfKeys: 6 });
+    this.redis.defineCommand('tidelineErase', { lua: ERASE, numberOfKeys: 7 });
     this.redis.defineCommand('tidelineIndex', { lua: INDEX });
+    this.redis.defineCommand('tidelineDue', { lua: DUE, numberOfKeys: 1, readOnly: true });
+    this.redis.defineCommand('tidelineDueIndex', { lua: DUE_INDEX });
     this.redis.defineCommand('tidelineRecent', { lua: RECENT, numberOfKeys: 2, readOnly: true });
     await this.rebuildIndex();
+    await this.rebuildDueIndex();
   }
 
   /** The Redis connection belongs to the caller. */
@@ -202,6 +273,7 @@ export class RedisStore implements Store {
         this.eventsKey(c.key),
         this.counterKey(),
         this.indexKey(),
+        this.dueKey(),
       ];
       if (c.absorb) {
         keys.push(this.profileKey(c.absorb.key), this.historyKey(c.absorb.key), this.eventsKey(c.absorb.key));
@@ -215,6 +287,7 @@ export class RedisStore implements Store {
         c.absorb ? c.absorb.expectedVersion : '',
         c.key,
         c.absorb ? c.absorb.key : '',
+        dueAt(c.profile) ?? '',
       ];
       for (const e of c.events) args.push(e.messageId, e.timestamp, JSON.stringify(e));
       scripts.tidelineCommit(keys.length, ...keys, ...args);
@@ -272,6 +345,7 @@ export class RedisStore implements Store {
         this.aliasesKey(),
         this.counterKey(),
         this.indexKey(),
+        this.dueKey(),
       ];
       const erased = await this.scripts.tidelineErase(
         ...keys,
@@ -312,6 +386,42 @@ export class RedisStore implements Store {
       for (const value of values) if (value) profiles.push(decodeProfile(value));
     }
     return { profiles, cursor: keys.length > limit ? page[page.length - 1] : null };
+  }
+
+  /** ZRANGE by rank on the due index (O(log n + limit)), in a script so that `after` is found atomically. */
+  async dueProfiles(before: number, limit: number, after?: DueProfile): Promise<DueProfile[]> {
+    checkDueArguments(before, limit, after);
+    const reply = await this.scripts.tidelineDue(
+      this.dueKey(),
+      scoreArg(before),
+      limit,
+      after ? after.at : '',
+      after ? after.key : '',
+    );
+    const page: DueProfile[] = [];
+    for (let i = 0; i < reply.length; i += 2) page.push({ key: reply[i], at: Number(reply[i + 1]) });
+    return page;
+  }
+
+  /**
+   * Data written before the due index existed: once per prefix (until `due:built` is set), the timers of
+   * every profile are indexed, each only if the profile has not changed since it was read (a commit keeps
+   * its own entry). Idempotent and safe alongside running workers of this version; workers of an older
+   * version do not keep the index and must all be stopped first.
+   */
+  private async rebuildDueIndex(): Promise<void> {
+    if ((await this.redis.exists(this.dueBuiltKey())) === 1) return;
+    let cursor: string | null = null;
+    do {
+      const page: ProfilePage = await this.scanProfiles(cursor, 500);
+      if (page.profiles.length > 0) {
+        const keys = page.profiles.map((p) => this.profileKey(p.key));
+        const args = page.profiles.flatMap((p) => [p.version, p.key, dueAt(p) ?? '']);
+        await this.scripts.tidelineDueIndex(keys.length + 1, this.dueKey(), ...keys, ...args);
+      }
+      cursor = page.cursor;
+    } while (cursor !== null);
+    await this.redis.set(this.dueBuiltKey(), '1');
   }
 
   /**
@@ -363,5 +473,11 @@ export class RedisStore implements Store {
   }
   private indexKey(): string {
     return `${this.prefix}keys`;
+  }
+  private dueKey(): string {
+    return `${this.prefix}due`;
+  }
+  private dueBuiltKey(): string {
+    return `${this.prefix}due:built`;
   }
 }
