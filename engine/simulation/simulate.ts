@@ -17,6 +17,11 @@ import { VirtualClock } from '../clock.ts';
 import type { InboundMessage, StoredEvent } from '../events.ts';
 import { INGEST_JOB, INGEST_QUEUE } from '../ingest/ingest-queue.ts';
 import { startIngestWorker } from '../ingest/worker.ts';
+import {
+  JOURNEY_SCHEDULE_JOB,
+  JOURNEY_SCHEDULE_QUEUE,
+  journeyScheduleId,
+} from '../profiles/journey-schedule.ts';
 import { silentLogger } from '../ports/logger.ts';
 import type { Profile } from '../profiles/profile.ts';
 
@@ -83,6 +88,15 @@ export async function simulate(input: SimulationInput): Promise<SimulationResult
     { lateGraceMs: DAY, concurrency: 1, workspace: () => workspace, now: () => clock.now() },
     silentLogger,
   );
+  // Scheduled journeys fire on the virtual clock like everything else.
+  for (const [id, journey] of workspace.journeys.scheduled) {
+    const trigger = journey.definition.trigger;
+    if (trigger.type !== 'schedule') continue;
+    const spec = { cron: trigger.cron, tz: trigger.tz };
+    await scheduler.repeat(JOURNEY_SCHEDULE_QUEUE, journeyScheduleId(id), spec, JOURNEY_SCHEDULE_JOB, {
+      journeyId: id,
+    });
+  }
   try {
     const inWindow = messages.filter((m) => m.timestamp >= from && m.timestamp <= to);
     for (let i = 0; i < inWindow.length;) {

@@ -90,3 +90,32 @@ it('a schedule enrols the audience members its condition holds for, at 09:00 Sha
   await e.clock.advanceTo(T0 + 3 * DAY);
   await e.close();
 });
+
+it('the simulator fires scheduled journeys on its virtual clock', async () => {
+  const { simulate } = await import('../../engine/simulation/simulate.ts');
+  const result = await simulate({
+    journeys: [birthday],
+    segments: [everyone],
+    messages: [
+      {
+        type: 'identify',
+        userId: 'mei',
+        traits: { birthday: '1990-03-14', timezone: 'Asia/Shanghai' },
+        timestamp: '2026-03-13T12:00:00Z',
+      },
+      {
+        type: 'identify',
+        userId: 'ivy',
+        traits: { birthday: '1992-07-01', timezone: 'Asia/Shanghai' },
+        timestamp: '2026-03-13T12:00:00Z',
+      },
+    ],
+    to: Date.parse('2026-03-15T00:00:00Z'),
+  });
+  assert.equal(result.journeys.birthday.entered, 1);
+  assert.deepEqual(result.timelines.mei, [
+    '03-14 01:00 journey_entered via journey_scheduled',
+    '03-14 01:00 message_sent sandbox:birthday sandbox',
+    '03-14 01:00 journey_exited completed',
+  ]);
+});
