@@ -158,6 +158,17 @@ export async function publishWorkspaceFiles(
       const live = await definitions.live(kind, id);
       if (live && isDeepStrictEqual(content(live.document), content(doc))) continue;
       const draft = await definitions.saveDraft(kind, id, doc, now);
+      // Another process starting on the same folder may have published this very content meanwhile:
+      // then this draft is a copy, archived rather than published as a new version.
+      const liveNow = await definitions.live(kind, id);
+      if (
+        liveNow &&
+        liveNow.version < draft.version &&
+        isDeepStrictEqual(content(liveNow.document), content(doc))
+      ) {
+        await definitions.archive(kind, id, draft.version, now).catch(() => undefined);
+        continue;
+      }
       const document = { ...doc, version: draft.version };
       if (doc.version !== draft.version) await definitions.saveDraft(kind, id, document, now);
       try {

@@ -81,6 +81,11 @@ export const emptyMemory = (): JourneyMemory => ({
   lastExitedAt: null,
 });
 
+/** `<prefix>.<16 base64url chars of sha1(parts)>`. */
+function shortId(prefix: string, ...parts: (string | number)[]): string {
+  return `${prefix}.${createHash('sha1').update(parts.join('\u0000')).digest('base64url').slice(0, 16)}`;
+}
+
 /** 0-9999 from hash(journeyId, key): the same for every entry and version of a user in a journey. */
 export function journeyBucket(journeyId: string, key: string, salt = ''): number {
   return createHash('sha1').update(`${journeyId}\u0000${key}\u0000${salt}`).digest().readUInt32BE(0) % 10_000;
@@ -113,7 +118,9 @@ export function journeyLog(
   const action = typeof details.action === 'string' ? details.action : name;
   counter.journeyLogged = (counter.journeyLogged ?? 0) + 1;
   return {
-    messageId: `${name}:${enrollment.id}:${enrollment.visits}:${action}`,
+    // Named by the decision (stored once however often it is re-decided), hashed short: the ids are
+    // members of the user's history set, which Redis keeps compact only while members are short.
+    messageId: shortId('j', name, enrollment.id, enrollment.visits, action),
     type: 'internal',
     event: name,
     properties: {

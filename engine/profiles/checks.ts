@@ -2,12 +2,7 @@ import type { Workspace } from '../../segments/workspace.ts';
 import { runJourneys, runJourneyTimers, updateMembership } from '../../segments/update.ts';
 import { lifecycleOverTime } from '../lifecycle/profile-lifecycle.ts';
 import type { Store } from '../ports/store.ts';
-import {
-  callWebhooks,
-  dueWebhooks,
-  type WebhookCaller,
-  type WebhookOutcome,
-} from '../../journeys/webhook.ts';
+import { callWebhooks, dueWebhooks, type WebhookCaller } from '../../journeys/webhook.ts';
 import type { Profile } from './profile.ts';
 
 export const PROFILE_CHECKS_QUEUE = 'profile-checks';
@@ -21,7 +16,8 @@ export interface ProfileCheck {
 
 export type ScheduleChecks = (checks: ProfileCheck[]) => Promise<void>;
 
-export const checkJobId = (check: ProfileCheck): string => `check:${check.key}:${check.at}`;
+/** Short (a parked job's id is repeated in several of its Redis entries): `c.<at base 36>.<key>`. */
+export const checkJobId = (check: ProfileCheck): string => `c.${check.at.toString(36)}.${check.key}`;
 
 /**
  * Decides whether this profile needs a new timer: only when nothing is set, the set one has fired, or
@@ -57,9 +53,17 @@ export async function runProfileCheck(
     callWebhook?: WebhookCaller;
   },
 ): Promise<void> {
-  const webhooks = await dueWebhookOutcomes(store, check.key, options);
+  let current = (await store.getProfiles([check.key])).get(check.key);
+  // Webhook steps that fell due are called once, before the commit loop (their answers are reused).
+  const webhooks =
+    current?.journeys && options.callWebhook
+      ? await callWebhooks(
+          dueWebhooks(current, options.workspace.journeys, options.now()),
+          options.callWebhook,
+        )
+      : undefined;
   for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
-    const current = (await store.getProfiles([check.key])).get(check.key);
+    if (attempt > 1) current = (await store.getProfiles([check.key])).get(check.key);
     if (!current) return;
     const now = options.now();
     const profile = structuredClone(current);
@@ -86,16 +90,4 @@ export async function runProfileCheck(
     if (conflicts.length === 0) return;
   }
   throw new Error(`gave up re-checking ${check.key} after ${MAX_ATTEMPTS} version conflicts`);
-}
-
-/** Calls the webhooks due for this user, once per check, before the commit loop. */
-async function dueWebhookOutcomes(
-  store: Store,
-  key: string,
-  options: { workspace: Workspace; now: () => number; callWebhook?: WebhookCaller },
-): Promise<Map<string, WebhookOutcome>> {
-  if (!options.callWebhook || options.workspace.journeys.size === 0) return new Map();
-  const profile = (await store.getProfiles([key])).get(key);
-  if (!profile?.journeys) return new Map();
-  return callWebhooks(dueWebhooks(profile, options.workspace.journeys, options.now()), options.callWebhook);
 }
