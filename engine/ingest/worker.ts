@@ -58,7 +58,7 @@ export function startIngestWorker(
       checks.map((check) => ({
         name: PROFILE_CHECK_JOB,
         data: check,
-        options: { id: checkJobId(check), delay: Math.max(0, check.at - now()) },
+        options: { id: checkJobId(check), delay: Math.max(0, check.at - now()), timer: true },
       })),
     );
   };

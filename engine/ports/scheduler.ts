@@ -14,6 +14,11 @@ export interface JobOptions {
   delay?: number;
   /** Keep the job's outcome and last progress readable by `status` for a day after it finishes. */
   keep?: boolean;
+  /**
+   * A user's timer: one attempt, no retries (a sweeper re-adds timers that are lost or fail), and
+   * stored as small as the backend allows, since millions of them may be parked.
+   */
+  timer?: boolean;
 }
 
 export interface NewJob<T> {

@@ -96,6 +96,23 @@ export function schedulerConformance(name: string, make: () => Promise<Scheduler
       assert.equal((await s.status('q', 'scan:1'))?.progress, null);
     });
 
+    it('runs a timer job once: a failed timer is not retried (the sweeper re-adds timers)', async () => {
+      let runs = 0;
+      s.process(
+        'q',
+        async () => {
+          runs++;
+          throw new Error('boom');
+        },
+        { concurrency: 1 },
+      );
+      await s.add('q', 'timer', {}, { id: 't:1', timer: true });
+      await until('the timer to run', () => runs === 1);
+      await h.advance(200);
+      await drained();
+      assert.equal(runs, 1);
+    });
+
     it('runs a delayed job after its delay, not before', async () => {
       const { jobs, handler } = record();
       s.process('q', handler, { concurrency: 1 });

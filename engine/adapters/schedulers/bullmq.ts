@@ -76,9 +76,12 @@ export class BullMQScheduler implements Scheduler {
       jobs.map((job, i) => ({
         name: job.name,
         data: job.data,
+        // Options are stored as JSON in each job's hash, which Redis keeps compact only while every
+        // value is short: a timer carries just its id and delay (removal is the worker's setting).
         opts: {
           jobId: encodeId(ids[i]),
           delay: Math.max(0, job.options?.delay ?? 0),
+          ...(job.options?.timer ? {} : this.jobOptions),
           ...(job.options?.keep ? { removeOnComplete: { age: KEEP_SECONDS } } : {}),
         },
       })),
@@ -117,6 +120,9 @@ export class BullMQScheduler implements Scheduler {
       // A job whose worker died is run again; BullMQ's default (1) would fail it for good after a
       // second crash. Handlers are idempotent, so re-running is safe.
       maxStalledCount: 10,
+      // For jobs whose own options do not say (timers): completed ones go, failed ones stay a while.
+      removeOnComplete: { count: 0 },
+      removeOnFail: { count: 1000 },
       // BullMQ fills its defaults with Object.assign, so an undefined here would erase them
       ...definedOnly({
         lockDuration: this.options.lockDurationMs,
@@ -166,7 +172,6 @@ export class BullMQScheduler implements Scheduler {
       queue = new Queue(name, {
         connection: this.redis(),
         prefix: this.options.prefix,
-        defaultJobOptions: this.jobOptions,
       });
       queue.on('error', this.onError);
       this.queues.set(name, queue);

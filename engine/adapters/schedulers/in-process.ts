@@ -35,6 +35,8 @@ interface Entry {
   attempt: number;
   state: 'waiting' | 'delayed' | 'active';
   keep: boolean;
+  /** No retries. */
+  once?: boolean;
   progress: JsonObject | null;
   timer?: TimerHandle;
   firing?: { schedule: Schedule; at: number };
@@ -182,6 +184,7 @@ export class InProcessScheduler implements Scheduler {
       attempt: 1,
       state: 'waiting',
       keep: options.keep ?? false,
+      once: options.timer ?? false,
       progress: null,
     };
     lane.entries.set(id, entry);
@@ -289,7 +292,7 @@ export class InProcessScheduler implements Scheduler {
       await handler(job);
       finish('completed');
     } catch (error) {
-      if (entry.attempt < this.maxAttempts) {
+      if (!entry.once && entry.attempt < this.maxAttempts) {
         const wait = this.backoffMs * 2 ** (entry.attempt - 1);
         entry.attempt++;
         this.schedule(lane, entry, wait);
