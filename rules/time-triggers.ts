@@ -53,20 +53,28 @@ export function timeTriggers(condition: Condition): TimeTriggers {
   return triggers;
 }
 
+/** [start, end) of the local day or month containing an instant, by zone: luxon's zone maths is slow. */
+const periods = new Map<string, [number, number]>();
+
+function periodEnd(now: number, timezone: string, unit: 'day' | 'month'): number {
+  const key = `${unit}|${timezone}`;
+  const known = periods.get(key);
+  if (known && known[0] <= now && now < known[1]) return known[1];
+  const start = DateTime.fromMillis(now, { zone: safeZone(timezone) }).startOf(unit);
+  const end = start.plus(unit === 'day' ? { days: 1 } : { months: 1 }).toMillis();
+  if (periods.size >= 2000) periods.clear();
+  periods.set(key, [start.toMillis(), end]);
+  return end;
+}
+
 /** The next local midnight after `now` in `timezone`. */
 export function nextMidnight(now: number, timezone: string): number {
-  return DateTime.fromMillis(now, { zone: safeZone(timezone) })
-    .startOf('day')
-    .plus({ days: 1 })
-    .toMillis();
+  return periodEnd(now, timezone, 'day');
 }
 
 /** The start of the next local month after `now` in `timezone`. */
 export function nextMonthStart(now: number, timezone: string): number {
-  return DateTime.fromMillis(now, { zone: safeZone(timezone) })
-    .startOf('month')
-    .plus({ months: 1 })
-    .toMillis();
+  return periodEnd(now, timezone, 'month');
 }
 
 /**

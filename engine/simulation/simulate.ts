@@ -78,7 +78,11 @@ export async function simulate(input: SimulationInput): Promise<SimulationResult
 
   const clock = new VirtualClock(from);
   const scheduler = new InProcessScheduler({ clock });
-  const store = new MemoryStore({ eventRetentionMs: 3650 * DAY, dedupeHorizonMs: 3650 * DAY });
+  const store = new MemoryStore({
+    eventRetentionMs: 3650 * DAY,
+    dedupeHorizonMs: 3650 * DAY,
+    compress: false,
+  });
   await store.init();
   const { messages: _messages, from: _from, to: _to, onProgress: _progress, ...definitions } = input;
   const workspace = new Workspace({ ...definitions, timezone: input.timezone ?? 'UTC', dryRun: true });

@@ -25,6 +25,11 @@ export interface MemoryStoreOptions extends StoreOptions {
    */
   onCapture?: () => (() => Promise<void>) | undefined;
   clock?: { now(): number };
+  /**
+   * Keep profiles deflated (default). The simulator turns it off: it trades memory for the time
+   * deflating and inflating takes on every decision.
+   */
+  compress?: boolean;
 }
 
 /*
@@ -34,8 +39,9 @@ export interface MemoryStoreOptions extends StoreOptions {
  */
 interface StoredProfile {
   version: number;
-  /** compressProfile() bytes as a one-byte string: compact on the V8 heap. */
+  /** compressProfile() bytes as a one-byte string: compact on the V8 heap; or JSON with `json`. */
   data: string;
+  json?: true;
 }
 /**
  * scanProfiles' order: every key, sorted. Built by the first scan, then kept up to date lazily, so that
@@ -139,7 +145,7 @@ export class MemoryStore implements Store {
         continue;
       }
       this.changed = true;
-      this.profiles.set(c.key, pack(c.profile));
+      this.profiles.set(c.key, pack(c.profile, this.options.compress ?? true));
       if (c.expectedVersion === 0) this.keyAdded(c.key);
       const added = c.events.map((e) => ({ id: e.messageId, at: e.timestamp, json: JSON.stringify(e) }));
       if (c.absorb) {
@@ -397,11 +403,13 @@ export class MemoryStore implements Store {
   }
 }
 
-function pack(profile: Profile): StoredProfile {
+function pack(profile: Profile, compress = true): StoredProfile {
+  if (!compress) return { version: profile.version, data: JSON.stringify(profile), json: true };
   return { version: profile.version, data: compressProfile(profile).toString('latin1') };
 }
 
 function unpack(stored: StoredProfile): Profile {
+  if (stored.json) return JSON.parse(stored.data) as Profile;
   return decompressProfile(Buffer.from(stored.data, 'latin1'));
 }
 
