@@ -46,6 +46,16 @@ export type WalkEnd = { state: 'waiting' } | { state: 'ended'; reason: string; a
 /** How long a send that cannot reach the user waits for a trailing identify (address, consent). */
 export const CONTACT_GRACE_MS = 5_000;
 
+/** Whether a log entry records a step that set tags or traits (segments may move the user). */
+export function changedProfile(entry: StoredEvent): boolean {
+  const action = entry.properties?.action;
+  if (entry.event !== 'journey_step' || typeof action !== 'string') return false;
+  if (action === 'update' || action.startsWith('tag_added:') || action.startsWith('tag_removed:'))
+    return true;
+  const traits = entry.properties?.traits;
+  return action === 'webhook' && Array.isArray(traits) && traits.length > 0;
+}
+
 /** Steps taken in one walk at most (validation rejects loops without a wait; this is a backstop). */
 const MAX_STEPS = 200;
 

@@ -14,7 +14,13 @@ import { type CompiledSegment, evaluateMembership } from './membership.ts';
 import { applyTagRules } from './tag-rules.ts';
 import { lifecycleMove, lifecycleOnEvent, mergeLifecycle } from '../engine/lifecycle/profile-lifecycle.ts';
 import type { Workspace } from './workspace.ts';
-import { journeysOnEvents, journeysOverTime, mergeJourneys } from '../journeys/runtime.ts';
+import {
+  type JourneyRunOptions,
+  journeysOnEvents,
+  journeysOverTime,
+  mergeJourneys,
+} from '../journeys/runtime.ts';
+import { changedProfile } from '../journeys/walk.ts';
 import type { WebhookOutcomes } from '../journeys/webhook.ts';
 
 function internalEvent(
@@ -208,12 +214,7 @@ export function runJourneys(
   recent: readonly StoredEvent[] = [],
 ): StoredEvent[] {
   const options = { ...journeyOptions(workspace, now), recent };
-  const before = JSON.stringify([profile.tags, profile.traits]);
-  const log = journeysOnEvents(profile, events, options);
-  if (log.length === 0 || JSON.stringify([profile.tags, profile.traits]) === before) return log;
-  const cause = { messageId: log[log.length - 1].messageId, timestamp: now };
-  const moves = updateMembership(profile, workspace.profileReadingSegments, cause, now, workspace);
-  return [...log, ...moves, ...journeysOnEvents(profile, moves, options)];
+  return withSegmentMoves(profile, journeysOnEvents(profile, events, options), now, workspace, options);
 }
 
 /** Journey timers that fell due, and what their steps cause (as `runJourneys`). */
@@ -224,9 +225,18 @@ export function runJourneyTimers(
   webhooks?: WebhookOutcomes,
 ): StoredEvent[] {
   const options = journeyOptions(workspace, now, webhooks);
-  const before = JSON.stringify([profile.tags, profile.traits]);
-  const log = journeysOverTime(profile, options);
-  if (log.length === 0 || JSON.stringify([profile.tags, profile.traits]) === before) return log;
+  return withSegmentMoves(profile, journeysOverTime(profile, options), now, workspace, options);
+}
+
+/** The journey log, plus the segment moves its tag and trait steps caused and the journeys' answer to them. */
+function withSegmentMoves(
+  profile: Profile,
+  log: StoredEvent[],
+  now: number,
+  workspace: Workspace,
+  options: JourneyRunOptions,
+): StoredEvent[] {
+  if (!log.some(changedProfile)) return log;
   const cause = { messageId: log[log.length - 1].messageId, timestamp: now };
   const moves = updateMembership(profile, workspace.profileReadingSegments, cause, now, workspace);
   return [...log, ...moves, ...journeysOnEvents(profile, moves, options)];

@@ -77,9 +77,11 @@ export async function runProfileCheck(
         ? workspace.timeSegments
         : [...workspace.timeSegments, ...workspace.profileReadingSegments];
     events.push(...updateMembership(profile, [...new Set(candidates)], cause, now, workspace));
-    // Journey timers, then what the moves above (segments, lifecycle) mean for the journeys.
+    // What the moves above (segments, lifecycle) mean for the journeys, then the journey timers
+    // (which hand their own tag/trait consequences to the journeys themselves).
+    const moves = [...events];
     events.push(...runJourneyTimers(profile, now, workspace, webhooks));
-    events.push(...runJourneys(profile, [...events], now, workspace));
+    events.push(...runJourneys(profile, moves, now, workspace));
     const next = planCheck(profile, now, workspace);
     if (events.length === 0 && (profile.checkAt ?? null) === (current.checkAt ?? null)) return;
     if (next) await options.scheduleChecks([next]);
