@@ -9,7 +9,8 @@
  * Profile it with: node --cpu-prof --cpu-prof-dir=/tmp/prof --import tsx bench/journey-replay.ts 2000 30
  */
 import { fileURLToPath } from 'node:url';
-import { contextOf, readWorkspace } from '../cli/workspace.ts';
+import { readWorkspace } from '../cli/workspace.ts';
+import { contextOf } from '../journeys/context.ts';
 import type { LifecycleConfig } from '../engine/lifecycle/config.ts';
 import { simulate } from '../engine/simulation/simulate.ts';
 import { generateStream } from '../fixtures/generate.ts';

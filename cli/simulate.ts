@@ -9,7 +9,8 @@ import type { JourneyDefinition } from '../journeys/journey.ts';
 import { validateJourney } from '../journeys/validate.ts';
 import type { SegmentDefinition } from '../segments/segment.ts';
 import type { TagRuleDefinition } from '../segments/tag-rule.ts';
-import { contextOf, readWorkspace } from './workspace.ts';
+import { contextOf } from '../journeys/context.ts';
+import { readWorkspace } from './workspace.ts';
 
 export interface SimulateOptions {
   journey: string[];

@@ -15,8 +15,7 @@ import { Workspace } from '../segments/workspace.ts';
 import { ConfigError } from './config.ts';
 import { type ValueModelConfig, validateValueModel } from '../segments/value-model-config.ts';
 import { type LifecycleConfig, validateLifecycleConfig } from '../engine/lifecycle/config.ts';
-import { journeyContext } from '../journeys/context.ts';
-import { CHANNELS } from '../journeys/journey.ts';
+import { contextOf, journeyContext } from '../journeys/context.ts';
 import type { JourneyDefinition } from '../journeys/journey.ts';
 import type { JourneyRunState } from '../journeys/journey-set.ts';
 import { type JourneyContext, validateJourney, validateTemplate } from '../journeys/validate.ts';
@@ -123,18 +122,6 @@ export async function readWorkspace(dir: string, definitions?: DefinitionStore):
     }
   }
   return { docs, problems };
-}
-
-/** What journeys may name, from documents only. */
-export function contextOf(extra: {
-  segments?: readonly JsonObject[];
-  templates?: readonly JsonObject[];
-}): JourneyContext {
-  return {
-    segments: new Set((extra.segments ?? []).map((d) => String(d.id))),
-    templates: new Map((extra.templates ?? []).map((d) => [String(d.id), { channel: String(d.channel) }])),
-    channels: new Set(CHANNELS),
-  };
 }
 
 /**

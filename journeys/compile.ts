@@ -6,7 +6,7 @@ import { compile, type Predicate } from '../rules/compile.ts';
 import { type ConditionDependencies, dependencies } from '../rules/dependencies.ts';
 import type { Condition } from '../rules/types.ts';
 import { durationMs } from '../rules/durations.ts';
-import type { JourneyDefinition, Step } from './journey.ts';
+import type { Channel, JourneyDefinition, Step } from './journey.ts';
 
 export interface CompiledStep {
   step: Step;
@@ -37,7 +37,7 @@ export interface CompiledJourney {
   /** 0-10000: users whose journey hash falls below walk as shadows. */
   holdoutBasisPoints: number;
   /** Channels the journey can send on (for the entry consent check). */
-  channels: Set<string>;
+  channels: Set<Channel>;
   /** What its conditions read: the workspace keeps those aggregates and event times on every profile. */
   reads: ConditionDependencies[];
 }
@@ -64,7 +64,7 @@ const maybe = (condition: Condition | undefined): Predicate | null =>
 export function compileJourney(definition: JourneyDefinition): CompiledJourney {
   const steps = new Map<string, CompiledStep>();
   const matchPaths = new Set<string>();
-  const channels = new Set<string>();
+  const channels = new Set<Channel>();
   definition.steps.forEach((step, index) => {
     const compiled: CompiledStep = {
       step,

@@ -3,27 +3,28 @@ import type { DefinitionStore } from '../engine/ports/definitions.ts';
 import { CHANNELS } from './journey.ts';
 import type { JourneyContext } from './validate.ts';
 
-/** What journeys may name: the given documents' segments and templates, and those in the store. */
+type Documents = { segments?: readonly JsonObject[]; templates?: readonly JsonObject[] };
+
+/** What journeys may name: the segments and templates among these documents. */
+export function contextOf(docs: Documents): JourneyContext {
+  return {
+    segments: new Set((docs.segments ?? []).map((d) => String(d.id))),
+    templates: new Map((docs.templates ?? []).map((d) => [String(d.id), { channel: String(d.channel) }])),
+    channels: new Set(CHANNELS),
+  };
+}
+
+/** What journeys may name: the store's segments and templates (any status), and those of `extra`. */
 export async function journeyContext(
   definitions: DefinitionStore,
-  extra: { segments?: readonly JsonObject[]; templates?: readonly JsonObject[] } = {},
+  extra: Documents = {},
 ): Promise<JourneyContext> {
   const [segments, templates] = await Promise.all([
     definitions.list('segment'),
     definitions.list('template'),
   ]);
-  return {
-    segments: new Set([...segments.map((s) => s.id), ...(extra.segments ?? []).map((d) => String(d.id))]),
-    templates: new Map([
-      ...templates.map((t): [string, { channel: string }] => [
-        t.id,
-        { channel: String(t.newest.document.channel) },
-      ]),
-      ...(extra.templates ?? []).map((d): [string, { channel: string }] => [
-        String(d.id),
-        { channel: String(d.channel) },
-      ]),
-    ]),
-    channels: new Set(CHANNELS),
-  };
+  return contextOf({
+    segments: [...segments.map((s) => ({ id: s.id })), ...(extra.segments ?? [])],
+    templates: [...templates.map((t) => t.newest.document), ...(extra.templates ?? [])],
+  });
 }

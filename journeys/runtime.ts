@@ -230,7 +230,7 @@ function enter(
   const transactional = journey.definition.policy?.transactional ?? false;
   if (
     journey.channels.size > 0 &&
-    [...journey.channels].every((c) => unreachable(profile, c as never, transactional) === 'no_consent')
+    [...journey.channels].every((c) => unreachable(profile, c, transactional) === 'no_consent')
   )
     return;
   const ctx = context(profile, journey, options, calls);
