@@ -23,9 +23,6 @@ import type { TagRuleDefinition } from './tag-rule.ts';
 import type { ValueModelConfig } from './value-model-config.ts';
 import { type CompiledTagRule, compileTagRule } from './tag-rules.ts';
 
-/** How soon a timer that is already due fires. */
-const IMMEDIATE_TIMER_MS = 250;
-
 /** What a workspace is made of: the live definitions (every published version of journeys). */
 export interface WorkspaceDefinitions {
   segments?: readonly SegmentDefinition[];
@@ -182,9 +179,8 @@ export class Workspace {
       ? (nextTransitionAt(profile.activity, now, this.lifecycle) ?? Number.POSITIVE_INFINITY)
       : Number.POSITIVE_INFINITY;
     const journeyDue = nextJourneyDue(profile, this.journeys);
-    // A timer already due (a webhook to call) fires just after now: the timer job is queued before
-    // the commit that asks for it, and must find that commit landed.
-    if (journeyDue !== null && journeyDue < next) next = Math.max(journeyDue, now + IMMEDIATE_TIMER_MS);
+    // A timer already due (a webhook to call) fires at once; the walk it runs sets the next one.
+    if (journeyDue !== null && journeyDue < next) next = Math.max(journeyDue, now);
     if (this.timeSegments.length === 0) return Number.isFinite(next) ? next : null;
     const ctx = profileContext(profile, now, { timezone: this.timezone });
     for (const segment of this.timeSegments) {

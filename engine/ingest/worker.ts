@@ -28,6 +28,12 @@ import { httpWebhookCaller } from '../adapters/webhooks/http.ts';
 import { type ApplyBatchOptions, applyBatch } from './apply-batch.ts';
 import { INGEST_QUEUE, type IngestJob } from './ingest-queue.ts';
 
+/**
+ * Timers are queued before the commit that plans them (a commit never records a timer that does not
+ * exist); one already due waits this long, so that its job finds that commit landed.
+ */
+export const DUE_TIMER_DELAY_MS = 250;
+
 export interface IngestWorkerOptions extends Omit<ApplyBatchOptions, 'scheduleChecks' | 'workspace'> {
   concurrency: number;
   /** The live workspace; read per job, so publications take effect without a restart. */
@@ -58,7 +64,11 @@ export function startIngestWorker(
       checks.map((check) => ({
         name: PROFILE_CHECK_JOB,
         data: check,
-        options: { id: checkJobId(check), delay: Math.max(0, check.at - now()), timer: true },
+        options: {
+          id: checkJobId(check),
+          delay: check.at > now() ? check.at - now() : DUE_TIMER_DELAY_MS,
+          timer: true,
+        },
       })),
     );
   };
