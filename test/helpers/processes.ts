@@ -58,16 +58,18 @@ export function spawnTideline(
   };
 }
 
-/** Deletes every Redis key under a prefix (and only those). */
-export async function removeKeys(prefix: string): Promise<void> {
-  const redis = new Redis(REDIS_URL);
+/** Deletes every key that starts with `prefix` (SCAN, then DEL), on `redis` or a connection of its own; how many. */
+export async function removeKeys(prefix: string, redis?: Redis): Promise<number> {
+  const client = redis ?? new Redis(REDIS_URL);
+  let deleted = 0;
   let cursor = '0';
   do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+    const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
     cursor = next;
-    if (keys.length > 0) await redis.del(...keys);
+    if (keys.length > 0) deleted += await client.del(...keys);
   } while (cursor !== '0');
-  await redis.quit();
+  if (!redis) await client.quit();
+  return deleted;
 }
 
 export async function postBatch(url: string, writeKey: string, batch: unknown[]): Promise<number> {

@@ -1,3 +1,4 @@
+import { removeKeys as removeKeysOn } from '../helpers/processes.ts';
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -13,14 +14,7 @@ const redis = new Redis(url);
 let made = 0;
 
 /** Deletes this run's keys only. */
-async function removeKeys(prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 500);
-    if (keys.length > 0) await redis.del(...keys);
-    cursor = next;
-  } while (cursor !== '0');
-}
+const removeKeys = async (prefix: string): Promise<void> => void (await removeKeysOn(`${prefix}:`, redis));
 
 function open(prefix: string): BullMQScheduler {
   return new BullMQScheduler({ connection: { url }, prefix, maxAttempts: 3, backoffMs: 10 });

@@ -1,3 +1,4 @@
+import { removeKeys as removeKeysOn } from '../helpers/processes.ts';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, describe, it } from 'node:test';
@@ -12,14 +13,7 @@ const runPrefix = `tltest:${randomBytes(6).toString('hex')}:`;
 let stores = 0;
 
 /** Deletes the keys under `prefix`, and only those. */
-async function removeKeys(prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-    if (keys.length > 0) await redis.del(...keys);
-    cursor = next;
-  } while (cursor !== '0');
-}
+const removeKeys = async (prefix: string): Promise<void> => void (await removeKeysOn(prefix, redis));
 
 after(async () => {
   await removeKeys(runPrefix);
