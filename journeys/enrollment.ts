@@ -82,7 +82,7 @@ export const emptyMemory = (): JourneyMemory => ({
 });
 
 /** `<prefix>.<16 base64url chars of sha1(parts)>`. */
-function shortId(prefix: string, ...parts: (string | number)[]): string {
+export function shortId(prefix: string, ...parts: (string | number)[]): string {
   return `${prefix}.${createHash('sha1').update(parts.join('\u0000')).digest('base64url').slice(0, 16)}`;
 }
 
@@ -102,7 +102,12 @@ export function valueAtPath(event: StoredEvent, path: string): Json | undefined 
 }
 
 export type JourneyLogName =
-  'journey_entered' | 'journey_step' | 'journey_exited' | 'message_sent' | 'message_skipped';
+  | 'journey_entered'
+  | 'journey_step'
+  | 'journey_exited'
+  | 'message_sent'
+  | 'message_skipped'
+  | 'message_status';
 
 /** An execution log entry, stored once in the user's history (its id names the decision). */
 export function journeyLog(

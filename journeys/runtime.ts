@@ -29,6 +29,7 @@ const OWN_EVENTS = new Set([
   'journey_exited',
   'message_sent',
   'message_skipped',
+  'message_status',
 ]);
 
 export interface JourneyRunOptions {

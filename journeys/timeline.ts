@@ -22,9 +22,30 @@ export function inLogOrder(log: readonly StoredEvent[]): StoredEvent[] {
   return [...log].sort((a, b) => a.timestamp - b.timestamp || seq(a) - seq(b));
 }
 
-/** The journey log entries of a user's history (any order), in the order they were decided. */
+/**
+ * The journey log entries of a user's history (any order), in the order they were decided. A
+ * message reads as one entry, its decision, with the latest status the gateway gave it (queued until
+ * the gateway has taken it).
+ */
 export function journeyLogOf(history: readonly StoredEvent[]): StoredEvent[] {
-  return inLogOrder(history.filter(isJourneyLog));
+  const status = new Map<string, StoredEvent>();
+  for (const e of inLogOrder(history.filter((x) => x.type === 'internal' && x.event === 'message_status')))
+    status.set(String(e.properties?.messageId), e);
+  return inLogOrder(history.filter(isJourneyLog)).map((e) => {
+    const latest = e.event === 'message_sent' ? status.get(String(e.properties?.messageId)) : undefined;
+    if (!latest) return e;
+    const { status: now, attempt, reason } = latest.properties ?? {};
+    return {
+      ...e,
+      properties: {
+        ...e.properties,
+        status: now,
+        attempt,
+        ...(reason ? { reason } : {}),
+        statusAt: latest.timestamp,
+      },
+    };
+  });
 }
 
 /** `MM-DD HH:MM event detail` (UTC), in the order given. */

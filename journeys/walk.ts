@@ -386,7 +386,24 @@ function send(
     why = 'quiet_hours';
   const messageId = `${enrollment.id}:${step.id}:${enrollment.visits}`;
   const details = { action: 'send', messageId, channel, template, ...(variant >= 0 ? { variant } : {}) };
-  if (why !== null) entry('message_skipped', { ...details, reason: why }, at);
-  // Until the channels land, every send goes to the sandbox: recorded, never delivered.
-  else entry('message_sent', { ...details, status: enrollment.holdout ? 'shadow' : 'sandbox' }, at);
+  if (why !== null) {
+    entry('message_skipped', { ...details, reason: why }, at);
+    return;
+  }
+  entry('message_sent', { ...details, status: enrollment.holdout ? 'shadow' : 'queued' }, at);
+  if (enrollment.holdout) return;
+  // Handed to the channel gateway by the user's timer job, after this commit (journeys/outbox.ts).
+  (ctx.profile.outbox ??= []).push({
+    messageId,
+    journeyId: ctx.journey.id,
+    enrollmentId: enrollment.id,
+    version: enrollment.version,
+    step: step.id,
+    channel,
+    template,
+    ...(variant >= 0 ? { variant } : {}),
+    requestedAt: at,
+    attempts: 0,
+    dueAt: at,
+  });
 }

@@ -2,6 +2,7 @@ import stringify from 'safe-stable-stringify';
 import type { JourneyDefinition } from '../journeys/journey.ts';
 import { type JourneyRunState, JourneySet } from '../journeys/journey-set.ts';
 import { nextJourneyDue } from '../journeys/runtime.ts';
+import { nextSendDue } from '../journeys/outbox.ts';
 import { createHash } from 'node:crypto';
 import {
   type AggregateState,
@@ -178,9 +179,10 @@ export class Workspace {
     let next = profile.activity
       ? (nextTransitionAt(profile.activity, now, this.lifecycle) ?? Number.POSITIVE_INFINITY)
       : Number.POSITIVE_INFINITY;
-    const journeyDue = nextJourneyDue(profile, this.journeys);
-    // A timer already due (a webhook to call) fires at once; the walk it runs sets the next one.
-    if (journeyDue !== null && journeyDue < next) next = Math.max(journeyDue, now);
+    // A timer already due (a webhook to call, a message to hand over) fires at once; its job sets
+    // the next one.
+    for (const due of [nextJourneyDue(profile, this.journeys), nextSendDue(profile)])
+      if (due !== null && due < next) next = Math.max(due, now);
     if (this.timeSegments.length === 0) return Number.isFinite(next) ? next : null;
     const ctx = profileContext(profile, now, { timezone: this.timezone });
     for (const segment of this.timeSegments) {

@@ -1,5 +1,6 @@
 import {
   checkJobId,
+  DUE_TIMER_DELAY_MS,
   PROFILE_CHECK_JOB,
   PROFILE_CHECKS_QUEUE,
   type ProfileCheck,
@@ -25,14 +26,10 @@ import type { Store } from '../ports/store.ts';
 import { Workspace } from '../../segments/workspace.ts';
 import type { WebhookCaller } from '../../journeys/webhook.ts';
 import { httpWebhookCaller } from '../adapters/webhooks/http.ts';
+import { SandboxChannel } from '../../channels/sandbox/sandbox.ts';
+import type { ChannelGateway } from '../ports/channel-gateway.ts';
 import { type ApplyBatchOptions, applyBatch } from './apply-batch.ts';
 import { INGEST_QUEUE, type IngestJob } from './ingest-queue.ts';
-
-/**
- * Timers are queued before the commit that plans them (a commit never records a timer that does not
- * exist); one already due waits this long, so that its job finds that commit landed.
- */
-export const DUE_TIMER_DELAY_MS = 250;
 
 export interface IngestWorkerOptions extends Omit<ApplyBatchOptions, 'scheduleChecks' | 'workspace'> {
   concurrency: number;
@@ -40,6 +37,8 @@ export interface IngestWorkerOptions extends Omit<ApplyBatchOptions, 'scheduleCh
   workspace?: () => Workspace;
   /** Webhook steps' HTTP calls (default: real POSTs). */
   callWebhook?: WebhookCaller;
+  /** Where journeys' messages go (default: the sandbox channel, which records them). */
+  gateway?: ChannelGateway;
   /** Reloads the live workspace from the definitions store (a recompute must see the publication it follows). */
   refreshWorkspace?: () => Promise<void>;
 }
@@ -58,6 +57,7 @@ export function startIngestWorker(
   const now = options.now ?? Date.now;
   const empty = new Workspace();
   const workspaceOf = options.workspace ?? (() => empty);
+  const gateway = options.gateway ?? new SandboxChannel();
   const scheduleChecks = async (checks: ProfileCheck[]) => {
     await scheduler.addBulk(
       PROFILE_CHECKS_QUEUE,
@@ -147,6 +147,7 @@ export function startIngestWorker(
         now,
         scheduleChecks,
         callWebhook: options.callWebhook ?? httpWebhookCaller,
+        gateway,
       }),
     { concurrency: options.concurrency },
   );

@@ -39,6 +39,7 @@ export const SYSTEM_EVENTS: readonly string[] = [
   'journey_entered',
   'journey_exited',
   'message_sent',
+  'message_status',
   'message_delivered',
   'message_opened',
   'message_clicked',

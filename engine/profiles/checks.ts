@@ -3,6 +3,8 @@ import { runJourneys, runJourneyTimers, updateMembership } from '../../segments/
 import { lifecycleOverTime } from '../lifecycle/profile-lifecycle.ts';
 import type { Store } from '../ports/store.ts';
 import { callWebhooks, dueWebhooks, type WebhookCaller } from '../../journeys/webhook.ts';
+import { deliverSends, recordSends } from '../../journeys/outbox.ts';
+import type { ChannelGateway } from '../ports/channel-gateway.ts';
 import type { Profile } from './profile.ts';
 
 export const PROFILE_CHECKS_QUEUE = 'profile-checks';
@@ -38,6 +40,12 @@ export function planCheck(profile: Profile, now: number, workspace: Workspace): 
 const MAX_ATTEMPTS = 50;
 
 /**
+ * Timers are queued before the commit that plans them (a commit never records a timer that does not
+ * exist); one already due waits this long, so that its job finds that commit landed.
+ */
+export const DUE_TIMER_DELAY_MS = 250;
+
+/**
  * A user's timer fired: re-evaluate the segments that change with time alone, store the
  * entries and exits it finds (named after the timer, so a repeated firing stores them once), and set
  * the next timer.
@@ -51,16 +59,23 @@ export async function runProfileCheck(
     scheduleChecks: ScheduleChecks;
     /** Makes the calls of webhook steps that fell due (outside the commit). */
     callWebhook?: WebhookCaller;
+    /** Takes the messages in the user's outbox that fell due (outside the commit). */
+    gateway?: ChannelGateway;
   },
 ): Promise<void> {
   let current = (await store.getProfiles([check.key])).get(check.key);
-  // Webhook steps that fell due are called once, before the commit loop (their answers are reused).
+  // Webhook steps and messages that fell due are called and handed over once, before the commit
+  // loop (their answers are reused by every attempt).
   const webhooks =
     current?.journeys && options.callWebhook
       ? await callWebhooks(
           dueWebhooks(current, options.workspace.journeys, options.now()),
           options.callWebhook,
         )
+      : undefined;
+  const sends =
+    current?.outbox && options.gateway
+      ? await deliverSends(current, options.gateway, options.now())
       : undefined;
   for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
     if (attempt > 1) current = (await store.getProfiles([check.key])).get(check.key);
@@ -82,7 +97,14 @@ export async function runProfileCheck(
     const moves = [...events];
     events.push(...runJourneyTimers(profile, now, workspace, webhooks));
     events.push(...runJourneys(profile, moves, now, workspace));
-    const next = planCheck(profile, now, workspace);
+    if (sends) events.push(...recordSends(profile, sends, now));
+    let next = planCheck(profile, now, workspace);
+    // Due again at once (a message to hand over, a webhook to call): a timer with this one's id would
+    // be taken for this very job and dropped, so the next one is a moment later.
+    if (next && next.at <= check.at) {
+      next = { ...next, at: Math.max(now, check.at) + DUE_TIMER_DELAY_MS };
+      profile.checkAt = next.at;
+    }
     if (events.length === 0 && (profile.checkAt ?? null) === (current.checkAt ?? null)) return;
     if (next) await options.scheduleChecks([next]);
     profile.version = current.version + 1;

@@ -3,6 +3,7 @@ import type { EventTimes } from '../../rules/event-times.ts';
 import type { ActivityTimeline } from '../lifecycle/timeline.ts';
 import type { Json, JsonObject } from '../json.ts';
 import type { JourneyMemories } from '../../journeys/enrollment.ts';
+import type { OutboxMessage } from '../ports/channel-gateway.ts';
 
 export type Channel = 'sms' | 'email' | 'push' | 'wechat';
 export const CHANNELS: readonly Channel[] = ['sms', 'email', 'push', 'wechat'];
@@ -74,6 +75,8 @@ export interface Profile {
   checkAt?: number | null;
   /** Where the user is in each journey they have entered (journeys/enrollment.ts). */
   journeys?: JourneyMemories;
+  /** Messages decided and not yet taken by the channel gateway (journeys/outbox.ts). */
+  outbox?: OutboxMessage[];
   /** Journey log entries written for this user so far (their `seq`). */
   journeyLogged?: number;
 }

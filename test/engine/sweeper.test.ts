@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { DUE_TIMER_DELAY_MS } from '../../engine/ingest/worker.ts';
+import { DUE_TIMER_DELAY_MS } from '../../engine/profiles/checks.ts';
 import { after, before, describe, it } from 'node:test';
 import { MemoryStore } from '../../engine/adapters/stores/memory.ts';
 import {
@@ -79,7 +79,9 @@ describe('the sweeper in a worker (in-process queue, virtual clock)', () => {
   const sweep = async () => {
     await e.scheduler.add(SWEEPER_QUEUE, SWEEPER_JOB, {});
     await e.clock.advance(0);
-    // The re-added timers are already due: they run a moment later (DUE_TIMER_DELAY_MS).
+    // The re-added timers are already due: they run a moment later (DUE_TIMER_DELAY_MS), and the
+    // messages their walks decide are handed to the gateway a moment after that.
+    await e.clock.advance(DUE_TIMER_DELAY_MS);
     await e.clock.advance(DUE_TIMER_DELAY_MS);
   };
 

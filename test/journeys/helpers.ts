@@ -4,6 +4,8 @@ import { MemoryStore } from '../../engine/adapters/stores/memory.ts';
 import { VirtualClock } from '../../engine/clock.ts';
 import { INGEST_JOB, INGEST_QUEUE } from '../../engine/ingest/ingest-queue.ts';
 import { startIngestWorker } from '../../engine/ingest/worker.ts';
+import type { ChannelGateway } from '../../engine/ports/channel-gateway.ts';
+import { DUE_TIMER_DELAY_MS } from '../../engine/profiles/checks.ts';
 import { silentLogger } from '../../engine/ports/logger.ts';
 import type { JourneyDefinition, Step } from '../../journeys/journey.ts';
 import { journeyLogOf, timelineLine } from '../../journeys/timeline.ts';
@@ -13,16 +15,26 @@ import { Workspace, type WorkspaceDefinitions } from '../../segments/workspace.t
 const DAY = 86_400_000;
 
 /** An engine on a virtual clock with one workspace, for journey timelines. */
-export async function journeyEngine(definitions: WorkspaceDefinitions, start: number) {
+export async function journeyEngine(
+  definitions: WorkspaceDefinitions,
+  start: number,
+  options: { gateway?: ChannelGateway; store?: MemoryStore } = {},
+) {
   const clock = new VirtualClock(start);
   const scheduler = new InProcessScheduler({ clock });
-  const store = new MemoryStore({ eventRetentionMs: 400 * DAY, dedupeHorizonMs: 30 * DAY });
+  const store = options.store ?? new MemoryStore({ eventRetentionMs: 400 * DAY, dedupeHorizonMs: 30 * DAY });
   await store.init();
   let workspace = new Workspace({ ...definitions, timezone: 'Asia/Shanghai' });
   startIngestWorker(
     scheduler,
     store,
-    { lateGraceMs: DAY, concurrency: 4, workspace: () => workspace, now: () => clock.now() },
+    {
+      lateGraceMs: DAY,
+      concurrency: 4,
+      workspace: () => workspace,
+      now: () => clock.now(),
+      ...(options.gateway ? { gateway: options.gateway } : {}),
+    },
     silentLogger,
   );
   async function journeyLog(userId: string, journeyId?: string): Promise<StoredEvent[]> {
@@ -34,10 +46,13 @@ export async function journeyEngine(definitions: WorkspaceDefinitions, start: nu
     clock,
     store,
     scheduler,
-    /** Sends Segment messages (each with its own timestamp) and lets the worker apply them. */
+    /**
+     * Sends Segment messages (each with its own timestamp), lets the worker apply them and the user's
+     * timer hand the messages they caused to the sandbox channel (a due timer runs a moment later).
+     */
     async send(batch: object[]) {
       await scheduler.add(INGEST_QUEUE, INGEST_JOB, { messages: parseBatch({ batch }, clock.now()) });
-      await clock.advance(0);
+      await clock.advance(DUE_TIMER_DELAY_MS);
     },
     /** The live workspace (for jobs run by hand). */
     workspace: () => workspace,

@@ -24,14 +24,14 @@ describe('the sweeper in Redis-only production mode', () => {
       const messages = signups('sw', USERS, start);
       const keys = messages.map((m) => `u:${m.userId}`);
       assert.equal(await postBatch(c.url, KEYS.write, messages), 200);
-      // Everyone waits in wait_2s, their timer (due at +2 s) queued...
+      // Everyone waits in wait_2s, their first message gone, their timer (due at +2 s) queued...
       await waitFor(
         async () =>
           [...(await c.store.getProfiles(keys)).values()].filter(
-            (p) => p.journeys?.two_waits?.active?.step === 'wait_2s',
+            (p) => p.journeys?.two_waits?.active?.step === 'wait_2s' && !p.outbox,
           ).length === USERS,
         30_000,
-        'every user waiting in wait_2s',
+        'every user waiting in wait_2s, their first message handed over',
       );
       // ... when Redis loses the timer queue: every key BullMQ keeps for it (jobs, delayed set, meta...).
       const lostAt = Date.now();

@@ -1,0 +1,49 @@
+import type { Channel } from '../../journeys/journey.ts';
+import type { Profile } from '../profiles/profile.ts';
+
+/**
+ * A message a journey decided to send, waiting in the user's outbox (on the profile, written in the
+ * same commit as the decision) until the gateway has taken it. Its id is deterministic (enrollment,
+ * step, visit), so a retried or crashed worker hands the gateway the same message again, never a
+ * second one.
+ */
+export interface OutboxMessage {
+  messageId: string;
+  journeyId: string;
+  enrollmentId: string;
+  version: number;
+  step: string;
+  channel: Channel;
+  template: string;
+  variant?: number;
+  /** The logical time the send was decided at. */
+  requestedAt: number;
+  /** Gateway calls made so far. */
+  attempts: number;
+  /** When the next call is due (the decision's time, or a retry's). */
+  dueAt: number;
+}
+
+export interface SendRequest {
+  message: OutboxMessage;
+  /** The user as they are when the message leaves (address, consent, traits for the template). */
+  profile: Readonly<Profile>;
+}
+
+/**
+ * What became of a message: taken by a provider (`sent`), recorded by the sandbox (`sandbox`), given
+ * up (`failed`), or to be tried again at `retryAt`.
+ */
+export type SendOutcome =
+  | { status: 'sent'; providerId?: string }
+  | { status: 'sandbox' }
+  | { status: 'failed'; reason: string }
+  | { status: 'retry'; reason: string; retryAt: number };
+
+/**
+ * The port every send goes through. Adapters claim the message id before they call a provider, so
+ * handing them the same message twice sends it once (channels/).
+ */
+export interface ChannelGateway {
+  send(request: SendRequest): Promise<SendOutcome>;
+}

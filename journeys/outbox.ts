@@ -1,0 +1,109 @@
+/**
+ * The user's outbox: a send step's decision puts the message here in the same commit (status
+ * `queued` in the log); the user's timer job hands due messages to the channel gateway outside the
+ * commit, then records each outcome and takes the message out (or keeps it for a retry). A worker
+ * that dies between the call and that commit hands the same message id over again, and the gateway,
+ * which claims ids before it calls a provider, sends it once.
+ */
+import type { StoredEvent } from '../engine/events.ts';
+import type { Json } from '../engine/json.ts';
+import type { ChannelGateway, OutboxMessage, SendOutcome } from '../engine/ports/channel-gateway.ts';
+import type { Profile } from '../engine/profiles/profile.ts';
+import { shortId } from './enrollment.ts';
+
+/** Gateway calls per message at most; the last `retry` answer fails it. */
+export const MAX_SEND_ATTEMPTS = 5;
+
+/** Outcomes by `attemptKey`, from one round of calls. */
+export type SendOutcomes = ReadonlyMap<string, SendOutcome>;
+
+const attemptKey = (m: OutboxMessage): string => `${m.messageId}#${m.attempts + 1}`;
+
+/** When the first message in the outbox is due; null when it is empty. */
+export function nextSendDue(profile: Profile): number | null {
+  let next: number | null = null;
+  for (const m of profile.outbox ?? []) if (next === null || m.dueAt < next) next = m.dueAt;
+  return next;
+}
+
+/** Hands the due messages to the gateway (in parallel); a gateway that throws asks for a retry. */
+export async function deliverSends(
+  profile: Profile,
+  gateway: ChannelGateway,
+  now: number,
+): Promise<SendOutcomes> {
+  const due = (profile.outbox ?? []).filter((m) => m.dueAt <= now);
+  const outcomes = await Promise.all(
+    due.map(async (message): Promise<[string, SendOutcome]> => {
+      try {
+        return [attemptKey(message), await gateway.send({ message, profile })];
+      } catch (error) {
+        const retryAt = now + sendBackoff(message.attempts + 1);
+        return [attemptKey(message), { status: 'retry', reason: (error as Error).message, retryAt }];
+      }
+    }),
+  );
+  return new Map(outcomes);
+}
+
+/** Wait before attempt n+1: 5 s, 10 s, 20 s ... at most ten minutes. */
+export const sendBackoff = (attempt: number): number => Math.min(600_000, 5_000 * 2 ** (attempt - 1));
+
+/**
+ * Records the outcomes of this round in the user's log and updates the outbox. An outcome whose
+ * attempt another worker already recorded is ignored, so each attempt is logged once.
+ */
+export function recordSends(profile: Profile, outcomes: SendOutcomes, now: number): StoredEvent[] {
+  if (outcomes.size === 0 || !profile.outbox) return [];
+  const log: StoredEvent[] = [];
+  const kept: OutboxMessage[] = [];
+  for (const message of profile.outbox) {
+    const outcome = outcomes.get(attemptKey(message));
+    if (!outcome) {
+      kept.push(message);
+      continue;
+    }
+    const attempt = message.attempts + 1;
+    const giveUp = outcome.status === 'retry' && attempt >= MAX_SEND_ATTEMPTS;
+    const status = giveUp ? 'failed' : outcome.status;
+    const details: Record<string, Json> = { status, attempt };
+    if (outcome.status === 'sent' && outcome.providerId) details.providerId = outcome.providerId;
+    if (outcome.status === 'failed' || outcome.status === 'retry') details.reason = outcome.reason;
+    if (outcome.status === 'retry' && !giveUp) {
+      details.retryAt = new Date(outcome.retryAt).toISOString();
+      kept.push({ ...message, attempts: attempt, dueAt: outcome.retryAt });
+    }
+    log.push(statusLog(profile, message, details, Math.max(now, message.requestedAt), now));
+  }
+  if (kept.length > 0) profile.outbox = kept;
+  else delete profile.outbox;
+  return log;
+}
+
+function statusLog(
+  profile: Profile,
+  message: OutboxMessage,
+  details: Record<string, Json>,
+  at: number,
+  now: number,
+): StoredEvent {
+  profile.journeyLogged = (profile.journeyLogged ?? 0) + 1;
+  return {
+    messageId: shortId('j', 'message_status', message.messageId, String(details.attempt)),
+    type: 'internal',
+    event: 'message_status',
+    properties: {
+      journeyId: message.journeyId,
+      version: message.version,
+      enrollmentId: message.enrollmentId,
+      seq: profile.journeyLogged,
+      step: message.step,
+      messageId: message.messageId,
+      channel: message.channel,
+      template: message.template,
+      ...details,
+    },
+    timestamp: at,
+    receivedAt: now,
+  };
+}
