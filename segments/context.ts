@@ -7,6 +7,25 @@ import type { Profile } from '../engine/profiles/profile.ts';
 const iso = (ms: number | null | undefined): string | null =>
   ms !== null && ms !== undefined && Number.isFinite(ms) && ms > 0 ? new Date(ms).toISOString() : null;
 
+/**
+ * `iso`, remembering its last answer: a profile's facts are built many times in a row (every round of
+ * segments, every tag rule) from the same times. One per field, so that they do not evict each other.
+ */
+function isoCache(): (ms: number | null | undefined) => string | null {
+  let lastMs: number | null | undefined = null;
+  let lastIso: string | null = null;
+  return (ms) => {
+    if (ms !== lastMs) {
+      lastIso = iso(ms);
+      lastMs = ms;
+    }
+    return lastIso;
+  };
+}
+const lifecycleSinceIso = isoCache();
+const createdAtIso = isoCache();
+const lastSeenAtIso = isoCache();
+
 /** The profile fact of nobody: for conditions that read only the event, and eventless answers. */
 export const NO_PROFILE: ProfileFact = Object.freeze({
   userId: null,
@@ -28,9 +47,9 @@ export function profileFact(p: Profile): ProfileFact {
     tags: p.tags,
     segments: p.segments,
     lifecycle: p.lifecycle?.state ?? null,
-    lifecycleSince: iso(p.lifecycle?.since),
-    createdAt: iso(p.createdAt),
-    lastSeenAt: iso(p.lastSeenAt),
+    lifecycleSince: lifecycleSinceIso(p.lifecycle?.since),
+    createdAt: createdAtIso(p.createdAt),
+    lastSeenAt: lastSeenAtIso(p.lastSeenAt),
     timezone: p.timezone,
     bucket: p.bucket,
   };

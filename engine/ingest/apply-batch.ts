@@ -180,7 +180,8 @@ async function commitAll(
     const counts = new Map<string, { applied: number; duplicates: number }>();
     for (const w of pending) {
       const current = profiles.get(w.key);
-      const profile: Profile = current ? structuredClone(current) : newProfile(w.key, w.userId);
+      // The store hands out a fresh copy per read: it is decided on in place (its version is kept below).
+      const profile: Profile = current ?? newProfile(w.key, w.userId);
       const seen = new Set<string>();
       const commit: ProfileCommit = {
         key: w.key,

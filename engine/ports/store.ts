@@ -43,6 +43,7 @@ export interface Store {
   /** Flushes what must be flushed and releases connections. */
   close(): Promise<void>;
 
+  /** Fresh objects, the caller's own: deciders change them in place and commit them. */
   getProfiles(keys: readonly string[]): Promise<Map<string, Profile>>;
   /** Which of these message ids were already applied within the dedupe horizon. */
   appliedMessageIds(messageIds: readonly string[]): Promise<Set<string>>;

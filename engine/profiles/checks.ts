@@ -81,7 +81,9 @@ export async function runProfileCheck(
     if (attempt > 1) current = (await store.getProfiles([check.key])).get(check.key);
     if (!current) return;
     const now = options.now();
-    const profile = structuredClone(current);
+    // A fresh copy per read (the store's contract): decided on in place, what it was is kept here.
+    const profile = current;
+    const { version, checkAt } = current;
     const cause = { messageId: `check:${check.at}`, timestamp: check.at };
     const { workspace } = options;
     // The lifecycle first (segments may read it); the stored one was decided at or after its `since`.
@@ -105,11 +107,11 @@ export async function runProfileCheck(
       next = { ...next, at: Math.max(now, check.at) + DUE_TIMER_DELAY_MS };
       profile.checkAt = next.at;
     }
-    if (events.length === 0 && (profile.checkAt ?? null) === (current.checkAt ?? null)) return;
+    if (events.length === 0 && (profile.checkAt ?? null) === (checkAt ?? null)) return;
     if (next) await options.scheduleChecks([next]);
-    profile.version = current.version + 1;
+    profile.version = version + 1;
     const { conflicts } = await store.commit([
-      { key: check.key, expectedVersion: current.version, profile, events, messageIds: [] },
+      { key: check.key, expectedVersion: version, profile, events, messageIds: [] },
     ]);
     if (conflicts.length === 0) return;
   }

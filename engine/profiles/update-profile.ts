@@ -22,18 +22,20 @@ export async function updateProfile(
     const current = (await store.getProfiles([key])).get(key);
     if (!current) return null;
     const now = options.now();
-    const profile = structuredClone(current);
+    // A fresh copy per read (the store's contract): decided on in place, what it was is kept here.
+    const profile = current;
+    const { version, materialisedFor, checkAt } = current;
     const events = decide(profile, now);
     const check = planCheck(profile, now, options.workspace);
     const unchanged =
       events.length === 0 &&
-      profile.materialisedFor === current.materialisedFor &&
-      (profile.checkAt ?? null) === (current.checkAt ?? null);
+      profile.materialisedFor === materialisedFor &&
+      (profile.checkAt ?? null) === (checkAt ?? null);
     if (unchanged) return null;
     if (check) await options.scheduleChecks([check]);
-    profile.version = current.version + 1;
+    profile.version = version + 1;
     const { conflicts } = await store.commit([
-      { key, expectedVersion: current.version, profile, events, messageIds: [] },
+      { key, expectedVersion: version, profile, events, messageIds: [] },
     ]);
     if (conflicts.length === 0) return events;
   }

@@ -1,6 +1,6 @@
 import { CronExpressionParser } from 'cron-parser';
 import { trackWork } from '../../clock.ts';
-import type { JsonObject } from '../../json.ts';
+import { copyJson, type JsonObject } from '../../json.ts';
 import type { Clock, TimerHandle } from '../../ports/clock.ts';
 import type {
   Job,
@@ -30,8 +30,11 @@ const KEEP_FINISHED = 1000;
 interface Entry {
   id: string;
   name: string;
-  /** JSON, as a Redis-backed queue would store it, so handlers never share objects with callers. */
-  payload: string;
+  /**
+   * A copy of the data as JSON would give it back (copyJson), as a Redis-backed queue would store it,
+   * so handlers never share objects with callers; each run gets its own copy.
+   */
+  payload: unknown;
   attempt: number;
   state: 'waiting' | 'delayed' | 'active';
   keep: boolean;
@@ -46,7 +49,7 @@ interface Schedule {
   id: string;
   spec: RepeatSpec;
   name: string;
-  payload: string;
+  payload: unknown;
   next?: Entry;
 }
 
@@ -275,7 +278,7 @@ export class InProcessScheduler implements Scheduler {
     const job: Job<unknown> = {
       id: entry.id,
       name: entry.name,
-      data: JSON.parse(entry.payload),
+      data: copyJson(entry.payload),
       attempt: entry.attempt,
       progress: async (value) => {
         entry.progress = structuredClone(value);
@@ -316,8 +319,8 @@ function nextFiring(spec: RepeatSpec, from: number): number {
     .getTime();
 }
 
-function toPayload(data: unknown): string {
-  return JSON.stringify(data ?? null);
+function toPayload(data: unknown): unknown {
+  return copyJson(data ?? null);
 }
 
 function first<T>(set: Set<T>): T | undefined {

@@ -1,6 +1,7 @@
 import { mkdir, open, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { StoredEvent } from '../../events.ts';
+import { copyJson } from '../../json.ts';
 import {
   type CommitResult,
   type DueProfile,
@@ -26,23 +27,24 @@ export interface MemoryStoreOptions extends StoreOptions {
   onCapture?: () => (() => Promise<void>) | undefined;
   clock?: { now(): number };
   /**
-   * Keep profiles deflated (default). The simulator turns it off: it trades memory for the time
-   * deflating and inflating takes on every decision.
+   * Keep profiles deflated and events as JSON (default). The simulator turns it off: it trades memory
+   * for the time deflating, inflating and parsing take on every decision (profiles and events are
+   * then kept as objects, copied on the way in and out, with an index of each history's message ids).
    */
   compress?: boolean;
 }
 
 /*
- * Profiles are kept compressed (~250 bytes, against ~1 KB as JSON and ~1.4 KB as objects), events as JSON.
- * Every read hands out a fresh copy, and stored values never change (a commit replaces them), so a
- * snapshot is a consistent point in time by just holding on to them while it writes.
+ * Profiles are kept compressed (~250 bytes, against ~1 KB as JSON and ~1.4 KB as objects), events as JSON
+ * (both as private objects without `compress`). Every read hands out a fresh copy, and stored values never
+ * change (a commit replaces them), so a snapshot is a consistent point in time by just holding on to them
+ * while it writes.
  */
-interface StoredProfile {
-  version: number;
-  /** compressProfile() bytes as a one-byte string: compact on the V8 heap; or JSON with `json`. */
-  data: string;
-  json?: true;
-}
+type StoredProfile =
+  /** compressProfile() bytes as a one-byte string: compact on the V8 heap. */
+  | { version: number; data: string; profile?: undefined }
+  /** Without `compress`: a private copy (see copyJson). */
+  | { version: number; profile: Profile };
 /**
  * scanProfiles' order: every key, sorted. Built by the first scan, then kept up to date lazily, so that
  * commits pay one array push at most: keys created since are collected in `added` and put in place by the
@@ -55,11 +57,10 @@ interface ScanIndex {
   added: string[];
   removed: number;
 }
-interface HistoryEntry {
-  id: string;
-  at: number;
-  json: string;
-}
+/** The event as JSON, or without `compress` a private copy of it (see copyJson). */
+type HistoryEntry = { id: string; at: number } & (
+  { json: string; event?: undefined } | { event: StoredEvent; json?: undefined }
+);
 
 type SnapshotRecord =
   | ['profile', Profile]
@@ -77,6 +78,11 @@ export class MemoryStore implements Store {
   private readonly profiles = new Map<string, StoredProfile>();
   /** Oldest first. */
   private readonly histories = new Map<string, readonly HistoryEntry[]>();
+  /**
+   * Without `compress`: the message ids of a key's history, so that a commit need not gather them from
+   * the whole history again. Kept by commit; dropped when a history changes otherwise (rebuilt on use).
+   */
+  private readonly historyIds = new Map<string, Set<string>>();
   /** messageId -> expiresAt */
   private readonly applied = new Map<string, number>();
   private readonly aliases = new Map<string, string>();
@@ -136,6 +142,7 @@ export class MemoryStore implements Store {
     const wrong = commits.find((c) => c.profile.version !== c.expectedVersion + 1);
     if (wrong) throw new Error(`commit ${wrong.key}: profile.version must be expectedVersion + 1`);
     const conflicts: string[] = [];
+    const compress = this.options.compress ?? true;
     for (const c of commits) {
       const stale =
         this.versionOf(c.key) !== c.expectedVersion ||
@@ -145,17 +152,20 @@ export class MemoryStore implements Store {
         continue;
       }
       this.changed = true;
-      this.profiles.set(c.key, pack(c.profile, this.options.compress ?? true));
+      this.profiles.set(c.key, pack(c.profile, compress));
       if (c.expectedVersion === 0) this.keyAdded(c.key);
-      const added = c.events.map((e) => ({ id: e.messageId, at: e.timestamp, json: JSON.stringify(e) }));
+      const added = c.events.map((e) => historyEntry(e, compress));
       if (c.absorb) {
         if (this.profiles.delete(c.absorb.key)) this.keyRemoved();
         this.due.delete(c.absorb.key);
         added.push(...(this.histories.get(c.absorb.key) ?? []));
         this.histories.delete(c.absorb.key);
+        this.historyIds.delete(c.absorb.key);
       }
       this.setDue(c.key, dueAt(c.profile));
-      this.setHistory(c.key, withEvents(this.histories.get(c.key) ?? [], added, cutoff));
+      const history = this.histories.get(c.key) ?? [];
+      if (compress) this.setHistory(c.key, withEvents(history, added, cutoff));
+      else this.setHistory(c.key, withEvents(history, added, cutoff, this.idsOf(c.key, history)), true);
       for (const id of c.messageIds) this.applied.set(id, now + this.options.dedupeHorizonMs);
     }
     return { conflicts };
@@ -183,7 +193,8 @@ export class MemoryStore implements Store {
     const events: StoredEvent[] = [];
     const history = this.histories.get(key) ?? [];
     for (let i = history.length - 1; i >= 0 && events.length < limit && history[i].at >= cutoff; i--) {
-      events.push(JSON.parse(history[i].json));
+      const entry = history[i];
+      events.push(entry.event ? copyJson(entry.event) : (JSON.parse(entry.json) as StoredEvent));
     }
     return events;
   }
@@ -191,6 +202,7 @@ export class MemoryStore implements Store {
   async eraseProfile(key: string): Promise<boolean> {
     const stored = this.profiles.get(key);
     const erased = this.histories.delete(key) || stored !== undefined;
+    this.historyIds.delete(key);
     this.changed ||= erased;
     if (!stored) return erased;
     this.profiles.delete(key);
@@ -303,9 +315,21 @@ export class MemoryStore implements Store {
     return this.profiles.get(key)?.version ?? 0;
   }
 
-  private setHistory(key: string, history: readonly HistoryEntry[]): void {
+  /** `keepIds`: the key's id index was kept up to date with this change (see withEvents). */
+  private setHistory(key: string, history: readonly HistoryEntry[], keepIds = false): void {
     if (history.length > 0) this.histories.set(key, history);
     else this.histories.delete(key);
+    if (!keepIds || history.length === 0) this.historyIds.delete(key);
+  }
+
+  /** The message ids of the key's stored `history` (an index kept without `compress`). */
+  private idsOf(key: string, history: readonly HistoryEntry[]): Set<string> {
+    let ids = this.historyIds.get(key);
+    if (!ids) {
+      ids = new Set(history.map((e) => e.id));
+      this.historyIds.set(key, ids);
+    }
+    return ids;
   }
 
   /** Forgets expired message ids and events, at most once a minute of clock time. */
@@ -343,7 +367,8 @@ export class MemoryStore implements Store {
       };
       for (const p of profiles) await write(`["profile",${JSON.stringify(unpack(p))}]`);
       for (const [key, history] of histories) {
-        await write(`["events",${JSON.stringify(key)},[${history.map((e) => e.json).join(',')}]]`);
+        const events = history.map((e) => e.json ?? JSON.stringify(e.event));
+        await write(`["events",${JSON.stringify(key)},[${events.join(',')}]]`);
       }
       for (const alias of aliases) await write(JSON.stringify(['alias', ...alias]));
       for (const marker of applied) await write(JSON.stringify(['applied', ...marker]));
@@ -390,8 +415,9 @@ export class MemoryStore implements Store {
       case 'events':
         this.histories.set(
           record[1],
-          record[2].map((e) => ({ id: e.messageId, at: e.timestamp, json: JSON.stringify(e) })),
+          record[2].map((e) => historyEntry(e, this.options.compress ?? true)),
         );
+        this.historyIds.delete(record[1]);
         break;
       case 'alias':
         this.aliases.set(record[1], record[2]);
@@ -404,13 +430,18 @@ export class MemoryStore implements Store {
 }
 
 function pack(profile: Profile, compress = true): StoredProfile {
-  if (!compress) return { version: profile.version, data: JSON.stringify(profile), json: true };
+  if (!compress) return { version: profile.version, profile: copyJson(profile) };
   return { version: profile.version, data: compressProfile(profile).toString('latin1') };
 }
 
 function unpack(stored: StoredProfile): Profile {
-  if (stored.json) return JSON.parse(stored.data) as Profile;
+  if (stored.profile) return copyJson(stored.profile);
   return decompressProfile(Buffer.from(stored.data, 'latin1'));
+}
+
+function historyEntry(event: StoredEvent, compress: boolean): HistoryEntry {
+  if (!compress) return { id: event.messageId, at: event.timestamp, event: copyJson(event) };
+  return { id: event.messageId, at: event.timestamp, json: JSON.stringify(event) };
 }
 
 /** The index of the first key in `sorted` greater than `after` (or equal to it, with `orEqual`). */
@@ -478,18 +509,32 @@ class DueHeap {
   }
 }
 
-/** The history with `added` merged in (first one per messageId wins), oldest first, within retention. */
+/**
+ * The history with `added` merged in (first one per messageId wins), oldest first, within retention.
+ * `index`, the ids of `history` (kept by the caller), is updated to those of the result.
+ */
 function withEvents(
   history: readonly HistoryEntry[],
   added: readonly HistoryEntry[],
   cutoff: number,
+  index?: Set<string>,
 ): HistoryEntry[] {
-  const ids = new Set(history.map((e) => e.id));
-  const next = history.filter((e) => e.at >= cutoff);
+  const ids = index ?? new Set(history.map((e) => e.id));
+  let expired = false;
+  let ordered = true;
+  for (let i = 0; i < history.length; i++) {
+    if (history[i].at < cutoff) expired = true;
+    else if (i > 0 && history[i].at < history[i - 1].at) ordered = false;
+  }
+  const next = expired ? history.filter((e) => e.at >= cutoff) : history.slice();
+  if (expired) ordered = next.every((e, i) => i === 0 || e.at >= next[i - 1].at);
   for (const e of added) {
     if (e.at < cutoff || ids.has(e.id)) continue;
     ids.add(e.id);
+    if (next.length > 0 && e.at < next[next.length - 1].at) ordered = false;
     next.push(e);
   }
-  return next.sort((a, b) => a.at - b.at);
+  if (index && expired) for (const e of history) if (e.at < cutoff) index.delete(e.id);
+  // Sorting is stable: a history already in order stays as it is.
+  return ordered ? next : next.sort((a, b) => a.at - b.at);
 }
