@@ -68,8 +68,11 @@ export interface Store {
    * before the end: only a null cursor means done. A cursor is opaque and belongs to the adapter that
    * returned it. "By key" is the adapter's own string order: UTF-8 bytes for Redis and MongoDB, UTF-16
    * code units for memory (they differ only for keys with characters beyond U+FFFF vs U+E000-U+FFFF).
+   *
+   * With `segment`, only the members of that segment (scheduled journeys' audiences): an adapter may skip
+   * the others before it decodes them, or find the members by an index.
    */
-  scanProfiles(cursor: string | null, limit: number): Promise<ProfilePage>;
+  scanProfiles(cursor: string | null, limit: number, filter?: ScanFilter): Promise<ProfilePage>;
   /**
    * The due index: profiles whose committed `checkAt` (their re-check timer) is set and `<= before`,
    * earliest first (ties by key, in the adapter's key order), at most `limit` (an integer >= 1). Kept by
@@ -88,6 +91,14 @@ export interface DueProfile {
   key: string;
   at: number;
 }
+
+export interface ScanFilter {
+  segment?: string;
+}
+
+/** Whether a profile passes a scan's filter. */
+export const passes = (profile: Pick<Profile, 'segments'>, filter?: ScanFilter): boolean =>
+  filter?.segment === undefined || profile.segments.includes(filter.segment);
 
 export interface ProfilePage {
   profiles: Profile[];

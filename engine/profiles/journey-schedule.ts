@@ -26,7 +26,6 @@ export function firingTime(jobId: string): number | null {
 const PAGE = 500;
 
 export interface ScheduledRunResult {
-  scanned: number;
   audience: number;
   entered: number;
 }
@@ -49,7 +48,7 @@ export async function runScheduledJourney(
   },
 ): Promise<ScheduledRunResult> {
   const { workspace } = options;
-  const result: ScheduledRunResult = { scanned: 0, audience: 0, entered: 0 };
+  const result: ScheduledRunResult = { audience: 0, entered: 0 };
   const journey = workspace.journeys.scheduled.get(journeyId);
   if (!journey) return result;
   const segment = journey.definition.audience?.segment;
@@ -63,10 +62,8 @@ export async function runScheduledJourney(
   };
   let cursor: string | null = null;
   do {
-    const page = await store.scanProfiles(cursor, PAGE);
-    for (const { key, segments } of page.profiles) {
-      result.scanned++;
-      if (segment !== undefined && !segments.includes(segment)) continue;
+    const page = await store.scanProfiles(cursor, PAGE, segment === undefined ? {} : { segment });
+    for (const { key } of page.profiles) {
       result.audience++;
       if (await enrolOne(store, key, trigger, options)) result.entered++;
     }

@@ -322,6 +322,39 @@ export function storeConformance(name: string, make: MakeStore): void {
         for (const key of seenKeys) assert.ok(live.includes(key) || added.includes(key), `${key} unexpected`);
       }));
 
+    it('scans the members of one segment only, each once, whatever the page size', () =>
+      withStore(async (store) => {
+        const keys = scanKeys(120);
+        const member = (i: number) => i % 7 === 0 || i % 11 === 0;
+        await store.commit(
+          keys.map((key, i) =>
+            create(makeProfile(key, { segments: member(i) ? ['vip', 'other'] : i % 2 ? ['other'] : [] })),
+          ),
+        );
+        // Leaving the segment takes effect at once.
+        const left = keys.find((_, i) => i % 7 === 0)!;
+        await store.commit([update(makeProfile(left, { version: 2, segments: ['other'] }), 1)]);
+        const members = keys.filter((k, i) => member(i) && k !== left).sort(byKey);
+        for (const limit of [1, 7, 500]) {
+          const seen: string[] = [];
+          let cursor: string | null = null;
+          for (let pages = 0; ; pages++) {
+            assert.ok(pages < 1000, 'the scan does not end');
+            const page: ProfilePage = await store.scanProfiles(cursor, limit, { segment: 'vip' });
+            assert.ok(page.profiles.length <= limit);
+            for (const p of page.profiles) assert.ok(p.segments.includes('vip'), p.key);
+            seen.push(...page.profiles.map((p) => p.key));
+            cursor = page.cursor;
+            if (cursor === null) break;
+          }
+          assert.deepEqual(seen, members, `page size ${limit}`);
+        }
+        assert.deepEqual(
+          await store.scanProfiles(null, 10, { segment: 'nobody' }).then((p) => p.profiles),
+          [],
+        );
+      }));
+
     it('refuses a scan limit that is not a positive integer', () =>
       withStore(async (store) => {
         for (const limit of [0, -1, 1.5, Number.NaN]) {

@@ -10,6 +10,11 @@ import { makeProfile } from '../helpers/profiles.ts';
 import { CONFORMANCE_OPTIONS, storeConformance } from './conformance.ts';
 
 storeConformance('memory', async (options) => ({ store: new MemoryStore(options), cleanup: async () => {} }));
+// The simulator's store: objects, not deflated profiles and JSON events.
+storeConformance('memory (uncompressed)', async (options) => ({
+  store: new MemoryStore({ ...options, compress: false }),
+  cleanup: async () => {},
+}));
 
 describe('memory store snapshots', () => {
   it('writes a snapshot on close that a new store on the same dataDir reloads', async () => {

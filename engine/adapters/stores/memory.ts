@@ -11,6 +11,8 @@ import {
   type StoreOptions,
   checkDueArguments,
   checkScanLimit,
+  passes,
+  type ScanFilter,
   dueAt,
 } from '../../ports/store.ts';
 import type { Profile } from '../../profiles/profile.ts';
@@ -29,7 +31,8 @@ export interface MemoryStoreOptions extends StoreOptions {
   /**
    * Keep profiles deflated and events as JSON (default). The simulator turns it off: it trades memory
    * for the time deflating, inflating and parsing take on every decision (profiles and events are
-   * then kept as objects, copied on the way in and out, with an index of each history's message ids).
+   * then kept as objects, with an index of each history's message ids: copied on the way out, and
+   * taken as they are on the way in: a committer hands them over and never touches them again).
    */
   compress?: boolean;
 }
@@ -221,14 +224,19 @@ export class MemoryStore implements Store {
   }
 
   /** By key in UTF-16 code unit order (JavaScript's `<`); the cursor is the last key the page looked at. */
-  async scanProfiles(cursor: string | null, limit: number): Promise<ProfilePage> {
+  /** With a filter, `limit` bounds the profiles looked at (uncompressed ones are not copied unless they pass). */
+  async scanProfiles(cursor: string | null, limit: number, filter?: ScanFilter): Promise<ProfilePage> {
     checkScanLimit(limit);
     const keys = this.sortedKeys();
     let i = cursor === null ? 0 : firstAfter(keys, cursor);
     const profiles: Profile[] = [];
-    for (; i < keys.length && profiles.length < limit; i++) {
+    for (let looked = 0; i < keys.length && looked < limit; i++) {
       const stored = this.profiles.get(keys[i]);
-      if (stored) profiles.push(unpack(stored));
+      if (!stored) continue;
+      looked++;
+      if (stored.profile && !passes(stored.profile, filter)) continue;
+      const profile = unpack(stored);
+      if (passes(profile, filter)) profiles.push(profile);
     }
     // Past deleted keys, so that the last page (not an empty one after it) says done.
     while (i < keys.length && !this.profiles.has(keys[i])) i++;
@@ -430,7 +438,7 @@ export class MemoryStore implements Store {
 }
 
 function pack(profile: Profile, compress = true): StoredProfile {
-  if (!compress) return { version: profile.version, profile: copyJson(profile) };
+  if (!compress) return { version: profile.version, profile };
   return { version: profile.version, data: compressProfile(profile).toString('latin1') };
 }
 
@@ -440,7 +448,7 @@ function unpack(stored: StoredProfile): Profile {
 }
 
 function historyEntry(event: StoredEvent, compress: boolean): HistoryEntry {
-  if (!compress) return { id: event.messageId, at: event.timestamp, event: copyJson(event) };
+  if (!compress) return { id: event.messageId, at: event.timestamp, event };
   return { id: event.messageId, at: event.timestamp, json: JSON.stringify(event) };
 }
 

@@ -9,6 +9,8 @@ import {
   type StoreOptions,
   checkDueArguments,
   checkScanLimit,
+  passes,
+  type ScanFilter,
 } from '../../ports/store.ts';
 import type { Profile } from '../../profiles/profile.ts';
 
@@ -79,6 +81,7 @@ export class MongoStore implements Store {
         { 'p.checkAt': 1, _id: 1 },
         { name: 'due', partialFilterExpression: { 'p.checkAt': { $type: 'number' } } },
       ),
+      this.profiles.createIndex({ 'p.segments': 1, _id: 1 }, { name: 'segments' }),
       this.events.createIndexes([
         { key: { messageId: 1 }, unique: true },
         { key: { key: 1, timestamp: -1 } },
@@ -165,11 +168,15 @@ export class MongoStore implements Store {
    * collation; the cursor is the last key of the page. Each page is one query on the `_id` index, so
    * exactly once for every profile that exists for the whole scan.
    */
-  async scanProfiles(cursor: string | null, limit: number): Promise<ProfilePage> {
+  /** With a segment, the query asks for its members (the `segments` index). */
+  async scanProfiles(cursor: string | null, limit: number, filter?: ScanFilter): Promise<ProfilePage> {
     checkScanLimit(limit);
     if (cursor !== null && typeof cursor !== 'string')
       throw new TypeError('scanProfiles: cursor must be a string');
-    const after = cursor === null ? {} : { _id: { $gt: cursor } };
+    const after = {
+      ...(cursor === null ? {} : { _id: { $gt: cursor } }),
+      ...(filter?.segment === undefined ? {} : { 'p.segments': filter.segment }),
+    };
     // One more than asked, to know whether this page is the last.
     const docs = await this.profiles
       .find(after, { sort: { _id: 1 }, limit: limit + 1, projection: { p: 1 } })

@@ -9,6 +9,8 @@ import {
   type StoreOptions,
   checkDueArguments,
   checkScanLimit,
+  passes,
+  type ScanFilter,
   dueAt,
 } from '../../ports/store.ts';
 import type { Profile } from '../../profiles/profile.ts';
@@ -367,7 +369,8 @@ export class RedisStore implements Store {
    * Exactly once for every profile that exists for the whole scan. A page may come back short when
    * profiles are deleted between the two reads.
    */
-  async scanProfiles(cursor: string | null, limit: number): Promise<ProfilePage> {
+  /** With a filter, `limit` bounds the profiles looked at (each is decoded, then filtered). */
+  async scanProfiles(cursor: string | null, limit: number, filter?: ScanFilter): Promise<ProfilePage> {
     checkScanLimit(limit);
     // One more than asked, to know whether this page is the last.
     const keys = await this.redis.zrange(
@@ -383,7 +386,10 @@ export class RedisStore implements Store {
     const profiles: Profile[] = [];
     if (page.length > 0) {
       const values = await this.redis.mgetBuffer(page.map((k) => this.profileKey(k)));
-      for (const value of values) if (value) profiles.push(decodeProfile(value));
+      for (const value of values) {
+        const profile = value ? decodeProfile(value) : null;
+        if (profile && passes(profile, filter)) profiles.push(profile);
+      }
     }
     return { profiles, cursor: keys.length > limit ? page[page.length - 1] : null };
   }
