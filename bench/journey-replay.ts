@@ -44,6 +44,7 @@ log(`simulator: ${fmt(messages.length)} messages of ${fmt(users)} users over ${d
 t = performance.now();
 const cpu = process.cpuUsage();
 const result = await simulate({
+  ...(process.env.WORKERS ? { workers: Number(process.env.WORKERS) } : {}),
   journeys,
   segments: (folder.docs.get('segment') ?? []) as unknown as SegmentDefinition[],
   tagRules: (folder.docs.get('tagRule') ?? []) as unknown as TagRuleDefinition[],

@@ -2,33 +2,36 @@
  * The journey simulator: replays a stream of Segment messages through the real engine (memory store,
  * in-process queue) on a virtual clock, so waits of days take no time, then reports each user's
  * timeline and the totals. Used by `tideline simulate` and the API's dry run.
+ *
+ * Users never affect each other's decisions, so a large stream is split by user between worker threads
+ * (one per core): every id linked to another by a message (an identify's anonymous and user ids, an
+ * alias) goes to the same worker, and every worker applies its share of each chunk after moving its
+ * clock to the same point as a single replay would, so the result is the one a single replay gives.
  */
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
 import { parseBatch } from '../../api/ingest/messages.ts';
 import type { JourneyDefinition } from '../../journeys/journey.ts';
-import { journeyLogOf, timelineLine } from '../../journeys/timeline.ts';
-import { compile } from '../../rules/compile.ts';
-import { durationMs } from '../../rules/durations.ts';
-import { profileContext } from '../../segments/context.ts';
-import { holds } from '../../segments/membership.ts';
-import { Workspace, type WorkspaceDefinitions } from '../../segments/workspace.ts';
-import { InProcessScheduler } from '../adapters/schedulers/in-process.ts';
-import { MemoryStore } from '../adapters/stores/memory.ts';
-import { VirtualClock } from '../clock.ts';
-import type { InboundMessage, StoredEvent } from '../events.ts';
-import { INGEST_JOB, INGEST_QUEUE } from '../ingest/ingest-queue.ts';
-import { startIngestWorker } from '../ingest/worker.ts';
+import type { WorkspaceDefinitions } from '../../segments/workspace.ts';
+import type { InboundMessage } from '../events.ts';
 import {
-  JOURNEY_SCHEDULE_JOB,
-  JOURNEY_SCHEDULE_QUEUE,
-  journeyScheduleId,
-} from '../profiles/journey-schedule.ts';
-import { silentLogger } from '../ports/logger.ts';
-import type { Profile } from '../profiles/profile.ts';
+  addTotals,
+  type Chunk,
+  emptyTotals,
+  type JourneyTotals,
+  replay,
+  type ReplayInput,
+  type ReplayResult,
+} from './replay.ts';
+
+export type { JourneyTotals } from './replay.ts';
 
 const DAY = 86_400_000;
 /** Messages within this much event time are applied together (their own timestamps still decide). */
 const CHUNK_MS = 60_000;
 const CHUNK_SIZE = 500;
+/** Below this many messages one thread does it: starting workers costs more than it saves. */
+const PARALLEL_FROM = 20_000;
 
 export interface SimulationInput extends Omit<WorkspaceDefinitions, 'journeys' | 'valueModel'> {
   journeys: readonly JourneyDefinition[];
@@ -38,19 +41,10 @@ export interface SimulationInput extends Omit<WorkspaceDefinitions, 'journeys' |
   from?: number;
   to?: number;
   timezone?: string;
+  /** Worker threads; default: one per core (at most 4) for streams of 20,000 messages or more. */
+  workers?: number;
   /** Called every few thousand messages. */
   onProgress?: (replayed: number, total: number) => void;
-}
-
-export interface JourneyTotals {
-  entered: number;
-  holdout: number;
-  sends: Record<string, number>;
-  skipped: Record<string, number>;
-  exits: Record<string, number>;
-  /** Enrollments whose goal event came within the goal window (holdout ones counted apart). */
-  goalReached: number;
-  holdoutGoalReached: number;
 }
 
 export interface SimulationResult {
@@ -75,62 +69,35 @@ export async function simulate(input: SimulationInput): Promise<SimulationResult
   const from = input.from ?? first;
   const to = input.to ?? last + 7 * DAY;
   if (!(to >= from)) throw new SimulationError('the replay window ends before it starts');
-
-  const clock = new VirtualClock(from);
-  const scheduler = new InProcessScheduler({ clock });
-  const store = new MemoryStore({
-    eventRetentionMs: 3650 * DAY,
-    dedupeHorizonMs: 3650 * DAY,
-    compress: false,
-  });
-  await store.init();
-  const { messages: _messages, from: _from, to: _to, onProgress: _progress, ...definitions } = input;
-  const workspace = new Workspace({ ...definitions, timezone: input.timezone ?? 'UTC', dryRun: true });
-  startIngestWorker(
-    scheduler,
-    store,
-    { lateGraceMs: DAY, concurrency: 1, workspace: () => workspace, now: () => clock.now() },
-    silentLogger,
+  const {
+    messages: _messages,
+    from: _from,
+    to: _to,
+    onProgress,
+    workers: _workers,
+    timezone,
+    ...definitions
+  } = input;
+  const inWindow = messages.filter((m) => m.timestamp >= from && m.timestamp <= to);
+  const chunks = plan(inWindow);
+  const base = { definitions, timezone: timezone ?? 'UTC', from, to };
+  const workers = Math.max(
+    1,
+    Math.floor(input.workers ?? (inWindow.length >= PARALLEL_FROM ? Math.min(4, availableParallelism()) : 1)),
   );
-  // Scheduled journeys fire on the virtual clock like everything else.
-  for (const [id, journey] of workspace.journeys.scheduled) {
-    const trigger = journey.definition.trigger;
-    if (trigger.type !== 'schedule') continue;
-    const spec = { cron: trigger.cron, tz: trigger.tz };
-    await scheduler.repeat(JOURNEY_SCHEDULE_QUEUE, journeyScheduleId(id), spec, JOURNEY_SCHEDULE_JOB, {
-      journeyId: id,
-    });
-  }
-  try {
-    const inWindow = messages.filter((m) => m.timestamp >= from && m.timestamp <= to);
-    for (let i = 0; i < inWindow.length;) {
-      let j = i + 1;
-      while (
-        j < inWindow.length &&
-        j - i < CHUNK_SIZE &&
-        inWindow[j].timestamp - inWindow[i].timestamp < CHUNK_MS
-      )
-        j++;
-      const chunk = inWindow.slice(i, j);
-      // Timers due before the chunk fire first, at their own times.
-      await clock.advanceTo(Math.max(clock.now(), chunk[chunk.length - 1].timestamp));
-      await scheduler.add(INGEST_QUEUE, INGEST_JOB, { messages: chunk });
-      await clock.advance(0);
-      if (input.onProgress && Math.floor(j / 5000) > Math.floor(i / 5000))
-        input.onProgress(j, inWindow.length);
-      i = j;
-    }
-    await clock.advanceTo(to);
-    return {
-      ...(await report(store, workspace, to)),
-      from: iso(from),
-      to: iso(to),
-      messages: inWindow.length,
-    };
-  } finally {
-    await scheduler.close();
-    await store.close();
-  }
+  let reported = 0;
+  const progress = (done: number) => {
+    if (!onProgress || (Math.floor(done / 5000) === Math.floor(reported / 5000) && done < inWindow.length))
+      return;
+    reported = done;
+    onProgress(done, inWindow.length);
+  };
+  const shards = workers > 1 ? split(chunks, workers) : [];
+  const parts =
+    shards.length > 1
+      ? await inWorkers(base, shards, progress)
+      : [await replay({ ...base, chunks, onProgress: progress })];
+  return { ...merge(parts), from: iso(from), to: iso(to), messages: inWindow.length };
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -154,80 +121,122 @@ function parseMessages(raw: readonly unknown[]): InboundMessage[] {
   return parsed.sort((a, b) => a.timestamp - b.timestamp);
 }
 
-async function report(
-  store: MemoryStore,
-  workspace: Workspace,
-  to: number,
-): Promise<Omit<SimulationResult, 'from' | 'to' | 'messages'>> {
-  const journeys: Record<string, JourneyTotals> = {};
-  for (const j of workspace.journeys.live) {
-    journeys[j.id] = {
-      entered: 0,
-      holdout: 0,
-      sends: {},
-      skipped: {},
-      exits: {},
-      goalReached: 0,
-      holdoutGoalReached: 0,
-    };
+/** Up to 500 messages within a minute of event time per chunk, applied once the clock is at its last. */
+function plan(messages: readonly InboundMessage[]): Chunk[] {
+  const chunks: Chunk[] = [];
+  for (let i = 0; i < messages.length;) {
+    let j = i + 1;
+    while (
+      j < messages.length &&
+      j - i < CHUNK_SIZE &&
+      messages[j].timestamp - messages[i].timestamp < CHUNK_MS
+    )
+      j++;
+    chunks.push({ until: messages[j - 1].timestamp, messages: messages.slice(i, j) });
+    i = j;
   }
-  const timelines: Record<string, string[]> = {};
-  let users = 0;
-  let cursor: string | null = null;
-  do {
-    const page = await store.scanProfiles(cursor, 500);
-    for (const profile of page.profiles) {
-      users++;
-      const history = (await store.recentEvents(profile.key, 1_000_000)).reverse();
-      const log = journeyLogOf(history);
-      if (log.length === 0) continue;
-      timelines[profile.userId ?? `anonymous:${profile.key.slice(2)}`] = log.map(timelineLine);
-      count(journeys, log, history, profile, workspace, to);
-    }
-    cursor = page.cursor;
-  } while (cursor !== null);
-  return { users, journeys, timelines };
+  return chunks;
 }
 
-const bump = (counts: Record<string, number>, key: string) => {
-  counts[key] = (counts[key] ?? 0) + 1;
-};
-
-function count(
-  journeys: Record<string, JourneyTotals>,
-  log: readonly StoredEvent[],
-  history: readonly StoredEvent[],
-  profile: Profile,
-  workspace: Workspace,
-  to: number,
-): void {
-  for (const e of log) {
-    const p = e.properties ?? {};
-    const totals = journeys[String(p.journeyId)];
-    if (!totals) continue;
-    if (e.event === 'journey_entered') {
-      totals.entered++;
-      if (p.holdout) totals.holdout++;
-      const journey = workspace.journeys.version(String(p.journeyId), Number(p.version));
-      const goal = journey?.definition.goal;
-      if (goal && 'event' in goal) {
-        const within = durationMs(goal.within ?? 'P7D');
-        const where = goal.where ? compile(goal.where) : null;
-        const reached = history.some(
-          (c) =>
-            c.type !== 'internal' &&
-            c.event === goal.event &&
-            c.timestamp >= e.timestamp &&
-            c.timestamp <= Math.min(e.timestamp + within, to) &&
-            (where === null ||
-              holds(where, profileContext(profile, c.timestamp, { timezone: workspace.timezone, event: c }))),
-        );
-        if (reached && p.holdout) totals.holdoutGoalReached++;
-        else if (reached) totals.goalReached++;
-      }
+/** The chunks, each split between `n` shards of users: ids linked by any message share a shard. */
+function split(chunks: readonly Chunk[], n: number): Chunk[][] {
+  const parent = new Map<string, string>();
+  const find = (id: string): string => {
+    let root = id;
+    while (parent.has(root) && parent.get(root) !== root) root = parent.get(root)!;
+    parent.set(id, root);
+    return root;
+  };
+  const union = (a: string, b: string) => {
+    const ra = find(a);
+    const rb = find(b);
+    if (ra !== rb) parent.set(ra, rb);
+  };
+  // Every id a message names: as a user, as an anonymous visitor (an alias's previousId may be either).
+  const idsOf = (m: InboundMessage): string[] => [
+    ...(m.userId !== undefined ? [`u:${m.userId}`] : []),
+    ...(m.anonymousId !== undefined ? [`a:${m.anonymousId}`] : []),
+    ...(m.previousId !== undefined ? [`u:${m.previousId}`, `a:${m.previousId}`] : []),
+  ];
+  for (const chunk of chunks)
+    for (const m of chunk.messages) {
+      const ids = idsOf(m);
+      for (const id of ids) find(id);
+      for (let i = 1; i < ids.length; i++) union(ids[0], ids[i]);
     }
-    if (e.event === 'message_sent') bump(totals.sends, `${p.step}/${p.channel}`);
-    if (e.event === 'message_skipped') bump(totals.skipped, `${p.step}/${p.reason}`);
-    if (e.event === 'journey_exited') bump(totals.exits, String(p.reason));
+  // Whole groups to the shard with the fewest messages so far, biggest groups first.
+  const sizes = new Map<string, number>();
+  for (const chunk of chunks)
+    for (const m of chunk.messages) {
+      const root = find(idsOf(m)[0]);
+      sizes.set(root, (sizes.get(root) ?? 0) + 1);
+    }
+  const load = new Array<number>(n).fill(0);
+  const shardOf = new Map<string, number>();
+  for (const [root, size] of [...sizes].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))) {
+    const shard = load.indexOf(Math.min(...load));
+    shardOf.set(root, shard);
+    load[shard] += size;
   }
+  const shards: Chunk[][] = Array.from({ length: n }, () => []);
+  for (const chunk of chunks) {
+    const parts: InboundMessage[][] = Array.from({ length: n }, () => []);
+    for (const m of chunk.messages) parts[shardOf.get(find(idsOf(m)[0]))!].push(m);
+    parts.forEach((messages, i) => {
+      if (messages.length > 0) shards[i].push({ until: chunk.until, messages });
+    });
+  }
+  return shards.filter((s) => s.length > 0);
+}
+
+/**
+ * A worker thread starts without the TypeScript loader the main thread registered (bin/tideline.mjs):
+ * it registers tsx, then loads the replay worker.
+ */
+const WORKER_BOOT = `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))})
+  .then(({ register }) => { register(); return import(${JSON.stringify(new URL('./replay-worker.ts', import.meta.url).href)}); })`;
+
+/** One replay per shard, each in a worker thread. */
+function inWorkers(
+  base: Omit<ReplayInput, 'chunks' | 'onProgress'>,
+  shards: readonly Chunk[][],
+  onProgress: (replayed: number) => void,
+): Promise<ReplayResult[]> {
+  const replayed = new Array<number>(shards.length).fill(0);
+  return Promise.all(
+    shards.map(
+      (chunks, i) =>
+        new Promise<ReplayResult>((resolve, reject) => {
+          const worker = new Worker(WORKER_BOOT, { eval: true, workerData: { ...base, chunks } });
+          worker.on('message', (message: { replayed: number; result?: ReplayResult }) => {
+            replayed[i] = message.replayed;
+            onProgress(replayed.reduce((a, b) => a + b, 0));
+            if (message.result) resolve(message.result);
+          });
+          worker.on('error', reject);
+          worker.on('exit', (code) => {
+            if (code !== 0) reject(new Error(`a simulator worker exited with code ${code}`));
+          });
+        }),
+    ),
+  );
+}
+
+/** The shards' results as one: totals summed, timelines in profile key order (a single replay's). */
+function merge(parts: readonly ReplayResult[]): Omit<SimulationResult, 'from' | 'to' | 'messages'> {
+  const journeys: Record<string, JourneyTotals> = {};
+  for (const part of parts)
+    for (const [id, totals] of Object.entries(part.journeys))
+      addTotals((journeys[id] ??= emptyTotals()), totals);
+  // Counts by key in key order, whichever shard saw a key first.
+  for (const totals of Object.values(journeys))
+    for (const field of ['sends', 'skipped', 'exits'] as const)
+      totals[field] = Object.fromEntries(Object.entries(totals[field]).sort(([a], [b]) => (a < b ? -1 : 1)));
+  const lines = parts.flatMap((p) => p.timelines);
+  if (parts.length > 1) lines.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  return {
+    users: parts.reduce((n, p) => n + p.users, 0),
+    journeys,
+    timelines: Object.fromEntries(lines.map(([, name, log]) => [name, log])),
+  };
 }

@@ -9,7 +9,6 @@ import {
   type StoreOptions,
   checkDueArguments,
   checkScanLimit,
-  passes,
   type ScanFilter,
 } from '../../ports/store.ts';
 import type { Profile } from '../../profiles/profile.ts';

@@ -1,0 +1,190 @@
+/**
+ * One replay: the real engine (memory store, in-process queue) on a virtual clock over a planned stream,
+ * then each user's timeline and the totals. The simulator runs one per worker thread, each over its own
+ * users (engine/simulation/simulate.ts).
+ */
+import type { JourneyDefinition } from '../../journeys/journey.ts';
+import { journeyLogOf, timelineLine } from '../../journeys/timeline.ts';
+import { compile } from '../../rules/compile.ts';
+import { durationMs } from '../../rules/durations.ts';
+import { profileContext } from '../../segments/context.ts';
+import { holds } from '../../segments/membership.ts';
+import { Workspace, type WorkspaceDefinitions } from '../../segments/workspace.ts';
+import { InProcessScheduler } from '../adapters/schedulers/in-process.ts';
+import { MemoryStore } from '../adapters/stores/memory.ts';
+import { VirtualClock } from '../clock.ts';
+import type { InboundMessage, StoredEvent } from '../events.ts';
+import { INGEST_JOB, INGEST_QUEUE } from '../ingest/ingest-queue.ts';
+import { startIngestWorker } from '../ingest/worker.ts';
+import {
+  JOURNEY_SCHEDULE_JOB,
+  JOURNEY_SCHEDULE_QUEUE,
+  journeyScheduleId,
+} from '../profiles/journey-schedule.ts';
+import { silentLogger } from '../ports/logger.ts';
+import type { Profile } from '../profiles/profile.ts';
+
+const DAY = 86_400_000;
+
+export interface JourneyTotals {
+  entered: number;
+  holdout: number;
+  sends: Record<string, number>;
+  skipped: Record<string, number>;
+  exits: Record<string, number>;
+  /** Enrollments whose goal event came within the goal window (holdout ones counted apart). */
+  goalReached: number;
+  holdoutGoalReached: number;
+}
+
+/** Messages applied together, after the clock has moved to `until` (timers due before fire first). */
+export interface Chunk {
+  until: number;
+  messages: InboundMessage[];
+}
+
+export interface ReplayInput {
+  definitions: Omit<WorkspaceDefinitions, 'journeys' | 'valueModel'> & {
+    journeys: readonly JourneyDefinition[];
+  };
+  timezone: string;
+  from: number;
+  to: number;
+  chunks: readonly Chunk[];
+  /** Called after each chunk with the number of messages replayed so far. */
+  onProgress?: (replayed: number) => void;
+}
+
+export interface ReplayResult {
+  users: number;
+  journeys: Record<string, JourneyTotals>;
+  /** [profile key, user id (anonymous visitors as `anonymous:<id>`), log lines], by profile key. */
+  timelines: [string, string, string[]][];
+}
+
+export async function replay(input: ReplayInput): Promise<ReplayResult> {
+  const clock = new VirtualClock(input.from);
+  const scheduler = new InProcessScheduler({ clock });
+  const store = new MemoryStore({
+    eventRetentionMs: 3650 * DAY,
+    dedupeHorizonMs: 3650 * DAY,
+    compress: false,
+  });
+  await store.init();
+  const workspace = new Workspace({ ...input.definitions, timezone: input.timezone, dryRun: true });
+  startIngestWorker(
+    scheduler,
+    store,
+    { lateGraceMs: DAY, concurrency: 1, workspace: () => workspace, now: () => clock.now() },
+    silentLogger,
+  );
+  // Scheduled journeys fire on the virtual clock like everything else.
+  for (const [id, journey] of workspace.journeys.scheduled) {
+    const trigger = journey.definition.trigger;
+    if (trigger.type !== 'schedule') continue;
+    const spec = { cron: trigger.cron, tz: trigger.tz };
+    await scheduler.repeat(JOURNEY_SCHEDULE_QUEUE, journeyScheduleId(id), spec, JOURNEY_SCHEDULE_JOB, {
+      journeyId: id,
+    });
+  }
+  try {
+    let replayed = 0;
+    for (const chunk of input.chunks) {
+      await clock.advanceTo(Math.max(clock.now(), chunk.until));
+      await scheduler.add(INGEST_QUEUE, INGEST_JOB, { messages: chunk.messages });
+      await clock.advance(0);
+      replayed += chunk.messages.length;
+      input.onProgress?.(replayed);
+    }
+    await clock.advanceTo(input.to);
+    return await report(store, workspace, input.to);
+  } finally {
+    await scheduler.close();
+    await store.close();
+  }
+}
+
+async function report(store: MemoryStore, workspace: Workspace, to: number): Promise<ReplayResult> {
+  const journeys: Record<string, JourneyTotals> = {};
+  for (const j of workspace.journeys.live) journeys[j.id] = emptyTotals();
+  const timelines: [string, string, string[]][] = [];
+  let users = 0;
+  let cursor: string | null = null;
+  do {
+    const page = await store.scanProfiles(cursor, 500);
+    for (const profile of page.profiles) {
+      users++;
+      const history = (await store.recentEvents(profile.key, 1_000_000)).reverse();
+      const log = journeyLogOf(history);
+      if (log.length === 0) continue;
+      const name = profile.userId ?? `anonymous:${profile.key.slice(2)}`;
+      timelines.push([profile.key, name, log.map(timelineLine)]);
+      count(journeys, log, history, profile, workspace, to);
+    }
+    cursor = page.cursor;
+  } while (cursor !== null);
+  return { users, journeys, timelines };
+}
+
+export const emptyTotals = (): JourneyTotals => ({
+  entered: 0,
+  holdout: 0,
+  sends: {},
+  skipped: {},
+  exits: {},
+  goalReached: 0,
+  holdoutGoalReached: 0,
+});
+
+const bump = (counts: Record<string, number>, key: string, by = 1) => {
+  counts[key] = (counts[key] ?? 0) + by;
+};
+
+/** Adds `part` into `sum`. */
+export function addTotals(sum: JourneyTotals, part: JourneyTotals): void {
+  sum.entered += part.entered;
+  sum.holdout += part.holdout;
+  sum.goalReached += part.goalReached;
+  sum.holdoutGoalReached += part.holdoutGoalReached;
+  for (const field of ['sends', 'skipped', 'exits'] as const)
+    for (const [key, n] of Object.entries(part[field])) bump(sum[field], key, n);
+}
+
+function count(
+  journeys: Record<string, JourneyTotals>,
+  log: readonly StoredEvent[],
+  history: readonly StoredEvent[],
+  profile: Profile,
+  workspace: Workspace,
+  to: number,
+): void {
+  for (const e of log) {
+    const p = e.properties ?? {};
+    const totals = journeys[String(p.journeyId)];
+    if (!totals) continue;
+    if (e.event === 'journey_entered') {
+      totals.entered++;
+      if (p.holdout) totals.holdout++;
+      const journey = workspace.journeys.version(String(p.journeyId), Number(p.version));
+      const goal = journey?.definition.goal;
+      if (goal && 'event' in goal) {
+        const within = durationMs(goal.within ?? 'P7D');
+        const where = goal.where ? compile(goal.where) : null;
+        const reached = history.some(
+          (c) =>
+            c.type !== 'internal' &&
+            c.event === goal.event &&
+            c.timestamp >= e.timestamp &&
+            c.timestamp <= Math.min(e.timestamp + within, to) &&
+            (where === null ||
+              holds(where, profileContext(profile, c.timestamp, { timezone: workspace.timezone, event: c }))),
+        );
+        if (reached && p.holdout) totals.holdoutGoalReached++;
+        else if (reached) totals.goalReached++;
+      }
+    }
+    if (e.event === 'message_sent') bump(totals.sends, `${p.step}/${p.channel}`);
+    if (e.event === 'message_skipped') bump(totals.skipped, `${p.step}/${p.reason}`);
+    if (e.event === 'journey_exited') bump(totals.exits, String(p.reason));
+  }
+}
