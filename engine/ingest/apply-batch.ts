@@ -172,7 +172,12 @@ async function commitAll(
               triggers !== undefined &&
               w.messages.some((m) => m.type === 'track' && triggers.has(m.event as string)),
           )
-          .map(async (w) => [w.key, await store.recentEvents(w.key, JOURNEY_HISTORY)] as const),
+          // A trigger looks at the calls at or after its own time (an exit or awaited event that
+          // arrived first): none older than the batch's oldest message can matter.
+          .map(async (w) => {
+            const since = Math.min(...w.messages.map((m) => m.timestamp));
+            return [w.key, await store.recentEvents(w.key, JOURNEY_HISTORY, since)] as const;
+          }),
       ),
     );
     const commits = new Map<string, ProfileCommit>();

@@ -55,8 +55,8 @@ export interface Store {
   /** Links an anonymous id to a user id if it is not linked yet; returns the user id it is linked to. */
   linkAlias(anonymousId: string, userId: string): Promise<string>;
 
-  /** Newest first. */
-  recentEvents(key: string, limit: number): Promise<StoredEvent[]>;
+  /** Newest first, at most `limit`, none with an event time before `since` (ms). */
+  recentEvents(key: string, limit: number, since?: number): Promise<StoredEvent[]>;
   /** Deletes the profile, its event history and its aliases. True when there was something to delete. */
   eraseProfile(key: string): Promise<boolean>;
   countProfiles(): Promise<number>;

@@ -123,6 +123,11 @@ export function storeConformance(name: string, make: MakeStore): void {
         assert.deepEqual(ids(await store.recentEvents('u:ada', 10)), ['m4', 'm3', 'm2', 'm1']);
         assert.deepEqual(await store.recentEvents('u:ada', 2), [event('m4', 4), event('m3', 3)]);
         assert.deepEqual(await store.recentEvents('u:nobody', 10), []);
+        // Since an event time (inclusive): none older.
+        const since = event('m2', 2).timestamp;
+        assert.deepEqual(ids(await store.recentEvents('u:ada', 10, since)), ['m4', 'm3', 'm2']);
+        assert.deepEqual(ids(await store.recentEvents('u:ada', 2, since)), ['m4', 'm3']);
+        assert.deepEqual(await store.recentEvents('u:ada', 10, event('m9', 9).timestamp), []);
       }));
 
     it('keeps one event per messageId', () =>

@@ -191,8 +191,8 @@ export class MemoryStore implements Store {
     return userId;
   }
 
-  async recentEvents(key: string, limit: number): Promise<StoredEvent[]> {
-    const cutoff = this.clock.now() - this.options.eventRetentionMs;
+  async recentEvents(key: string, limit: number, since = 0): Promise<StoredEvent[]> {
+    const cutoff = Math.max(since, this.clock.now() - this.options.eventRetentionMs);
     const events: StoredEvent[] = [];
     const history = this.histories.get(key) ?? [];
     for (let i = history.length - 1; i >= 0 && events.length < limit && history[i].at >= cutoff; i--) {

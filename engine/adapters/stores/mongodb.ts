@@ -131,9 +131,9 @@ export class MongoStore implements Store {
     return linked.userId;
   }
 
-  async recentEvents(key: string, limit: number): Promise<StoredEvent[]> {
+  async recentEvents(key: string, limit: number, since = 0): Promise<StoredEvent[]> {
     if (limit <= 0) return [];
-    const cutoff = this.clock.now() - this.options.eventRetentionMs;
+    const cutoff = Math.max(since, this.clock.now() - this.options.eventRetentionMs);
     return this.events
       .find(
         { key: { $eq: key }, timestamp: { $gte: cutoff } },

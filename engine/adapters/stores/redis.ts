@@ -324,9 +324,9 @@ export class RedisStore implements Store {
     return linked as string;
   }
 
-  async recentEvents(key: string, limit: number): Promise<StoredEvent[]> {
+  async recentEvents(key: string, limit: number, since = 0): Promise<StoredEvent[]> {
     if (limit <= 0) return [];
-    const cutoff = this.clock.now() - this.options.eventRetentionMs;
+    const cutoff = Math.max(since, this.clock.now() - this.options.eventRetentionMs);
     const events = await this.scripts.tidelineRecent(
       this.historyKey(key),
       this.eventsKey(key),
