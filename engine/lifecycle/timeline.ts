@@ -145,62 +145,74 @@ export function recordEvent(
   return t === null ? single : mergeTimelines(t, single, config);
 }
 
+/** Where moves() is: the moves so far and, while dormant, since when and what comes next. */
+interface Walk {
+  changes: LifecycleChange[];
+  stage: LifecycleStage | null;
+  since: number;
+  /** The last activity before the dormant spell. */
+  last: number;
+  /** The first span that has not started yet. */
+  next: number;
+}
+
+// Module functions, not closures in moves(): it runs for every decision, and the loader's keep-names
+// helper makes each closure created there cost a property definition.
+function go(walk: Walk, to: LifecycleStage, at: number): void {
+  walk.changes.push({ from: walk.stage, to, at });
+  walk.stage = to;
+}
+
+function goDormant(walk: Walk, at: number, lastActivity: number, nextSpan: number): void {
+  go(walk, 'dormant', at);
+  walk.since = at;
+  walk.last = lastActivity;
+  walk.next = nextSpan;
+}
+
+/** The latest span starting before `at` (or at it, when `inclusive`); -1 if none. */
+function latest(spans: ActivityTimeline['spans'], at: number, inclusive: boolean): number {
+  let i = -1;
+  while (i + 1 < spans.length && (spans[i + 1][0] < at || (inclusive && spans[i + 1][0] === at))) i++;
+  return i;
+}
+
+function covering(spans: ActivityTimeline['spans'], at: number): number {
+  const i = latest(spans, at, true);
+  if (i < 0 || spans[i][1] < at)
+    throw new RangeError('lifecycle: convertedAt is not in a span; not a timeline from recordEvent');
+  return i;
+}
+
 /** Every move the timeline implies, with no cut-off in time, oldest first. */
 function moves(t: ActivityTimeline, r: LifecycleRules): LifecycleChange[] {
   const { spans, firstSeenAt: first, convertedAt: converted } = t;
   const w = r.activeWithin;
   const returnTo: LifecycleStage = r.reactivatedFor === null ? 'active' : 'reactivated';
-  const changes: LifecycleChange[] = [];
-  let stage: LifecycleStage | null = null;
-  const go = (to: LifecycleStage, at: number): void => {
-    changes.push({ from: stage, to, at });
-    stage = to;
-  };
-  /** The latest span starting before `at` (or at it, when `inclusive`); -1 if none. */
-  const latest = (at: number, inclusive: boolean): number => {
-    let i = -1;
-    while (i + 1 < spans.length && (spans[i + 1][0] < at || (inclusive && spans[i + 1][0] === at))) i++;
-    return i;
-  };
-  const covering = (at: number): number => {
-    const i = latest(at, true);
-    if (i < 0 || spans[i][1] < at)
-      throw new RangeError('lifecycle: convertedAt is not in a span; not a timeline from recordEvent');
-    return i;
-  };
-
-  // The user is in span `current` (active, reactivated), or dormant since `since` with the last
-  // activity at `last` and `next` the first span that has not started yet.
+  // The user is in span `current` (active, reactivated), or dormant since `walk.since` with the last
+  // activity at `walk.last` and `walk.next` the first span that has not started yet.
+  const walk: Walk = { changes: [], stage: null, since: first, last: first, next: 0 };
   let mode: 'active' | 'reactivated' | 'dormant' = 'dormant';
   let current = -1;
-  let since = first;
-  let last = first;
-  let next = 0;
-  const goDormant = (at: number, lastActivity: number, nextSpan: number): void => {
-    go('dormant', at);
-    since = at;
-    last = lastActivity;
-    next = nextSpan;
-  };
 
   if (converted === first) {
-    go('active', first);
+    go(walk, 'active', first);
     mode = 'active';
-    current = covering(first);
+    current = covering(spans, first);
   } else {
-    go('new', first);
+    go(walk, 'new', first);
     const timed = Math.min(first + r.newFor, spans.length > 0 ? spans[0][1] + w : Infinity);
     if (converted !== null && converted < timed) {
-      go('active', converted);
+      go(walk, 'active', converted);
       mode = 'active';
-      current = covering(converted);
+      current = covering(spans, converted);
     } else {
-      const before = latest(timed, false); // time-driven: the activity strictly before counts
+      const before = latest(spans, timed, false); // time-driven: the activity strictly before counts
       if (before >= 0 && spans[before][1] + w > timed) {
-        go('active', timed);
+        go(walk, 'active', timed);
         mode = 'active';
         current = before;
-      } else goDormant(timed, before >= 0 ? spans[before][1] : first, before + 1); // mode stays dormant
+      } else goDormant(walk, timed, before >= 0 ? spans[before][1] : first, before + 1); // stays dormant
     }
   }
 
@@ -208,26 +220,26 @@ function moves(t: ActivityTimeline, r: LifecycleRules): LifecycleChange[] {
   for (;;) {
     if (mode === 'active') {
       const end = spans[current][1];
-      goDormant(end + w, end, current + 1);
+      goDormant(walk, end + w, end, current + 1);
       mode = 'dormant';
     } else if (mode === 'reactivated') {
       const [start, end] = spans[current];
       const settle = start + (r.reactivatedFor ?? 0);
       if (settle < end + w) {
-        go('active', settle);
+        go(walk, 'active', settle);
         mode = 'active';
       } else {
-        goDormant(end + w, end, current + 1);
+        goDormant(walk, end + w, end, current + 1);
         mode = 'dormant';
       }
     } else {
-      const churnAt = r.churnAfter === null ? Infinity : Math.max(last + r.churnAfter, since);
-      const returnAt = next < spans.length ? spans[next][0] : Infinity;
-      if (churnAt !== Infinity && churnAt <= returnAt) go('churned', churnAt);
-      if (returnAt === Infinity) return changes;
-      go(returnTo, returnAt);
+      const churnAt = r.churnAfter === null ? Infinity : Math.max(walk.last + r.churnAfter, walk.since);
+      const returnAt = walk.next < spans.length ? spans[walk.next][0] : Infinity;
+      if (churnAt !== Infinity && churnAt <= returnAt) go(walk, 'churned', churnAt);
+      if (returnAt === Infinity) return walk.changes;
+      go(walk, returnTo, returnAt);
       mode = returnTo === 'active' ? 'active' : 'reactivated';
-      current = next;
+      current = walk.next;
     }
   }
 }
