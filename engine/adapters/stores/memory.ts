@@ -168,7 +168,11 @@ export class MemoryStore implements Store {
       this.setDue(c.key, dueAt(c.profile));
       const history = this.histories.get(c.key) ?? [];
       if (compress) this.setHistory(c.key, withEvents(history, added, cutoff));
-      else this.setHistory(c.key, withEvents(history, added, cutoff, this.idsOf(c.key, history)), true);
+      else {
+        // Without a snapshot to keep consistent, the simulator's histories grow in place.
+        const inPlace = this.options.dataDir === undefined;
+        this.setHistory(c.key, withEvents(history, added, cutoff, this.idsOf(c.key, history), inPlace), true);
+      }
       for (const id of c.messageIds) this.applied.set(id, now + this.options.dedupeHorizonMs);
     }
     return { conflicts };
@@ -526,16 +530,17 @@ function withEvents(
   added: readonly HistoryEntry[],
   cutoff: number,
   index?: Set<string>,
+  inPlace = false,
 ): HistoryEntry[] {
   const ids = index ?? new Set(history.map((e) => e.id));
-  let expired = false;
+  // Stored histories are in order: only the oldest can have expired.
+  const expired = history.length > 0 && history[0].at < cutoff;
+  const next = expired
+    ? history.filter((e) => e.at >= cutoff)
+    : inPlace
+      ? (history as HistoryEntry[])
+      : history.slice();
   let ordered = true;
-  for (let i = 0; i < history.length; i++) {
-    if (history[i].at < cutoff) expired = true;
-    else if (i > 0 && history[i].at < history[i - 1].at) ordered = false;
-  }
-  const next = expired ? history.filter((e) => e.at >= cutoff) : history.slice();
-  if (expired) ordered = next.every((e, i) => i === 0 || e.at >= next[i - 1].at);
   for (const e of added) {
     if (e.at < cutoff || ids.has(e.id)) continue;
     ids.add(e.id);
