@@ -294,6 +294,22 @@ const isEntered = (e: StoredEvent) => e.event === 'journey_entered';
 const passedWait = (e: StoredEvent) =>
   e.event === 'journey_step' && e.properties?.step === 'second' && e.properties?.action === 'reached';
 
+/** Waits until none of the users has a message in their outbox (every send handed to the gateway). */
+async function handedOver(c: Cluster, userIds: readonly string[]): Promise<void> {
+  await poll(
+    async () => {
+      for (let i = 0; i < userIds.length; i += 1000) {
+        const profiles = await c.store.getProfiles(userIds.slice(i, i + 1000).map((u) => `u:${u}`));
+        for (const p of profiles.values()) if (p.outbox?.length) return false;
+      }
+      return true;
+    },
+    200,
+    600_000,
+    'every send to be handed to the gateway',
+  );
+}
+
 /** Users whose profile shows them waiting in `journeyId`'s `wait` step. */
 async function waitingCount(c: Cluster, userIds: readonly string[], journeyId: string): Promise<number> {
   let n = 0;
@@ -408,6 +424,8 @@ async function enrollPhase(c: Cluster, run: number): Promise<EnrollFigures> {
   );
   const waiting = await waitingCount(c, ids, 'bench_wait_day');
   if (waiting !== users) throw new Error(`${waiting} of ${users} users wait in bench_wait_day's wait step`);
+  // Waiting, their first message gone: the journey state and the timer are what stays.
+  await handedOver(c, ids);
   const after = await settle();
 
   const kinds = perUser(after, before, users);
@@ -468,6 +486,8 @@ async function timersPhase(c: Cluster, run: number): Promise<TimerFigures> {
     log(
       `  timers: WARNING the enrollments took until ${enrolledAt - due} ms after the due time; lower --timer-users`,
     );
+  // Their first message handed over (its status logged): what grows next is the wait firing.
+  await handedOver(c, ids);
   const base = await historySizes(c, ids);
   await poll(
     async () => {

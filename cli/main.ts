@@ -119,6 +119,11 @@ program
   .option('--from <date>', 'replay from (ISO 8601; default: the first message)')
   .option('--to <date>', 'replay until (ISO 8601; default: 7 days after the last message)')
   .option('--users <n>', 'timelines to print', positiveInt, 20)
+  .option(
+    '--workers <n>',
+    'threads to replay on, users split between them (default: one per core for 20,000 messages or more)',
+    positiveInt,
+  )
   .option('--json', 'print the whole result as JSON', false)
   .addHelpText(
     'after',

@@ -21,6 +21,8 @@ export interface SimulateOptions {
   to?: string;
   /** Timelines printed (the totals always cover everyone). */
   users: number;
+  /** Threads to replay on (default: the simulator's choice). */
+  workers?: number;
   json: boolean;
 }
 
@@ -88,6 +90,7 @@ export async function runSimulate(
       messages,
       from: parseTime(options.from, '--from'),
       to: parseTime(options.to, '--to'),
+      ...(options.workers ? { workers: options.workers } : {}),
       onProgress: (done, total) =>
         err.write(`\r${done.toLocaleString('en')} / ${total.toLocaleString('en')} messages`),
     });

@@ -63,41 +63,48 @@ export class SimulationError extends Error {
 }
 
 export async function simulate(input: SimulationInput): Promise<SimulationResult> {
-  const messages = parseMessages(input.messages);
-  const first = messages[0]?.timestamp ?? Date.now();
-  const last = messages.at(-1)?.timestamp ?? first;
-  const from = input.from ?? first;
-  const to = input.to ?? last + 7 * DAY;
-  if (!(to >= from)) throw new SimulationError('the replay window ends before it starts');
-  const {
-    messages: _messages,
-    from: _from,
-    to: _to,
-    onProgress,
-    workers: _workers,
-    timezone,
-    ...definitions
-  } = input;
-  const inWindow = messages.filter((m) => m.timestamp >= from && m.timestamp <= to);
-  const chunks = plan(inWindow);
-  const base = { definitions, timezone: timezone ?? 'UTC', from, to };
   const workers = Math.max(
     1,
-    Math.floor(input.workers ?? (inWindow.length >= PARALLEL_FROM ? Math.min(4, availableParallelism()) : 1)),
+    Math.floor(
+      input.workers ?? (input.messages.length >= PARALLEL_FROM ? Math.min(4, availableParallelism()) : 1),
+    ),
   );
-  let reported = 0;
-  const progress = (done: number) => {
-    if (!onProgress || (Math.floor(done / 5000) === Math.floor(reported / 5000) && done < inWindow.length))
-      return;
-    reported = done;
-    onProgress(done, inWindow.length);
-  };
-  const shards = workers > 1 ? split(chunks, workers) : [];
-  const parts =
-    shards.length > 1
-      ? await inWorkers(base, shards, progress)
-      : [await replay({ ...base, chunks, onProgress: progress })];
-  return { ...merge(parts), from: iso(from), to: iso(to), messages: inWindow.length };
+  const pool = workers > 1 ? new WorkerPool(workers) : null;
+  try {
+    const messages = parseMessages(input.messages);
+    const first = messages[0]?.timestamp ?? Date.now();
+    const last = messages.at(-1)?.timestamp ?? first;
+    const from = input.from ?? first;
+    const to = input.to ?? last + 7 * DAY;
+    if (!(to >= from)) throw new SimulationError('the replay window ends before it starts');
+    const {
+      messages: _messages,
+      from: _from,
+      to: _to,
+      onProgress,
+      workers: _workers,
+      timezone,
+      ...definitions
+    } = input;
+    const inWindow = messages.filter((m) => m.timestamp >= from && m.timestamp <= to);
+    const chunks = plan(inWindow);
+    const base = { definitions, timezone: timezone ?? 'UTC', from, to };
+    let reported = 0;
+    const progress = (done: number) => {
+      if (!onProgress || (Math.floor(done / 5000) === Math.floor(reported / 5000) && done < inWindow.length))
+        return;
+      reported = done;
+      onProgress(done, inWindow.length);
+    };
+    const shards = pool ? split(chunks, workers) : [];
+    const parts =
+      pool && shards.length > 1
+        ? await pool.run(base, shards, progress)
+        : [await replay({ ...base, chunks, onProgress: progress })];
+    return { ...merge(parts), from: iso(from), to: iso(to), messages: inWindow.length };
+  } finally {
+    await pool?.stop();
+  }
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -196,30 +203,58 @@ function split(chunks: readonly Chunk[], n: number): Chunk[][] {
 const WORKER_BOOT = `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))})
   .then(({ register }) => { register(); return import(${JSON.stringify(new URL('./replay-worker.ts', import.meta.url).href)}); })`;
 
-/** One replay per shard, each in a worker thread. */
-function inWorkers(
-  base: Omit<ReplayInput, 'chunks' | 'onProgress'>,
-  shards: readonly Chunk[][],
-  onProgress: (replayed: number) => void,
-): Promise<ReplayResult[]> {
-  const replayed = new Array<number>(shards.length).fill(0);
-  return Promise.all(
-    shards.map(
+/** Worker threads started before the stream is read, so that loading the engine overlaps with it. */
+class WorkerPool {
+  private readonly workers: Worker[];
+  private readonly failed: Promise<never>;
+  /** Workers stopped on purpose: their exit is no failure. */
+  private readonly stopped = new Set<Worker>();
+
+  constructor(size: number) {
+    this.workers = Array.from({ length: size }, () => new Worker(WORKER_BOOT, { eval: true }));
+    this.failed = new Promise<never>((_, reject) => {
+      for (const worker of this.workers) {
+        worker.on('error', reject);
+        worker.on('exit', (code) => {
+          if (code !== 0 && !this.stopped.has(worker))
+            reject(new Error(`a simulator worker exited with code ${code}`));
+        });
+      }
+    });
+    this.failed.catch(() => {}); // handled where the pool is used
+  }
+
+  /** One replay per shard (at most one per worker); the workers left over are stopped. */
+  async run(
+    base: Omit<ReplayInput, 'chunks' | 'onProgress'>,
+    shards: readonly Chunk[][],
+    onProgress: (replayed: number) => void,
+  ): Promise<ReplayResult[]> {
+    const replayed = new Array<number>(shards.length).fill(0);
+    for (const idle of this.workers.slice(shards.length)) void this.terminate(idle);
+    const results = shards.map(
       (chunks, i) =>
-        new Promise<ReplayResult>((resolve, reject) => {
-          const worker = new Worker(WORKER_BOOT, { eval: true, workerData: { ...base, chunks } });
+        new Promise<ReplayResult>((resolve) => {
+          const worker = this.workers[i];
           worker.on('message', (message: { replayed: number; result?: ReplayResult }) => {
             replayed[i] = message.replayed;
             onProgress(replayed.reduce((a, b) => a + b, 0));
             if (message.result) resolve(message.result);
           });
-          worker.on('error', reject);
-          worker.on('exit', (code) => {
-            if (code !== 0) reject(new Error(`a simulator worker exited with code ${code}`));
-          });
+          worker.postMessage({ ...base, chunks });
         }),
-    ),
-  );
+    );
+    return Promise.race([Promise.all(results), this.failed]);
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.workers.map((w) => this.terminate(w)));
+  }
+
+  private async terminate(worker: Worker): Promise<void> {
+    this.stopped.add(worker);
+    await worker.terminate();
+  }
 }
 
 /** The shards' results as one: totals summed, timelines in profile key order (a single replay's). */
