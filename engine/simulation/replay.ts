@@ -114,7 +114,7 @@ async function report(store: MemoryStore, workspace: Workspace, to: number): Pro
     const page = await store.scanProfiles(cursor, 500);
     for (const profile of page.profiles) {
       users++;
-      const history = (await store.recentEvents(profile.key, 1_000_000)).reverse();
+      const history = store.storedHistory(profile.key);
       const log = journeyLogOf(history);
       if (log.length === 0) continue;
       const name = profile.userId ?? `anonymous:${profile.key.slice(2)}`;

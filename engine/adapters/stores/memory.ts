@@ -206,6 +206,15 @@ export class MemoryStore implements Store {
     return events;
   }
 
+  /**
+   * The key's whole stored history, oldest first, without copies: for read-only passes over a
+   * finished simulation (its report). Uncompressed stores only; never change what it returns.
+   */
+  storedHistory(key: string): readonly StoredEvent[] {
+    if (this.options.compress ?? true) throw new Error('storedHistory: only without compress');
+    return (this.histories.get(key) ?? []).map((entry) => entry.event!);
+  }
+
   async eraseProfile(key: string): Promise<boolean> {
     const stored = this.profiles.get(key);
     const erased = this.histories.delete(key) || stored !== undefined;
