@@ -110,13 +110,14 @@ export class VirtualClock implements Clock {
     this.time = Math.max(this.time, t);
   }
 
-  /** Resolves once tracked work is done and the event loop has nothing queued from it. */
+  /**
+   * Resolves once tracked work is done and the event loop has nothing queued from it. A timer's job
+   * is tracked the moment it starts, and the jobs it adds before it ends: those are waited for
+   * directly. A turn of the event loop is taken first, for anything untracked already queued.
+   */
   async settle(): Promise<void> {
-    for (;;) {
-      await new Promise<void>((resolve) => setImmediate(resolve));
-      if (this.work.size === 0) return;
-      await Promise.all(this.work);
-    }
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    while (this.work.size > 0) await Promise.all(this.work);
   }
 
   private dropCleared(): void {
