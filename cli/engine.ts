@@ -38,8 +38,9 @@ import { liveFingerprint, publishWorkspaceFiles, workspaceFromStore } from './wo
 import { loadDemo } from './demo.ts';
 
 /**
- * How often a worker sets the sweeper's schedule again: a Redis that lost its contents lost the schedule
- * too, and the sweeper is what recovers the timers it lost.
+ * How often a worker sets the repeatable schedules again (the sweeper's, the value model's, the
+ * scheduled journeys'): a Redis that lost its contents lost them too, and the sweeper is what recovers
+ * the timers it lost.
  */
 const SWEEPER_REASSERT_MS = 5 * 60_000;
 
@@ -212,13 +213,14 @@ export async function startEngine(config: Config, roles: Roles, logger: Logger):
     await scheduler.repeat(SWEEPER_QUEUE, SWEEPER_SCHEDULE, spec, SWEEPER_JOB, {});
   };
   await scheduleSweeper();
+  // Set again now and then (below): a Redis that lost its contents lost these schedules too.
+  const reassertSchedules = () =>
+    Promise.all([scheduleSweeper(), scheduleValueModel(), scheduleJourneys()]).catch((error: unknown) =>
+      logger.error({ err: error }, 'setting the repeatable schedules failed'),
+    );
   const sweeperTimer =
     roles.worker && scheduler.kind === 'bullmq'
-      ? setInterval(() => {
-          scheduleSweeper().catch((error: unknown) =>
-            logger.error({ err: error }, 'setting the sweeper schedule failed'),
-          );
-        }, SWEEPER_REASSERT_MS)
+      ? setInterval(() => void reassertSchedules(), SWEEPER_REASSERT_MS)
       : undefined;
   sweeperTimer?.unref();
   // ... and each live scheduled journey's firings; a journey no longer live or scheduled stops firing.
