@@ -58,6 +58,11 @@ export function startIngestWorker(
   const empty = new Workspace();
   const workspaceOf = options.workspace ?? (() => empty);
   const gateway = options.gateway ?? new SandboxChannel();
+  // With a queue in Redis, a timer due in a few milliseconds (a message to hand over, stamped with
+  // its event's time) could fire before the commit that plans it lands: none fires sooner than
+  // DUE_TIMER_DELAY_MS. In process, the commit lands before any timer can fire.
+  const timerDelay = (inMs: number) =>
+    inMs <= 0 ? DUE_TIMER_DELAY_MS : scheduler.kind === 'bullmq' ? Math.max(inMs, DUE_TIMER_DELAY_MS) : inMs;
   const scheduleChecks = async (checks: ProfileCheck[]) => {
     await scheduler.addBulk(
       PROFILE_CHECKS_QUEUE,
@@ -66,7 +71,7 @@ export function startIngestWorker(
         data: check,
         options: {
           id: checkJobId(check),
-          delay: check.at > now() ? check.at - now() : DUE_TIMER_DELAY_MS,
+          delay: timerDelay(check.at - now()),
           timer: true,
         },
       })),

@@ -41,7 +41,8 @@ const MAX_ATTEMPTS = 50;
 
 /**
  * Timers are queued before the commit that plans them (a commit never records a timer that does not
- * exist); one already due waits this long, so that its job finds that commit landed.
+ * exist); one already due waits this long, so that its job finds that commit landed (with a Redis
+ * queue, no timer fires sooner than this after it was queued).
  */
 export const DUE_TIMER_DELAY_MS = 250;
 

@@ -39,7 +39,7 @@ async function run(workers: number, kill: boolean): Promise<Map<string, string[]
       c.addWorker();
     }
     const timelines = new Map<string, string[]>();
-    await waitFor(
+    const finished = waitFor(
       async () => {
         for (const userId of userIds) {
           if (timelines.has(userId)) continue;
@@ -52,6 +52,21 @@ async function run(workers: number, kill: boolean): Promise<Map<string, string[]
       60_000,
       'every user to finish the journey',
     );
+    await finished.catch(async (error: Error) => {
+      // Who is stuck, and where: their step, outbox and timer.
+      const stuck = userIds.filter((u) => !timelines.has(u)).slice(0, 5);
+      const profiles = await c.store.getProfiles(stuck.map((u) => `u:${u}`));
+      const where = [...profiles.values()].map((p) =>
+        JSON.stringify({
+          key: p.key,
+          active: p.journeys?.two_waits?.active,
+          outbox: p.outbox,
+          checkAt: p.checkAt,
+          now: Date.now(),
+        }),
+      );
+      throw new Error(`${error.message}: ${USERS - timelines.size} left, e.g.\n${where.join('\n')}`);
+    });
     return timelines;
   } finally {
     await c.close();
