@@ -69,6 +69,7 @@ export async function replay(input: ReplayInput): Promise<ReplayResult> {
     eventRetentionMs: 3650 * DAY,
     dedupeHorizonMs: 3650 * DAY,
     compress: false,
+    shareProfiles: true,
   });
   await store.init();
   const workspace = new Workspace({ ...input.definitions, timezone: input.timezone, dryRun: true });

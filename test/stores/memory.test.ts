@@ -16,6 +16,32 @@ storeConformance('memory (uncompressed)', async (options) => ({
   cleanup: async () => {},
 }));
 
+describe('memory store sharing its profiles (the simulator: one writer, one decision at a time)', () => {
+  it('hands out the stored objects, and refuses a commit that overlapped another instead of reporting a conflict', async () => {
+    const store = new MemoryStore({ ...CONFORMANCE_OPTIONS, compress: false, shareProfiles: true });
+    await store.init();
+    await store.commit([
+      { key: 'u:ada', expectedVersion: 0, profile: makeProfile('u:ada'), events: [], messageIds: [] },
+    ]);
+    const first = (await store.getProfiles(['u:ada'])).get('u:ada')!;
+    const again = (await store.getProfiles(['u:ada'])).get('u:ada')!;
+    assert.equal(first, again, 'the same object, not a copy');
+    // One decision commits...
+    first.tags = ['vip'];
+    first.version = 2;
+    await store.commit([{ key: 'u:ada', expectedVersion: 1, profile: first, events: [], messageIds: [] }]);
+    // ... a second one that read before that commit must not retry from the first one's changes.
+    await assert.rejects(
+      store.commit([
+        { key: 'u:ada', expectedVersion: 1, profile: { ...again, version: 2 }, events: [], messageIds: [] },
+      ]),
+      /overlapping decisions/,
+    );
+    assert.deepEqual((await store.getProfiles(['u:ada'])).get('u:ada')!.tags, ['vip']);
+    await store.close();
+  });
+});
+
 describe('memory store snapshots', () => {
   it('writes a snapshot on close that a new store on the same dataDir reloads', async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'tideline-store-'));

@@ -35,6 +35,12 @@ export interface MemoryStoreOptions extends StoreOptions {
    * taken as they are on the way in: a committer hands them over and never touches them again).
    */
   compress?: boolean;
+  /**
+   * Without `compress`: hand out the stored profile objects themselves, no copies. Only for one writer
+   * whose decisions never overlap and that commits every change it makes (the simulator, which runs
+   * one job at a time): a decision that changed a profile and did not commit would leave the change.
+   */
+  shareProfiles?: boolean;
 }
 
 /*
@@ -128,7 +134,8 @@ export class MemoryStore implements Store {
     const found = new Map<string, Profile>();
     for (const key of keys) {
       const stored = this.profiles.get(key);
-      if (stored) found.set(key, unpack(stored));
+      if (stored)
+        found.set(key, this.options.shareProfiles && stored.profile ? stored.profile : unpack(stored));
     }
     return found;
   }
@@ -150,6 +157,9 @@ export class MemoryStore implements Store {
       const stale =
         this.versionOf(c.key) !== c.expectedVersion ||
         (c.absorb !== undefined && this.versionOf(c.absorb.key) !== c.absorb.expectedVersion);
+      if (stale && this.options.shareProfiles)
+        // Two decisions overlapped on one shared object: the retry would start from the other's changes.
+        throw new Error(`commit ${c.key}: overlapping decisions on a store that shares its profiles`);
       if (stale) {
         conflicts.push(c.key);
         continue;
