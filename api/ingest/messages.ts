@@ -85,7 +85,7 @@ function checkMessage(raw: unknown, base: string, receivedAt: number): Fault[] {
   return faults;
 }
 
-function idOf(value: unknown): string | undefined {
+export function idOf(value: unknown): string | undefined {
   return value === undefined || value === null ? undefined : String(value);
 }
 

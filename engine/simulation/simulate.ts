@@ -10,19 +10,13 @@
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { parseBatch } from '../../api/ingest/messages.ts';
+import { idOf, parseBatch } from '../../api/ingest/messages.ts';
+import { isJsonObject } from '../json.ts';
+import type { Share, WorkerMessage } from './replay-worker.ts';
 import type { JourneyDefinition } from '../../journeys/journey.ts';
 import type { WorkspaceDefinitions } from '../../segments/workspace.ts';
 import type { InboundMessage } from '../events.ts';
-import {
-  addTotals,
-  type Chunk,
-  emptyTotals,
-  type JourneyTotals,
-  replay,
-  type ReplayInput,
-  type ReplayResult,
-} from './replay.ts';
+import { addTotals, emptyTotals, type JourneyTotals, replay, type ReplayResult } from './replay.ts';
 
 export type { JourneyTotals } from './replay.ts';
 
@@ -71,37 +65,55 @@ export async function simulate(input: SimulationInput): Promise<SimulationResult
   );
   const pool = workers > 1 ? new WorkerPool(workers) : null;
   try {
-    const messages = parseMessages(input.messages);
-    const first = messages[0]?.timestamp ?? Date.now();
-    const last = messages.at(-1)?.timestamp ?? first;
+    const { messages: _m, from: _f, to: _t, onProgress, workers: _w, timezone, ...definitions } = input;
+    // Split between workers, the stream is only read here, and each worker parses its share.
+    const stream = pool ? readStream(input.messages) : null;
+    const parsed = stream ? null : parseMessages(input.messages);
+    const first = (stream ? stream[0]?.at : parsed![0]?.timestamp) ?? Date.now();
+    const last = (stream ? stream.at(-1)?.at : parsed!.at(-1)?.timestamp) ?? first;
     const from = input.from ?? first;
     const to = input.to ?? last + 7 * DAY;
     if (!(to >= from)) throw new SimulationError('the replay window ends before it starts');
-    const {
-      messages: _messages,
-      from: _from,
-      to: _to,
-      onProgress,
-      workers: _workers,
-      timezone,
-      ...definitions
-    } = input;
-    const inWindow = messages.filter((m) => m.timestamp >= from && m.timestamp <= to);
-    const chunks = plan(inWindow);
+    const within = (at: number) => at >= from && at <= to;
+    const total = stream
+      ? stream.filter((m) => within(m.at)).length
+      : parsed!.filter((m) => within(m.timestamp)).length;
     const base = { definitions, timezone: timezone ?? 'UTC', from, to };
     let reported = 0;
     const progress = (done: number) => {
-      if (!onProgress || (Math.floor(done / 5000) === Math.floor(reported / 5000) && done < inWindow.length))
-        return;
+      if (!onProgress || (Math.floor(done / 5000) === Math.floor(reported / 5000) && done < total)) return;
       reported = done;
-      onProgress(done, inWindow.length);
+      onProgress(done, total);
     };
-    const shards = pool ? split(chunks, workers) : [];
-    const parts =
-      pool && shards.length > 1
-        ? await pool.run(base, shards, progress)
-        : [await replay({ ...base, chunks, onProgress: progress })];
-    return { ...merge(parts), from: iso(from), to: iso(to), messages: inWindow.length };
+    let parts: ReplayResult[];
+    if (stream && pool) {
+      const chunks = plan(
+        stream.filter((m) => within(m.at)),
+        (m) => m.at,
+      );
+      const unused = stream.filter((m) => !within(m.at)).map((m) => m.raw);
+      const shards = split(chunks, workers, (m) => m.ids);
+      const shares = (shards.length > 0 ? shards : [[]]).map((shard, i) => ({
+        ...base,
+        newest: last,
+        chunks: shard.map((c) => ({ until: c.until, messages: c.messages.map((m) => m.raw) })),
+        unused: i === 0 ? unused : [],
+      }));
+      try {
+        parts = await pool.run(shares, progress);
+      } catch (error) {
+        // A worker's parse refused a message: the whole stream's parse names it.
+        if (error instanceof RefusedStream) parseMessages(input.messages);
+        throw error;
+      }
+    } else {
+      const chunks = plan(
+        parsed!.filter((m) => within(m.timestamp)),
+        (m) => m.timestamp,
+      );
+      parts = [await replay({ ...base, chunks, onProgress: progress })];
+    }
+    return { ...merge(parts), from: iso(from), to: iso(to), messages: total };
   } finally {
     await pool?.stop();
   }
@@ -128,39 +140,69 @@ function parseMessages(raw: readonly unknown[]): InboundMessage[] {
   return parsed.sort((a, b) => a.timestamp - b.timestamp);
 }
 
+interface Planned<T> {
+  until: number;
+  messages: T[];
+}
+
 /** Up to 500 messages within a minute of event time per chunk, applied once the clock is at its last. */
-function plan(messages: readonly InboundMessage[]): Chunk[] {
-  const chunks: Chunk[] = [];
+function plan<T>(messages: readonly T[], at: (m: T) => number): Planned<T>[] {
+  const chunks: Planned<T>[] = [];
   for (let i = 0; i < messages.length;) {
     let j = i + 1;
-    while (
-      j < messages.length &&
-      j - i < CHUNK_SIZE &&
-      messages[j].timestamp - messages[i].timestamp < CHUNK_MS
-    )
-      j++;
-    chunks.push({ until: messages[j - 1].timestamp, messages: messages.slice(i, j) });
+    while (j < messages.length && j - i < CHUNK_SIZE && at(messages[j]) - at(messages[i]) < CHUNK_MS) j++;
+    chunks.push({ until: at(messages[j - 1]), messages: messages.slice(i, j) });
     i = j;
   }
   return chunks;
 }
 
+/** Every id a message names: as a user, as an anonymous visitor (an alias's previousId may be either). */
+function idsOf(userId: unknown, anonymousId: unknown, previousId: unknown): string[] {
+  const ids: string[] = [];
+  const user = idOf(userId);
+  const anonymous = idOf(anonymousId);
+  const previous = idOf(previousId);
+  if (user !== undefined) ids.push(`u:${user}`);
+  if (anonymous !== undefined) ids.push(`a:${anonymous}`);
+  if (previous !== undefined) ids.push(`u:${previous}`, `a:${previous}`);
+  return ids;
+}
+
+/** A message as the main thread plans it, unparsed: when it happened and whose it is. */
+interface Unparsed {
+  raw: unknown;
+  at: number;
+  ids: string[];
+}
+
+/**
+ * The stream read just enough to plan it, oldest first (the workers parse their shares). Null when a
+ * message cannot be read this way: the parser will say why.
+ */
+function readStream(raw: readonly unknown[]): Unparsed[] | null {
+  const stream: Unparsed[] = [];
+  for (const [i, m] of raw.entries()) {
+    const message = (isJsonObject(m) ? m : {}) as Record<string, unknown>;
+    if (typeof message.timestamp !== 'string')
+      throw new SimulationError(`/${i}/timestamp: every replayed message needs one`);
+    const at = Date.parse(message.timestamp);
+    const ids = idsOf(message.userId, message.anonymousId, message.previousId);
+    if (Number.isNaN(at) || ids.length === 0) return null;
+    stream.push({ raw: m, at, ids });
+  }
+  // Stable: messages of one instant keep their order, as the parsed stream's sort does.
+  return stream.sort((a, b) => a.at - b.at);
+}
+
 /** The chunks, each split between `n` shards of users: ids linked by any message share a shard. */
-function split(chunks: readonly Chunk[], n: number): Chunk[][] {
+function split<T>(chunks: readonly Planned<T>[], n: number, idsOf: (m: T) => string[]): Planned<T>[][] {
   const parent = new Map<string, string>();
   const find = (id: string): string => {
     let root = id;
     for (let up = parent.get(root); up !== undefined && up !== root; up = parent.get(root)) root = up;
     if (root !== id) parent.set(id, root);
     return root;
-  };
-  // Every id a message names: as a user, as an anonymous visitor (an alias's previousId may be either).
-  const idsOf = (m: InboundMessage): string[] => {
-    const ids: string[] = [];
-    if (m.userId !== undefined) ids.push(`u:${m.userId}`);
-    if (m.anonymousId !== undefined) ids.push(`a:${m.anonymousId}`);
-    if (m.previousId !== undefined) ids.push(`u:${m.previousId}`, `a:${m.previousId}`);
-    return ids;
   };
   const firstIds: string[][] = [];
   for (const chunk of chunks) {
@@ -190,9 +232,9 @@ function split(chunks: readonly Chunk[], n: number): Chunk[][] {
     shardOf.set(root, shard);
     load[shard] += size;
   }
-  const shards: Chunk[][] = Array.from({ length: n }, () => []);
+  const shards: Planned<T>[][] = Array.from({ length: n }, () => []);
   chunks.forEach((chunk, c) => {
-    const parts: InboundMessage[][] = Array.from({ length: n }, () => []);
+    const parts: T[][] = Array.from({ length: n }, () => []);
     chunk.messages.forEach((m, i) => parts[shardOf.get(find(firstIds[c][i]))!].push(m));
     parts.forEach((messages, i) => {
       if (messages.length > 0) shards[i].push({ until: chunk.until, messages });
@@ -207,6 +249,9 @@ function split(chunks: readonly Chunk[], n: number): Chunk[][] {
  */
 const WORKER_BOOT = `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))})
   .then(({ register }) => { register(); return import(${JSON.stringify(new URL('./replay-worker.ts', import.meta.url).href)}); })`;
+
+/** A worker's parse refused a message of its share. */
+class RefusedStream extends Error {}
 
 /** Worker threads started before the stream is read, so that loading the engine overlaps with it. */
 class WorkerPool {
@@ -234,24 +279,21 @@ class WorkerPool {
     this.failed.catch(() => {}); // handled where the pool is used
   }
 
-  /** One replay per shard (at most one per worker); the workers left over are stopped. */
-  async run(
-    base: Omit<ReplayInput, 'chunks' | 'onProgress'>,
-    shards: readonly Chunk[][],
-    onProgress: (replayed: number) => void,
-  ): Promise<ReplayResult[]> {
-    const replayed = new Array<number>(shards.length).fill(0);
-    for (const idle of this.workers.slice(shards.length)) void this.terminate(idle);
-    const results = shards.map(
-      (chunks, i) =>
-        new Promise<ReplayResult>((resolve) => {
+  /** One replay per share (at most one per worker); the workers left over are stopped. */
+  async run(shares: readonly Share[], onProgress: (replayed: number) => void): Promise<ReplayResult[]> {
+    const replayed = new Array<number>(shares.length).fill(0);
+    for (const idle of this.workers.slice(shares.length)) void this.terminate(idle);
+    const results = shares.map(
+      (share, i) =>
+        new Promise<ReplayResult>((resolve, reject) => {
           const worker = this.workers[i];
-          worker.on('message', (message: { replayed: number; result?: ReplayResult }) => {
+          worker.on('message', (message: WorkerMessage) => {
+            if ('refused' in message) return reject(new RefusedStream());
             replayed[i] = message.replayed;
             onProgress(replayed.reduce((a, b) => a + b, 0));
             if (message.result) resolve(message.result);
           });
-          worker.postMessage({ ...base, chunks });
+          worker.postMessage(share);
         }),
     );
     return Promise.race([Promise.all(results), this.failed]);

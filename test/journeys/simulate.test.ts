@@ -31,3 +31,25 @@ it('a stream split between worker threads by user gives exactly the result of on
     assert.equal(progress.at(-1), one.messages, 'progress ends at the total');
   }
 });
+
+it('a refused message is named by its place in the stream, however many threads replay it', async () => {
+  const input = await demo(60);
+  const messages = [...input.messages] as Record<string, unknown>[];
+  const bad = Math.floor(messages.length / 2);
+  messages[bad] = { ...messages[bad], type: 'purchase' };
+  const errors = [];
+  for (const workers of [1, 2]) {
+    const error = await simulate({ ...input, messages, workers }).then(
+      () => null,
+      (e: unknown) => e as { status?: number; faults?: { pointer: string }[] },
+    );
+    assert.ok(error, `${workers} workers: refused`);
+    errors.push({ status: error.status, pointers: error.faults?.map((f) => f.pointer) });
+  }
+  assert.equal(errors[0].status, 400);
+  assert.ok(
+    errors[0].pointers?.some((p) => p.startsWith(`/batch/${bad}`)),
+    JSON.stringify(errors[0]),
+  );
+  assert.deepEqual(errors[1], errors[0]);
+});
