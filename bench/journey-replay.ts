@@ -5,7 +5,8 @@
  * `users` users and `days` days, held in memory. Prints progress on stderr and, as its last stdout line,
  * {"messages", "users", "seconds", "cpuSeconds", "generateSeconds", "entered"}.
  *
- *   node --import tsx bench/journey-replay.ts [users=10000] [days=30]
+ *   node --import tsx bench/journey-replay.ts [users=10000] [days=30] [activity=1]
+ * (activity 3.75: about a million events of 10,000 users over 30 days)
  * Profile it with: node --cpu-prof --cpu-prof-dir=/tmp/prof --import tsx bench/journey-replay.ts 2000 30
  */
 import { fileURLToPath } from 'node:url';
@@ -23,6 +24,8 @@ import { fmt, log } from './stats.ts';
 const DEMO = fileURLToPath(new URL('../fixtures/workspace', import.meta.url));
 const users = Number(process.argv[2] ?? 10_000);
 const days = Number(process.argv[3] ?? 30);
+/** Sessions per user relative to the generator's personas (fixtures/generate.ts `activity`). */
+const activity = Number(process.argv[4] ?? 1);
 
 const folder = await readWorkspace(DEMO);
 if (folder.problems.length > 0)
@@ -37,7 +40,7 @@ for (const doc of folder.docs.get('journey') ?? []) {
 const lifecycle = folder.docs.get('lifecycle')?.[0] as unknown as LifecycleConfig | undefined;
 
 let t = performance.now();
-const messages = [...generateStream({ users, days, seed: 'bench-journeys', start: '2026-10-01' })];
+const messages = [...generateStream({ users, days, seed: 'bench-journeys', start: '2026-10-01', activity })];
 const generateSeconds = (performance.now() - t) / 1000;
 log(`simulator: ${fmt(messages.length)} messages of ${fmt(users)} users over ${days} days generated`);
 

@@ -4,7 +4,7 @@
  * simulator replays. Usage:
  *   npm run bench:journeys -- [--runs 3] [--quick] [--only enroll,timers,latency,simulate] [--workers 1]
  *     [--users 20000] [--timer-users 5000] [--rate 2000] [--seconds 30]
- *     [--sim-users 10000] [--sim-days 30] [--sim-budget 240]
+ *     [--sim-users 10000] [--sim-days 30] [--sim-activity 3.75] [--sim-budget 400]
  * --quick: one run of smaller sizes (2,000 users, 1,000 timers, 6 s of stream, 1,000 simulated users),
  * a smoke test. Each figure is the median over the runs; each run starts its own processes on a fresh
  * key prefix, removed afterwards (also on failure or Ctrl-C). Progress on stderr, the table on stdout.
@@ -28,7 +28,8 @@
  *    commit holding the decision), polled every 10 ms. The first 2 s are a warm-up, not counted. The
  *    load generator shares the machine with the processes and Redis.
  * 5. simulator replay speed: engine/simulation/simulate.ts over the generated stream of `--sim-users`
- *    users x `--sim-days` days (held in memory) with the demo workspace, in a child process
+ *    users x `--sim-days` days at `--sim-activity` times the personas' sessions (3.75: about a million
+ *    events of 10,000 users over 30 days, the target's stream; held in memory) with the demo workspace, in a child process
  *    (bench/journey-replay.ts, which can also be run alone and under --cpu-prof); no new run is started
  *    once `--sim-budget` seconds would be exceeded (at least one run).
  */
@@ -65,7 +66,8 @@ const { values } = parseArgs({
     seconds: { type: 'string' },
     'sim-users': { type: 'string' },
     'sim-days': { type: 'string', default: '30' },
-    'sim-budget': { type: 'string', default: '240' },
+    'sim-activity': { type: 'string' },
+    'sim-budget': { type: 'string', default: '400' },
   },
 });
 const quick = values.quick;
@@ -79,6 +81,8 @@ const rate = Number(values.rate);
 const seconds = size(values.seconds, 30, 6);
 const simUsers = size(values['sim-users'], 10_000, 1_000);
 const simDays = Number(values['sim-days']);
+/** Sessions per user against the generator's personas: 3.75 makes about a million events of 10,000 users. */
+const simActivity = size(values['sim-activity'], 3.75, 1);
 const simBudget = Number(values['sim-budget']);
 const workers = Number(values.workers);
 const only = new Set(values.only.split(','));
@@ -689,7 +693,8 @@ interface ReplayFigures {
 const REPLAY = fileURLToPath(new URL('./journey-replay.ts', import.meta.url));
 
 async function replay(): Promise<ReplayFigures> {
-  const child = spawn(process.execPath, ['--import', 'tsx', REPLAY, String(simUsers), String(simDays)], {
+  const replayArgs = [REPLAY, String(simUsers), String(simDays), String(simActivity)];
+  const child = spawn(process.execPath, ['--import', 'tsx', ...replayArgs], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   let out = '';
@@ -906,8 +911,8 @@ const flags = process.argv.slice(2).join(' ');
 const commands = [
   `npm run bench:journeys${flags ? ` -- ${flags}` : ''}`,
   `  processes: REDIS_URL=${REDIS_URL} TIDELINE_STORE=redis TIDELINE_QUEUE=bullmq TIDELINE_PREFIX=tltest-bench-journeys-<hex> TIDELINE_WORKSPACE=bench/workspace TIDELINE_DEMO=false LOG_LEVEL=warn node bin/tideline.mjs api|worker (1 api, ${workers} worker(s), worker concurrency 20)`,
-  `  simulator: node --import tsx bench/journey-replay.ts ${simUsers} ${simDays}`,
-  `  profile it: node --cpu-prof --cpu-prof-dir=/tmp/prof --import tsx bench/journey-replay.ts ${simUsers} ${simDays}`,
+  `  simulator: node --import tsx bench/journey-replay.ts ${simUsers} ${simDays} ${simActivity}`,
+  `  profile it: node --cpu-prof --cpu-prof-dir=/tmp/prof --import tsx bench/journey-replay.ts ${simUsers} ${simDays} ${simActivity}`,
 ];
 process.stdout.write(
   `\n${[
