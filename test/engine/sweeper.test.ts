@@ -9,7 +9,7 @@ import {
   type ProfileCheck,
 } from '../../engine/profiles/checks.ts';
 import { SWEEP_GRACE_MS, SWEEPER_JOB, SWEEPER_QUEUE, sweepOverdue } from '../../engine/profiles/sweeper.ts';
-import { makeProfile } from '../helpers/profiles.ts';
+import { createCommit, makeProfile } from '../helpers/profiles.ts';
 import { type Engine, journey, journeyEngine, track } from '../journeys/helpers.ts';
 
 const MIN = 60_000;
@@ -34,15 +34,7 @@ describe('sweepOverdue', () => {
         makeProfile(`u:batch-${i}`, { checkAt: now - 10 * MIN - (i % 3) }),
       ),
     ];
-    await store.commit(
-      profiles.map((profile) => ({
-        key: profile.key,
-        expectedVersion: 0,
-        profile,
-        events: [],
-        messageIds: [],
-      })),
-    );
+    await store.commit(profiles.map((profile) => createCommit(profile)));
 
     const calls: ProfileCheck[][] = [];
     const count = await sweepOverdue(store, async (checks) => void calls.push(checks), now);

@@ -1,3 +1,5 @@
+import type { StoredEvent } from '../../engine/events.ts';
+import type { ProfileCommit } from '../../engine/ports/store.ts';
 import type { Profile } from '../../engine/profiles/profile.ts';
 
 const DAY = 86_400_000;
@@ -40,3 +42,16 @@ export function makeProfile(key: string, overrides: Partial<Profile> = {}): Prof
     ...overrides,
   };
 }
+
+/** The commit that stores `profile` as it is, from `expectedVersion`, with `events` applied. */
+export function updateCommit(
+  profile: Profile,
+  expectedVersion: number,
+  events: StoredEvent[] = [],
+): ProfileCommit {
+  return { key: profile.key, expectedVersion, profile, events, messageIds: events.map((e) => e.messageId) };
+}
+
+/** The commit that creates `profile`. */
+export const createCommit = (profile: Profile, events: StoredEvent[] = []): ProfileCommit =>
+  updateCommit(profile, 0, events);

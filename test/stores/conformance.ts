@@ -1,15 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { StoredEvent } from '../../engine/events.ts';
-import type {
-  DueProfile,
-  ProfileCommit,
-  ProfilePage,
-  Store,
-  StoreOptions,
-} from '../../engine/ports/store.ts';
+import type { DueProfile, ProfilePage, Store, StoreOptions } from '../../engine/ports/store.ts';
 import type { Profile } from '../../engine/profiles/profile.ts';
-import { makeProfile } from '../helpers/profiles.ts';
+import { createCommit, makeProfile, updateCommit } from '../helpers/profiles.ts';
 
 const HOUR = 3_600_000;
 export const CONFORMANCE_OPTIONS: StoreOptions = {
@@ -44,15 +38,15 @@ export function storeConformance(name: string, make: MakeStore): void {
     it('creates a profile with expectedVersion 0 and reads it back', () =>
       withStore(async (store) => {
         const profile = makeProfile('u:ada');
-        assert.deepEqual(await store.commit([create(profile)]), { conflicts: [] });
+        assert.deepEqual(await store.commit([createCommit(profile)]), { conflicts: [] });
         assert.deepEqual(await store.getProfiles(['u:ada', 'u:nobody']), new Map([['u:ada', profile]]));
         assert.equal(await store.countProfiles(), 1);
       }));
 
     it('refuses a second create and writes nothing of it', () =>
       withStore(async (store) => {
-        await store.commit([create(makeProfile('u:ada'), [event('m1', 1)])]);
-        const second = create(makeProfile('u:ada', { eventCount: 99 }), [event('m2', 2)]);
+        await store.commit([createCommit(makeProfile('u:ada'), [event('m1', 1)])]);
+        const second = createCommit(makeProfile('u:ada', { eventCount: 99 }), [event('m2', 2)]);
         assert.deepEqual(await store.commit([second]), { conflicts: ['u:ada'] });
         assert.equal((await store.getProfiles(['u:ada'])).get('u:ada')?.eventCount, 57);
         assert.deepEqual(await store.appliedMessageIds(['m1', 'm2']), new Set(['m1']));
@@ -61,11 +55,13 @@ export function storeConformance(name: string, make: MakeStore): void {
 
     it('updates with compare-and-set and refuses a stale version, writing nothing of it', () =>
       withStore(async (store) => {
-        await store.commit([create(makeProfile('u:ada'))]);
+        await store.commit([createCommit(makeProfile('u:ada'))]);
         const v2 = makeProfile('u:ada', { version: 2, tags: ['vip'] });
-        assert.deepEqual(await store.commit([update(v2, 1, [event('m1', 1)])]), { conflicts: [] });
+        assert.deepEqual(await store.commit([updateCommit(v2, 1, [event('m1', 1)])]), { conflicts: [] });
         const stale = makeProfile('u:ada', { version: 2, tags: ['stale'] });
-        assert.deepEqual(await store.commit([update(stale, 1, [event('m2', 2)])]), { conflicts: ['u:ada'] });
+        assert.deepEqual(await store.commit([updateCommit(stale, 1, [event('m2', 2)])]), {
+          conflicts: ['u:ada'],
+        });
         assert.deepEqual((await store.getProfiles(['u:ada'])).get('u:ada'), v2);
         assert.deepEqual(await store.appliedMessageIds(['m1', 'm2']), new Set(['m1']));
         assert.deepEqual(ids(await store.recentEvents('u:ada', 10)), ['m1']);
@@ -73,12 +69,12 @@ export function storeConformance(name: string, make: MakeStore): void {
 
     it('applies the commits of one call independently: conflicts for some, the others written', () =>
       withStore(async (store) => {
-        await store.commit([create(makeProfile('u:b'))]);
+        await store.commit([createCommit(makeProfile('u:b'))]);
         const result = await store.commit([
-          create(makeProfile('u:a'), [event('a1', 1)]),
-          create(makeProfile('u:b'), [event('b1', 1)]),
-          update(makeProfile('u:b', { version: 6 }), 5, [event('b2', 2)]),
-          create(makeProfile('u:c'), [event('c1', 1)]),
+          createCommit(makeProfile('u:a'), [event('a1', 1)]),
+          createCommit(makeProfile('u:b'), [event('b1', 1)]),
+          updateCommit(makeProfile('u:b', { version: 6 }), 5, [event('b2', 2)]),
+          createCommit(makeProfile('u:c'), [event('c1', 1)]),
         ]);
         assert.deepEqual(result.conflicts.sort(), ['u:b', 'u:b']);
         assert.deepEqual([...(await store.getProfiles(['u:a', 'u:b', 'u:c'])).keys()].sort(), [
@@ -92,7 +88,7 @@ export function storeConformance(name: string, make: MakeStore): void {
 
     it('rejects a commit whose profile version is not expectedVersion + 1', () =>
       withStore(async (store) => {
-        await assert.rejects(store.commit([create(makeProfile('u:ada', { version: 3 }))]));
+        await assert.rejects(store.commit([createCommit(makeProfile('u:ada', { version: 3 }))]));
         assert.equal(await store.countProfiles(), 0);
       }));
 
@@ -100,14 +96,14 @@ export function storeConformance(name: string, make: MakeStore): void {
       withStore(async (store) => {
         assert.deepEqual(await store.appliedMessageIds([]), new Set());
         assert.deepEqual(await store.appliedMessageIds(['x']), new Set());
-        await store.commit([{ ...create(makeProfile('u:ada')), messageIds: ['m1', 'm2'] }]);
+        await store.commit([{ ...createCommit(makeProfile('u:ada')), messageIds: ['m1', 'm2'] }]);
         assert.deepEqual(await store.appliedMessageIds(['m1', 'm2', 'm3']), new Set(['m1', 'm2']));
       }));
 
     it('forgets applied message ids after the dedupe horizon', () =>
       withStore(
         async (store) => {
-          await store.commit([create(makeProfile('u:ada'), [event('m1', 1)])]);
+          await store.commit([createCommit(makeProfile('u:ada'), [event('m1', 1)])]);
           assert.deepEqual(await store.appliedMessageIds(['m1']), new Set(['m1']));
           await new Promise((resolve) => setTimeout(resolve, 400));
           assert.deepEqual(await store.appliedMessageIds(['m1']), new Set());
@@ -118,8 +114,8 @@ export function storeConformance(name: string, make: MakeStore): void {
     it('returns recent events newest first, up to the limit', () =>
       withStore(async (store) => {
         const events = [event('m2', 2), event('m1', 1), event('m3', 3)];
-        await store.commit([create(makeProfile('u:ada'), events)]);
-        await store.commit([update(makeProfile('u:ada', { version: 2 }), 1, [event('m4', 4)])]);
+        await store.commit([createCommit(makeProfile('u:ada'), events)]);
+        await store.commit([updateCommit(makeProfile('u:ada', { version: 2 }), 1, [event('m4', 4)])]);
         assert.deepEqual(ids(await store.recentEvents('u:ada', 10)), ['m4', 'm3', 'm2', 'm1']);
         assert.deepEqual(await store.recentEvents('u:ada', 2), [event('m4', 4), event('m3', 3)]);
         assert.deepEqual(await store.recentEvents('u:nobody', 10), []);
@@ -132,9 +128,9 @@ export function storeConformance(name: string, make: MakeStore): void {
 
     it('keeps one event per messageId', () =>
       withStore(async (store) => {
-        await store.commit([create(makeProfile('u:ada'), [event('m1', 1), event('m1', 1)])]);
+        await store.commit([createCommit(makeProfile('u:ada'), [event('m1', 1), event('m1', 1)])]);
         const again = { ...event('m1', 1), properties: { replayed: true } };
-        await store.commit([update(makeProfile('u:ada', { version: 2 }), 1, [again, event('m2', 2)])]);
+        await store.commit([updateCommit(makeProfile('u:ada', { version: 2 }), 1, [again, event('m2', 2)])]);
         assert.deepEqual(await store.recentEvents('u:ada', 10), [event('m2', 2), event('m1', 1)]);
       }));
 
@@ -143,17 +139,17 @@ export function storeConformance(name: string, make: MakeStore): void {
         const retention = CONFORMANCE_OPTIONS.eventRetentionMs;
         const old = { ...event('old', 0), timestamp: Date.now() - retention - HOUR };
         const recent = { ...event('recent', 0), timestamp: Date.now() - retention + HOUR };
-        await store.commit([create(makeProfile('u:ada'), [old, recent])]);
+        await store.commit([createCommit(makeProfile('u:ada'), [old, recent])]);
         assert.deepEqual(await store.recentEvents('u:ada', 10), [recent]);
       }));
 
     it('absorbs a profile: deletes it and moves its history', () =>
       withStore(async (store) => {
         await store.commit([
-          create(makeProfile('a:anon', { userId: null }), [event('a1', 1), event('a2', 3)]),
-          create(makeProfile('u:ada'), [event('u1', 2)]),
+          createCommit(makeProfile('a:anon', { userId: null }), [event('a1', 1), event('a2', 3)]),
+          createCommit(makeProfile('u:ada'), [event('u1', 2)]),
         ]);
-        const merged = update(makeProfile('u:ada', { version: 2 }), 1, [event('u2', 4)]);
+        const merged = updateCommit(makeProfile('u:ada', { version: 2 }), 1, [event('u2', 4)]);
         merged.absorb = { key: 'a:anon', expectedVersion: 1 };
         assert.deepEqual(await store.commit([merged]), { conflicts: [] });
         assert.deepEqual([...(await store.getProfiles(['a:anon', 'u:ada'])).keys()], ['u:ada']);
@@ -165,13 +161,13 @@ export function storeConformance(name: string, make: MakeStore): void {
     it('refuses the whole commit when the absorbed profile moved on', () =>
       withStore(async (store) => {
         await store.commit([
-          create(makeProfile('a:anon', { userId: null }), [event('a1', 1)]),
-          create(makeProfile('u:ada')),
+          createCommit(makeProfile('a:anon', { userId: null }), [event('a1', 1)]),
+          createCommit(makeProfile('u:ada')),
         ]);
         await store.commit([
-          update(makeProfile('a:anon', { version: 2, userId: null }), 1, [event('a2', 2)]),
+          updateCommit(makeProfile('a:anon', { version: 2, userId: null }), 1, [event('a2', 2)]),
         ]);
-        const merged = update(makeProfile('u:ada', { version: 2 }), 1, [event('u1', 3)]);
+        const merged = updateCommit(makeProfile('u:ada', { version: 2 }), 1, [event('u1', 3)]);
         merged.absorb = { key: 'a:anon', expectedVersion: 1 };
         assert.deepEqual(await store.commit([merged]), { conflicts: ['u:ada'] });
         const profiles = await store.getProfiles(['a:anon', 'u:ada']);
@@ -200,7 +196,10 @@ export function storeConformance(name: string, make: MakeStore): void {
     it('erases a profile, its history and the aliases that point to it', () =>
       withStore(async (store) => {
         const ada = makeProfile('u:ada', { anonymousIds: ['anon-1', 'anon-2', 'anon-shared'] });
-        await store.commit([create(ada, [event('m1', 1)]), create(makeProfile('u:bob'), [event('m2', 1)])]);
+        await store.commit([
+          createCommit(ada, [event('m1', 1)]),
+          createCommit(makeProfile('u:bob'), [event('m2', 1)]),
+        ]);
         await store.linkAlias('anon-1', 'ada');
         await store.linkAlias('anon-2', 'ada');
         await store.linkAlias('anon-shared', 'bob');
@@ -215,15 +214,15 @@ export function storeConformance(name: string, make: MakeStore): void {
         assert.equal(await store.eraseProfile('u:ada'), false);
         assert.deepEqual(ids(await store.recentEvents('u:bob', 10)), ['m2']);
         // Erased means gone: the key can be created again from scratch.
-        assert.deepEqual(await store.commit([create(makeProfile('u:ada'))]), { conflicts: [] });
+        assert.deepEqual(await store.commit([createCommit(makeProfile('u:ada'))]), { conflicts: [] });
         assert.equal(await store.countProfiles(), 2);
       }));
 
     it('counts profiles', () =>
       withStore(async (store) => {
         assert.equal(await store.countProfiles(), 0);
-        await store.commit(['u:1', 'u:2', 'u:3'].map((key) => create(makeProfile(key))));
-        await store.commit([update(makeProfile('u:1', { version: 2 }), 1)]);
+        await store.commit(['u:1', 'u:2', 'u:3'].map((key) => createCommit(makeProfile(key))));
+        await store.commit([updateCommit(makeProfile('u:1', { version: 2 }), 1)]);
         assert.equal(await store.countProfiles(), 3);
       }));
 
@@ -246,7 +245,7 @@ export function storeConformance(name: string, make: MakeStore): void {
           wechat: { wx123: { openId: 'o-1', unionId: 'u-1', at: 1 } },
           pushTokens: [{ token: 't', platform: 'ios', provider: 'apns', seenAt: 2 }],
         });
-        await store.commit([create(profile)]);
+        await store.commit([createCommit(profile)]);
         assert.deepEqual((await store.getProfiles(['u:李雷'])).get('u:李雷'), profile);
       }));
 
@@ -264,13 +263,15 @@ export function storeConformance(name: string, make: MakeStore): void {
           const commits = keys
             .slice(i, i + 50)
             .map((key, j) =>
-              create(makeProfile(key, { eventCount: i + j, traits: { n: i + j, name: `名前 ${key}` } })),
+              createCommit(
+                makeProfile(key, { eventCount: i + j, traits: { n: i + j, name: `名前 ${key}` } }),
+              ),
             );
           assert.deepEqual(await store.commit(commits), { conflicts: [] });
         }
         // Updates and an absorb: a scan sees the current state, and absorbed profiles are gone.
-        await store.commit([update(makeProfile(keys[3], { version: 2, tags: ['updated'] }), 1)]);
-        const merged = update(makeProfile(keys[4], { version: 2 }), 1);
+        await store.commit([updateCommit(makeProfile(keys[3], { version: 2, tags: ['updated'] }), 1)]);
+        const merged = updateCommit(makeProfile(keys[4], { version: 2 }), 1);
         merged.absorb = { key: keys[5], expectedVersion: 1 };
         assert.deepEqual(await store.commit([merged]), { conflicts: [] });
         const live = keys.filter((k) => k !== keys[5]);
@@ -294,7 +295,7 @@ export function storeConformance(name: string, make: MakeStore): void {
     it('does not return erased profiles, and resumes a scan from its cursor', () =>
       withStore(async (store) => {
         const keys = scanKeys(40);
-        await store.commit(keys.map((key) => create(makeProfile(key))));
+        await store.commit(keys.map((key) => createCommit(makeProfile(key))));
         const erased = new Set(keys.filter((_, i) => i % 3 === 0));
         for (const key of erased) assert.equal(await store.eraseProfile(key), true);
         const live = keys.filter((k) => !erased.has(k)).sort(byKey);
@@ -310,7 +311,7 @@ export function storeConformance(name: string, make: MakeStore): void {
         const erasedLater = rest.filter((_, i) => i % 4 === 1);
         for (const key of erasedLater) await store.eraseProfile(key);
         const added = ['u:scan-new-a', 'u:scan-new-z', 'u:0-scan-new'];
-        await store.commit(added.map((key) => create(makeProfile(key))));
+        await store.commit(added.map((key) => createCommit(makeProfile(key))));
         const seen = [...first.profiles];
         for (let cursor: string | null = first.cursor; cursor !== null;) {
           const page: ProfilePage = await store.scanProfiles(cursor, 10);
@@ -333,12 +334,14 @@ export function storeConformance(name: string, make: MakeStore): void {
         const member = (i: number) => i % 7 === 0 || i % 11 === 0;
         await store.commit(
           keys.map((key, i) =>
-            create(makeProfile(key, { segments: member(i) ? ['vip', 'other'] : i % 2 ? ['other'] : [] })),
+            createCommit(
+              makeProfile(key, { segments: member(i) ? ['vip', 'other'] : i % 2 ? ['other'] : [] }),
+            ),
           ),
         );
         // Leaving the segment takes effect at once.
         const left = keys.find((_, i) => i % 7 === 0)!;
-        await store.commit([update(makeProfile(left, { version: 2, segments: ['other'] }), 1)]);
+        await store.commit([updateCommit(makeProfile(left, { version: 2, segments: ['other'] }), 1)]);
         const members = keys.filter((k, i) => member(i) && k !== left).sort(byKey);
         for (const limit of [1, 7, 500]) {
           const seen: string[] = [];
@@ -371,11 +374,11 @@ export function storeConformance(name: string, make: MakeStore): void {
       withStore(async (store) => {
         assert.deepEqual(await store.dueProfiles(Infinity, 10), []);
         await store.commit([
-          create(makeProfile('u:c', { checkAt: 3000 })),
-          create(makeProfile('u:a', { checkAt: 1000 })),
-          create(makeProfile('u:b', { checkAt: 2000 })),
-          create(makeProfile('u:none')),
-          create(makeProfile('u:null', { checkAt: null })),
+          createCommit(makeProfile('u:c', { checkAt: 3000 })),
+          createCommit(makeProfile('u:a', { checkAt: 1000 })),
+          createCommit(makeProfile('u:b', { checkAt: 2000 })),
+          createCommit(makeProfile('u:none')),
+          createCommit(makeProfile('u:null', { checkAt: null })),
         ]);
         assert.deepEqual(await store.dueProfiles(Infinity, 10), [
           { key: 'u:a', at: 1000 },
@@ -393,17 +396,17 @@ export function storeConformance(name: string, make: MakeStore): void {
 
         // Moved later, cleared with null, cleared by omission, set on a profile that had none.
         await store.commit([
-          update(makeProfile('u:a', { version: 2, checkAt: 5000 }), 1),
-          update(makeProfile('u:b', { version: 2, checkAt: null }), 1),
-          update(makeProfile('u:c', { version: 2 }), 1),
-          update(makeProfile('u:none', { version: 2, checkAt: 500 }), 1),
+          updateCommit(makeProfile('u:a', { version: 2, checkAt: 5000 }), 1),
+          updateCommit(makeProfile('u:b', { version: 2, checkAt: null }), 1),
+          updateCommit(makeProfile('u:c', { version: 2 }), 1),
+          updateCommit(makeProfile('u:none', { version: 2, checkAt: 500 }), 1),
         ]);
         assert.deepEqual(await store.dueProfiles(Infinity, 10), [
           { key: 'u:none', at: 500 },
           { key: 'u:a', at: 5000 },
         ]);
         // A refused commit changes nothing of the index.
-        const stale = update(makeProfile('u:a', { version: 2, checkAt: 100 }), 1);
+        const stale = updateCommit(makeProfile('u:a', { version: 2, checkAt: 100 }), 1);
         assert.deepEqual(await store.commit([stale]), { conflicts: ['u:a'] });
         assert.deepEqual(await store.dueProfiles(Infinity, 10), [
           { key: 'u:none', at: 500 },
@@ -419,9 +422,9 @@ export function storeConformance(name: string, make: MakeStore): void {
         const later = Array.from({ length: 10 }, (_, i) => `u:later-${i}`);
         const future = Array.from({ length: 5 }, (_, i) => `u:future-${i}`);
         await store.commit([
-          ...[...same].reverse().map((key) => create(makeProfile(key, { checkAt: at }))),
-          ...later.map((key, i) => create(makeProfile(key, { checkAt: at + 1 + i }))),
-          ...future.map((key, i) => create(makeProfile(key, { checkAt: at + HOUR + i }))),
+          ...[...same].reverse().map((key) => createCommit(makeProfile(key, { checkAt: at }))),
+          ...later.map((key, i) => createCommit(makeProfile(key, { checkAt: at + 1 + i }))),
+          ...future.map((key, i) => createCommit(makeProfile(key, { checkAt: at + HOUR + i }))),
         ]);
         const expected = [
           ...same.map((key) => ({ key, at })),
@@ -451,11 +454,11 @@ export function storeConformance(name: string, make: MakeStore): void {
     it('drops the timer of an erased profile and of an absorbed one', () =>
       withStore(async (store) => {
         await store.commit([
-          create(makeProfile('a:anon', { userId: null, checkAt: 1000 })),
-          create(makeProfile('u:ada', { checkAt: 2000 })),
-          create(makeProfile('u:bob', { checkAt: 3000 })),
+          createCommit(makeProfile('a:anon', { userId: null, checkAt: 1000 })),
+          createCommit(makeProfile('u:ada', { checkAt: 2000 })),
+          createCommit(makeProfile('u:bob', { checkAt: 3000 })),
         ]);
-        const merged = update(makeProfile('u:ada', { version: 2, checkAt: 2000 }), 1);
+        const merged = updateCommit(makeProfile('u:ada', { version: 2, checkAt: 2000 }), 1);
         merged.absorb = { key: 'a:anon', expectedVersion: 1 };
         assert.deepEqual(await store.commit([merged]), { conflicts: [] });
         assert.deepEqual(await store.dueProfiles(Infinity, 10), [
@@ -465,7 +468,7 @@ export function storeConformance(name: string, make: MakeStore): void {
         assert.equal(await store.eraseProfile('u:ada'), true);
         assert.deepEqual(await store.dueProfiles(Infinity, 10), [{ key: 'u:bob', at: 3000 }]);
         // Created again from scratch: its new timer, if any, is the only one.
-        await store.commit([create(makeProfile('u:ada', { checkAt: 4000 }))]);
+        await store.commit([createCommit(makeProfile('u:ada', { checkAt: 4000 }))]);
         assert.deepEqual(await store.dueProfiles(Infinity, 10), [
           { key: 'u:bob', at: 3000 },
           { key: 'u:ada', at: 4000 },
@@ -488,7 +491,7 @@ export function storeConformance(name: string, make: MakeStore): void {
             const version = current?.version ?? 0;
             const count = Number(current?.traits.count ?? 0);
             const next = makeProfile('u:counter', { version: version + 1, traits: { count: count + 1 } });
-            const commit = update(next, version, [event(`w${worker}`, worker)]);
+            const commit = updateCommit(next, version, [event(`w${worker}`, worker)]);
             const { conflicts } = await store.commit([commit]);
             if (conflicts.length === 0) return;
           }
@@ -513,14 +516,6 @@ function event(messageId: string, n: number): StoredEvent {
     timestamp: T0 + n * 60_000,
     receivedAt: T0 + n * 60_000 + 150,
   };
-}
-
-function create(profile: Profile, events: StoredEvent[] = []): ProfileCommit {
-  return update(profile, 0, events);
-}
-
-function update(profile: Profile, expectedVersion: number, events: StoredEvent[] = []): ProfileCommit {
-  return { key: profile.key, expectedVersion, profile, events, messageIds: events.map((e) => e.messageId) };
 }
 
 function ids(events: StoredEvent[]): string[] {

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { MemoryStore } from '../../engine/adapters/stores/memory.ts';
 import type { ProfilePage } from '../../engine/ports/store.ts';
-import { makeProfile } from '../helpers/profiles.ts';
+import { createCommit, makeProfile, updateCommit } from '../helpers/profiles.ts';
 import { CONFORMANCE_OPTIONS, storeConformance } from './conformance.ts';
 
 storeConformance('memory', async (options) => ({ store: new MemoryStore(options), cleanup: async () => {} }));
@@ -20,23 +20,16 @@ describe('memory store sharing its profiles (the simulator: one writer, one deci
   it('hands out the stored objects, and refuses a commit that overlapped another instead of reporting a conflict', async () => {
     const store = new MemoryStore({ ...CONFORMANCE_OPTIONS, compress: false, shareProfiles: true });
     await store.init();
-    await store.commit([
-      { key: 'u:ada', expectedVersion: 0, profile: makeProfile('u:ada'), events: [], messageIds: [] },
-    ]);
+    await store.commit([createCommit(makeProfile('u:ada'))]);
     const first = (await store.getProfiles(['u:ada'])).get('u:ada')!;
     const again = (await store.getProfiles(['u:ada'])).get('u:ada')!;
     assert.equal(first, again, 'the same object, not a copy');
     // One decision commits...
     first.tags = ['vip'];
     first.version = 2;
-    await store.commit([{ key: 'u:ada', expectedVersion: 1, profile: first, events: [], messageIds: [] }]);
+    await store.commit([updateCommit(first, 1)]);
     // ... a second one that read before that commit must not retry from the first one's changes.
-    await assert.rejects(
-      store.commit([
-        { key: 'u:ada', expectedVersion: 1, profile: { ...again, version: 2 }, events: [], messageIds: [] },
-      ]),
-      /overlapping decisions/,
-    );
+    await assert.rejects(store.commit([updateCommit({ ...again, version: 2 }, 1)]), /overlapping decisions/);
     assert.deepEqual((await store.getProfiles(['u:ada'])).get('u:ada')!.tags, ['vip']);
     await store.close();
   });
@@ -59,13 +52,9 @@ describe('memory store snapshots', () => {
       });
       const profiles = ['u:ada', 'u:bob', 'a:anon'].map((key) => makeProfile(key));
       await first.commit(
-        profiles.map((profile, i) => ({
-          key: profile.key,
-          expectedVersion: 0,
-          profile,
-          events: [event(`${profile.key}-1`, 10 + i), event(`${profile.key}-2`, i)],
-          messageIds: [`${profile.key}-1`, `${profile.key}-2`],
-        })),
+        profiles.map((profile, i) =>
+          createCommit(profile, [event(`${profile.key}-1`, 10 + i), event(`${profile.key}-2`, i)]),
+        ),
       );
       await first.linkAlias('anon-1', 'ada');
       await first.close();
@@ -99,15 +88,7 @@ describe('memory store snapshots', () => {
         makeProfile('u:cy', { checkAt: null }),
         makeProfile('u:dee'),
       ];
-      await first.commit(
-        profiles.map((profile) => ({
-          key: profile.key,
-          expectedVersion: 0,
-          profile,
-          events: [],
-          messageIds: [],
-        })),
-      );
+      await first.commit(profiles.map((profile) => createCommit(profile)));
       await first.eraseProfile('u:ada');
       await first.close();
       const second = new MemoryStore({ ...CONFORMANCE_OPTIONS, dataDir });
@@ -142,7 +123,7 @@ describe('memory store scans', () => {
     for (let i = 0; i < n; i += 5000) {
       const commits = Array.from({ length: 5000 }, (_, j) => {
         const key = `u:user-${((i + j) * 7919) % n}`;
-        return { key, expectedVersion: 0, profile: { ...template, key }, events: [], messageIds: [] };
+        return createCommit({ ...template, key });
       });
       await store.commit(commits);
     }
@@ -169,9 +150,7 @@ describe('memory store scans', () => {
         if (churn && cursor !== null) {
           // A new profile and an erased one (both past this page) on every page.
           const key = `u:zz-new-${pages}`;
-          await store.commit([
-            { key, expectedVersion: 0, profile: { ...template, key }, events: [], messageIds: [] },
-          ]);
+          await store.commit([createCommit({ ...template, key })]);
           await store.eraseProfile(`u:user-${pages}`);
         }
         pages++;
