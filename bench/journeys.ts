@@ -38,12 +38,13 @@ import { readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { Redis } from 'ioredis';
-import { BullMQScheduler } from '../engine/adapters/schedulers/bullmq.ts';
-import { RedisStore } from '../engine/adapters/stores/redis.ts';
+import type { Redis } from 'ioredis';
+import type { BullMQScheduler } from '../engine/adapters/schedulers/bullmq.ts';
+import type { RedisStore } from '../engine/adapters/stores/redis.ts';
 import type { StoredEvent } from '../engine/events.ts';
 import { INGEST_QUEUE } from '../engine/ingest/ingest-queue.ts';
 import { durationMs } from '../rules/durations.ts';
+import { redisView } from '../test/helpers/cluster.ts';
 import { KEYS } from '../test/helpers/engine.ts';
 import {
   REDIS_URL,
@@ -88,7 +89,6 @@ const workers = Number(values.workers);
 const only = new Set(values.only.split(','));
 
 const WORKSPACE = fileURLToPath(new URL('./workspace', import.meta.url));
-const DAY = 86_400_000;
 const BATCH = 100;
 const INTERVAL_MS = 50;
 const WARM_UP_MS = 2_000;
@@ -136,17 +136,8 @@ async function startCluster(): Promise<Cluster> {
         if (l.trim()) logged.push(`${i === 0 ? 'api' : `worker ${i}`}: ${l}`);
     }),
   );
-  const redis = new Redis(REDIS_URL);
-  const store = new RedisStore({
-    redis,
-    prefix: `${prefix}:`,
-    eventRetentionMs: 365 * DAY,
-    dedupeHorizonMs: 30 * DAY,
-  });
-  const queue = new BullMQScheduler({ connection: { url: REDIS_URL }, prefix: `${prefix}:q` });
-  const cluster: Cluster = { prefix, logged, url: '', procs, redis, store, queue };
+  const cluster: Cluster = { prefix, logged, url: '', procs, ...(await redisView(prefix)) };
   live.add(cluster);
-  await store.init();
   cluster.url = await procs[0].url;
   // The workers publish the workspace and start consuming; give them a moment to be ready.
   await new Promise((r) => setTimeout(r, 1000));

@@ -8,6 +8,23 @@ import { REDIS_URL, removeKeys, spawnTideline, type TidelineProcess, uniquePrefi
 
 const DAY = 86_400_000;
 
+/**
+ * What processes running with TIDELINE_PREFIX `prefix` keep in Redis: their store (keys `<prefix>:`)
+ * and their queues (`<prefix>:q:`), seen from the test or bench.
+ */
+export async function redisView(prefix: string) {
+  const redis = new Redis(REDIS_URL);
+  const store = new RedisStore({
+    redis,
+    prefix: `${prefix}:`,
+    eventRetentionMs: 365 * DAY,
+    dedupeHorizonMs: 30 * DAY,
+  });
+  await store.init();
+  const queue = new BullMQScheduler({ connection: { url: REDIS_URL }, prefix: `${prefix}:q` });
+  return { redis, store, queue };
+}
+
 /** Production processes (API + workers, Redis store, BullMQ) on a fresh key prefix, plus a view into their Redis. */
 export async function startCluster(workers: number, extraEnv: Record<string, string> = {}) {
   const prefix = uniquePrefix('mp');
@@ -26,15 +43,7 @@ export async function startCluster(workers: number, extraEnv: Record<string, str
     return w;
   };
   for (let i = 0; i < workers; i++) addWorker();
-  const redis = new Redis(REDIS_URL);
-  const store = new RedisStore({
-    redis,
-    prefix: `${prefix}:`,
-    eventRetentionMs: 365 * DAY,
-    dedupeHorizonMs: 30 * DAY,
-  });
-  await store.init();
-  const queue = new BullMQScheduler({ connection: { url: REDIS_URL }, prefix: `${prefix}:q` });
+  const { redis, store, queue } = await redisView(prefix);
   const url = await api.url;
   return {
     url,
