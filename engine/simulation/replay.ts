@@ -3,6 +3,7 @@
  * then each user's timeline and the totals. The simulator runs one per worker thread, each over its own
  * users (engine/simulation/simulate.ts).
  */
+import { parseBatch } from '../../api/ingest/messages.ts';
 import type { JourneyDefinition } from '../../journeys/journey.ts';
 import { journeyLogOf, timelineLine } from '../../journeys/timeline.ts';
 import { compile } from '../../rules/compile.ts';
@@ -103,6 +104,33 @@ export async function replay(input: ReplayInput): Promise<ReplayResult> {
     await scheduler.close();
     await store.close();
   }
+}
+
+/** A share of the stream for one replay: Segment messages as received, in chunks. */
+export interface Share extends Omit<ReplayInput, 'chunks' | 'onProgress'> {
+  /** The newest message's time in the whole stream (the parser's arrival time). */
+  newest: number;
+  chunks: { until: number; messages: unknown[] }[];
+  /** Messages outside the replay window: checked like the others, not replayed. */
+  unused: unknown[];
+}
+
+/**
+ * Parses a share as the ingestion API does (throwing its HttpError for a refused message; its
+ * pointers are into the share), each message arriving when it happened, and replays it.
+ */
+export async function replayShare(
+  { newest, chunks: raw, unused, ...input }: Share,
+  onProgress?: (replayed: number) => void,
+): Promise<ReplayResult> {
+  const parsed = parseBatch({ batch: [...raw.flatMap((c) => c.messages), ...unused] }, newest);
+  for (const m of parsed) m.receivedAt = m.timestamp;
+  let next = 0;
+  const chunks = raw.map((c) => ({
+    until: c.until,
+    messages: parsed.slice(next, (next += c.messages.length)),
+  }));
+  return replay({ ...input, chunks, ...(onProgress ? { onProgress } : {}) });
 }
 
 async function report(store: MemoryStore, workspace: Workspace, to: number): Promise<ReplayResult> {

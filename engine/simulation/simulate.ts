@@ -10,13 +10,20 @@
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
+import { HttpError } from '../../api/errors.ts';
 import { idOf, parseBatch } from '../../api/ingest/messages.ts';
-import { isJsonObject } from '../json.ts';
-import type { Share, WorkerMessage } from './replay-worker.ts';
 import type { JourneyDefinition } from '../../journeys/journey.ts';
 import type { WorkspaceDefinitions } from '../../segments/workspace.ts';
-import type { InboundMessage } from '../events.ts';
-import { addTotals, emptyTotals, type JourneyTotals, replay, type ReplayResult } from './replay.ts';
+import { isJsonObject } from '../json.ts';
+import type { WorkerMessage } from './replay-worker.ts';
+import {
+  addTotals,
+  emptyTotals,
+  type JourneyTotals,
+  type ReplayResult,
+  replayShare,
+  type Share,
+} from './replay.ts';
 
 export type { JourneyTotals } from './replay.ts';
 
@@ -66,52 +73,43 @@ export async function simulate(input: SimulationInput): Promise<SimulationResult
   const pool = workers > 1 ? new WorkerPool(workers) : null;
   try {
     const { messages: _m, from: _f, to: _t, onProgress, workers: _w, timezone, ...definitions } = input;
-    // Split between workers, the stream is only read here, and each worker parses its share.
-    const stream = pool ? readStream(input.messages) : null;
-    const parsed = stream ? null : parseMessages(input.messages);
-    const first = (stream ? stream[0]?.at : parsed![0]?.timestamp) ?? Date.now();
-    const last = (stream ? stream.at(-1)?.at : parsed!.at(-1)?.timestamp) ?? first;
+    // The stream is only read here (timestamps and ids); each replay parses its own share.
+    const stream = readStream(input.messages);
+    const first = stream[0]?.at ?? Date.now();
+    const last = stream.at(-1)?.at ?? first;
     const from = input.from ?? first;
     const to = input.to ?? last + 7 * DAY;
     if (!(to >= from)) throw new SimulationError('the replay window ends before it starts');
-    const within = (at: number) => at >= from && at <= to;
-    const total = stream
-      ? stream.filter((m) => within(m.at)).length
-      : parsed!.filter((m) => within(m.timestamp)).length;
-    const base = { definitions, timezone: timezone ?? 'UTC', from, to };
+    const within = (m: Unparsed) => m.at >= from && m.at <= to;
+    const chunks = plan(stream.filter(within));
+    const unused = stream.filter((m) => !within(m)).map((m) => m.raw);
+    const total = stream.length - unused.length;
     let reported = 0;
     const progress = (done: number) => {
       if (!onProgress || (Math.floor(done / 5000) === Math.floor(reported / 5000) && done < total)) return;
       reported = done;
       onProgress(done, total);
     };
+    const shards = pool ? split(chunks, workers) : [chunks];
+    const shares: Share[] = (shards.length > 0 ? shards : [[]]).map((shard, i) => ({
+      definitions,
+      timezone: timezone ?? 'UTC',
+      from,
+      to,
+      newest: last,
+      chunks: shard.map((c) => ({ until: c.until, messages: c.messages.map((m) => m.raw) })),
+      unused: i === 0 ? unused : [],
+    }));
     let parts: ReplayResult[];
-    if (stream && pool) {
-      const chunks = plan(
-        stream.filter((m) => within(m.at)),
-        (m) => m.at,
-      );
-      const unused = stream.filter((m) => !within(m.at)).map((m) => m.raw);
-      const shards = split(chunks, workers, (m) => m.ids);
-      const shares = (shards.length > 0 ? shards : [[]]).map((shard, i) => ({
-        ...base,
-        newest: last,
-        chunks: shard.map((c) => ({ until: c.until, messages: c.messages.map((m) => m.raw) })),
-        unused: i === 0 ? unused : [],
-      }));
-      try {
-        parts = await pool.run(shares, progress);
-      } catch (error) {
-        // A worker's parse refused a message: the whole stream's parse names it.
-        if (error instanceof RefusedStream) parseMessages(input.messages);
-        throw error;
-      }
-    } else {
-      const chunks = plan(
-        parsed!.filter((m) => within(m.timestamp)),
-        (m) => m.timestamp,
-      );
-      parts = [await replay({ ...base, chunks, onProgress: progress })];
+    try {
+      parts =
+        pool && shares.length > 1
+          ? await pool.run(shares, progress)
+          : [await replayShare(shares[0], progress)];
+    } catch (error) {
+      // A replay refused a message of its share: the whole stream's parse names it.
+      if (error instanceof HttpError || error instanceof RefusedStream) nameRefused(input.messages);
+      throw error;
     }
     return { ...merge(parts), from: iso(from), to: iso(to), messages: total };
   } finally {
@@ -121,37 +119,29 @@ export async function simulate(input: SimulationInput): Promise<SimulationResult
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
-/** Valid Segment messages with their own timestamps, oldest first; every fault with its pointer. */
-function parseMessages(raw: readonly unknown[]): InboundMessage[] {
-  raw.forEach((m, i) => {
-    const timestamp = (m as { timestamp?: unknown } | null)?.timestamp;
-    if (typeof timestamp !== 'string')
-      throw new SimulationError(`/${i}/timestamp: every replayed message needs one`);
-  });
-  // Replayed history: far-future checks are relative to the newest message, and nothing is late.
+/** Throws the ingestion API's fault for the first refused message, pointing into the whole stream. */
+function nameRefused(raw: readonly unknown[]): void {
   // A loop, not Math.max(...): spreading a few hundred thousand arguments overflows the stack.
   let newest = Number.NEGATIVE_INFINITY;
   for (const m of raw) {
     const t = Date.parse(String((m as { timestamp: string }).timestamp));
     if (t > newest) newest = t;
   }
-  const parsed = parseBatch({ batch: raw }, Number.isFinite(newest) ? newest : Date.now());
-  for (const m of parsed) m.receivedAt = m.timestamp;
-  return parsed.sort((a, b) => a.timestamp - b.timestamp);
+  parseBatch({ batch: raw }, Number.isFinite(newest) ? newest : Date.now());
 }
 
-interface Planned<T> {
+interface Chunk {
   until: number;
-  messages: T[];
+  messages: Unparsed[];
 }
 
 /** Up to 500 messages within a minute of event time per chunk, applied once the clock is at its last. */
-function plan<T>(messages: readonly T[], at: (m: T) => number): Planned<T>[] {
-  const chunks: Planned<T>[] = [];
+function plan(messages: readonly Unparsed[]): Chunk[] {
+  const chunks: Chunk[] = [];
   for (let i = 0; i < messages.length;) {
     let j = i + 1;
-    while (j < messages.length && j - i < CHUNK_SIZE && at(messages[j]) - at(messages[i]) < CHUNK_MS) j++;
-    chunks.push({ until: at(messages[j - 1]), messages: messages.slice(i, j) });
+    while (j < messages.length && j - i < CHUNK_SIZE && messages[j].at - messages[i].at < CHUNK_MS) j++;
+    chunks.push({ until: messages[j - 1].at, messages: messages.slice(i, j) });
     i = j;
   }
   return chunks;
@@ -177,26 +167,31 @@ interface Unparsed {
 }
 
 /**
- * The stream read just enough to plan it, oldest first (the workers parse their shares). Null when a
- * message cannot be read this way: the parser will say why.
+ * The stream read just enough to plan it, oldest first (stable: messages of one instant keep their
+ * order). A message this cannot read (no valid time, no id) is refused with the parser's fault.
  */
-function readStream(raw: readonly unknown[]): Unparsed[] | null {
+function readStream(raw: readonly unknown[]): Unparsed[] {
   const stream: Unparsed[] = [];
   for (const [i, m] of raw.entries()) {
     const message = (isJsonObject(m) ? m : {}) as Record<string, unknown>;
     if (typeof message.timestamp !== 'string')
       throw new SimulationError(`/${i}/timestamp: every replayed message needs one`);
-    const at = Date.parse(message.timestamp);
-    const ids = idsOf(message.userId, message.anonymousId, message.previousId);
-    if (Number.isNaN(at) || ids.length === 0) return null;
-    stream.push({ raw: m, at, ids });
+    stream.push({
+      raw: m,
+      at: Date.parse(message.timestamp),
+      ids: idsOf(message.userId, message.anonymousId, message.previousId),
+    });
   }
-  // Stable: messages of one instant keep their order, as the parsed stream's sort does.
+  const unreadable = stream.findIndex((m) => Number.isNaN(m.at) || m.ids.length === 0);
+  if (unreadable >= 0) {
+    nameRefused(raw);
+    throw new SimulationError(`/${unreadable}: the message cannot be replayed`);
+  }
   return stream.sort((a, b) => a.at - b.at);
 }
 
 /** The chunks, each split between `n` shards of users: ids linked by any message share a shard. */
-function split<T>(chunks: readonly Planned<T>[], n: number, idsOf: (m: T) => string[]): Planned<T>[][] {
+function split(chunks: readonly Chunk[], n: number): Chunk[][] {
   const parent = new Map<string, string>();
   const find = (id: string): string => {
     let root = id;
@@ -207,8 +202,7 @@ function split<T>(chunks: readonly Planned<T>[], n: number, idsOf: (m: T) => str
   const firstIds: string[][] = [];
   for (const chunk of chunks) {
     const firsts: string[] = [];
-    for (const m of chunk.messages) {
-      const ids = idsOf(m);
+    for (const { ids } of chunk.messages) {
       firsts.push(ids[0]);
       for (let i = 1; i < ids.length; i++) {
         const a = find(ids[0]);
@@ -232,9 +226,9 @@ function split<T>(chunks: readonly Planned<T>[], n: number, idsOf: (m: T) => str
     shardOf.set(root, shard);
     load[shard] += size;
   }
-  const shards: Planned<T>[][] = Array.from({ length: n }, () => []);
+  const shards: Chunk[][] = Array.from({ length: n }, () => []);
   chunks.forEach((chunk, c) => {
-    const parts: T[][] = Array.from({ length: n }, () => []);
+    const parts: Unparsed[][] = Array.from({ length: n }, () => []);
     chunk.messages.forEach((m, i) => parts[shardOf.get(find(firstIds[c][i]))!].push(m));
     parts.forEach((messages, i) => {
       if (messages.length > 0) shards[i].push({ until: chunk.until, messages });
