@@ -82,7 +82,7 @@ export const emptyMemory = (): JourneyMemory => ({
 });
 
 /** `<prefix>.<16 base64url chars of sha1(parts)>`. */
-export function shortId(prefix: string, ...parts: (string | number)[]): string {
+function shortId(prefix: string, ...parts: (string | number)[]): string {
   return `${prefix}.${createHash('sha1').update(parts.join('\u0000')).digest('base64url').slice(0, 16)}`;
 }
 
@@ -109,9 +109,44 @@ export type JourneyLogName =
   | 'message_skipped'
   | 'message_status';
 
-/** An execution log entry, stored once in the user's history (its id names the decision). */
-export function journeyLog(
+/** Where in a journey a log entry was decided. */
+export interface LogPlace {
+  journeyId: string;
+  version: number;
+  enrollmentId: string;
+  step: string;
+}
+
+/**
+ * An execution log entry, stored once in the user's history: its id is named by `idParts` (the
+ * decision), so it is stored once however often the decision is made again.
+ */
+export function logEntry(
   /** Numbers the user's log entries (`seq`), so the log reads in decision order where times tie. */
+  counter: { journeyLogged?: number },
+  name: JourneyLogName,
+  place: LogPlace,
+  idParts: readonly (string | number)[],
+  at: number,
+  now: number,
+  details: Record<string, Json>,
+): StoredEvent {
+  counter.journeyLogged = (counter.journeyLogged ?? 0) + 1;
+  const { journeyId, version, enrollmentId, step } = place;
+  return {
+    // Hashed short: the ids are members of the user's history set, which Redis keeps compact only
+    // while members are short.
+    messageId: shortId('j', name, ...idParts),
+    type: 'internal',
+    event: name,
+    properties: { journeyId, version, enrollmentId, seq: counter.journeyLogged, step, ...details },
+    timestamp: at,
+    receivedAt: now,
+  };
+}
+
+/** A decision of an enrollment at the step it is at (one per visit and action). */
+export function journeyLog(
   counter: { journeyLogged?: number },
   name: JourneyLogName,
   journeyId: string,
@@ -121,22 +156,11 @@ export function journeyLog(
   details: Record<string, Json>,
 ): StoredEvent {
   const action = typeof details.action === 'string' ? details.action : name;
-  counter.journeyLogged = (counter.journeyLogged ?? 0) + 1;
-  return {
-    // Named by the decision (stored once however often it is re-decided), hashed short: the ids are
-    // members of the user's history set, which Redis keeps compact only while members are short.
-    messageId: shortId('j', name, enrollment.id, enrollment.visits, action),
-    type: 'internal',
-    event: name,
-    properties: {
-      journeyId,
-      version: enrollment.version,
-      enrollmentId: enrollment.id,
-      seq: counter.journeyLogged,
-      step: enrollment.step,
-      ...details,
-    },
-    timestamp: at,
-    receivedAt: now,
+  const place = {
+    journeyId,
+    version: enrollment.version,
+    enrollmentId: enrollment.id,
+    step: enrollment.step,
   };
+  return logEntry(counter, name, place, [enrollment.id, enrollment.visits, action], at, now, details);
 }

@@ -9,7 +9,7 @@ import type { StoredEvent } from '../engine/events.ts';
 import type { Json } from '../engine/json.ts';
 import type { ChannelGateway, OutboxMessage, SendOutcome } from '../engine/ports/channel-gateway.ts';
 import type { Profile } from '../engine/profiles/profile.ts';
-import { shortId } from './enrollment.ts';
+import { logEntry } from './enrollment.ts';
 
 /** Gateway calls per message at most; the last `retry` answer fails it. */
 export const MAX_SEND_ATTEMPTS = 5;
@@ -73,37 +73,20 @@ export function recordSends(profile: Profile, outcomes: SendOutcomes, now: numbe
       details.retryAt = new Date(outcome.retryAt).toISOString();
       kept.push({ ...message, attempts: attempt, dueAt: outcome.retryAt });
     }
-    log.push(statusLog(profile, message, details, Math.max(now, message.requestedAt), now));
+    const { messageId, channel, template } = message;
+    log.push(
+      logEntry(
+        profile,
+        'message_status',
+        message,
+        [messageId, attempt],
+        Math.max(now, message.requestedAt),
+        now,
+        { messageId, channel, template, ...details },
+      ),
+    );
   }
   if (kept.length > 0) profile.outbox = kept;
   else delete profile.outbox;
   return log;
-}
-
-function statusLog(
-  profile: Profile,
-  message: OutboxMessage,
-  details: Record<string, Json>,
-  at: number,
-  now: number,
-): StoredEvent {
-  profile.journeyLogged = (profile.journeyLogged ?? 0) + 1;
-  return {
-    messageId: shortId('j', 'message_status', message.messageId, String(details.attempt)),
-    type: 'internal',
-    event: 'message_status',
-    properties: {
-      journeyId: message.journeyId,
-      version: message.version,
-      enrollmentId: message.enrollmentId,
-      seq: profile.journeyLogged,
-      step: message.step,
-      messageId: message.messageId,
-      channel: message.channel,
-      template: message.template,
-      ...details,
-    },
-    timestamp: at,
-    receivedAt: now,
-  };
 }
