@@ -10,7 +10,7 @@ import {
 } from '../../engine/profiles/checks.ts';
 import { SWEEP_GRACE_MS, SWEEPER_JOB, SWEEPER_QUEUE, sweepOverdue } from '../../engine/profiles/sweeper.ts';
 import { createCommit, makeProfile } from '../helpers/profiles.ts';
-import { type Engine, journey, journeyEngine, track } from '../journeys/helpers.ts';
+import { type Engine, journeyEngine, track, waitThenHello } from '../journeys/helpers.ts';
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;
@@ -80,12 +80,7 @@ describe('the sweeper in a worker (in-process queue, virtual clock)', () => {
   before(async () => {
     e = await journeyEngine(
       {
-        journeys: [
-          journey('pause', 'signup', [
-            { id: 'two_hours', type: 'wait', duration: 'PT2H' },
-            { id: 'hello', type: 'send', channel: 'sandbox', template: 'hello' },
-          ]),
-        ],
+        journeys: [waitThenHello()],
       },
       T0 - MIN,
     );

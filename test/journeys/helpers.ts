@@ -115,3 +115,10 @@ export const journey = (
   steps,
   ...extra,
 });
+
+/** `pause`: on signup, wait two hours, then a sandbox message. */
+export const waitThenHello = (): JourneyDefinition =>
+  journey('pause', 'signup', [
+    { id: 'two_hours', type: 'wait', duration: 'PT2H' },
+    { id: 'hello', type: 'send', channel: 'sandbox', template: 'hello' },
+  ]);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { SegmentDefinition } from '../../segments/segment.ts';
-import { type Engine, identify, journey, journeyEngine, track } from './helpers.ts';
+import { type Engine, identify, journey, journeyEngine, track, waitThenHello } from './helpers.ts';
 
 const T0 = Date.parse('2026-03-02T02:00:00Z'); // Monday: 10:00 in Shanghai, Sunday 18:00 in Los Angeles
 const MIN = 60_000;
@@ -21,10 +21,7 @@ describe('step: wait', () => {
     e = await journeyEngine(
       {
         journeys: [
-          journey('pause', 'signup', [
-            { id: 'two_hours', type: 'wait', duration: 'PT2H' },
-            { id: 'hello', type: 'send', channel: 'sandbox', template: 'hello' },
-          ]),
+          waitThenHello(),
           journey('morning', 'signup', [
             { id: 'nine', type: 'wait', until: { time: '09:00' } },
             { id: 'hello', type: 'send', channel: 'sandbox', template: 'good_morning' },
