@@ -1,0 +1,231 @@
+import type { Redis } from 'ioredis';
+import type {
+  CapWindow,
+  ChannelAlert,
+  ChannelState,
+  Claim,
+  ClaimRequest,
+  MessageRecord,
+  Suppression,
+} from '../../ports/channel-state.ts';
+
+/** Message records, index entries and inbound marks live this long. */
+const RECORD_TTL_SECONDS = 30 * 24 * 3600;
+
+// nextClaim of rules.ts, as one atomic step. KEYS[1] record; ARGV request JSON, ttl.
+const CLAIM = `
+local raw = redis.call('GET', KEYS[1])
+local req = cjson.decode(ARGV[1])
+if not raw then
+  local rec = { messageId = req.messageId, state = 'sending', claimedAt = req.now, firstAttemptAt = req.now,
+    attempts = 1, profileKey = req.profileKey, journeyId = req.journeyId, channel = req.channel }
+  local out = cjson.encode(rec)
+  redis.call('SET', KEYS[1], out, 'EX', ARGV[2])
+  return {'go', out}
+end
+local rec = cjson.decode(raw)
+if rec.state == 'done' then return {'done', raw} end
+if rec.state == 'unknown' then return {'unknown', raw} end
+if rec.state == 'retry' then
+  rec.state = 'sending'; rec.claimedAt = req.now; rec.attempts = rec.attempts + 1
+  local out = cjson.encode(rec)
+  redis.call('SET', KEYS[1], out, 'KEEPTTL')
+  return {'go', out}
+end
+if rec.claimedAt + req.leaseMs > req.now then return {'busy', raw} end
+rec.state = 'unknown'
+local out = cjson.encode(rec)
+redis.call('SET', KEYS[1], out, 'KEEPTTL')
+return {'unknown', out}
+`;
+
+// KEYS[1] record; ARGV[1] fields JSON. Merges into an existing record only.
+const UPDATE = `
+local raw = redis.call('GET', KEYS[1])
+if not raw then return false end
+local rec = cjson.decode(raw)
+for k, v in pairs(cjson.decode(ARGV[1])) do rec[k] = v end
+local out = cjson.encode(rec)
+redis.call('SET', KEYS[1], out, 'KEEPTTL')
+return out
+`;
+
+// KEYS cap windows; ARGV[1] message id, ARGV[2] now, then window ms and limit per key.
+const RESERVE = `
+local id = ARGV[1]
+local now = tonumber(ARGV[2])
+for i, key in ipairs(KEYS) do
+  local window = tonumber(ARGV[1 + 2 * i])
+  local limit = tonumber(ARGV[2 + 2 * i])
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+  if not redis.call('ZSCORE', key, id) and redis.call('ZCARD', key) >= limit then return key end
+end
+for i, key in ipairs(KEYS) do
+  local window = tonumber(ARGV[1 + 2 * i])
+  redis.call('ZADD', key, 'NX', now, id)
+  redis.call('PEXPIRE', key, window)
+end
+return false
+`;
+
+const TAKE_CREDIT = `
+local n = tonumber(redis.call('GET', KEYS[1]) or '0')
+if n <= 0 then return 0 end
+redis.call('DECR', KEYS[1])
+return 1
+`;
+
+// rateWait of rules.ts. KEYS[1] tat; ARGV rate, now.
+const RATE = `
+local interval = 1000 / tonumber(ARGV[1])
+local now = tonumber(ARGV[2])
+local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+local nxt = math.max(tat, now) + interval
+redis.call('SET', KEYS[1], tostring(nxt), 'PX', 60000)
+return tostring(math.max(0, nxt - now - math.max(interval, 100)))
+`;
+
+interface Scripts {
+  tidelineClaim(key: string, request: string, ttl: number): Promise<[Claim['kind'], string]>;
+  tidelineUpdate(key: string, fields: string): Promise<string | null>;
+  tidelineReserve(numberOfKeys: number, ...args: (string | number)[]): Promise<string | null>;
+  tidelineTakeCredit(key: string): Promise<number>;
+  tidelineRate(key: string, rate: number, now: number): Promise<string>;
+}
+
+/** Channel state in Redis (both production modes: Redis is always there for the queues). */
+export class RedisChannelState implements ChannelState {
+  private readonly scripts: Scripts;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+  ) {
+    redis.defineCommand('tidelineClaim', { lua: CLAIM, numberOfKeys: 1 });
+    redis.defineCommand('tidelineUpdate', { lua: UPDATE, numberOfKeys: 1 });
+    redis.defineCommand('tidelineReserve', { lua: RESERVE });
+    redis.defineCommand('tidelineTakeCredit', { lua: TAKE_CREDIT, numberOfKeys: 1 });
+    redis.defineCommand('tidelineRate', { lua: RATE, numberOfKeys: 1 });
+    this.scripts = redis as unknown as Scripts;
+  }
+
+  private key(...parts: string[]): string {
+    return `${this.prefix}:ch:${parts.join(':')}`;
+  }
+
+  async claim(request: ClaimRequest): Promise<Claim> {
+    const [kind, raw] = await this.scripts.tidelineClaim(
+      this.key('msg', request.messageId),
+      JSON.stringify(request),
+      RECORD_TTL_SECONDS,
+    );
+    return { kind, record: JSON.parse(raw) as MessageRecord };
+  }
+
+  // Plain commands, not MULTI: the index only helps find the record, and single commands ride the
+  // connection's automatic pipeline when it has one.
+  async settle(record: MessageRecord, index: string[] = []): Promise<void> {
+    await Promise.all([
+      this.redis.set(this.key('msg', record.messageId), JSON.stringify(record), 'EX', RECORD_TTL_SECONDS),
+      ...index.map((k) => this.redis.set(this.key('idx', k), record.messageId, 'EX', RECORD_TTL_SECONDS)),
+    ]);
+  }
+
+  async record(messageId: string): Promise<MessageRecord | null> {
+    const raw = await this.redis.get(this.key('msg', messageId));
+    return raw ? (JSON.parse(raw) as MessageRecord) : null;
+  }
+
+  async lookup(indexKey: string): Promise<string | null> {
+    return this.redis.get(this.key('idx', indexKey));
+  }
+
+  async update(messageId: string, fields: Partial<MessageRecord>): Promise<MessageRecord | null> {
+    const raw = await this.scripts.tidelineUpdate(this.key('msg', messageId), JSON.stringify(fields));
+    return raw ? (JSON.parse(raw) as MessageRecord) : null;
+  }
+
+  async suppress(channel: string, address: string, suppression: Suppression): Promise<void> {
+    await this.redis.hset(this.key('suppressed', channel), address, JSON.stringify(suppression));
+  }
+
+  async suppressed(channel: string, address: string): Promise<Suppression | null> {
+    const raw = await this.redis.hget(this.key('suppressed', channel), address);
+    return raw ? (JSON.parse(raw) as Suppression) : null;
+  }
+
+  async unsuppress(channel: string, address: string): Promise<void> {
+    await this.redis.hdel(this.key('suppressed', channel), address);
+  }
+
+  async reserve(
+    messageId: string,
+    windows: CapWindow[],
+    now: number,
+  ): Promise<{ ok: true } | { ok: false; full: string }> {
+    if (windows.length === 0) return { ok: true };
+    const keys = windows.map((w) => this.key('cap', w.key));
+    const full = await this.scripts.tidelineReserve(
+      keys.length,
+      ...keys,
+      messageId,
+      now,
+      ...windows.flatMap((w) => [w.windowMs, w.limit]),
+    );
+    return full ? { ok: false, full: full.slice(this.key('cap', '').length) } : { ok: true };
+  }
+
+  async release(messageId: string, keys: string[]): Promise<void> {
+    await Promise.all(keys.map((k) => this.redis.zrem(this.key('cap', k), messageId)));
+  }
+
+  async grantCredit(key: string, status: 'accept' | 'reject'): Promise<number> {
+    if (status === 'reject') {
+      await this.redis.set(this.key('credit', key), 0);
+      return 0;
+    }
+    return this.redis.incr(this.key('credit', key));
+  }
+
+  async takeCredit(key: string): Promise<boolean> {
+    return (await this.scripts.tidelineTakeCredit(this.key('credit', key))) === 1;
+  }
+
+  async returnCredit(key: string): Promise<void> {
+    await this.redis.incr(this.key('credit', key));
+  }
+
+  async credits(key: string): Promise<number> {
+    return Number((await this.redis.get(this.key('credit', key))) ?? 0);
+  }
+
+  async firstSeen(key: string, ttlMs: number): Promise<boolean> {
+    return (await this.redis.set(this.key('seen', key), '1', 'PX', ttlMs, 'NX')) === 'OK';
+  }
+
+  async forgetSeen(keys: string[]): Promise<void> {
+    if (keys.length > 0) await this.redis.del(...keys.map((k) => this.key('seen', k)));
+  }
+
+  async rateSlot(provider: string, ratePerSecond: number, now: number): Promise<number> {
+    return Number(await this.scripts.tidelineRate(this.key('rate', provider), ratePerSecond, now));
+  }
+
+  async raiseAlert(alert: ChannelAlert): Promise<void> {
+    await this.redis.hsetnx(this.key('alerts'), alert.id, JSON.stringify(alert));
+  }
+
+  async alerts(): Promise<ChannelAlert[]> {
+    const all = await this.redis.hgetall(this.key('alerts'));
+    return Object.values(all)
+      .map((raw) => JSON.parse(raw) as ChannelAlert)
+      .sort((a, b) => a.at - b.at);
+  }
+
+  async resolveAlert(id: string): Promise<boolean> {
+    return (await this.redis.hdel(this.key('alerts'), id)) === 1;
+  }
+
+  /** The Redis connection belongs to the caller. */
+  async close(): Promise<void> {}
+}
