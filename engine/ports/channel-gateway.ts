@@ -1,4 +1,4 @@
-import type { Channel } from '../../journeys/journey.ts';
+import type { Channel, QuietHours } from '../../journeys/journey.ts';
 import type { Profile } from '../profiles/profile.ts';
 
 /**
@@ -16,6 +16,11 @@ export interface OutboxMessage {
   channel: Channel;
   template: string;
   variant?: number;
+  /** The event that enrolled the user (templates read it as `event`). */
+  trigger: { messageId: string; at: number };
+  /** The journey's send policy, as it was decided (checked again when the message leaves). */
+  transactional?: boolean;
+  quietHours?: QuietHours;
   /** The logical time the send was decided at. */
   requestedAt: number;
   /** Gateway calls made so far. */
@@ -31,14 +36,19 @@ export interface SendRequest {
 }
 
 /**
- * What became of a message: taken by a provider (`sent`), recorded by the sandbox (`sandbox`), given
- * up (`failed`), or to be tried again at `retryAt`.
+ * What became of a message: taken by a provider (`sent`), recorded by the sandbox (`sandbox`), not
+ * sent for a policy reason (`skipped`), given up (`failed`), possibly taken but never confirmed
+ * (`unknown`: never re-sent blindly), to be tried again at `retryAt` (`retry`, counts as an attempt),
+ * or held until `retryAt` by policy (`deferred`: quiet hours, a paused channel; not an attempt).
  */
 export type SendOutcome =
-  | { status: 'sent'; providerId?: string }
+  | { status: 'sent'; provider?: string; providerId?: string; segments?: number }
   | { status: 'sandbox' }
-  | { status: 'failed'; reason: string }
-  | { status: 'retry'; reason: string; retryAt: number };
+  | { status: 'skipped'; reason: string }
+  | { status: 'failed'; reason: string; code?: string; forgetPushToken?: string }
+  | { status: 'unknown'; reason: string }
+  | { status: 'retry'; reason: string; retryAt: number }
+  | { status: 'deferred'; reason: string; retryAt: number };
 
 /**
  * The port every send goes through. Adapters claim the message id before they call a provider, so

@@ -1,0 +1,3 @@
+export { JpushProvider, type JpushOptions } from './provider.ts';
+export { toJpushPush, sendno, type JpushPush } from './payload.ts';
+export { classifyJpushAnswer } from './errors.ts';

@@ -1,0 +1,53 @@
+/**
+ * Template checks at validation (publish, `tideline validate`): Liquid syntax, variables a message
+ * could never have (a misspelt root or profile field), and the channel's limits measured on the
+ * content rendered with the template's `sample` values.
+ */
+import type { RuleFault } from '../../rules/types.ts';
+import type { TemplateDefinition } from '../../journeys/journey.ts';
+import { contentTexts, liquid, mapTexts, TEMPLATE_ROOTS } from './liquid.ts';
+
+/** Syntax and variables of every text in the content. */
+export function liquidFaults(template: TemplateDefinition): RuleFault[] {
+  const faults: RuleFault[] = [];
+  for (const [pointer, text] of contentTexts(template.content)) {
+    let segments: (string | number)[][];
+    try {
+      segments = liquid.globalVariableSegmentsSync(text) as (string | number)[][];
+    } catch (error) {
+      faults.push({ pointer, message: `Liquid: ${(error as Error).message}` });
+      continue;
+    }
+    for (const path of segments) {
+      const [root, field] = path.map(String);
+      const allowed = TEMPLATE_ROOTS[root];
+      const name = path.join('.');
+      if (allowed === undefined) {
+        faults.push({
+          pointer,
+          message: `unknown variable '${name}': a template reads ${Object.keys(TEMPLATE_ROOTS).join(', ')}`,
+        });
+      } else if (allowed && field !== undefined && !allowed.includes(field)) {
+        faults.push({
+          pointer,
+          message: `unknown variable '${name}': ${root} has ${allowed.map((f) => `${root}.${f}`).join(', ')}`,
+        });
+      }
+    }
+  }
+  return faults;
+}
+
+/** Renders the content with the sample (lenient: what has no sample value renders empty). */
+export function previewContent(
+  template: TemplateDefinition & { sample?: Record<string, unknown> },
+): Record<string, unknown> {
+  const scope = { profile: {}, event: {}, journey: {}, message: {}, links: {}, ...(template.sample ?? {}) };
+  return mapTexts(template.content, (text) => {
+    try {
+      return liquid.parseAndRenderSync(text, scope, { strictVariables: false });
+    } catch {
+      return text;
+    }
+  }) as Record<string, unknown>;
+}

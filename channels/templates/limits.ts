@@ -1,0 +1,84 @@
+/**
+ * What a template must respect for its channel, checked at validation on the content rendered with
+ * the template's sample: SMS length (500 characters, signature included) and no URLs in SMS
+ * variables, WeChat keyword value limits, the push payload size, the email subject.
+ */
+import type { RuleFault } from '../../rules/types.ts';
+import type { TemplateDefinition } from '../../journeys/journey.ts';
+import { MAX_SMS_CHARACTERS, smsLength } from '../aliyun-sms/segments.ts';
+import { keyLimitProblems } from '../wechat/key-limits.ts';
+import { liquidFaults, previewContent } from './check.ts';
+
+/** FCM and APNs refuse larger payloads. */
+export const PUSH_PAYLOAD_BYTES = 4096;
+
+/** What an SMS template measures, rendered with its sample: characters and billed segments. */
+export function templateNote(template: TemplateDefinition): string | null {
+  if (template.channel !== 'sms') return null;
+  const text = previewContent(template).text;
+  if (typeof text !== 'string') return null;
+  const { characters, segments } = smsLength(text);
+  return `SMS ${characters} characters, ${segments} segment${segments === 1 ? '' : 's'}${template.sample ? '' : ' without its variables'}`;
+}
+
+export function templateFaults(template: TemplateDefinition): RuleFault[] {
+  const faults = liquidFaults(template);
+  if (faults.length > 0) return faults;
+  const preview = previewContent(template);
+  switch (template.channel) {
+    case 'sms': {
+      const text = typeof preview.text === 'string' ? preview.text : '';
+      if ([...text].length > MAX_SMS_CHARACTERS) {
+        faults.push({
+          pointer: '/content/text',
+          message: `${[...text].length} characters: an SMS has at most ${MAX_SMS_CHARACTERS}`,
+        });
+      }
+      for (const [name, value] of Object.entries(template.content.params)) {
+        if (/https?:\/\/|\|\s*track\b/.test(value)) {
+          faults.push({
+            pointer: `/content/params/${name}`,
+            message:
+              'Aliyun refuses URLs in template variables (isv.PARAM_NOT_SUPPORT_URL): put the link in the registered template',
+          });
+        }
+      }
+      break;
+    }
+    case 'push': {
+      const bytes = Buffer.byteLength(
+        JSON.stringify({ title: preview.title, body: preview.body, data: preview.data ?? {} }),
+      );
+      if (bytes > PUSH_PAYLOAD_BYTES) {
+        faults.push({
+          pointer: '/content',
+          message: `${bytes} bytes: a push payload has at most ${PUSH_PAYLOAD_BYTES}`,
+        });
+      }
+      break;
+    }
+    case 'wechat':
+    case 'miniprogram': {
+      // A value with variables is measured only with the template's sample (else it renders empty).
+      const data = preview.data as Record<string, string>;
+      const measurable = Object.fromEntries(
+        Object.entries(template.content.data)
+          .filter(([, raw]) => !raw.includes('{') || template.sample)
+          .map(([key]) => [key, data[key]]),
+      );
+      for (const problem of keyLimitProblems(measurable)) {
+        faults.push({ pointer: `/content/data/${problem.key}`, message: problem.message });
+      }
+      break;
+    }
+    case 'email': {
+      const subject = String(preview.subject ?? '');
+      if (subject.length > 998)
+        faults.push({ pointer: '/content/subject', message: 'longer than 998 characters' });
+      break;
+    }
+    default:
+      break;
+  }
+  return faults;
+}

@@ -1,0 +1,73 @@
+/**
+ * Message templates are LiquidJS (what Braze and Customer.io marketers write). One engine for the
+ * process: strict variables, so a value a user does not have is an error rather than an empty SMS
+ * parameter (`| default: "朋友"` guards one), own properties only, and a `track` filter that turns a
+ * link into this message's click-tracking redirect.
+ */
+import { Liquid } from 'liquidjs';
+
+/** What a template may read: the roots and, for some, the fields below them. */
+export const TEMPLATE_ROOTS: Readonly<Record<string, readonly string[] | null>> = {
+  profile: [
+    'userId',
+    'traits',
+    'tags',
+    'segments',
+    'lifecycle',
+    'lifecycleSince',
+    'createdAt',
+    'lastSeenAt',
+    'timezone',
+    'bucket',
+  ],
+  event: ['name', 'properties', 'timestamp'],
+  journey: ['id', 'version', 'name', 'step'],
+  message: ['id', 'channel'],
+  links: ['unsubscribe'],
+};
+
+/** Builds a click-tracking link for a target URL. */
+export type TrackLink = (url: string) => string;
+
+/** Carries the TrackLink in the render scope (`_track`): Liquid would call a bare function. */
+export interface TrackHolder {
+  link: TrackLink;
+}
+
+export const liquid = new Liquid({
+  strictVariables: true,
+  strictFilters: true,
+  lenientIf: true,
+  ownPropertyOnly: true,
+  cache: 1000,
+});
+
+liquid.registerFilter(
+  'track',
+  function (this: { context: { getSync(path: string[]): unknown } }, url: unknown) {
+    const holder = this.context.getSync(['_track']) as TrackHolder | undefined;
+    return holder && typeof url === 'string' ? holder.link(url) : url;
+  },
+);
+
+/** Every text of a template's content with its JSON pointer (nested objects included). */
+export function contentTexts(content: unknown, pointer = '/content'): [pointer: string, text: string][] {
+  const texts: [string, string][] = [];
+  mapTexts(content, (text, at) => texts.push([at, text]), pointer);
+  return texts;
+}
+
+/** The content with each text replaced by what `fn` makes of it; the shape is kept. */
+export function mapTexts(
+  content: unknown,
+  fn: (text: string, pointer: string) => unknown,
+  pointer = '/content',
+): unknown {
+  if (typeof content === 'string') return fn(content, pointer);
+  if (content && typeof content === 'object' && !Array.isArray(content)) {
+    return Object.fromEntries(
+      Object.entries(content).map(([k, v]) => [k, mapTexts(v, fn, `${pointer}/${k}`)]),
+    );
+  }
+  return content;
+}
