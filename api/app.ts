@@ -19,6 +19,11 @@ import { validateLifecycleConfig } from '../engine/lifecycle/config.ts';
 import { type DefinitionCollection, definitionRoutes } from './definitions.ts';
 import { audienceRoutes } from './audience.ts';
 import type { Workspace } from '../segments/workspace.ts';
+import type { LinkSigner } from '../channels/links.ts';
+import type { ChannelState } from '../engine/ports/channel-state.ts';
+import { channelRoutes } from './channels.ts';
+import { inboundRoutes } from './inbound.ts';
+import type { WechatCallbackKeys } from '../channels/registry.ts';
 
 function collections(definitions: DefinitionStore): DefinitionCollection[] {
   return [
@@ -71,6 +76,13 @@ export interface AppDeps {
   ingestor: Ingestor;
   logger: Logger;
   now?: () => number;
+  /** Click and unsubscribe links, message records, alerts and providers' pushes (absent: no routes). */
+  channels?: {
+    state: ChannelState;
+    links: LinkSigner;
+    aliyunToken?: string;
+    wechatCallbacks?: WechatCallbackKeys[];
+  };
   /** Shown by `GET /health`. */
   describe?: Record<string, string>;
 }
@@ -162,6 +174,10 @@ export function createApp(deps: AppDeps): Express {
     ),
   );
   app.use(audienceRoutes(deps.keys, deps.store, deps.workspace, now));
+  if (deps.channels) {
+    app.use(channelRoutes({ keys: deps.keys, ...deps.channels, ingestor: deps.ingestor, now }));
+    app.use(inboundRoutes({ ...deps.channels, ingestor: deps.ingestor, logger: deps.logger, now }));
+  }
   for (const collection of collections(deps.definitions)) {
     app.use(definitionRoutes(deps.keys, deps.definitions, collection, deps.onPublished, recompute, now));
   }

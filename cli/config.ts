@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CronExpressionParser } from 'cron-parser';
 import { Duration, IANAZone } from 'luxon';
@@ -21,6 +23,8 @@ export interface Config {
   eventRetentionMs: number;
   lateGraceMs: number;
   workerConcurrency: number;
+  /** Users' timer jobs a worker runs at once (message hand-overs wait on providers). */
+  checkConcurrency: number;
   lockDurationMs: number;
   stalledIntervalMs: number;
   demo: boolean;
@@ -35,6 +39,12 @@ export interface Config {
   /** When workers sweep for overdue timers to re-add: a cron expression read in UTC. */
   sweepCron: string;
   logLevel: string;
+  /** Where recipients reach the API (click and unsubscribe links in messages). */
+  publicUrl: string;
+  /** Signs click and unsubscribe links. */
+  linkSecret: string;
+  /** The channels file (providers and send policy); none: every channel goes to the sandbox. */
+  channelsFile: string | undefined;
   keys: { write: string; admin: string; read: string };
   /** Which keys fell back to their development defaults. */
   devKeys: string[];
@@ -64,6 +74,11 @@ export const ENVIRONMENT = [
   ['TIDELINE_EVENT_RETENTION', 'P90D', 'how long raw events are kept'],
   ['TIDELINE_LATE_GRACE', 'PT24H', 'events older than this on arrival are stored but flagged late'],
   ['TIDELINE_WORKER_CONCURRENCY', '20', 'ingest jobs a worker process runs at once'],
+  [
+    'TIDELINE_CHECK_CONCURRENCY',
+    '200',
+    "users' timer jobs a worker process runs at once (message hand-overs wait on providers)",
+  ],
   ['TIDELINE_LOCK_DURATION', 'PT30S', "BullMQ job lock; a crashed worker's jobs are retried after it"],
   ['TIDELINE_STALLED_INTERVAL', 'PT30S', 'how often BullMQ looks for jobs of crashed workers'],
   ['TIDELINE_DEMO', 'true (start), false (api, worker)', 'load the demo workspace into an empty store'],
@@ -91,6 +106,17 @@ export const ENVIRONMENT = [
   ['TIDELINE_WRITE_KEY', DEV_KEYS.write, 'ingest key: the Segment write key (HTTP Basic user name)'],
   ['TIDELINE_ADMIN_KEY', DEV_KEYS.admin, 'manage key: every API, including erasure'],
   ['TIDELINE_READ_KEY', DEV_KEYS.read, 'read key: profiles and reports'],
+  [
+    'TIDELINE_CHANNELS',
+    'channels.json of the workspace',
+    'providers (credentials as ${VAR} references) and send policy; see channels/README.md',
+  ],
+  [
+    'TIDELINE_PUBLIC_URL',
+    'http://localhost:PORT',
+    'where recipients reach the API: click and unsubscribe links',
+  ],
+  ['TIDELINE_LINK_SECRET', 'derived from the manage key', 'signs click and unsubscribe links'],
   ['LOG_LEVEL', 'info', 'pino level: debug, info, warn, error'],
 ] as const;
 
@@ -189,8 +215,15 @@ export function loadConfig(mode: Mode, env: NodeJS.ProcessEnv = process.env): Co
       `TIDELINE_TIMEZONE=${env.TIDELINE_TIMEZONE} is not an IANA timezone (e.g. Asia/Shanghai)`,
     );
   }
+  const port = integer(env, 'PORT', 3000, 0, 65535);
+  const workspaceDir = env.TIDELINE_WORKSPACE || (demo ? DEMO_WORKSPACE : undefined);
+  const keys = {
+    write: key('TIDELINE_WRITE_KEY', DEV_KEYS.write),
+    admin: key('TIDELINE_ADMIN_KEY', DEV_KEYS.admin),
+    read: key('TIDELINE_READ_KEY', DEV_KEYS.read),
+  };
   return {
-    port: integer(env, 'PORT', 3000, 0, 65535),
+    port,
     host: env.HOST || '0.0.0.0',
     store,
     queue,
@@ -204,21 +237,22 @@ export function loadConfig(mode: Mode, env: NodeJS.ProcessEnv = process.env): Co
     eventRetentionMs: duration(env, 'TIDELINE_EVENT_RETENTION', 'P90D'),
     lateGraceMs: duration(env, 'TIDELINE_LATE_GRACE', 'PT24H'),
     workerConcurrency: integer(env, 'TIDELINE_WORKER_CONCURRENCY', 20, 1, 1000),
+    checkConcurrency: integer(env, 'TIDELINE_CHECK_CONCURRENCY', 200, 1, 5000),
     lockDurationMs: duration(env, 'TIDELINE_LOCK_DURATION', 'PT30S'),
     stalledIntervalMs: duration(env, 'TIDELINE_STALLED_INTERVAL', 'PT30S'),
     demo:
       env.TIDELINE_DEMO === undefined || env.TIDELINE_DEMO === '' ? embedded : env.TIDELINE_DEMO === 'true',
-    workspaceDir: env.TIDELINE_WORKSPACE || (demo ? DEMO_WORKSPACE : undefined),
+    workspaceDir,
     timezone: env.TIDELINE_TIMEZONE || 'UTC',
     globalControlPercent: integer(env, 'TIDELINE_GLOBAL_CONTROL', 0, 0, 50),
     workspaceRefreshMs: duration(env, 'TIDELINE_WORKSPACE_REFRESH', 'PT5S'),
     sweepCron: sweepCron(env),
     logLevel: env.LOG_LEVEL || 'info',
-    keys: {
-      write: key('TIDELINE_WRITE_KEY', DEV_KEYS.write),
-      admin: key('TIDELINE_ADMIN_KEY', DEV_KEYS.admin),
-      read: key('TIDELINE_READ_KEY', DEV_KEYS.read),
-    },
+    publicUrl: (env.TIDELINE_PUBLIC_URL || `http://localhost:${port}`).replace(/\/+$/, ''),
+    linkSecret:
+      env.TIDELINE_LINK_SECRET || createHash('sha256').update(`tideline-links:${keys.admin}`).digest('hex'),
+    channelsFile: env.TIDELINE_CHANNELS || (workspaceDir ? join(workspaceDir, 'channels.json') : undefined),
+    keys,
     devKeys,
   };
 }

@@ -36,6 +36,14 @@ import { RedisDefinitionStore } from '../engine/adapters/definitions/redis.ts';
 import type { Config } from './config.ts';
 import { liveFingerprint, publishWorkspaceFiles, workspaceFromStore } from './workspace.ts';
 import { loadDemo } from './demo.ts';
+import { loadChannels } from '../channels/config.ts';
+import { Dispatcher } from '../channels/dispatcher.ts';
+import { LinkSigner } from '../channels/links.ts';
+import { buildProviders, inboundKeys } from '../channels/registry.ts';
+import { SandboxChannel } from '../channels/sandbox/sandbox.ts';
+import { MemoryChannelState } from '../engine/adapters/channel-state/memory.ts';
+import { RedisChannelState } from '../engine/adapters/channel-state/redis.ts';
+import type { ChannelState } from '../engine/ports/channel-state.ts';
 
 /**
  * How often a worker sets the repeatable schedules again (the sweeper's, the value model's, the
@@ -113,6 +121,25 @@ async function openBackends(
     store: new MongoStore({ ...options, client, dbName: config.mongoDb }),
     definitions: new MongoDefinitionStore({ client, dbName: config.mongoDb }),
   };
+}
+
+/**
+ * Where send claims, caps, suppressions and credits live: in Redis whenever the queues are there
+ * (shared by every process), else in this process, snapshotted to the data folder with the store.
+ */
+async function openChannelState(config: Config, closers: (() => Promise<unknown>)[]): Promise<ChannelState> {
+  if (config.queue === 'bullmq') {
+    const redis = new Redis(config.redisUrl, { lazyConnect: true, enableAutoPipelining: true });
+    await redis.connect();
+    closers.push(() => redis.quit());
+    return new RedisChannelState(redis, config.prefix);
+  }
+  const state = await MemoryChannelState.open(
+    join(config.dataDir, 'channel-state.json'),
+    config.snapshotIntervalMs,
+  );
+  closers.push(() => state.close());
+  return state;
 }
 
 function openScheduler(config: Config, logger: Logger): Scheduler {
@@ -256,16 +283,47 @@ export async function startEngine(config: Config, roles: Roles, logger: Logger):
   }, config.workspaceRefreshMs);
   refreshTimer.unref();
 
+  const channels = await loadChannels(config.channelsFile);
+  const channelState = await openChannelState(config, closers);
+  const configured = Object.keys(channels.providers);
+  logger.info(
+    { providers: configured, missing: channels.missing },
+    configured.length > 0
+      ? `channel providers: ${configured.join(', ')}; other channels go to the sandbox`
+      : 'no channel providers configured: every message goes to the sandbox',
+  );
+  const links = new LinkSigner(config.publicUrl, config.linkSecret);
+
   if (roles.worker) {
+    // Only workers send: API processes open no provider connections.
+    const built = buildProviders(channels);
+    closers.push(() => built.close());
+    const gateway = new Dispatcher({
+      state: channelState,
+      providers: built.providers,
+      policy: channels.policy,
+      rates: built.rates,
+      ...(built.emailFrom ? { emailFrom: built.emailFrom } : {}),
+      templates: (id) => workspace.templates.get(id),
+      triggerEvent: async (key, trigger) =>
+        (await store.recentEvents(key, 500, trigger.at)).find((e) => e.messageId === trigger.messageId) ??
+        null,
+      links,
+      sandbox: new SandboxChannel(),
+      logger,
+      timezone: config.timezone,
+    });
     startIngestWorker(
       scheduler,
       store,
       {
         lateGraceMs: config.lateGraceMs,
         concurrency: config.workerConcurrency,
+        checkConcurrency: config.checkConcurrency,
         workspace: () => workspace,
         refreshWorkspace,
         now: Date.now,
+        gateway,
       },
       logger,
     );
@@ -310,6 +368,7 @@ export async function startEngine(config: Config, roles: Roles, logger: Logger):
       workspace: () => workspace,
       scheduler,
       ingestor: buffer,
+      channels: { state: channelState, links, ...inboundKeys(channels) },
       logger,
       describe: Object.fromEntries(Object.entries(describe).filter(([, v]) => v !== undefined)) as Record<
         string,

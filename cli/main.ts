@@ -96,9 +96,9 @@ program
       process.exit(2);
     }
     let faults = 0;
-    for (const { file, kind, faults: found } of reports) {
+    for (const { file, kind, faults: found, note } of reports) {
       for (const f of found) process.stdout.write(`${file}:${f.pointer || '/'}: ${f.message}\n`);
-      if (found.length === 0) process.stdout.write(`${file}: ok (${kind})\n`);
+      if (found.length === 0) process.stdout.write(`${file}: ok (${kind}${note ? `; ${note}` : ''})\n`);
       faults += found.length;
     }
     process.stdout.write(`${reports.length} file(s), ${faults} fault(s)\n`);

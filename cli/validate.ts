@@ -1,3 +1,6 @@
+import { validateChannels } from '../channels/config.ts';
+import { templateNote } from '../channels/templates/limits.ts';
+import type { TemplateDefinition } from '../journeys/journey.ts';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { CHANNELS } from '../journeys/journey.ts';
@@ -13,6 +16,8 @@ export interface FileReport {
   file: string;
   kind: string | null;
   faults: RuleFault[];
+  /** What a valid file measures (an SMS template's length and segments). */
+  note?: string;
 }
 
 type Validator = (doc: unknown, known: JourneyContext) => RuleFault[];
@@ -25,6 +30,7 @@ const BY_SCHEMA: Record<string, [string, Validator]> = {
   'tag-rule.schema.json': ['tag rule', (doc) => validateTagRule(doc).faults],
   'lifecycle.schema.json': ['lifecycle', (doc) => validateLifecycleConfig(doc).faults],
   'value-model.schema.json': ['value model', validateValueModel],
+  'channels.schema.json': ['channels', validateChannels],
   'condition.schema.json': ['condition', (doc) => validateCondition(doc)],
 };
 
@@ -108,7 +114,12 @@ export async function validateFiles(paths: readonly string[]): Promise<FileRepor
       return { file, kind: null, faults: [{ pointer: '', message: `not valid JSON: ${error}` }] };
     const kind = kindOf(doc);
     const validator = Object.values(BY_SCHEMA).find(([k]) => k === kind)?.[1];
-    if (validator) return { file, kind, faults: validator(doc, known) };
+    if (validator) {
+      const faults = validator(doc, known);
+      const note =
+        kind === 'template' && faults.length === 0 ? templateNote(doc as TemplateDefinition) : null;
+      return { file, kind, faults, ...(note ? { note } : {}) };
+    }
     return {
       file,
       kind: null,

@@ -16,7 +16,7 @@ import { ConfigError } from './config.ts';
 import { type ValueModelConfig, validateValueModel } from '../segments/value-model-config.ts';
 import { type LifecycleConfig, validateLifecycleConfig } from '../engine/lifecycle/config.ts';
 import { contextOf, journeyContext } from '../journeys/context.ts';
-import type { JourneyDefinition } from '../journeys/journey.ts';
+import type { JourneyDefinition, TemplateDefinition } from '../journeys/journey.ts';
 import type { JourneyRunState } from '../journeys/journey-set.ts';
 import { type JourneyContext, validateJourney, validateTemplate } from '../journeys/validate.ts';
 
@@ -185,18 +185,20 @@ export async function workspaceFromStore(
     );
     return versions.filter((v) => v !== null).map((v) => v.document as unknown as T);
   };
-  const [segments, tagRules, lifecycle, valueModel, journeys, states] = await Promise.all([
+  const [segments, tagRules, lifecycle, valueModel, journeys, states, templates] = await Promise.all([
     live<SegmentDefinition>('segment'),
     live<TagRuleDefinition>('tagRule'),
     definitions.live('lifecycle', 'lifecycle'),
     definitions.live('valueModel', 'value-model'),
     published<JourneyDefinition>(definitions, 'journey'),
     live<JourneyRunState & { id: string }>('journeyState'),
+    live<TemplateDefinition>('template'),
   ]);
   return new Workspace({
     segments,
     tagRules,
     journeys,
+    templates,
     journeyStates: Object.fromEntries(states.map(({ id, ...run }) => [id, run as JourneyRunState])),
     timezone,
     globalControl: globalControlPercent > 0 ? { from: 0, to: globalControlPercent * 100 } : null,

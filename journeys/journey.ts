@@ -214,6 +214,8 @@ interface TemplateBase<C extends Channel, Content> {
   description?: string;
   channel: C;
   content: Content;
+  /** Example values for previews and limit checks (`profile`, `event`, ...). */
+  sample?: Record<string, unknown>;
 }
 
 export interface SmsContent {
@@ -226,6 +228,7 @@ export interface SmsContent {
 
 /** At least one of `html` and `text`. */
 export interface EmailContent {
+  from?: string;
   subject: string;
   html?: string;
   text?: string;
@@ -235,6 +238,8 @@ export interface PushContent {
   title: string;
   body: string;
   data?: Record<string, string>;
+  imageUrl?: string;
+  deepLink?: string;
 }
 
 export interface WechatContent {

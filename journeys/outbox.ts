@@ -63,15 +63,24 @@ export function recordSends(profile: Profile, outcomes: SendOutcomes, now: numbe
       kept.push(message);
       continue;
     }
-    const attempt = message.attempts + 1;
+    // A deferral (quiet hours, a paused channel) is not an attempt.
+    const attempt = outcome.status === 'deferred' ? message.attempts : message.attempts + 1;
     const giveUp = outcome.status === 'retry' && attempt >= MAX_SEND_ATTEMPTS;
     const status = giveUp ? 'failed' : outcome.status;
     const details: Record<string, Json> = { status, attempt };
-    if (outcome.status === 'sent' && outcome.providerId) details.providerId = outcome.providerId;
-    if (outcome.status === 'failed' || outcome.status === 'retry') details.reason = outcome.reason;
-    if (outcome.status === 'retry' && !giveUp) {
+    if (outcome.status === 'sent') {
+      if (outcome.provider) details.provider = outcome.provider;
+      if (outcome.providerId) details.providerId = outcome.providerId;
+      if (outcome.segments !== undefined) details.segments = outcome.segments;
+    } else if (outcome.status !== 'sandbox') details.reason = outcome.reason;
+    if (outcome.status === 'failed' && outcome.code) details.code = outcome.code;
+    if ((outcome.status === 'retry' && !giveUp) || outcome.status === 'deferred') {
       details.retryAt = new Date(outcome.retryAt).toISOString();
       kept.push({ ...message, attempts: attempt, dueAt: outcome.retryAt });
+    }
+    // The provider said the device is gone: the token goes with the outcome's commit.
+    if (outcome.status === 'failed' && outcome.forgetPushToken) {
+      profile.pushTokens = profile.pushTokens.filter((t) => t.token !== outcome.forgetPushToken);
     }
     const { messageId, channel, template } = message;
     log.push(
@@ -79,7 +88,9 @@ export function recordSends(profile: Profile, outcomes: SendOutcomes, now: numbe
         profile,
         'message_status',
         message,
-        [messageId, attempt],
+        outcome.status === 'deferred'
+          ? [messageId, attempt, 'deferred', message.dueAt]
+          : [messageId, attempt],
         Math.max(now, message.requestedAt),
         now,
         { messageId, channel, template, ...details },

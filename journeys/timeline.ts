@@ -31,6 +31,29 @@ export function journeyLogOf(history: readonly StoredEvent[]): StoredEvent[] {
   const status = new Map<string, StoredEvent>();
   for (const e of inLogOrder(history.filter((x) => x.type === 'internal' && x.event === 'message_status')))
     status.set(String(e.properties?.messageId), e);
+  // A delivery receipt (an event of the user's, from the provider's push) is the latest word on a sent message.
+  for (const e of history) {
+    const delivered =
+      e.event === 'message_delivered'
+        ? 'delivered'
+        : e.event === 'message_delivery_failed'
+          ? 'undelivered'
+          : null;
+    const id = e.properties?.messageId;
+    if (
+      !delivered ||
+      e.type !== 'track' ||
+      typeof id !== 'string' ||
+      status.get(id)?.properties?.status !== 'sent'
+    )
+      continue;
+    const sent = status.get(id)!;
+    status.set(id, {
+      ...sent,
+      timestamp: e.timestamp,
+      properties: { ...sent.properties, status: delivered },
+    });
+  }
   return inLogOrder(history.filter(isJourneyLog)).map((e) => {
     const latest = e.event === 'message_sent' ? status.get(String(e.properties?.messageId)) : undefined;
     if (!latest) return e;

@@ -5,6 +5,7 @@
  * the workspace's segments, templates and channels.
  */
 import { Ajv, type ErrorObject } from 'ajv';
+import { templateFaults } from '../channels/templates/limits.ts';
 import { CronExpressionParser } from 'cron-parser';
 import { DateTime, IANAZone } from 'luxon';
 import conditionSchema from '../schemas/condition.schema.json' with { type: 'json' };
@@ -70,6 +71,7 @@ export function validateTemplate(doc: unknown): { template?: TemplateDefinition;
       faults.push({ pointer: '/content', message: 'an email needs html or text (or both)' });
     }
   }
+  if (faults.length === 0) faults.push(...templateFaults(doc as TemplateDefinition));
   return faults.length > 0 ? { faults } : { template: doc as TemplateDefinition, faults };
 }
 
@@ -490,7 +492,10 @@ function cycleFrom(start: number, component: ReadonlySet<number>, within: (i: nu
 // ---------------------------------------------------------------------------------------------
 // ajv's errors as faults
 
-function schemaFaults(errors: ErrorObject[] | null | undefined, owned: readonly string[]): RuleFault[] {
+export function schemaFaults(
+  errors: ErrorObject[] | null | undefined,
+  owned: readonly string[],
+): RuleFault[] {
   const isOwned = (path: string) => owned.some((p) => path === p || path.startsWith(`${p}/`));
   const faults = new Map<string, RuleFault>();
   for (const error of errors ?? []) {

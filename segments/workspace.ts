@@ -1,5 +1,5 @@
 import stringify from 'safe-stable-stringify';
-import type { JourneyDefinition } from '../journeys/journey.ts';
+import type { JourneyDefinition, TemplateDefinition } from '../journeys/journey.ts';
 import { type JourneyRunState, JourneySet } from '../journeys/journey-set.ts';
 import { nextJourneyDue } from '../journeys/runtime.ts';
 import { nextSendDue } from '../journeys/outbox.ts';
@@ -31,6 +31,8 @@ export interface WorkspaceDefinitions {
   lifecycle?: LifecycleConfig;
   valueModel?: ValueModelConfig;
   journeys?: readonly JourneyDefinition[];
+  /** The live version of each message template. */
+  templates?: readonly TemplateDefinition[];
   timezone?: string;
   /** Journeys paused or stopped, by id. */
   journeyStates?: Readonly<Record<string, JourneyRunState>>;
@@ -99,6 +101,8 @@ export class Workspace {
   readonly valueModel: ValueModelConfig | null;
   /** The published journeys. */
   readonly journeys: JourneySet;
+  /** Live message templates by id. */
+  readonly templates: ReadonlyMap<string, TemplateDefinition>;
   /** The lifecycle every profile follows (DESIGN 3.4 defaults unless the workspace has its own). */
   readonly lifecycle: LifecycleConfig;
   /** Segments reading the profile: re-evaluated when the lifecycle moves with time. */
@@ -111,6 +115,7 @@ export class Workspace {
   constructor(readonly definitions: WorkspaceDefinitions = {}) {
     this.journeys = new JourneySet(definitions.journeys, definitions.journeyStates);
     this.valueModel = definitions.valueModel ?? null;
+    this.templates = new Map((definitions.templates ?? []).map((t) => [t.id, t]));
     this.timezone = definitions.timezone ?? 'UTC';
     this.lifecycle = definitions.lifecycle ?? DEFAULT_LIFECYCLE;
     this.segments = (definitions.segments ?? []).map(compileSegment);

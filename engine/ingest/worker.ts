@@ -1,10 +1,12 @@
 import {
-  checkJobId,
+  checkJobs,
   DUE_TIMER_DELAY_MS,
-  PROFILE_CHECK_JOB,
+  PROFILE_CHECK_BATCH_JOB,
   PROFILE_CHECKS_QUEUE,
   type ProfileCheck,
+  type ProfileCheckBatch,
   runProfileCheck,
+  runProfileChecks,
 } from '../profiles/checks.ts';
 import type { Logger } from '../ports/logger.ts';
 import { RECOMPUTE_QUEUE, type RecomputeJob, recomputeAll } from '../profiles/recompute.ts';
@@ -33,6 +35,8 @@ import { INGEST_QUEUE, type IngestJob } from './ingest-queue.ts';
 
 export interface IngestWorkerOptions extends Omit<ApplyBatchOptions, 'scheduleChecks' | 'workspace'> {
   concurrency: number;
+  /** Users' timer jobs run at once (they hand messages to providers and wait for them); default `concurrency`. */
+  checkConcurrency?: number;
   /** The live workspace; read per job, so publications take effect without a restart. */
   workspace?: () => Workspace;
   /** Webhook steps' HTTP calls (default: real POSTs). */
@@ -60,22 +64,12 @@ export function startIngestWorker(
   const gateway = options.gateway ?? new SandboxChannel();
   // With a queue in Redis, a timer due in a few milliseconds (a message to hand over, stamped with
   // its event's time) could fire before the commit that plans it lands: none fires sooner than
-  // DUE_TIMER_DELAY_MS. In process, the commit lands before any timer can fire.
-  const timerDelay = (inMs: number) =>
-    inMs <= 0 ? DUE_TIMER_DELAY_MS : scheduler.kind === 'bullmq' ? Math.max(inMs, DUE_TIMER_DELAY_MS) : inMs;
+  // DUE_TIMER_DELAY_MS. In process, the commit lands before any timer can fire, and a job costs
+  // little: no batches there, so that a simulation runs each user's timer as it always has.
+  const bullmq = scheduler.kind === 'bullmq';
+  const queueShape = { coalesce: bullmq, minDelayMs: bullmq ? DUE_TIMER_DELAY_MS : 0 };
   const scheduleChecks = async (checks: ProfileCheck[]) => {
-    await scheduler.addBulk(
-      PROFILE_CHECKS_QUEUE,
-      checks.map((check) => ({
-        name: PROFILE_CHECK_JOB,
-        data: check,
-        options: {
-          id: checkJobId(check),
-          delay: timerDelay(check.at - now()),
-          timer: true,
-        },
-      })),
-    );
+    await scheduler.addBulk(PROFILE_CHECKS_QUEUE, checkJobs(checks, now(), queueShape));
   };
   scheduler.process<IngestJob>(
     INGEST_QUEUE,
@@ -144,17 +138,21 @@ export function startIngestWorker(
     },
     { concurrency: 1 },
   );
-  scheduler.process<ProfileCheck>(
+  scheduler.process<ProfileCheck | ProfileCheckBatch>(
     PROFILE_CHECKS_QUEUE,
-    (job) =>
-      runProfileCheck(store, job.data, {
+    (job) => {
+      const checkOptions = {
         workspace: workspaceOf(),
         now,
         scheduleChecks,
         callWebhook: options.callWebhook ?? httpWebhookCaller,
         gateway,
-      }),
-    { concurrency: options.concurrency },
+      };
+      return job.name === PROFILE_CHECK_BATCH_JOB
+        ? runProfileChecks(store, (job.data as ProfileCheckBatch).checks, checkOptions)
+        : runProfileCheck(store, job.data as ProfileCheck, checkOptions);
+    },
+    { concurrency: options.checkConcurrency ?? options.concurrency },
   );
   scheduler.process(
     SWEEPER_QUEUE,

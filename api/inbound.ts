@@ -1,0 +1,91 @@
+/**
+ * Providers' pushes: Aliyun SmsReport (delivery receipts) and SmsUp (replies; R / T / TD / 退订 opt
+ * out), and WeChat's callback. Each is parsed by its provider's module into facts, applied once
+ * (providers retry: dedupe by their keys) and answered the way the provider expects.
+ */
+import express, { type Router } from 'express';
+import { SMS_PUSH_ANSWER, smsReportFacts, smsUpFacts } from '../channels/aliyun-sms/receipts.ts';
+import { applyInbound, type InboundFact } from '../channels/inbound.ts';
+import type { ChannelState } from '../engine/ports/channel-state.ts';
+import type { Logger } from '../engine/ports/logger.ts';
+import type { Ingestor } from './ingest/routes.ts';
+import type { WechatCallbackKeys } from '../channels/registry.ts';
+import { openMessage, parseMessage, verifyUrl, wechatFacts } from '../channels/wechat/callback.ts';
+import { HttpError } from './errors.ts';
+
+export interface InboundRouteDeps {
+  state: ChannelState;
+  ingestor: Ingestor;
+  logger: Logger;
+  now: () => number;
+  /** Aliyun pushes carry no signature: when set, the push URL must carry `?token=<this>`. */
+  aliyunToken?: string;
+  /** The WeChat apps whose pushes are taken, with their Token and EncodingAESKey. */
+  wechatCallbacks?: WechatCallbackKeys[];
+}
+
+export function inboundRoutes(deps: InboundRouteDeps): Router {
+  const { state, ingestor, logger, now } = deps;
+  const router = express.Router();
+
+  const aliyun =
+    (parse: (body: unknown) => InboundFact[]) => async (req: express.Request, res: express.Response) => {
+      if (deps.aliyunToken && req.query.token !== deps.aliyunToken) {
+        res.status(401).json({ code: 401, msg: 'bad token' });
+        return;
+      }
+      let facts: InboundFact[];
+      try {
+        facts = parse(req.body);
+      } catch (error) {
+        // Aliyun re-pushes what was not accepted; a malformed push would come back the same.
+        res.status(400).json({ code: 400, msg: (error as Error).message });
+        return;
+      }
+      const summary = await applyInbound(facts, { state, ingestor, now });
+      logger.info({ path: req.path, ...summary }, 'provider push applied');
+      res.json(SMS_PUSH_ANSWER);
+    };
+  const json = express.json({ limit: '5mb' });
+  router.post('/v1/inbound/aliyun-sms/report', json, aliyun(smsReportFacts));
+  router.post('/v1/inbound/aliyun-sms/up', json, aliyun(smsUpFacts));
+
+  // WeChat: the server URL of an Official Account or Mini Program, one per app id.
+  const wechatApp = (req: express.Request): WechatCallbackKeys => {
+    const app = deps.wechatCallbacks?.find((a) => a.appId === req.params.appId);
+    if (!app)
+      throw new HttpError(404, 'not_found', `no WeChat callback for app '${String(req.params.appId)}'`);
+    return app;
+  };
+  // URL verification when the server address is saved in the WeChat console: echo `echostr`.
+  router.get('/v1/inbound/wechat/:appId', (req, res) => {
+    const echo = verifyUrl(wechatApp(req).token, req.query);
+    if (echo === null) throw new HttpError(401, 'bad_signature', 'signature does not match');
+    res.type('text/plain').send(echo);
+  });
+  // Pushes: checked (signature, replay window, AES in safe mode), applied once, answered `success`
+  // at once (WeChat waits 5 s, then retries).
+  router.post(
+    '/v1/inbound/wechat/:appId',
+    express.text({ type: () => true, limit: '1mb' }),
+    async (req, res) => {
+      const app = wechatApp(req);
+      const body = typeof req.body === 'string' ? req.body : '';
+      const opened = openMessage(body, req.query, { ...app, now: now() });
+      if (!opened.ok) {
+        const status = opened.error === 'bad_signature' || opened.error === 'stale' ? 401 : 400;
+        throw new HttpError(
+          status,
+          opened.error,
+          `WeChat push refused: ${opened.error.replaceAll('_', ' ')}`,
+        );
+      }
+      const message = parseMessage(opened.plaintext);
+      const facts = message ? wechatFacts(message, app.appId) : [];
+      const summary = await applyInbound(facts, { state, ingestor, now });
+      if (summary.applied > 0) logger.info({ path: req.path, ...summary }, 'provider push applied');
+      res.type('text/plain').send('success');
+    },
+  );
+  return router;
+}
