@@ -24,8 +24,10 @@ export interface TidelineProcess {
 export function spawnTideline(
   command: 'api' | 'worker' | 'start',
   env: Record<string, string>,
+  /** Node options before the script (`--cpu-prof` to profile a bench's worker). */
+  nodeArgs: string[] = [],
 ): TidelineProcess {
-  const child = spawn(process.execPath, [BIN, command], {
+  const child = spawn(process.execPath, [...nodeArgs, BIN, command], {
     env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', REDIS_URL, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -1,0 +1,137 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { templateNote } from '../../channels/templates/limits.ts';
+import { renderContent } from '../../channels/templates/render.ts';
+import type { TemplateDefinition } from '../../journeys/journey.ts';
+import { validateTemplate } from '../../journeys/validate.ts';
+
+const sms = (content: object, extra: object = {}) => ({
+  id: 't',
+  version: 1,
+  name: 't',
+  channel: 'sms',
+  content: { signName: '潮汐优选', templateCode: 'SMS_1', params: {}, ...content },
+  ...extra,
+});
+
+const faults = (doc: object) => validateTemplate(doc).faults.map((f) => `${f.pointer}: ${f.message}`);
+
+describe('templates at validation', () => {
+  it('reports Liquid syntax errors and variables no message has, at their field', () => {
+    assert.deepEqual(faults(sms({ params: { name: '{{ profile.traits.name }' } })).length, 1);
+    assert.match(
+      faults(sms({ params: { name: '{{ profile.traits.name }' } }))[0],
+      /^\/content\/params\/name: Liquid: /,
+    );
+    assert.deepEqual(faults(sms({ params: { name: '{{ user.name }}' } })), [
+      "/content/params/name: unknown variable 'user.name': a template reads profile, event, journey, message, links",
+    ]);
+    assert.match(
+      faults(sms({ text: '{{ profile.trait.name }}' }))[0],
+      /unknown variable 'profile\.trait\.name': profile has profile\.userId/,
+    );
+    // What a template may read, including assigned variables and loops over its own values.
+    assert.deepEqual(
+      faults(
+        sms({
+          text: '{% assign n = profile.traits.name | default: "朋友" %}{{ n }} {% for t in profile.tags %}{{ t }}{% endfor %} {{ event.properties.sku }} {{ journey.id }} {{ message.id }} {{ links.unsubscribe }}',
+        }),
+      ),
+      [],
+    );
+  });
+
+  it('holds SMS to 500 characters and keeps URLs out of SMS variables (Aliyun refuses them)', () => {
+    assert.deepEqual(faults(sms({ text: '【潮汐优选】' + '好'.repeat(494) })), []);
+    assert.deepEqual(faults(sms({ text: '【潮汐优选】' + '好'.repeat(495) })), [
+      '/content/text: 501 characters: an SMS has at most 500',
+    ]);
+    // Measured with the sample's values.
+    const long = sms(
+      { text: '【潮汐优选】{{ profile.traits.name }}' },
+      { sample: { profile: { traits: { name: '好'.repeat(495) } } } },
+    );
+    assert.equal(faults(long).length, 1);
+    assert.match(faults(sms({ params: { link: 'https://shop.example.com' } }))[0], /PARAM_NOT_SUPPORT_URL/);
+    assert.match(
+      faults(sms({ params: { link: '{{ "https://x.example.com" | track }}' } }))[0],
+      /PARAM_NOT_SUPPORT_URL/,
+    );
+  });
+
+  it('checks WeChat keyword values against their limits (with the sample for values with variables)', () => {
+    const wechat = (data: object, extra: object = {}) => ({
+      id: 'w',
+      version: 1,
+      name: 'w',
+      channel: 'wechat',
+      content: { templateId: 'T', data },
+      ...extra,
+    });
+    assert.deepEqual(faults(wechat({ thing1: '购物车专属优惠券', phrase2: '待支付' })), []);
+    assert.equal(faults(wechat({ thing1: '这是一段超过二十个字的商品名称说明文字而且更长' })).length, 1);
+    assert.equal(faults(wechat({ phrase2: '已经超过五个字' })).length, 1);
+    assert.deepEqual(faults(wechat({ thing1: '{{ profile.traits.name }}的购物车' })), []);
+    const sampled = wechat(
+      { thing1: '{{ profile.traits.name }}的购物车' },
+      { sample: { profile: { traits: { name: '一个非常非常非常非常非常非常长的名字' } } } },
+    );
+    assert.equal(faults(sampled).length, 1);
+    assert.match(faults(sampled)[0], /^\/content\/data\/thing1: /);
+  });
+
+  it('holds a push payload to 4 KB', () => {
+    const push = (body: string) => ({
+      id: 'p',
+      version: 1,
+      name: 'p',
+      channel: 'push',
+      content: { title: 'Hi', body },
+    });
+    assert.deepEqual(faults(push('x'.repeat(4000))), []);
+    assert.match(faults(push('x'.repeat(4100)))[0], /bytes: a push payload has at most 4096/);
+  });
+
+  it('notes an SMS template’s length and segments (signature included)', () => {
+    const t = sms(
+      { text: '【潮汐优选】{{ profile.traits.name }}，' + '好'.repeat(60) },
+      { sample: { profile: { traits: { name: '王小明' } } } },
+    );
+    assert.equal(templateNote(t as TemplateDefinition), 'SMS 70 characters, 1 segment');
+    const longer = sms(
+      { text: '【潮汐优选】{{ profile.traits.name }}，' + '好'.repeat(61) },
+      { sample: { profile: { traits: { name: '王小明' } } } },
+    );
+    assert.equal(templateNote(longer as TemplateDefinition), 'SMS 71 characters, 2 segments');
+  });
+});
+
+describe('templates when a message leaves', () => {
+  const t = sms({
+    params: { name: '{{ profile.traits.name | default: "朋友" }}' },
+    text: '{% if profile.tags contains "vip" %}VIP {% endif %}{{ event.properties.sku }} {{ "https://a.example.com/x" | track }}',
+  }) as TemplateDefinition;
+  const scope = (traits: object, tags: string[]) => ({
+    profile: { traits, tags } as never,
+    event: { properties: { sku: 'SKU-1' } },
+    journey: {},
+    message: { id: 'm1' },
+    links: {},
+  });
+
+  it('renders every field with the profile and the trigger, links tracked', async () => {
+    const out = renderContent(
+      t,
+      scope({ name: '安' }, ['vip']),
+      (url) => `https://t/c/${encodeURIComponent(url)}`,
+    );
+    assert.deepEqual(out, {
+      signName: '潮汐优选',
+      templateCode: 'SMS_1',
+      params: { name: '安' },
+      text: 'VIP SKU-1 https://t/c/https%3A%2F%2Fa.example.com%2Fx',
+    });
+    const plain = renderContent(t, scope({}, []), (url) => url);
+    assert.deepEqual((plain as { params: object }).params, { name: '朋友' });
+  });
+});
