@@ -21,6 +21,23 @@ export interface ProfileCommit {
    * step, its history moved here. Conflicts if its version is no longer `expectedVersion`.
    */
   absorb?: { key: string; expectedVersion: number };
+  /**
+   * Report counters moved by this decision (engine/conversions): added in the same atomic step, so a
+   * decision that is committed once is counted once.
+   */
+  counts?: Counts;
+}
+
+/** Integer deltas by counter scope (a journey's `j:<id>`, the workspace's `w`) and field. */
+export type Counts = Record<string, Record<string, number>>;
+
+/** Adds `by` to a field of a scope in `counts`, creating what is missing; drops fields that reach 0. */
+export function addCount(counts: Counts, scope: string, field: string, by: number): void {
+  if (by === 0) return;
+  const fields = (counts[scope] ??= {});
+  const next = (fields[field] ?? 0) + by;
+  if (next === 0) delete fields[field];
+  else fields[field] = next;
 }
 
 export interface CommitResult {
@@ -84,6 +101,8 @@ export interface Store {
    * `after` entry itself changed meanwhile (paging then restarts at its `at`).
    */
   dueProfiles(before: number, limit: number, after?: DueProfile): Promise<DueProfile[]>;
+  /** Every counter of a scope (the totals of the commits' `counts`); an empty map when none. */
+  readCounters(scope: string): Promise<Map<string, number>>;
 }
 
 /** A profile's re-check timer as the due index holds it. */

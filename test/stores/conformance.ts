@@ -43,6 +43,28 @@ export function storeConformance(name: string, make: MakeStore): void {
         assert.equal(await store.countProfiles(), 1);
       }));
 
+    it('adds report counts with the commit that carries them, and none of a refused one', () =>
+      withStore(async (store) => {
+        const first = createCommit(makeProfile('u:ada'));
+        first.counts = { 'j:cart': { 'e|1|t|100': 1, 'r|1|t|100|101': 57_750 }, w: { 'o|cart': 2 } };
+        await store.commit([first]);
+        const second = updateCommit(makeProfile('u:ada', { version: 2 }), 1);
+        second.counts = { 'j:cart': { 'e|1|t|100': 2, 'r|1|t|100|101': -750 } };
+        const stale = updateCommit(makeProfile('u:ada', { version: 2 }), 1);
+        stale.counts = { 'j:cart': { 'e|1|t|100': 1000 } };
+        assert.deepEqual(await store.commit([second]), { conflicts: [] });
+        assert.deepEqual(await store.commit([stale]), { conflicts: ['u:ada'] });
+        assert.deepEqual(
+          await store.readCounters('j:cart'),
+          new Map([
+            ['e|1|t|100', 3],
+            ['r|1|t|100|101', 57_000],
+          ]),
+        );
+        assert.deepEqual(await store.readCounters('w'), new Map([['o|cart', 2]]));
+        assert.deepEqual(await store.readCounters('j:none'), new Map());
+      }));
+
     it('refuses a second create and writes nothing of it', () =>
       withStore(async (store) => {
         await store.commit([createCommit(makeProfile('u:ada'), [event('m1', 1)])]);

@@ -75,7 +75,8 @@ type SnapshotRecord =
   | ['profile', Profile]
   | ['events', string, StoredEvent[]]
   | ['alias', string, string]
-  | ['applied', string, number];
+  | ['applied', string, number]
+  | ['counters', string, [string, number][]];
 
 // store.json is one JSON document with one record per line, so it is written and read as a stream.
 const SNAPSHOT_HEADER = '{"tideline":"store","format":1,"records":[';
@@ -94,6 +95,8 @@ export class MemoryStore implements Store {
   private readonly historyIds = new Map<string, Set<string>>();
   /** messageId -> expiresAt */
   private readonly applied = new Map<string, number>();
+  /** Report counters by scope (engine/conversions/counters.ts). */
+  private readonly counters = new Map<string, Map<string, number>>();
   private readonly aliases = new Map<string, string>();
   private scanIndex: ScanIndex | null = null;
   /**
@@ -184,8 +187,18 @@ export class MemoryStore implements Store {
         this.setHistory(c.key, withEvents(history, added, cutoff, this.idsOf(c.key, history), inPlace), true);
       }
       for (const id of c.messageIds) this.applied.set(id, now + this.options.dedupeHorizonMs);
+      for (const [scope, fields] of Object.entries(c.counts ?? {})) {
+        let counters = this.counters.get(scope);
+        if (!counters) this.counters.set(scope, (counters = new Map()));
+        for (const [field, by] of Object.entries(fields))
+          counters.set(field, (counters.get(field) ?? 0) + by);
+      }
     }
     return { conflicts };
+  }
+
+  async readCounters(scope: string): Promise<Map<string, number>> {
+    return new Map(this.counters.get(scope));
   }
 
   async getAliases(anonymousIds: readonly string[]): Promise<Map<string, string>> {
@@ -383,6 +396,7 @@ export class MemoryStore implements Store {
     const histories = [...this.histories];
     const aliases = [...this.aliases];
     const applied = [...this.applied];
+    const counters = [...this.counters].map(([scope, fields]) => [scope, [...fields]] as const);
 
     await mkdir(dir, { recursive: true });
     const file = join(dir, 'store.json');
@@ -403,6 +417,7 @@ export class MemoryStore implements Store {
       }
       for (const alias of aliases) await write(JSON.stringify(['alias', ...alias]));
       for (const marker of applied) await write(JSON.stringify(['applied', ...marker]));
+      for (const [scope, fields] of counters) await write(JSON.stringify(['counters', scope, fields]));
       await handle.write(`${chunk}${SNAPSHOT_END}\n`);
       await handle.sync();
     } finally {
@@ -455,6 +470,9 @@ export class MemoryStore implements Store {
         break;
       case 'applied':
         this.applied.set(record[1], record[2]);
+        break;
+      case 'counters':
+        this.counters.set(record[1], new Map(record[2]));
         break;
     }
   }

@@ -32,6 +32,12 @@ interface AppliedDoc {
   _id: string;
   expireAt: Date;
 }
+interface CounterDoc {
+  _id: string;
+  scope: string;
+  field: string;
+  n: number;
+}
 
 /** Thrown inside a transaction to abort it; reported as a conflict. */
 const CONFLICT = new Error('version conflict');
@@ -55,6 +61,7 @@ export class MongoStore implements Store {
   private readonly events: Collection<EventDoc>;
   private readonly aliases: Collection<AliasDoc>;
   private readonly applied: Collection<AppliedDoc>;
+  private readonly counters: Collection<CounterDoc>;
   private readonly clock: { now(): number };
 
   constructor(
@@ -71,6 +78,7 @@ export class MongoStore implements Store {
     this.events = db.collection('events');
     this.aliases = db.collection('aliases');
     this.applied = db.collection('applied');
+    this.counters = db.collection('counters');
     this.clock = options.clock ?? Date;
   }
 
@@ -88,6 +96,7 @@ export class MongoStore implements Store {
         { key: { expireAt: 1 }, expireAfterSeconds: 0 },
       ]),
       this.applied.createIndex({ expireAt: 1 }, { expireAfterSeconds: 0 }),
+      this.counters.createIndex({ scope: 1 }, { name: 'scope' }),
     ]);
   }
 
@@ -277,5 +286,22 @@ export class MongoStore implements Store {
       }));
       await this.applied.bulkWrite(marks, { session, ordered: false });
     }
+
+    // One document per counter: field names are free text, which MongoDB keys would restrict.
+    const increments = Object.entries(c.counts ?? {}).flatMap(([scope, fields]) =>
+      Object.entries(fields).map(([field, by]) => ({
+        updateOne: {
+          filter: { _id: { $eq: `${scope}\u0000${field}` } },
+          update: { $inc: { n: by }, $setOnInsert: { scope, field } },
+          upsert: true,
+        },
+      })),
+    );
+    if (increments.length > 0) await this.counters.bulkWrite(increments, { session, ordered: false });
+  }
+
+  async readCounters(scope: string): Promise<Map<string, number>> {
+    const docs = await this.counters.find({ scope: { $eq: scope } }).toArray();
+    return new Map(docs.map((d) => [d.field, d.n]));
   }
 }

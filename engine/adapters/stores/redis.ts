@@ -30,6 +30,8 @@ import { compressProfile, decompressProfile } from './profile-codec.ts';
  *   due             zset     profileKey -> its checkAt (ms), for the profiles with a re-check timer, kept
  *                            by the scripts: what dueProfiles pages through (the sweeper)
  *   due:built       string   set once init() has indexed the timers of profiles written before `due`
+ *   r:<scope>       hash     report counters of a journey (`j:<id>`) or the workspace (`w`), kept by the
+ *                            commit script (engine/conversions/counters.ts names the fields)
  * h: and e: expire together once their newest event leaves the retention window. Needs Redis >= 6.2.
  *
  * Why an index rather than SCAN MATCH p:*: SCAN walks the whole keyspace (histories, a dedupe marker per
@@ -38,9 +40,11 @@ import { compressProfile, decompressProfile } from './profile-codec.ts';
  * O(log n + page), by key, each profile once, for ~100 bytes a profile (about 416 -> 520 in all).
  */
 
-// KEYS: profile, history, events, counter, index, due, [absorbed profile, history, events,] markers...
+// KEYS: profile, history, events, counter, index, due, [absorbed profile, history, events,] report
+//       counter hashes..., markers...
 // ARGV: expectedVersion, value, retention cutoff, dedupe ms, absorbed expectedVersion or '', profileKey,
-//       absorbed profileKey or '', checkAt or '' (none), then (messageId, timestamp, event JSON) per event.
+//       absorbed profileKey or '', checkAt or '' (none), number of counter hashes h, number of counts n,
+//       then (hash 1..h, field, by) per count, then (messageId, timestamp, event JSON) per event.
 // Returns 1, or 0 for a conflict (nothing written).
 const COMMIT = `
 local function version(key)
@@ -79,8 +83,15 @@ else
   redis.call('ZADD', KEYS[6], ARGV[8], ARGV[6])
 end
 
+local hashes = markers - 1
+markers = markers + tonumber(ARGV[9])
+local counted = 11 + 3 * tonumber(ARGV[10])
+for i = 11, counted - 1, 3 do
+  redis.call('HINCRBY', KEYS[hashes + tonumber(ARGV[i])], ARGV[i + 1], ARGV[i + 2])
+end
+
 local cutoff = tonumber(ARGV[3])
-for i = 9, #ARGV, 3 do
+for i = counted, #ARGV, 3 do
   if tonumber(ARGV[i + 1]) >= cutoff and redis.call('HSETNX', KEYS[3], ARGV[i], ARGV[i + 2]) == 1 then
     redis.call('ZADD', KEYS[2], ARGV[i + 1], ARGV[i])
   end
@@ -280,7 +291,13 @@ export class RedisStore implements Store {
       if (c.absorb) {
         keys.push(this.profileKey(c.absorb.key), this.historyKey(c.absorb.key), this.eventsKey(c.absorb.key));
       }
+      const scopes = Object.keys(c.counts ?? {});
+      for (const scope of scopes) keys.push(this.countersKey(scope));
       for (const id of c.messageIds) keys.push(this.markerKey(id));
+      const counts: Arg[] = [];
+      scopes.forEach((scope, i) => {
+        for (const [field, by] of Object.entries(c.counts![scope])) counts.push(i + 1, field, by);
+      });
       const args: Arg[] = [
         c.expectedVersion,
         encodeProfile(c.profile),
@@ -290,6 +307,9 @@ export class RedisStore implements Store {
         c.key,
         c.absorb ? c.absorb.key : '',
         dueAt(c.profile) ?? '',
+        scopes.length,
+        counts.length / 3,
+        ...counts,
       ];
       for (const e of c.events) args.push(e.messageId, e.timestamp, JSON.stringify(e));
       scripts.tidelineCommit(keys.length, ...keys, ...args);
@@ -462,6 +482,15 @@ export class RedisStore implements Store {
   private profileKey(key: string): string {
     return `${this.prefix}p:${key}`;
   }
+  async readCounters(scope: string): Promise<Map<string, number>> {
+    const fields = await this.redis.hgetall(this.countersKey(scope));
+    return new Map(Object.entries(fields).map(([field, n]) => [field, Number(n)]));
+  }
+
+  private countersKey(scope: string): string {
+    return `${this.prefix}r:${scope}`;
+  }
+
   private historyKey(key: string): string {
     return `${this.prefix}h:${key}`;
   }
