@@ -9,6 +9,7 @@ import { HttpError } from './errors.ts';
 import { type Ingestor, ingestRoutes } from './ingest/routes.ts';
 import { userRoutes } from './users.ts';
 import { journeyRoutes } from './journeys.ts';
+import { reportRoutes } from './reports.ts';
 import type { DefinitionKind, DefinitionStore } from '../engine/ports/definitions.ts';
 import { journeyContext } from '../journeys/context.ts';
 import { validateJourney, validateTemplate } from '../journeys/validate.ts';
@@ -174,6 +175,7 @@ export function createApp(deps: AppDeps): Express {
     ),
   );
   app.use(audienceRoutes(deps.keys, deps.store, deps.workspace, now));
+  app.use(reportRoutes(deps.keys, deps.store, deps.workspace, now));
   if (deps.channels) {
     app.use(channelRoutes({ keys: deps.keys, ...deps.channels, ingestor: deps.ingestor, now }));
     app.use(inboundRoutes({ ...deps.channels, ingestor: deps.ingestor, logger: deps.logger, now }));

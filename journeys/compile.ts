@@ -38,8 +38,43 @@ export interface CompiledJourney {
   holdoutBasisPoints: number;
   /** Channels the journey can send on (for the entry consent check). */
   channels: Set<Channel>;
+  /** The conversion goal (DESIGN 3.7); null when the journey has none. */
+  goal: CompiledGoal | null;
   /** What its conditions read: the workspace keeps those aggregates and event times on every profile. */
   reads: ConditionDependencies[];
+}
+
+export interface CompiledGoal {
+  /** The goal event, or null for a segment goal. */
+  event: string | null;
+  segment: string | null;
+  where: Predicate | null;
+  /** The window, ms, from enrollment (and from each send, for the message's own conversion). */
+  within: number;
+  /** Event property holding the revenue. */
+  revenue: string | null;
+  /** Dotted path of the order id in the event. */
+  orderId: string;
+}
+
+/** The conversion window when a goal gives none: exactly 7 x 24 h. */
+export const DEFAULT_GOAL_WINDOW = 'P7D';
+
+function compileGoal(definition: JourneyDefinition): CompiledGoal | null {
+  const goal = definition.goal;
+  if (!goal) return null;
+  const within = durationMs(goal.within ?? DEFAULT_GOAL_WINDOW);
+  if ('segment' in goal) {
+    return { event: null, segment: goal.segment, where: null, within, revenue: null, orderId: '' };
+  }
+  return {
+    event: goal.event,
+    segment: null,
+    where: maybe(goal.where),
+    within,
+    revenue: goal.revenue ?? null,
+    orderId: goal.orderId ?? 'properties.orderId',
+  };
 }
 
 /** Every condition of a journey (trigger, audience, exits, goal and steps). */
@@ -103,6 +138,7 @@ export function compileJourney(definition: JourneyDefinition): CompiledJourney {
     reentry: definition.entry?.reentry ?? 'never',
     holdoutBasisPoints: Math.round((definition.holdout?.percent ?? 0) * 100),
     channels,
+    goal: compileGoal(definition),
     reads: conditionsOf(definition).map(dependencies),
   };
 }

@@ -69,6 +69,11 @@ export class JourneySet {
     return this.live.length;
   }
 
+  /** Every published version of a journey, oldest first. */
+  published(id: string): CompiledJourney[] {
+    return [...(this.versions.get(id)?.values() ?? [])].sort((a, b) => a.version - b.version);
+  }
+
   version(id: string, version: number): CompiledJourney | undefined {
     return this.versions.get(id)?.get(version);
   }

@@ -1,3 +1,5 @@
+import { CONVERSION_GRACE_MS, reportCounts } from '../engine/conversions/attribution.ts';
+import type { Counts } from '../engine/ports/store.ts';
 import type { StoredEvent } from '../engine/events.ts';
 import type { Profile } from '../engine/profiles/profile.ts';
 import {
@@ -200,6 +202,20 @@ const journeyOptions = (workspace: Workspace, now: number, webhooks?: WebhookOut
   globalControl: workspace.definitions.globalControl ?? null,
   webhooks: workspace.definitions.dryRun ? ('skip' as const) : webhooks,
 });
+
+/** The report counters a commit moves: its journey log and the conversions its events make. */
+export const commitCounts = (
+  profile: Profile,
+  events: readonly StoredEvent[],
+  now: number,
+  workspace: Workspace,
+): Counts =>
+  reportCounts(profile, events, {
+    journeys: workspace.journeys,
+    now,
+    timezone: workspace.timezone,
+    graceMs: CONVERSION_GRACE_MS,
+  });
 
 /**
  * The journeys' reaction to events just decided for this user (calls and the engine's own:

@@ -2,6 +2,7 @@ import {
   mergeMaterialised,
   rematerialise,
   runJourneys,
+  commitCounts,
   updateForEvent,
   updateMembership,
 } from '../../segments/update.ts';
@@ -248,6 +249,7 @@ async function commitAll(
       counts.set(w.key, { applied: commit.messageIds.length, duplicates });
       if (commit.messageIds.length === 0 && !commit.absorb) continue;
       if (workspace) {
+        commit.counts = commitCounts(profile, commit.events, now, workspace);
         const check = planCheck(profile, now, workspace);
         if (check) checks.push(check);
       }

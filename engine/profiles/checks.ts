@@ -1,5 +1,5 @@
 import type { Workspace } from '../../segments/workspace.ts';
-import { runJourneys, runJourneyTimers, updateMembership } from '../../segments/update.ts';
+import { commitCounts, runJourneys, runJourneyTimers, updateMembership } from '../../segments/update.ts';
 import { lifecycleOverTime } from '../lifecycle/profile-lifecycle.ts';
 import { createHash } from 'node:crypto';
 import type { NewJob } from '../ports/scheduler.ts';
@@ -162,7 +162,11 @@ function decideCheck(
   }
   if (events.length === 0 && (profile.checkAt ?? null) === (checkAt ?? null)) return null;
   profile.version = version + 1;
-  return { commit: { key: check.key, expectedVersion: version, profile, events, messageIds: [] }, next };
+  const counts = commitCounts(profile, events, now, workspace);
+  return {
+    commit: { key: check.key, expectedVersion: version, profile, events, messageIds: [], counts },
+    next,
+  };
 }
 
 /**

@@ -1,3 +1,4 @@
+import type { ConversionWindow } from '../conversions/attribution.ts';
 import type { AggregateState } from '../../rules/aggregates.ts';
 import type { EventTimes } from '../../rules/event-times.ts';
 import type { ActivityTimeline } from '../lifecycle/timeline.ts';
@@ -77,6 +78,8 @@ export interface Profile {
   journeys?: JourneyMemories;
   /** Messages decided and not yet taken by the channel gateway (journeys/outbox.ts). */
   outbox?: OutboxMessage[];
+  /** The conversion windows of the user's recent enrollments (engine/conversions/attribution.ts). */
+  conversions?: ConversionWindow[];
   /** Journey log entries written for this user so far (their `seq`). */
   journeyLogged?: number;
 }

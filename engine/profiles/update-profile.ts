@@ -1,3 +1,4 @@
+import { commitCounts } from '../../segments/update.ts';
 import type { Workspace } from '../../segments/workspace.ts';
 import type { StoredEvent } from '../events.ts';
 import type { Store } from '../ports/store.ts';
@@ -34,8 +35,9 @@ export async function updateProfile(
     if (unchanged) return null;
     if (check) await options.scheduleChecks([check]);
     profile.version = version + 1;
+    const counts = commitCounts(profile, events, now, options.workspace);
     const { conflicts } = await store.commit([
-      { key, expectedVersion: version, profile, events, messageIds: [] },
+      { key, expectedVersion: version, profile, events, messageIds: [], counts },
     ]);
     if (conflicts.length === 0) return events;
   }

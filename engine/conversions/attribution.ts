@@ -1,0 +1,306 @@
+/**
+ * Conversion attribution (DESIGN 3.7), decided on the profile inside the commit of the event that
+ * causes it. Every enrollment keeps a window on the user's profile: its messages (with the time each
+ * left) and the goal events ("orders") that fell inside it. After each change the window's counter
+ * contributions are computed afresh from what it holds and the difference goes into the commit, so
+ * the counters equal the sum of every window's contribution whatever the order events arrived in:
+ * a late, earlier goal event moves the conversion (and its credit) to it.
+ *
+ * - An enrollment converts once, at its first goal event within `within` of entry (event time).
+ * - Revenue counts each order id once per journey, and once in the workspace's last-touch view.
+ * - Inside an enrollment, the last message sent before a goal event gets its credit; each message
+ *   also has its own window from its send (`mc`: a goal event came within `within` of it).
+ * - Holdout users convert by the same rule; they have no messages to credit.
+ * - Windows are kept while the enrollment is active and `graceMs` after they close: later events
+ *   are no longer counted.
+ */
+import type { Json } from '../json.ts';
+import type { StoredEvent } from '../events.ts';
+import { addCount, type Counts } from '../ports/store.ts';
+import type { Profile } from '../profiles/profile.ts';
+import type { CompiledGoal } from '../../journeys/compile.ts';
+import { valueAtPath } from '../../journeys/enrollment.ts';
+import type { JourneySet } from '../../journeys/journey-set.ts';
+import { profileContext } from '../../segments/context.ts';
+import { holds } from '../../segments/membership.ts';
+import { durationMs } from '../../rules/durations.ts';
+import { DEFAULT_GOAL_WINDOW } from '../../journeys/compile.ts';
+import { countJourneyLog, field, type Group, journeyScope, quarter, WORKSPACE_SCOPE } from './counters.ts';
+
+export interface WindowMessage {
+  id: string;
+  step: string;
+  channel: string;
+  template: string;
+  /** When it left (sent or recorded by the sandbox); null until then, and for messages never sent. */
+  sentAt: number | null;
+  delivered?: true;
+  clicked?: true;
+}
+
+export interface WindowOrder {
+  /** The order id (or the goal event's id when it has none). */
+  id: string;
+  at: number;
+  /** Revenue in hundredths. */
+  cents: number;
+  /** The first window of its journey holding it: only there it adds orders and revenue. */
+  journeyOwner: boolean;
+  /** The first window of the user holding it: only there it adds to the last-touch view. */
+  workspaceOwner: boolean;
+}
+
+export interface ConversionWindow {
+  journeyId: string;
+  version: number;
+  enrollmentId: string;
+  group: Group;
+  enteredAt: number;
+  /** The goal's window, ms. */
+  within: number;
+  messages: WindowMessage[];
+  orders: WindowOrder[];
+  /** What this window adds to the counters now (what a change is compared with). */
+  counted: Counts;
+}
+
+export interface AttributionOptions {
+  journeys: JourneySet;
+  now: number;
+  /** The workspace's zone, for goal conditions on users without one. */
+  timezone: string;
+  /** How long after a window closes a late goal event still counts. */
+  graceMs: number;
+}
+
+/** A goal event arriving up to this long after its window closed still counts (as TIDELINE_LATE_GRACE's default). */
+export const CONVERSION_GRACE_MS = 24 * 3_600_000;
+
+/** At most this many windows per user (the oldest closed ones go first). */
+const MAX_WINDOWS = 100;
+const DEFAULT_WITHIN = durationMs(DEFAULT_GOAL_WINDOW);
+const RECEIPTS: Record<string, 'delivered' | 'undelivered' | 'clicked'> = {
+  message_delivered: 'delivered',
+  message_delivery_failed: 'undelivered',
+  message_clicked: 'clicked',
+};
+
+const str = (value: Json | undefined): string => (typeof value === 'string' ? value : String(value));
+
+/** When a window closes: `within` after entry or after its last send, whichever is later. */
+const closesAt = (w: ConversionWindow): number =>
+  Math.max(w.enteredAt, ...w.messages.map((m) => m.sentAt ?? 0)) + w.within;
+
+/**
+ * The report counts of a commit: those of its journey log entries, and the attribution changes its
+ * events make to the user's windows (kept on `profile.conversions`).
+ */
+export function reportCounts(
+  profile: Profile,
+  events: readonly StoredEvent[],
+  options: AttributionOptions,
+): Counts {
+  const counts: Counts = {};
+  countJourneyLog(counts, events);
+  const windows = profile.conversions ?? [];
+  const byEnrollment = new Map(windows.map((w) => [w.enrollmentId, w]));
+  const goalOf = (w: ConversionWindow) => options.journeys.version(w.journeyId, w.version)?.goal ?? null;
+  let changed = false;
+
+  for (const e of events) {
+    const p = e.properties ?? {};
+    const window = typeof p.enrollmentId === 'string' ? byEnrollment.get(p.enrollmentId) : undefined;
+    if (e.type === 'internal' && e.event === 'journey_entered' && !window) {
+      const goal = options.journeys.version(str(p.journeyId), Number(p.version))?.goal;
+      const opened: ConversionWindow = {
+        journeyId: str(p.journeyId),
+        version: Number(p.version),
+        enrollmentId: str(p.enrollmentId),
+        group: p.holdout ? 'h' : 't',
+        enteredAt: e.timestamp,
+        within: goal?.within ?? DEFAULT_WITHIN,
+        messages: [],
+        orders: [],
+        counted: {},
+      };
+      windows.push(opened);
+      byEnrollment.set(opened.enrollmentId, opened);
+      changed = true;
+    } else if (e.type === 'internal' && e.event === 'message_sent' && window && p.status === 'queued') {
+      if (!window.messages.some((m) => m.id === p.messageId)) {
+        const { messageId, step, channel, template } = p;
+        window.messages.push({
+          id: str(messageId),
+          step: str(step),
+          channel: str(channel),
+          template: str(template),
+          sentAt: null,
+        });
+      }
+    } else if (e.type === 'internal' && e.event === 'message_status' && window) {
+      const message = window.messages.find((m) => m.id === p.messageId);
+      if (message && (p.status === 'sent' || p.status === 'sandbox') && message.sentAt === null) {
+        message.sentAt = e.timestamp;
+        changed = true;
+      }
+    } else if (e.type !== 'internal' && RECEIPTS[e.event] && typeof p.messageId === 'string') {
+      countReceipt(counts, windows, p.messageId, RECEIPTS[e.event], e.timestamp);
+    }
+    if (!e.late && addGoalEvent(profile, windows, e, goalOf, options)) changed = true;
+  }
+
+  const kept = windows.filter(
+    (w) =>
+      profile.journeys?.[w.journeyId]?.active?.id === w.enrollmentId ||
+      closesAt(w) + options.graceMs >= options.now,
+  );
+  if (changed) {
+    for (const w of kept) {
+      const cells = cellsOf(w, kept, goalOf(w));
+      for (const scope of new Set([...Object.keys(cells), ...Object.keys(w.counted)])) {
+        const now = cells[scope] ?? {};
+        const before = w.counted[scope] ?? {};
+        for (const f of new Set([...Object.keys(now), ...Object.keys(before)]))
+          addCount(counts, scope, f, (now[f] ?? 0) - (before[f] ?? 0));
+      }
+      w.counted = cells;
+    }
+  }
+  const trimmed = kept.slice(Math.max(0, kept.length - MAX_WINDOWS));
+  if (trimmed.length > 0) profile.conversions = trimmed;
+  else delete profile.conversions;
+  for (const scope of Object.keys(counts)) if (Object.keys(counts[scope]).length === 0) delete counts[scope];
+  return counts;
+}
+
+/** A receipt or click counts once per message, under the step, channel and template that sent it. */
+function countReceipt(
+  counts: Counts,
+  windows: readonly ConversionWindow[],
+  messageId: string,
+  what: 'delivered' | 'undelivered' | 'clicked',
+  at: number,
+): void {
+  for (const w of windows) {
+    const m = w.messages.find((x) => x.id === messageId);
+    if (!m) continue;
+    if (what === 'clicked' ? m.clicked : m.delivered) return;
+    if (what === 'clicked') m.clicked = true;
+    else m.delivered = true;
+    const f = field('m', w.version, m.step, m.channel, m.template, what, quarter(at));
+    addCount(counts, journeyScope(w.journeyId), f, 1);
+    return;
+  }
+}
+
+/** Puts a goal event into the windows whose goal it meets and whose span holds it; true if any. */
+function addGoalEvent(
+  profile: Profile,
+  windows: readonly ConversionWindow[],
+  e: StoredEvent,
+  goalOf: (w: ConversionWindow) => CompiledGoal | null,
+  options: AttributionOptions,
+): boolean {
+  let added = false;
+  const ordered = [...windows].sort(
+    (a, b) => a.enteredAt - b.enteredAt || (a.enrollmentId < b.enrollmentId ? -1 : 1),
+  );
+  for (const w of ordered) {
+    const goal = goalOf(w);
+    if (!goal || e.timestamp < w.enteredAt || e.timestamp > closesAt(w)) continue;
+    const meets = goal.segment
+      ? e.type === 'internal' && e.event === 'segment_entered' && e.properties?.segmentId === goal.segment
+      : e.type !== 'internal' &&
+        e.event === goal.event &&
+        (goal.where === null ||
+          holds(goal.where, profileContext(profile, options.now, { timezone: options.timezone, event: e })));
+    if (!meets) continue;
+    const orderId = goal.segment ? e.messageId : orderIdOf(e, goal);
+    if (w.orders.some((o) => o.id === orderId)) continue;
+    const amount = goal.revenue ? e.properties?.[goal.revenue] : undefined;
+    const held = (filter: (x: ConversionWindow) => boolean) =>
+      windows.some((x) => x !== w && filter(x) && x.orders.some((o) => o.id === orderId));
+    w.orders.push({
+      id: orderId,
+      at: e.timestamp,
+      cents: typeof amount === 'number' && Number.isFinite(amount) ? Math.round(amount * 100) : 0,
+      journeyOwner: !held((x) => x.journeyId === w.journeyId),
+      workspaceOwner: !held(() => true),
+    });
+    added = true;
+  }
+  return added;
+}
+
+function orderIdOf(e: StoredEvent, goal: CompiledGoal): string {
+  const id = valueAtPath(e, goal.orderId);
+  return typeof id === 'string' || typeof id === 'number' ? `o:${id}` : `e:${e.messageId}`;
+}
+
+const byTime = <T extends { at: number; id: string }>(a: T, b: T) =>
+  a.at - b.at || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+
+/** The last message of `w` that left at or before `at` (and whose own window still holds `at`). */
+function lastSent(w: ConversionWindow, at: number): WindowMessage | null {
+  let found: WindowMessage | null = null;
+  for (const m of w.messages) {
+    if (m.sentAt === null || m.sentAt > at || at > m.sentAt + w.within) continue;
+    if (!found || m.sentAt >= (found.sentAt as number)) found = m;
+  }
+  return found;
+}
+
+/** What a window contributes to the counters, from what it holds now. */
+function cellsOf(
+  w: ConversionWindow,
+  windows: readonly ConversionWindow[],
+  goal: CompiledGoal | null,
+): Counts {
+  const cells: Counts = {};
+  if (!goal) return cells;
+  const scope = journeyScope(w.journeyId);
+  const add = (f: string, by: number, inScope = scope) => addCount(cells, inScope, f, by);
+  const v = w.version;
+  const qE = quarter(w.enteredAt);
+  const orders = [...w.orders].sort(byTime);
+  const inWindow = orders.filter((o) => o.at >= w.enteredAt && o.at <= w.enteredAt + w.within);
+  const dims = (m: WindowMessage) => [v, m.step, m.channel, m.template] as const;
+
+  const conversion = inWindow[0];
+  if (conversion) {
+    add(field('c', v, w.group, qE, quarter(conversion.at)), 1);
+    const m = w.group === 't' ? lastSent(w, conversion.at) : null;
+    if (m) add(field('cm', ...dims(m), quarter(conversion.at)), 1);
+  }
+  for (const o of inWindow) {
+    if (!o.journeyOwner) continue;
+    add(field('o', v, w.group, qE, quarter(o.at)), 1);
+    add(field('r', v, w.group, qE, quarter(o.at)), o.cents);
+    const m = w.group === 't' ? lastSent(w, o.at) : null;
+    if (m) {
+      add(field('om', ...dims(m), quarter(o.at)), 1);
+      add(field('rm', ...dims(m), quarter(o.at)), o.cents);
+    }
+  }
+  for (const m of w.messages) {
+    if (m.sentAt === null) continue;
+    const start = m.sentAt;
+    if (orders.some((o) => o.at >= start && o.at <= start + w.within))
+      add(field('mc', ...dims(m), quarter(start)), 1);
+  }
+  // The workspace's last-touch view: the order goes to the last message sent before it, in any journey.
+  for (const o of orders) {
+    if (!o.workspaceOwner) continue;
+    let touch: { journeyId: string; at: number } | null = null;
+    for (const x of windows) {
+      if (x.group !== 't') continue;
+      const m = lastSent(x, o.at);
+      if (m && (!touch || (m.sentAt as number) > touch.at))
+        touch = { journeyId: x.journeyId, at: m.sentAt as number };
+    }
+    if (!touch) continue;
+    add(field('lt', touch.journeyId, quarter(o.at)), 1, WORKSPACE_SCOPE);
+    add(field('ltr', touch.journeyId, quarter(o.at)), o.cents, WORKSPACE_SCOPE);
+  }
+  return cells;
+}

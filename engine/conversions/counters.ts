@@ -1,0 +1,76 @@
+/**
+ * The report counters: what each field of a journey's scope (`j:<journeyId>`) and of the workspace's
+ * (`w`) counts. A field is `<metric>|<dimension>|...|<quarter>`, where a quarter is a 15-minute bucket
+ * of event time (ms / 900,000): every timezone's days are whole numbers of quarters, so a report in any
+ * zone adds buckets up exactly. Revenue is counted in hundredths (integer arithmetic, exact sums).
+ *
+ * | metric | dimensions                                      | counts                                      |
+ * |--------|-------------------------------------------------|---------------------------------------------|
+ * | e      | version, group (t/h), entry quarter             | enrollments                                 |
+ * | x      | version, step, quarter                          | arrivals at a step                          |
+ * | b      | version, step, path, quarter                    | branch / split paths taken                  |
+ * | z      | version, reason, quarter                        | exits                                       |
+ * | m      | version, step, channel, template, status, q     | message outcomes (queued, sent, delivered…) |
+ * | c      | version, group, entry quarter, conversion q     | converted enrollments (first goal event)    |
+ * | o / r  | version, group, entry quarter, order quarter    | distinct orders / their revenue             |
+ * | cm     | version, step, channel, template, conversion q  | conversions credited to the last message    |
+ * | om/rm  | version, step, channel, template, order q       | orders / revenue credited to the last message |
+ * | mc     | version, step, channel, template, send quarter  | messages with a goal event in their own window |
+ * | lt/ltr | (workspace) journey, order quarter              | last-touch orders / revenue                 |
+ */
+import type { StoredEvent } from '../events.ts';
+import { addCount, type Counts } from '../ports/store.ts';
+
+export const QUARTER_MS = 900_000;
+export const quarter = (at: number): number => Math.floor(at / QUARTER_MS);
+
+export const journeyScope = (journeyId: string): string => `j:${journeyId}`;
+export const WORKSPACE_SCOPE = 'w';
+
+/** Treatment or the journey's holdout. */
+export type Group = 't' | 'h';
+
+/** A field name; `|` inside a part (a free-text exit reason) is replaced so fields split back cleanly. */
+export const field = (...parts: (string | number)[]): string =>
+  parts.map((p) => String(p).replaceAll('|', '/')).join('|');
+
+/** Statuses a message's log can end in that the reports count (retries and deferrals are not outcomes). */
+const COUNTED_STATUSES = new Set(['sent', 'sandbox', 'failed', 'skipped', 'unknown']);
+
+/** Adds the counts the journey log entries among `events` stand for. */
+export function countJourneyLog(counts: Counts, events: readonly StoredEvent[]): void {
+  for (const e of events) {
+    if (e.type !== 'internal') continue;
+    const p = e.properties ?? {};
+    if (typeof p.journeyId !== 'string') continue;
+    const scope = journeyScope(p.journeyId);
+    const q = quarter(e.timestamp);
+    const { version, step } = p;
+    const count = (...parts: (string | number)[]) => addCount(counts, scope, field(...parts, q), 1);
+    const message = (status: unknown) =>
+      count('m', String(version), String(step), String(p.channel), String(p.template), String(status));
+    switch (e.event) {
+      case 'journey_entered':
+        count('e', String(version), p.holdout ? 'h' : 't');
+        count('x', String(version), String(step));
+        break;
+      case 'journey_step':
+        if (p.action === 'reached') count('x', String(version), String(step));
+        else if (p.action === 'branch') count('b', String(version), String(step), String(p.taken));
+        else if (p.action === 'split') count('b', String(version), String(step), String(p.path));
+        break;
+      case 'journey_exited':
+        count('z', String(version), String(p.reason));
+        break;
+      case 'message_sent':
+        message(p.status);
+        break;
+      case 'message_skipped':
+        message('skipped');
+        break;
+      case 'message_status':
+        if (COUNTED_STATUSES.has(String(p.status))) message(p.status);
+        break;
+    }
+  }
+}

@@ -1,0 +1,362 @@
+/**
+ * A journey's report, answered from its counters (engine/conversions/counters.ts names the fields):
+ * one pass over the journey's fields, whatever the number of messages behind them.
+ *
+ * What a range counts: enrollments that entered in it (their conversions and revenue follow them:
+ * the cohort view), and messages, receipts and clicks that happened in it. The daily series by event
+ * date puts each conversion and order on its own day instead.
+ */
+import type { JourneyDefinition, Step } from '../journeys/journey.ts';
+import { DayIndex, type ReportRange } from './range.ts';
+import { uplift, type Uplift } from './uplift.ts';
+
+export interface Totals {
+  entered: number;
+  sent: number;
+  delivered: number;
+  clicked: number;
+  converted: number;
+  conversionRate: number | null;
+  revenue: number;
+  orders: number;
+}
+
+export interface GroupTotals {
+  entered: number;
+  converted: number;
+  conversionRate: number | null;
+  revenue: number;
+}
+
+export interface MessageCounts {
+  sent: number;
+  delivered: number;
+  clicked: number;
+  skipped: number;
+  failed: number;
+  /** Conversions credited to these messages (the last message before each conversion). */
+  converted: number;
+  /** Revenue credited to these messages (the last message before each order). */
+  revenue: number;
+  /** Messages followed by a goal event within the goal window of their own send. */
+  messagesConverted: number;
+}
+
+export interface JourneyReport {
+  journey: { id: string; name: string; versions: number[] };
+  range: ReportRange;
+  version: number | null;
+  totals: Totals;
+  treatment: GroupTotals;
+  holdout: GroupTotals;
+  uplift: Uplift | null;
+  lastTouch: { orders: number; revenue: number };
+  daily: {
+    date: string;
+    entered: number;
+    sent: number;
+    delivered: number;
+    clicked: number;
+    converted: number;
+    revenue: number;
+  }[];
+  cohorts: {
+    date: string;
+    entered: number;
+    converted: number;
+    conversionRate: number | null;
+    revenue: number;
+    holdoutEntered: number;
+    holdoutConverted: number;
+  }[];
+  curve: { treatment: CurvePoint[]; holdout: CurvePoint[] };
+  steps: ({ version: number; step: string; type: string; reached: number } & MessageCounts)[];
+  branches: { version: number; step: string; path: string; count: number }[];
+  exits: { version: number; reason: string; count: number }[];
+  channels: ({ channel: string } & MessageCounts)[];
+  variants: ({ step: string; template: string } & MessageCounts)[];
+  versions: {
+    version: number;
+    entered: number;
+    sent: number;
+    converted: number;
+    conversionRate: number | null;
+    revenue: number;
+  }[];
+}
+
+export interface CurvePoint {
+  day: number;
+  converted: number;
+  rate: number | null;
+}
+
+/** Days after entry the cumulative curve runs to: a P7D window touches the entry day and 7 more. */
+export const CURVE_DAYS = 7;
+
+const rate = (n: number, of: number): number | null => (of > 0 ? round(n / of, 6) : null);
+const round = (x: number, digits: number) => Math.round(x * 10 ** digits) / 10 ** digits;
+const money = (cents: number) => round(cents / 100, 2);
+
+const emptyMessages = (): MessageCounts => ({
+  sent: 0,
+  delivered: 0,
+  clicked: 0,
+  skipped: 0,
+  failed: 0,
+  converted: 0,
+  revenue: 0,
+  messagesConverted: 0,
+});
+
+/** The counters of a message status (sandbox records count as sent). */
+const STATUS_FIELD: Record<string, keyof MessageCounts> = {
+  sent: 'sent',
+  sandbox: 'sent',
+  delivered: 'delivered',
+  clicked: 'clicked',
+  skipped: 'skipped',
+  failed: 'failed',
+};
+
+function grouped<T>(map: Map<string, T>, key: string, make: () => T): T {
+  let value = map.get(key);
+  if (value === undefined) map.set(key, (value = make()));
+  return value;
+}
+
+export interface ReportInput {
+  journeyId: string;
+  /** Published versions, oldest first (names, steps for the funnel). */
+  definitions: readonly JourneyDefinition[];
+  counters: ReadonlyMap<string, number>;
+  /** The workspace's counters (last-touch view). */
+  workspace: ReadonlyMap<string, number>;
+  range: ReportRange;
+  version?: number;
+}
+
+export function journeyReport(input: ReportInput): JourneyReport {
+  const { journeyId, definitions, counters, range } = input;
+  const days = new DayIndex(range);
+  const only = input.version ?? null;
+  const daily = days.days.map((date) => ({
+    date,
+    entered: 0,
+    sent: 0,
+    delivered: 0,
+    clicked: 0,
+    converted: 0,
+    revenue: 0,
+  }));
+  const cohorts = days.days.map((date) => ({
+    date,
+    entered: 0,
+    converted: 0,
+    conversionRate: null as number | null,
+    revenue: 0,
+    holdoutEntered: 0,
+    holdoutConverted: 0,
+  }));
+  const group = { t: { entered: 0, converted: 0, cents: 0 }, h: { entered: 0, converted: 0, cents: 0 } };
+  const curve = {
+    t: new Array<number>(CURVE_DAYS + 1).fill(0),
+    h: new Array<number>(CURVE_DAYS + 1).fill(0),
+  };
+  let orders = 0;
+  const dailyCents = new Array<number>(days.days.length).fill(0);
+  const cohortCents = new Array<number>(days.days.length).fill(0);
+  const steps = new Map<
+    string,
+    { version: number; step: string; type: string; reached: number } & MessageCounts
+  >();
+  const branches = new Map<string, { version: number; step: string; path: string; count: number }>();
+  const exits = new Map<string, { version: number; reason: string; count: number }>();
+  const channels = new Map<string, { channel: string } & MessageCounts>();
+  const variants = new Map<string, { step: string; template: string } & MessageCounts>();
+  const versions = new Map<
+    string,
+    { version: number; entered: number; sent: number; converted: number; cents: number }
+  >();
+  const typeOf = new Map<string, string>();
+  for (const d of definitions) for (const s of d.steps as Step[]) typeOf.set(`${d.version}|${s.id}`, s.type);
+  const stepRow = (v: number, step: string) =>
+    grouped(steps, `${v}|${step}`, () => ({
+      version: v,
+      step,
+      type: typeOf.get(`${v}|${step}`) ?? 'unknown',
+      reached: 0,
+      ...emptyMessages(),
+    }));
+  const versionRow = (v: number) =>
+    grouped(versions, String(v), () => ({ version: v, entered: 0, sent: 0, converted: 0, cents: 0 }));
+  for (const d of definitions) {
+    if (only !== null && d.version !== only) continue;
+    versionRow(d.version);
+    for (const s of d.steps) stepRow(d.version, s.id);
+  }
+
+  for (const [name, n] of counters) {
+    const f = name.split('|');
+    const v = Number(f[1]);
+    if (only !== null && v !== only) continue;
+    const metric = f[0];
+    const last = Number(f[f.length - 1]);
+    switch (metric) {
+      case 'e': {
+        const day = days.dayOf(last);
+        if (day < 0) break;
+        const g = f[2] === 'h' ? 'h' : 't';
+        group[g].entered += n;
+        daily[day].entered += n;
+        cohorts[day].entered += n;
+        if (g === 'h') cohorts[day].holdoutEntered += n;
+        versionRow(v).entered += n;
+        break;
+      }
+      case 'x':
+        if (days.dayOf(last) >= 0) stepRow(v, f[2]).reached += n;
+        break;
+      case 'b':
+        if (days.dayOf(last) >= 0)
+          grouped(branches, `${v}|${f[2]}|${f[3]}`, () => ({
+            version: v,
+            step: f[2],
+            path: f[3],
+            count: 0,
+          })).count += n;
+        break;
+      case 'z':
+        if (days.dayOf(last) >= 0)
+          grouped(exits, `${v}|${f[2]}`, () => ({ version: v, reason: f[2], count: 0 })).count += n;
+        break;
+      case 'm': {
+        const day = days.dayOf(last);
+        const key = STATUS_FIELD[f[5]];
+        if (day < 0 || !key) break;
+        const [, , step, channel, template] = f;
+        for (const row of messageRows(v, step, channel, template)) row[key] += n;
+        if (key === 'sent') {
+          daily[day].sent += n;
+          versionRow(v).sent += n;
+        } else if (key === 'delivered') daily[day].delivered += n;
+        else if (key === 'clicked') daily[day].clicked += n;
+        break;
+      }
+      case 'c':
+      case 'o':
+      case 'r': {
+        const g = f[2] === 'h' ? 'h' : 't';
+        const entryDay = days.dayOf(Number(f[3]));
+        const eventDay = days.dayOf(last);
+        if (metric === 'c' && eventDay >= 0) daily[eventDay].converted += n;
+        if (metric === 'r' && eventDay >= 0) dailyCents[eventDay] += n;
+        if (entryDay < 0) break;
+        if (metric === 'c') {
+          group[g].converted += n;
+          cohorts[entryDay].converted += n;
+          if (g === 'h') cohorts[entryDay].holdoutConverted += n;
+          versionRow(v).converted += n;
+          const d = days.daysBetween(Number(f[3]), last);
+          for (let i = Math.max(0, d); i <= CURVE_DAYS; i++) curve[g][i] += n;
+        } else if (metric === 'o') orders += n;
+        else {
+          group[g].cents += n;
+          cohortCents[entryDay] += n;
+          versionRow(v).cents += n;
+        }
+        break;
+      }
+      case 'cm':
+      case 'rm':
+      case 'mc': {
+        if (days.dayOf(last) < 0) break;
+        const key: keyof MessageCounts =
+          metric === 'cm' ? 'converted' : metric === 'rm' ? 'revenue' : 'messagesConverted';
+        for (const row of messageRows(v, f[2], f[3], f[4])) row[key] += n;
+        break;
+      }
+    }
+  }
+
+  function messageRows(v: number, step: string, channel: string, template: string): MessageCounts[] {
+    return [
+      stepRow(v, step),
+      grouped(channels, channel, () => ({ channel, ...emptyMessages() })),
+      grouped(variants, `${step}|${template}`, () => ({ step, template, ...emptyMessages() })),
+    ];
+  }
+
+  const cents = (rows: Iterable<MessageCounts>) => {
+    for (const row of rows) row.revenue = money(row.revenue);
+  };
+  cents(steps.values());
+  cents(channels.values());
+  cents(variants.values());
+  const entered = group.t.entered + group.h.entered;
+  const converted = group.t.converted + group.h.converted;
+  const totalSent = daily.reduce((sum, d) => sum + d.sent, 0);
+  const groupTotals = (g: 't' | 'h'): GroupTotals => ({
+    entered: group[g].entered,
+    converted: group[g].converted,
+    conversionRate: rate(group[g].converted, group[g].entered),
+    revenue: money(group[g].cents),
+  });
+  const curvePoints = (g: 't' | 'h'): CurvePoint[] =>
+    curve[g].map((c, day) => ({ day, converted: c, rate: rate(c, group[g].entered) }));
+  let ltOrders = 0;
+  let ltCents = 0;
+  for (const [name, n] of input.workspace) {
+    const f = name.split('|');
+    if ((f[0] !== 'lt' && f[0] !== 'ltr') || f[1] !== journeyId || days.dayOf(Number(f[2])) < 0) continue;
+    if (f[0] === 'lt') ltOrders += n;
+    else ltCents += n;
+  }
+  const latest = definitions[definitions.length - 1];
+  const order = new Map<string, number>();
+  for (const d of definitions) d.steps.forEach((s, i) => order.set(s.id, Math.min(order.get(s.id) ?? i, i)));
+  const stepOrder = (step: string) => order.get(step) ?? Number.MAX_SAFE_INTEGER;
+  return {
+    journey: { id: journeyId, name: latest?.name ?? journeyId, versions: definitions.map((d) => d.version) },
+    range,
+    version: only,
+    totals: {
+      entered,
+      sent: totalSent,
+      delivered: daily.reduce((sum, d) => sum + d.delivered, 0),
+      clicked: daily.reduce((sum, d) => sum + d.clicked, 0),
+      converted,
+      conversionRate: rate(converted, entered),
+      revenue: money(group.t.cents + group.h.cents),
+      orders,
+    },
+    treatment: groupTotals('t'),
+    holdout: groupTotals('h'),
+    uplift: uplift(group.t, group.h),
+    lastTouch: { orders: ltOrders, revenue: money(ltCents) },
+    daily: daily.map((d, i) => ({ ...d, revenue: money(dailyCents[i]) })),
+    cohorts: cohorts.map((c, i) => ({
+      ...c,
+      conversionRate: rate(c.converted, c.entered),
+      revenue: money(cohortCents[i]),
+    })),
+    curve: { treatment: curvePoints('t'), holdout: curvePoints('h') },
+    steps: [...steps.values()],
+    branches: [...branches.values()].sort(
+      (a, b) =>
+        a.version - b.version || stepOrder(a.step) - stepOrder(b.step) || a.path.localeCompare(b.path),
+    ),
+    exits: [...exits.values()].sort((a, b) => a.version - b.version || a.reason.localeCompare(b.reason)),
+    channels: [...channels.values()].sort((a, b) => a.channel.localeCompare(b.channel)),
+    variants: [...variants.values()].sort(
+      (a, b) => stepOrder(a.step) - stepOrder(b.step) || a.template.localeCompare(b.template),
+    ),
+    versions: [...versions.values()]
+      .sort((a, b) => a.version - b.version)
+      .map(({ cents: c, ...row }) => ({
+        ...row,
+        conversionRate: rate(row.converted, row.entered),
+        revenue: money(c),
+      })),
+  };
+}

@@ -1,0 +1,63 @@
+/**
+ * A report's date range: whole local days `from`..`to` (inclusive) in an IANA zone, as quarters
+ * (engine/conversions/counters.ts). Each quarter of the range maps to its local date.
+ */
+import { DateTime } from 'luxon';
+import { QUARTER_MS } from '../engine/conversions/counters.ts';
+
+export interface ReportRange {
+  from: string;
+  to: string;
+  tz: string;
+}
+
+export class DayIndex {
+  readonly days: string[];
+  /** First quarter of each day, and the quarter after the last day. */
+  private readonly starts: number[];
+
+  constructor(readonly range: ReportRange) {
+    const first = DateTime.fromISO(range.from, { zone: range.tz }).startOf('day');
+    const last = DateTime.fromISO(range.to, { zone: range.tz }).startOf('day');
+    this.days = [];
+    this.starts = [];
+    for (let day = first; day <= last; day = day.plus({ days: 1 })) {
+      this.days.push(day.toISODate() as string);
+      this.starts.push(Math.ceil(day.toMillis() / QUARTER_MS));
+    }
+    this.starts.push(Math.ceil(last.plus({ days: 1 }).toMillis() / QUARTER_MS));
+  }
+
+  /** The index of the local day a quarter falls in, or -1 outside the range. */
+  dayOf(q: number): number {
+    const s = this.starts;
+    if (q < s[0] || q >= s[s.length - 1]) return -1;
+    let lo = 0;
+    let hi = s.length - 2;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (s[mid] <= q) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
+  }
+
+  /** Whole local days between two quarters (the D of a conversion), in the range's zone. */
+  daysBetween(fromQ: number, toQ: number): number {
+    return this.localDay(toQ) - this.localDay(fromQ);
+  }
+
+  private readonly dayNumbers = new Map<number, number>();
+
+  /** Days since 1970-01-01 of the local date a quarter falls on (offsets change on quarter bounds). */
+  private localDay(q: number): number {
+    let day = this.dayNumbers.get(q);
+    if (day === undefined) {
+      const ms = q * QUARTER_MS;
+      const offset = DateTime.fromMillis(ms, { zone: this.range.tz }).offset;
+      day = Math.floor((ms + offset * 60_000) / 86_400_000);
+      this.dayNumbers.set(q, day);
+    }
+    return day;
+  }
+}
