@@ -346,6 +346,7 @@ export function mergeJourneys(into: Profile, absorbed: Profile, now: number): St
   const log: StoredEvent[] = [];
   if (absorbed.journeyLogged) into.journeyLogged = (into.journeyLogged ?? 0) + absorbed.journeyLogged;
   if (absorbed.conversions) into.conversions = [...(into.conversions ?? []), ...absorbed.conversions];
+  if (absorbed.countedOrders) into.countedOrders = [...(into.countedOrders ?? []), ...absorbed.countedOrders];
   for (const [journeyId, theirs] of Object.entries(absorbed.journeys ?? {})) {
     const ours = memoryOf(into, journeyId);
     const max = (a: number | null, b: number | null) => (a === null ? b : b === null ? a : Math.max(a, b));

@@ -38,15 +38,18 @@ export interface WindowMessage {
   clicked?: true;
 }
 
+/** A goal event inside a window (an order, for revenue). */
 export interface WindowOrder {
   /** The order id (or the goal event's id when it has none). */
   id: string;
+  /** The goal event's messageId. */
+  event: string;
   at: number;
   /** Revenue in hundredths. */
   cents: number;
-  /** The first window of its journey holding it: only there it adds orders and revenue. */
+  /** The order's first event inside an enrollment window of its journey: only it adds the order and revenue. */
   journeyOwner: boolean;
-  /** The first window of the user holding it: only there it adds to the last-touch view. */
+  /** The first event of this order in any window of the user: only it adds to the last-touch view. */
   workspaceOwner: boolean;
 }
 
@@ -75,6 +78,17 @@ export interface AttributionOptions {
 
 /** A goal event arriving up to this long after its window closed still counts (as TIDELINE_LATE_GRACE's default). */
 export const CONVERSION_GRACE_MS = 24 * 3_600_000;
+
+/** How long an order id is remembered as counted (posted again later, it counts again). */
+const ORDER_MEMORY_MS = 90 * 24 * 3_600_000;
+const MAX_ORDER_MARKS = 500;
+
+/** An order already counted for a journey (`scope` = its id) or for the workspace's last touch (''). */
+export interface CountedOrder {
+  scope: string;
+  id: string;
+  at: number;
+}
 
 /** At most this many windows per user (the oldest closed ones go first). */
 const MAX_WINDOWS = 100;
@@ -167,6 +181,11 @@ export function reportCounts(
     }
   }
   const trimmed = kept.slice(Math.max(0, kept.length - MAX_WINDOWS));
+  if (profile.countedOrders) {
+    const marks = profile.countedOrders.filter((m) => m.at >= options.now - ORDER_MEMORY_MS);
+    if (marks.length > 0) profile.countedOrders = marks.slice(Math.max(0, marks.length - MAX_ORDER_MARKS));
+    else delete profile.countedOrders;
+  }
   if (trimmed.length > 0) profile.conversions = trimmed;
   else delete profile.conversions;
   for (const scope of Object.keys(counts)) if (Object.keys(counts[scope]).length === 0) delete counts[scope];
@@ -215,17 +234,25 @@ function addGoalEvent(
         (goal.where === null ||
           holds(goal.where, profileContext(profile, options.now, { timezone: options.timezone, event: e })));
     if (!meets) continue;
+    if (w.orders.some((o) => o.event === e.messageId)) continue;
     const orderId = goal.segment ? e.messageId : orderIdOf(e, goal);
-    if (w.orders.some((o) => o.id === orderId)) continue;
     const amount = goal.revenue ? e.properties?.[goal.revenue] : undefined;
-    const held = (filter: (x: ConversionWindow) => boolean) =>
-      windows.some((x) => x !== w && filter(x) && x.orders.some((o) => o.id === orderId));
+    // Ownership is decided once, on arrival, and remembered apart from the windows: an order posted
+    // again after its first window was let go must not count twice.
+    const marks = (profile.countedOrders ??= []);
+    const claim = (scope: string) => {
+      if (marks.some((m) => m.scope === scope && m.id === orderId)) return false;
+      marks.push({ scope, id: orderId, at: e.timestamp });
+      return true;
+    };
+    const inEnrollment = e.timestamp <= w.enteredAt + w.within;
     w.orders.push({
       id: orderId,
+      event: e.messageId,
       at: e.timestamp,
       cents: typeof amount === 'number' && Number.isFinite(amount) ? Math.round(amount * 100) : 0,
-      journeyOwner: !held((x) => x.journeyId === w.journeyId),
-      workspaceOwner: !held(() => true),
+      journeyOwner: inEnrollment && claim(w.journeyId),
+      workspaceOwner: claim(''),
     });
     added = true;
   }
@@ -237,8 +264,8 @@ function orderIdOf(e: StoredEvent, goal: CompiledGoal): string {
   return typeof id === 'string' || typeof id === 'number' ? `o:${id}` : `e:${e.messageId}`;
 }
 
-const byTime = <T extends { at: number; id: string }>(a: T, b: T) =>
-  a.at - b.at || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+const byTime = (a: WindowOrder, b: WindowOrder) =>
+  a.at - b.at || (a.event < b.event ? -1 : a.event > b.event ? 1 : 0);
 
 /** The last message of `w` that left at or before `at` (and whose own window still holds `at`). */
 function lastSent(w: ConversionWindow, at: number): WindowMessage | null {

@@ -1,4 +1,4 @@
-import type { ConversionWindow } from '../conversions/attribution.ts';
+import type { ConversionWindow, CountedOrder } from '../conversions/attribution.ts';
 import type { AggregateState } from '../../rules/aggregates.ts';
 import type { EventTimes } from '../../rules/event-times.ts';
 import type { ActivityTimeline } from '../lifecycle/timeline.ts';
@@ -80,6 +80,8 @@ export interface Profile {
   outbox?: OutboxMessage[];
   /** The conversion windows of the user's recent enrollments (engine/conversions/attribution.ts). */
   conversions?: ConversionWindow[];
+  /** Orders already counted, so a repeated order event adds no revenue (engine/conversions/attribution.ts). */
+  countedOrders?: CountedOrder[];
   /** Journey log entries written for this user so far (their `seq`). */
   journeyLogged?: number;
 }

@@ -1,0 +1,131 @@
+/**
+ * Properties of attribution on generated streams (seeded): whatever the arrival order (goal events up
+ * to 20 hours late), re-entries with overlapping windows and repeated order events,
+ * - no enrollment is counted as converted twice, and the conversions are exactly the enrollments with
+ *   a goal event inside their window;
+ * - no holdout user is handed a message;
+ * - revenue is the sum over distinct orders inside a window of the user's enrollments.
+ */
+import assert from 'node:assert/strict';
+import { it } from 'node:test';
+import { journeyScope } from '../../engine/conversions/counters.ts';
+import type { ChannelGateway } from '../../engine/ports/channel-gateway.ts';
+import { journeyBucket } from '../../journeys/enrollment.ts';
+import { prng } from '../helpers/random.ts';
+import { journey, journeyEngine, track } from '../journeys/helpers.ts';
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+const START = Date.parse('2026-03-01T00:00:00Z');
+const WITHIN = 7 * DAY;
+
+const definition = journey(
+  'prop',
+  'cart_add',
+  [
+    { id: 'nudge', type: 'send', channel: 'sandbox', template: 'note' },
+    { id: 'pause', type: 'wait', duration: 'P2D' },
+    { id: 'again', type: 'send', channel: 'sandbox', template: 'note' },
+  ],
+  {
+    entry: { reentry: 'afterExit' },
+    goal: { event: 'order_paid', within: 'P7D', revenue: 'amount' },
+    holdout: { percent: 30 },
+  },
+);
+
+interface Order {
+  user: string;
+  id: string;
+  at: number;
+  cents: number;
+}
+
+function generate(seed: number) {
+  const random = prng(seed);
+  const users = Array.from({ length: 24 }, (_, i) => `p${seed}-${i}`);
+  const calls: { at: number; arrives: number; call: object }[] = [];
+  const orders: Order[] = [];
+  for (const user of users) {
+    let at = START + Math.floor(random() * DAY);
+    for (let n = 0; n < 6; n++) {
+      at += Math.floor(random() * 3 * DAY);
+      calls.push({ at, arrives: at, call: track(user, 'cart_add', at) });
+      const paid = at + Math.floor(random() * 9 * DAY);
+      const id = `${user}-o${Math.floor(random() * 4)}`; // ids repeat: the same order posted again
+      const cents = orders.find((o) => o.id === id)?.cents ?? 100 + Math.floor(random() * 90_000);
+      orders.push({ user, id, at: paid, cents });
+      const late = random() < 0.3 ? Math.floor(random() * 20 * HOUR) : 0;
+      calls.push({
+        at: paid,
+        arrives: paid + late,
+        call: track(user, 'order_paid', paid, { orderId: id, amount: cents / 100 }),
+      });
+    }
+  }
+  calls.sort((a, b) => a.arrives - b.arrives);
+  return { users, calls, orders };
+}
+
+for (const seed of [11, 23, 37]) {
+  it(`attributes stream ${seed} by the rules, whatever the arrival order`, async () => {
+    const { users, calls, orders } = generate(seed);
+    const handed = new Set<string>();
+    const gateway: ChannelGateway = {
+      send: async ({ profile }) => {
+        handed.add(profile.key);
+        return { status: 'sent' };
+      },
+    };
+    const e = await journeyEngine(
+      {
+        journeys: [definition],
+        templates: [{ id: 'note', version: 1, name: 'n', channel: 'sandbox', content: { text: 'hi' } }],
+      },
+      START,
+      { gateway },
+    );
+    try {
+      for (const { arrives, call } of calls) {
+        await e.clock.advanceTo(Math.max(e.clock.now(), arrives));
+        await e.send([call]);
+      }
+      await e.clock.advanceTo(calls[calls.length - 1].arrives + 10 * DAY);
+
+      let converted = 0;
+      let cents = 0;
+      for (const user of users) {
+        const entries = (await e.log(user, 'prop'))
+          .filter((l) => l.event === 'journey_entered')
+          .map((l) => l.timestamp)
+          .sort((a, b) => a - b);
+        const mine = orders.filter((o) => o.user === user);
+        const inside = (o: Order, t: number) => o.at >= t && o.at <= t + WITHIN;
+        converted += entries.filter((t) => mine.some((o) => inside(o, t))).length;
+        const counted = new Map<string, number>();
+        for (const o of mine) if (entries.some((t) => inside(o, t))) counted.set(o.id, o.cents);
+        for (const c of counted.values()) cents += c;
+        const held = journeyBucket('prop', `u:${user}`) < 3000;
+        if (held) assert.ok(!handed.has(`u:${user}`), `holdout user ${user} was handed a message`);
+      }
+      assert.ok(handed.size > 0 && converted > 0, 'the stream exercises sends and conversions');
+
+      const counters = await e.store.readCounters(journeyScope('prop'));
+      const sum = (metric: string) =>
+        [...counters].filter(([f]) => f.startsWith(`${metric}|`)).reduce((s, [, n]) => s + n, 0);
+      assert.equal(sum('c'), converted, 'converted enrollments');
+      assert.equal(sum('r'), cents, 'revenue over distinct orders');
+      for (const [f, n] of counters) assert.ok(n >= 0, `${f} is ${n}`);
+      // Each remaining window holds at most one conversion.
+      for (const user of users) {
+        const profile = (await e.store.getProfiles([`u:${user}`])).get(`u:${user}`);
+        for (const w of profile?.conversions ?? []) {
+          const c = Object.entries(w.counted[journeyScope('prop')] ?? {}).filter(([f]) => f.startsWith('c|'));
+          assert.ok(c.reduce((s, [, n]) => s + n, 0) <= 1, `${w.enrollmentId} counted twice`);
+        }
+      }
+    } finally {
+      await e.close();
+    }
+  });
+}
