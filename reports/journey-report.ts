@@ -243,28 +243,34 @@ export function journeyReport(input: ReportInput): JourneyReport {
         else if (key === 'clicked') daily[day].clicked += n;
         break;
       }
-      case 'c':
-      case 'o':
-      case 'r': {
+      case 'c': {
         const g = f[2] === 'h' ? 'h' : 't';
         const entryDay = days.dayOf(Number(f[3]));
         const eventDay = days.dayOf(last);
-        if (metric === 'c' && eventDay >= 0) daily[eventDay].converted += n;
-        if (metric === 'r' && eventDay >= 0) dailyCents[eventDay] += n;
+        if (eventDay >= 0) daily[eventDay].converted += n;
         if (entryDay < 0) break;
-        if (metric === 'c') {
-          group[g].converted += n;
-          cohorts[entryDay].converted += n;
-          if (g === 'h') cohorts[entryDay].holdoutConverted += n;
-          versionRow(v).converted += n;
-          const d = days.daysBetween(Number(f[3]), last);
-          for (let i = Math.max(0, d); i <= CURVE_DAYS; i++) curve[g][i] += n;
-        } else if (metric === 'o') orders += n;
-        else {
-          group[g].cents += n;
-          cohortCents[entryDay] += n;
-          versionRow(v).cents += n;
-        }
+        group[g].converted += n;
+        cohorts[entryDay].converted += n;
+        if (g === 'h') cohorts[entryDay].holdoutConverted += n;
+        versionRow(v).converted += n;
+        const d = days.daysBetween(Number(f[3]), last);
+        for (let i = Math.max(0, d); i <= CURVE_DAYS; i++) curve[g][i] += n;
+        break;
+      }
+      case 'o':
+        if (days.dayOf(last) >= 0) orders += n;
+        break;
+      case 're': {
+        const entryDay = days.dayOf(last);
+        if (entryDay < 0) break;
+        group[f[2] === 'h' ? 'h' : 't'].cents += n;
+        cohortCents[entryDay] += n;
+        versionRow(v).cents += n;
+        break;
+      }
+      case 'rd': {
+        const day = days.dayOf(last);
+        if (day >= 0) dailyCents[day] += n;
         break;
       }
       case 'cm':

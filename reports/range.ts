@@ -1,9 +1,9 @@
 /**
- * A report's date range: whole local days `from`..`to` (inclusive) in an IANA zone, as quarters
- * (engine/conversions/counters.ts). Each quarter of the range maps to its local date.
+ * A report's date range: whole local days `from`..`to` (inclusive) in an IANA zone, as hours
+ * (engine/conversions/counters.ts). Each hour of the range maps to its local date.
  */
 import { DateTime } from 'luxon';
-import { QUARTER_MS } from '../engine/conversions/counters.ts';
+import { BUCKET_MS } from '../engine/conversions/counters.ts';
 
 export interface ReportRange {
   from: string;
@@ -13,7 +13,7 @@ export interface ReportRange {
 
 export class DayIndex {
   readonly days: string[];
-  /** First quarter of each day, and the quarter after the last day. */
+  /** First hour of each day, and the hour after the last day. */
   private readonly starts: number[];
 
   constructor(readonly range: ReportRange) {
@@ -23,12 +23,12 @@ export class DayIndex {
     this.starts = [];
     for (let day = first; day <= last; day = day.plus({ days: 1 })) {
       this.days.push(day.toISODate() as string);
-      this.starts.push(Math.ceil(day.toMillis() / QUARTER_MS));
+      this.starts.push(Math.ceil(day.toMillis() / BUCKET_MS));
     }
-    this.starts.push(Math.ceil(last.plus({ days: 1 }).toMillis() / QUARTER_MS));
+    this.starts.push(Math.ceil(last.plus({ days: 1 }).toMillis() / BUCKET_MS));
   }
 
-  /** The index of the local day a quarter falls in, or -1 outside the range. */
+  /** The index of the local day an hour falls in, or -1 outside the range. */
   dayOf(q: number): number {
     const s = this.starts;
     if (q < s[0] || q >= s[s.length - 1]) return -1;
@@ -42,18 +42,18 @@ export class DayIndex {
     return lo;
   }
 
-  /** Whole local days between two quarters (the D of a conversion), in the range's zone. */
+  /** Whole local days between two hours (the D of a conversion), in the range's zone. */
   daysBetween(fromQ: number, toQ: number): number {
     return this.localDay(toQ) - this.localDay(fromQ);
   }
 
   private readonly dayNumbers = new Map<number, number>();
 
-  /** Days since 1970-01-01 of the local date a quarter falls on (offsets change on quarter bounds). */
+  /** Days since 1970-01-01 of the local date an hour falls on (offsets change on hour bounds). */
   private localDay(q: number): number {
     let day = this.dayNumbers.get(q);
     if (day === undefined) {
-      const ms = q * QUARTER_MS;
+      const ms = q * BUCKET_MS;
       const offset = DateTime.fromMillis(ms, { zone: this.range.tz }).offset;
       day = Math.floor((ms + offset * 60_000) / 86_400_000);
       this.dayNumbers.set(q, day);

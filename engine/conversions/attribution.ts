@@ -25,7 +25,7 @@ import { profileContext } from '../../segments/context.ts';
 import { holds } from '../../segments/membership.ts';
 import { durationMs } from '../../rules/durations.ts';
 import { DEFAULT_GOAL_WINDOW } from '../../journeys/compile.ts';
-import { countJourneyLog, field, type Group, journeyScope, quarter, WORKSPACE_SCOPE } from './counters.ts';
+import { bucket, countJourneyLog, field, type Group, journeyScope, WORKSPACE_SCOPE } from './counters.ts';
 
 export interface WindowMessage {
   id: string;
@@ -206,7 +206,7 @@ function countReceipt(
     if (what === 'clicked' ? m.clicked : m.delivered) return;
     if (what === 'clicked') m.clicked = true;
     else m.delivered = true;
-    const f = field('m', w.version, m.step, m.channel, m.template, what, quarter(at));
+    const f = field('m', w.version, m.step, m.channel, m.template, what, bucket(at));
     addCount(counts, journeyScope(w.journeyId), f, 1);
     return;
   }
@@ -288,32 +288,30 @@ function cellsOf(
   const scope = journeyScope(w.journeyId);
   const add = (f: string, by: number, inScope = scope) => addCount(cells, inScope, f, by);
   const v = w.version;
-  const qE = quarter(w.enteredAt);
+  const hE = bucket(w.enteredAt);
   const orders = [...w.orders].sort(byTime);
   const inWindow = orders.filter((o) => o.at >= w.enteredAt && o.at <= w.enteredAt + w.within);
   const dims = (m: WindowMessage) => [v, m.step, m.channel, m.template] as const;
 
   const conversion = inWindow[0];
   if (conversion) {
-    add(field('c', v, w.group, qE, quarter(conversion.at)), 1);
+    add(field('c', v, w.group, hE, bucket(conversion.at)), 1);
     const m = w.group === 't' ? lastSent(w, conversion.at) : null;
-    if (m) add(field('cm', ...dims(m), quarter(conversion.at)), 1);
+    if (m) add(field('cm', ...dims(m), bucket(conversion.at)), 1);
   }
   for (const o of inWindow) {
     if (!o.journeyOwner) continue;
-    add(field('o', v, w.group, qE, quarter(o.at)), 1);
-    add(field('r', v, w.group, qE, quarter(o.at)), o.cents);
+    add(field('o', v, w.group, hE), 1);
+    add(field('re', v, w.group, hE), o.cents);
+    add(field('rd', v, w.group, bucket(o.at)), o.cents);
     const m = w.group === 't' ? lastSent(w, o.at) : null;
-    if (m) {
-      add(field('om', ...dims(m), quarter(o.at)), 1);
-      add(field('rm', ...dims(m), quarter(o.at)), o.cents);
-    }
+    if (m) add(field('rm', ...dims(m), bucket(o.at)), o.cents);
   }
   for (const m of w.messages) {
     if (m.sentAt === null) continue;
     const start = m.sentAt;
     if (orders.some((o) => o.at >= start && o.at <= start + w.within))
-      add(field('mc', ...dims(m), quarter(start)), 1);
+      add(field('mc', ...dims(m), bucket(start)), 1);
   }
   // The workspace's last-touch view: the order goes to the last message sent before it, in any journey.
   for (const o of orders) {
@@ -326,8 +324,8 @@ function cellsOf(
         touch = { journeyId: x.journeyId, at: m.sentAt as number };
     }
     if (!touch) continue;
-    add(field('lt', touch.journeyId, quarter(o.at)), 1, WORKSPACE_SCOPE);
-    add(field('ltr', touch.journeyId, quarter(o.at)), o.cents, WORKSPACE_SCOPE);
+    add(field('lt', touch.journeyId, bucket(o.at)), 1, WORKSPACE_SCOPE);
+    add(field('ltr', touch.journeyId, bucket(o.at)), o.cents, WORKSPACE_SCOPE);
   }
   return cells;
 }

@@ -6,23 +6,25 @@
  *
  * | metric | dimensions                                      | counts                                      |
  * |--------|-------------------------------------------------|---------------------------------------------|
- * | e      | version, group (t/h), entry quarter             | enrollments                                 |
- * | x      | version, step, quarter                          | arrivals at a step                          |
- * | b      | version, step, path, quarter                    | branch / split paths taken                  |
- * | z      | version, reason, quarter                        | exits                                       |
- * | m      | version, step, channel, template, status, q     | message outcomes (queued, sent, delivered…) |
- * | c      | version, group, entry quarter, conversion q     | converted enrollments (first goal event)    |
- * | o / r  | version, group, entry quarter, order quarter    | distinct orders / their revenue             |
- * | cm     | version, step, channel, template, conversion q  | conversions credited to the last message    |
- * | om/rm  | version, step, channel, template, order q       | orders / revenue credited to the last message |
- * | mc     | version, step, channel, template, send quarter  | messages with a goal event in their own window |
- * | lt/ltr | (workspace) journey, order quarter              | last-touch orders / revenue                 |
+ * | e      | version, group (t/h), entry hour                | enrollments                                 |
+ * | x      | version, step, hour                             | arrivals at a step                          |
+ * | b      | version, step, path, hour                       | branch / split paths taken                  |
+ * | z      | version, reason, hour                           | exits                                       |
+ * | m      | version, step, channel, template, status, hour  | message outcomes (sent, delivered, clicked…) |
+ * | c      | version, group, entry hour, conversion hour     | converted enrollments (first goal event)    |
+ * | o / re | version, group, entry hour                      | distinct orders / their revenue, by cohort  |
+ * | rd     | version, group, order hour                      | revenue by the order's date                 |
+ * | cm     | version, step, channel, template, conversion h  | conversions credited to the last message    |
+ * | rm     | version, step, channel, template, order hour    | revenue credited to the last message        |
+ * | mc     | version, step, channel, template, send hour     | messages with a goal event in their own window |
+ * | lt/ltr | (workspace) journey, order hour                 | last-touch orders / revenue                 |
  */
 import type { StoredEvent } from '../events.ts';
 import { addCount, type Counts } from '../ports/store.ts';
 
-export const QUARTER_MS = 900_000;
-export const quarter = (at: number): number => Math.floor(at / QUARTER_MS);
+export const BUCKET_MS = 3_600_000;
+/** The counters' time bucket of an event time: its UTC hour. */
+export const bucket = (at: number): number => Math.floor(at / BUCKET_MS);
 
 export const journeyScope = (journeyId: string): string => `j:${journeyId}`;
 export const WORKSPACE_SCOPE = 'w';
@@ -44,7 +46,7 @@ export function countJourneyLog(counts: Counts, events: readonly StoredEvent[]):
     const p = e.properties ?? {};
     if (typeof p.journeyId !== 'string') continue;
     const scope = journeyScope(p.journeyId);
-    const q = quarter(e.timestamp);
+    const q = bucket(e.timestamp);
     const { version, step } = p;
     const count = (...parts: (string | number)[]) => addCount(counts, scope, field(...parts, q), 1);
     const message = (status: unknown) =>
@@ -63,7 +65,7 @@ export function countJourneyLog(counts: Counts, events: readonly StoredEvent[]):
         count('z', String(version), String(p.reason));
         break;
       case 'message_sent':
-        message(p.status);
+        // Queued and shadow decisions are in the decision export; the reports count outcomes.
         break;
       case 'message_skipped':
         message('skipped');

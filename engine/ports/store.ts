@@ -101,8 +101,11 @@ export interface Store {
    * `after` entry itself changed meanwhile (paging then restarts at its `at`).
    */
   dueProfiles(before: number, limit: number, after?: DueProfile): Promise<DueProfile[]>;
-  /** Every counter of a scope (the totals of the commits' `counts`); an empty map when none. */
-  readCounters(scope: string): Promise<Map<string, number>>;
+  /**
+   * Every counter of a scope (the totals of the commits' `counts`); an empty map when none. Read it
+   * before the next await: an adapter may hand out its live map rather than a copy.
+   */
+  readCounters(scope: string): Promise<ReadonlyMap<string, number>>;
 }
 
 /** A profile's re-check timer as the due index holds it. */

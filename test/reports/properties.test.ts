@@ -114,7 +114,8 @@ for (const seed of [11, 23, 37]) {
       const sum = (metric: string) =>
         [...counters].filter(([f]) => f.startsWith(`${metric}|`)).reduce((s, [, n]) => s + n, 0);
       assert.equal(sum('c'), converted, 'converted enrollments');
-      assert.equal(sum('r'), cents, 'revenue over distinct orders');
+      assert.equal(sum('re'), cents, 'revenue over distinct orders (by cohort)');
+      assert.equal(sum('rd'), cents, 'revenue over distinct orders (by order date)');
       for (const [f, n] of counters) assert.ok(n >= 0, `${f} is ${n}`);
       // Each remaining window holds at most one conversion.
       for (const user of users) {

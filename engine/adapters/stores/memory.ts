@@ -190,15 +190,19 @@ export class MemoryStore implements Store {
       for (const [scope, fields] of Object.entries(c.counts ?? {})) {
         let counters = this.counters.get(scope);
         if (!counters) this.counters.set(scope, (counters = new Map()));
-        for (const [field, by] of Object.entries(fields))
-          counters.set(field, (counters.get(field) ?? 0) + by);
+        for (const [field, by] of Object.entries(fields)) {
+          const total = (counters.get(field) ?? 0) + by;
+          if (total === 0) counters.delete(field);
+          else counters.set(field, total);
+        }
       }
     }
     return { conflicts };
   }
 
-  async readCounters(scope: string): Promise<Map<string, number>> {
-    return new Map(this.counters.get(scope));
+  async readCounters(scope: string): Promise<ReadonlyMap<string, number>> {
+    // Live, not copied: a journey's counters can be hundreds of thousands of fields.
+    return this.counters.get(scope) ?? new Map();
   }
 
   async getAliases(anonymousIds: readonly string[]): Promise<Map<string, string>> {

@@ -300,7 +300,7 @@ export class MongoStore implements Store {
     if (increments.length > 0) await this.counters.bulkWrite(increments, { session, ordered: false });
   }
 
-  async readCounters(scope: string): Promise<Map<string, number>> {
+  async readCounters(scope: string): Promise<ReadonlyMap<string, number>> {
     const docs = await this.counters.find({ scope: { $eq: scope } }).toArray();
     return new Map(docs.map((d) => [d.field, d.n]));
   }

@@ -482,7 +482,7 @@ export class RedisStore implements Store {
   private profileKey(key: string): string {
     return `${this.prefix}p:${key}`;
   }
-  async readCounters(scope: string): Promise<Map<string, number>> {
+  async readCounters(scope: string): Promise<ReadonlyMap<string, number>> {
     const fields = await this.redis.hgetall(this.countersKey(scope));
     return new Map(Object.entries(fields).map(([field, n]) => [field, Number(n)]));
   }

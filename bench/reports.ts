@@ -1,0 +1,247 @@
+/**
+ * bench/reports: how long a journey report takes once a journey has sent `--messages` messages and
+ * counted `--conversions` conversions, in the memory store. Usage:
+ *   npm run bench:reports -- [--runs 5] [--messages 1000000] [--conversions 100000] [--days 90]
+ *
+ * The counters are built by the engine's own code (engine/conversions: the journey log counts and
+ * attribution) from synthetic enrollments spread over `--days` days: two versions, a send, a wait, a
+ * branch to SMS or email with two content variants, a last push; 10 % holdout; receipts, clicks and
+ * goal events with revenue. They are committed to a MemoryStore, then each run asks for the journey
+ * report (30-day and whole-range) both in process (store read + assembly) and over HTTP (the API's
+ * route, JSON). The figure is the median over runs. Progress on stderr, the table on stdout.
+ */
+import type { AddressInfo } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+import { DateTime } from 'luxon';
+import { createApp } from '../api/app.ts';
+import { KeyRing } from '../api/auth.ts';
+import { MemoryDefinitionStore } from '../engine/adapters/definitions/memory.ts';
+import { InProcessScheduler } from '../engine/adapters/schedulers/in-process.ts';
+import { MemoryStore } from '../engine/adapters/stores/memory.ts';
+import { reportCounts } from '../engine/conversions/attribution.ts';
+import { journeyScope, WORKSPACE_SCOPE } from '../engine/conversions/counters.ts';
+import type { StoredEvent } from '../engine/events.ts';
+import { SystemClock } from '../engine/clock.ts';
+import { silentLogger } from '../engine/ports/logger.ts';
+import { addCount, type Counts } from '../engine/ports/store.ts';
+import { logEntry } from '../journeys/enrollment.ts';
+import type { JourneyDefinition } from '../journeys/journey.ts';
+import { journeyReport } from '../reports/journey-report.ts';
+import { Workspace } from '../segments/workspace.ts';
+import { createCommit, makeProfile } from '../test/helpers/profiles.ts';
+import { prng } from '../test/helpers/random.ts';
+import { fmt, log, median } from './stats.ts';
+
+const { values } = parseArgs({
+  options: {
+    runs: { type: 'string', default: '5' },
+    messages: { type: 'string', default: '1000000' },
+    conversions: { type: 'string', default: '100000' },
+    days: { type: 'string', default: '90' },
+  },
+});
+const runs = Number(values.runs);
+const messages = Number(values.messages);
+const conversions = Number(values.conversions);
+const days = Number(values.days);
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+const END = Date.parse('2026-11-01T00:00:00Z');
+const START = END - days * DAY;
+
+const journey = (version: number): JourneyDefinition => ({
+  id: 'bench_report',
+  version,
+  name: 'Bench: cart recovery',
+  trigger: { type: 'event', event: 'cart_add' },
+  goal: { event: 'order_paid', within: 'P7D', revenue: 'amount' },
+  holdout: { percent: 10 },
+  steps: [
+    { id: 'first_push', type: 'send', channel: 'push', template: 'push_a' },
+    { id: 'wait', type: 'wait', duration: 'PT4H' },
+    {
+      id: 'has_phone',
+      type: 'branch',
+      branches: [
+        {
+          condition: {
+            all: [{ fact: 'profile', path: '$.traits.phone', operator: 'notEqual', value: null }],
+          },
+          next: 'sms',
+        },
+      ],
+      else: 'email',
+    },
+    {
+      id: 'sms',
+      type: 'send',
+      channel: 'sms',
+      template: 'sms_a',
+      variants: [{ condition: { all: [] }, template: 'sms_b' }],
+      next: 'last',
+    },
+    { id: 'email', type: 'send', channel: 'email', template: 'email_a', next: 'last' },
+    { id: 'last', type: 'send', channel: 'push', template: 'push_b' },
+  ],
+});
+
+/** The counters of `enrollments` synthetic enrollments, through the engine's counting code. */
+function buildCounters(workspace: Workspace): Counts {
+  const random = prng(7);
+  const total: Counts = {};
+  const enrollments = Math.ceil(messages / 3);
+  const convertEvery = enrollments / conversions;
+  let converted = 0;
+  const started = performance.now();
+  for (let i = 0; i < enrollments; i++) {
+    const profile = makeProfile(`u:b${i}`);
+    const enteredAt = START + Math.floor(random() * (days - 7) * DAY);
+    // Version 2 was published a third of the way in.
+    const version = enteredAt < START + (days * DAY) / 3 ? 1 : 2;
+    const holdout = random() < 0.1;
+    const enrollmentId = `bench_report:m${i}`;
+    const place = (step: string) => ({ journeyId: 'bench_report', version, enrollmentId, step });
+    const events: StoredEvent[] = [];
+    const entry = (
+      name: Parameters<typeof logEntry>[1],
+      step: string,
+      at: number,
+      details: Record<string, string | number | boolean>,
+    ) => events.push(logEntry(profile, name, place(step), [enrollmentId, step, name, at], at, at, details));
+    entry('journey_entered', 'first_push', enteredAt, { holdout });
+    const viaSms = random() < 0.6;
+    const sends: [string, string, string, number][] = [
+      ['first_push', 'push', 'push_a', enteredAt],
+      viaSms
+        ? ['sms', 'sms', random() < 0.5 ? 'sms_a' : 'sms_b', enteredAt + 4 * HOUR]
+        : ['email', 'email', 'email_a', enteredAt + 4 * HOUR],
+      ['last', 'push', 'push_b', enteredAt + 4 * HOUR],
+    ];
+    entry('journey_step', 'wait', enteredAt, { action: 'reached' });
+    entry('journey_step', 'has_phone', enteredAt + 4 * HOUR, { action: 'reached' });
+    entry('journey_step', 'has_phone', enteredAt + 4 * HOUR, {
+      action: 'branch',
+      taken: viaSms ? 0 : 'else',
+    });
+    for (const [step, channel, template, at] of sends) {
+      const messageId = `${enrollmentId}:${step}:1`;
+      entry('journey_step', step, at, { action: 'reached' });
+      entry('message_sent', step, at, {
+        messageId,
+        channel,
+        template,
+        status: holdout ? 'shadow' : 'queued',
+      });
+      if (!holdout)
+        entry('message_status', step, at + 1000, { messageId, channel, template, status: 'sent' });
+    }
+    entry('journey_exited', 'last', enteredAt + 4 * HOUR, { reason: 'completed' });
+    const calls: StoredEvent[] = [];
+    if (!holdout) {
+      for (const [step] of sends) {
+        const messageId = `${enrollmentId}:${step}:1`;
+        if (random() < 0.8) calls.push(call('message_delivered', enteredAt + 5 * HOUR, { messageId }));
+        if (random() < 0.1) calls.push(call('message_clicked', enteredAt + 6 * HOUR, { messageId }));
+      }
+    }
+    if (converted < conversions && i >= converted * convertEvery) {
+      converted++;
+      const at = enteredAt + Math.floor(random() * 7 * DAY);
+      calls.push(call('order_paid', at, { orderId: `o${i}`, amount: Math.round(random() * 50_000) / 100 }));
+    }
+    for (const [scope, fields] of Object.entries(
+      reportCounts(profile, [...events, ...calls], {
+        journeys: workspace.journeys,
+        now: enteredAt,
+        timezone: 'UTC',
+        graceMs: DAY,
+      }),
+    ))
+      for (const [f, n] of Object.entries(fields)) addCount(total, scope, f, n);
+    if (i % 50_000 === 0)
+      log(`  built ${fmt(i)} enrollments (${fmt((performance.now() - started) / 1000, 1)} s)`);
+  }
+  return total;
+}
+
+let seq = 0;
+const call = (event: string, at: number, properties: Record<string, string | number>): StoredEvent => ({
+  messageId: `c${seq++}`,
+  type: 'track',
+  event,
+  properties,
+  timestamp: at,
+  receivedAt: at,
+});
+
+const workspace = new Workspace({ journeys: [journey(1), journey(2)], timezone: 'UTC' });
+log(`building counters for ${fmt(messages)} messages and ${fmt(conversions)} conversions over ${days} days…`);
+const counts = buildCounters(workspace);
+const store = new MemoryStore({ eventRetentionMs: 400 * DAY, dedupeHorizonMs: DAY });
+await store.init();
+const commit = createCommit(makeProfile('u:bench'));
+commit.counts = counts;
+await store.commit([commit]);
+const fields = (await store.readCounters(journeyScope('bench_report'))).size;
+log(
+  `${fmt(fields)} counter fields in the journey's scope, ${fmt((await store.readCounters(WORKSPACE_SCOPE)).size)} in the workspace's`,
+);
+
+const key = 'bench-read-key';
+const app = createApp({
+  keys: new KeyRing([{ key, scopes: ['read'] }]),
+  store,
+  definitions: new MemoryDefinitionStore(),
+  onPublished: async () => null,
+  workspace: () => workspace,
+  scheduler: new InProcessScheduler({ clock: new SystemClock() }),
+  ingestor: { accept: async () => {} },
+  logger: silentLogger,
+  now: () => END,
+});
+const server = app.listen(0, '127.0.0.1');
+await new Promise((resolve) => server.once('listening', resolve));
+const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+const iso = (ms: number) => DateTime.fromMillis(ms, { zone: 'Asia/Shanghai' }).toISODate() as string;
+const ranges = {
+  'last 30 days': { from: iso(END - 30 * DAY), to: iso(END - DAY), tz: 'Asia/Shanghai' },
+  [`all ${days} days`]: { from: iso(START), to: iso(END - DAY), tz: 'Asia/Shanghai' },
+};
+const definitions = workspace.journeys.published('bench_report').map((j) => j.definition);
+const rows: string[] = [];
+for (const [name, range] of Object.entries(ranges)) {
+  const inProcess: number[] = [];
+  const http: number[] = [];
+  let converted = 0;
+  for (let run = 0; run < runs; run++) {
+    let t = performance.now();
+    const [counters, all] = await Promise.all([
+      store.readCounters(journeyScope('bench_report')),
+      store.readCounters(WORKSPACE_SCOPE),
+    ]);
+    const report = journeyReport({ journeyId: 'bench_report', definitions, counters, workspace: all, range });
+    inProcess.push(performance.now() - t);
+    converted = report.totals.converted;
+    t = performance.now();
+    const res = await fetch(
+      `${url}/v1/reports/journeys/bench_report?from=${range.from}&to=${range.to}&tz=${range.tz}`,
+      {
+        headers: { authorization: `Bearer ${key}` },
+      },
+    );
+    await res.json();
+    http.push(performance.now() - t);
+  }
+  log(`${name}: ${fmt(converted)} conversions in the range`);
+  rows.push(`| ${name} | ${fmt(median(inProcess), 1)} ms | ${fmt(median(http), 1)} ms |`);
+}
+server.close();
+console.log(
+  `\n${fmt(messages)} messages, ${fmt(conversions)} conversions, ${fmt(fields)} counter fields; median of ${runs} runs\n`,
+);
+console.log('| range | report in process | report over HTTP (JSON) |');
+console.log('|---|---|---|');
+for (const row of rows) console.log(row);
