@@ -22,4 +22,6 @@ export default tseslint.config(
     files: ['test/**', 'bench/**'],
     rules: { '@typescript-eslint/no-explicit-any': 'off' },
   },
+  // The analyst console runs in the browser.
+  { files: ['web/**'], languageOptions: { globals: globals.browser } },
 );

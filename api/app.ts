@@ -10,6 +10,7 @@ import { type Ingestor, ingestRoutes } from './ingest/routes.ts';
 import { userRoutes } from './users.ts';
 import { journeyRoutes } from './journeys.ts';
 import { reportRoutes } from './reports.ts';
+import { consoleRoutes } from './console.ts';
 import type { DefinitionKind, DefinitionStore } from '../engine/ports/definitions.ts';
 import { journeyContext } from '../journeys/context.ts';
 import { validateJourney, validateTemplate } from '../journeys/validate.ts';
@@ -176,6 +177,7 @@ export function createApp(deps: AppDeps): Express {
   );
   app.use(audienceRoutes(deps.keys, deps.store, deps.workspace, now));
   app.use(reportRoutes(deps.keys, deps.store, deps.workspace, now));
+  app.use(consoleRoutes());
   if (deps.channels) {
     app.use(channelRoutes({ keys: deps.keys, ...deps.channels, ingestor: deps.ingestor, now }));
     app.use(inboundRoutes({ ...deps.channels, ingestor: deps.ingestor, logger: deps.logger, now }));

@@ -22,8 +22,23 @@ const iso = (ms: number | null | undefined) =>
 
 /** One decision of an enrollment's execution log, as the API shows it. */
 function decision(e: StoredEvent) {
-  const { journeyId: _j, enrollmentId: _e, version: _v, seq: _s, ...details } = e.properties ?? {};
-  return { at: iso(e.timestamp), event: e.event, ...details };
+  const {
+    journeyId: _j,
+    enrollmentId: _e,
+    version: _v,
+    seq: _s,
+    event,
+    statusAt,
+    ...details
+  } = e.properties ?? {};
+  return {
+    at: iso(e.timestamp),
+    event: e.event,
+    ...details,
+    // A waitFor's awaited event (its messageId), named apart from the log entry's own name.
+    ...(event !== undefined ? { awaited: event } : {}),
+    ...(typeof statusAt === 'number' ? { statusAt: iso(statusAt) } : {}),
+  };
 }
 
 /** The user's enrollments in one journey (newest first), each with its decisions (oldest first). */

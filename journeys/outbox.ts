@@ -91,7 +91,9 @@ export function recordSends(profile: Profile, outcomes: SendOutcomes, now: numbe
         outcome.status === 'deferred'
           ? [messageId, attempt, 'deferred', message.dueAt]
           : [messageId, attempt],
-        Math.max(now, message.requestedAt),
+        // Logical time, like every journey decision: when the message was due (a replay or a late
+        // timer stamps it then, not when the worker got to it).
+        Math.max(message.dueAt, message.requestedAt),
         now,
         { messageId, channel, template, ...details },
       ),

@@ -60,6 +60,9 @@ export function countJourneyLog(counts: Counts, events: readonly StoredEvent[]):
         if (p.action === 'reached') count('x', String(version), String(step));
         else if (p.action === 'branch') count('b', String(version), String(step), String(p.taken));
         else if (p.action === 'split') count('b', String(version), String(step), String(p.path));
+        // A waitFor's two ways out.
+        else if (p.action === 'event' || p.action === 'timeout')
+          count('b', String(version), String(step), p.action);
         break;
       case 'journey_exited':
         count('z', String(version), String(p.reason));
