@@ -209,12 +209,14 @@ export const commitCounts = (
   events: readonly StoredEvent[],
   now: number,
   workspace: Workspace,
+  recent: readonly StoredEvent[] = [],
 ): Counts =>
   reportCounts(profile, events, {
     journeys: workspace.journeys,
     now,
     timezone: workspace.timezone,
     graceMs: CONVERSION_GRACE_MS,
+    recent,
   });
 
 /**

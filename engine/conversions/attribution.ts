@@ -74,6 +74,8 @@ export interface AttributionOptions {
   timezone: string;
   /** How long after a window closes a late goal event still counts. */
   graceMs: number;
+  /** The user's recent calls, for goal events that arrived before the trigger that opens a window. */
+  recent?: readonly StoredEvent[];
 }
 
 /** A goal event arriving up to this long after its window closed still counts (as TIDELINE_LATE_GRACE's default). */
@@ -120,13 +122,17 @@ export function reportCounts(
   const byEnrollment = new Map(windows.map((w) => [w.enrollmentId, w]));
   const goalOf = (w: ConversionWindow) => options.journeys.version(w.journeyId, w.version)?.goal ?? null;
   let changed = false;
+  const opened: ConversionWindow[] = [];
 
+  // The journey log first: a batch's calls come before the decisions they caused in `events`, and a
+  // goal event in the same batch as the trigger must find the window open.
   for (const e of events) {
+    if (e.type !== 'internal') continue;
     const p = e.properties ?? {};
-    const window = typeof p.enrollmentId === 'string' ? byEnrollment.get(p.enrollmentId) : undefined;
-    if (e.type === 'internal' && e.event === 'journey_entered' && !window) {
+    const known = typeof p.enrollmentId === 'string' ? byEnrollment.get(p.enrollmentId) : undefined;
+    if (e.event === 'journey_entered' && !known) {
       const goal = options.journeys.version(str(p.journeyId), Number(p.version))?.goal;
-      const opened: ConversionWindow = {
+      const window: ConversionWindow = {
         journeyId: str(p.journeyId),
         version: Number(p.version),
         enrollmentId: str(p.enrollmentId),
@@ -137,13 +143,14 @@ export function reportCounts(
         orders: [],
         counted: {},
       };
-      windows.push(opened);
-      byEnrollment.set(opened.enrollmentId, opened);
+      windows.push(window);
+      opened.push(window);
+      byEnrollment.set(window.enrollmentId, window);
       changed = true;
-    } else if (e.type === 'internal' && e.event === 'message_sent' && window && p.status === 'queued') {
-      if (!window.messages.some((m) => m.id === p.messageId)) {
+    } else if (e.event === 'message_sent' && known && p.status === 'queued') {
+      if (!known.messages.some((m) => m.id === p.messageId)) {
         const { messageId, step, channel, template } = p;
-        window.messages.push({
+        known.messages.push({
           id: str(messageId),
           step: str(step),
           channel: str(channel),
@@ -151,26 +158,30 @@ export function reportCounts(
           sentAt: null,
         });
       }
-    } else if (e.type === 'internal' && e.event === 'message_status' && window) {
-      const message = window.messages.find((m) => m.id === p.messageId);
+    } else if (e.event === 'message_status' && known) {
+      const message = known.messages.find((m) => m.id === p.messageId);
       if (message && (p.status === 'sent' || p.status === 'sandbox') && message.sentAt === null) {
         message.sentAt = e.timestamp;
         changed = true;
       }
-    } else if (e.type !== 'internal' && RECEIPTS[e.event] && typeof p.messageId === 'string') {
-      countReceipt(counts, windows, p.messageId, RECEIPTS[e.event], e.timestamp);
     }
+  }
+  // Goal events that arrived before the trigger (its windows were not open then).
+  for (const e of options.recent ?? []) {
+    if (opened.length > 0 && !e.late && addGoalEvent(profile, opened, e, goalOf, options)) changed = true;
+  }
+  for (const e of events) {
+    const p = e.properties ?? {};
+    if (e.type !== 'internal' && RECEIPTS[e.event] && typeof p.messageId === 'string')
+      countReceipt(counts, windows, p.messageId, RECEIPTS[e.event], e.timestamp);
     if (!e.late && addGoalEvent(profile, windows, e, goalOf, options)) changed = true;
   }
 
-  const kept = windows.filter(
-    (w) =>
-      profile.journeys?.[w.journeyId]?.active?.id === w.enrollmentId ||
-      closesAt(w) + options.graceMs >= options.now,
-  );
+  // Every window this commit changed is counted, also one let go below (a goal event that came just
+  // before its window closed for good).
   if (changed) {
-    for (const w of kept) {
-      const cells = cellsOf(w, kept, goalOf(w));
+    for (const w of windows) {
+      const cells = cellsOf(w, windows, goalOf(w));
       for (const scope of new Set([...Object.keys(cells), ...Object.keys(w.counted)])) {
         const now = cells[scope] ?? {};
         const before = w.counted[scope] ?? {};
@@ -180,6 +191,11 @@ export function reportCounts(
       w.counted = cells;
     }
   }
+  const kept = windows.filter(
+    (w) =>
+      profile.journeys?.[w.journeyId]?.active?.id === w.enrollmentId ||
+      closesAt(w) + options.graceMs >= options.now,
+  );
   const trimmed = kept.slice(Math.max(0, kept.length - MAX_WINDOWS));
   if (profile.countedOrders) {
     const marks = profile.countedOrders.filter((m) => m.at >= options.now - ORDER_MEMORY_MS);

@@ -249,7 +249,8 @@ async function commitAll(
       counts.set(w.key, { applied: commit.messageIds.length, duplicates });
       if (commit.messageIds.length === 0 && !commit.absorb) continue;
       if (workspace) {
-        commit.counts = commitCounts(profile, commit.events, now, workspace);
+        const recent = histories.get(w.key) ?? journeyHistories.get(w.key) ?? [];
+        commit.counts = commitCounts(profile, commit.events, now, workspace, recent);
         const check = planCheck(profile, now, workspace);
         if (check) checks.push(check);
       }

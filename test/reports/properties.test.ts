@@ -1,6 +1,6 @@
 /**
- * Properties of attribution on generated streams (seeded): whatever the arrival order (goal events up
- * to 20 hours late), re-entries with overlapping windows and repeated order events,
+ * Properties of attribution on generated streams (seeded): whatever the arrival order (triggers and
+ * goal events up to 20 hours late), re-entries with overlapping windows and repeated order events,
  * - no enrollment is counted as converted twice, and the conversions are exactly the enrollments with
  *   a goal event inside their window;
  * - no holdout user is handed a message;
@@ -50,8 +50,11 @@ function generate(seed: number) {
     let at = START + Math.floor(random() * DAY);
     for (let n = 0; n < 6; n++) {
       at += Math.floor(random() * 3 * DAY);
-      calls.push({ at, arrives: at, call: track(user, 'cart_add', at) });
-      const paid = at + Math.floor(random() * 9 * DAY);
+      // Some triggers arrive late too, after the order they led to.
+      const lateTrigger = random() < 0.2 ? Math.floor(random() * 20 * HOUR) : 0;
+      calls.push({ at, arrives: at + lateTrigger, call: track(user, 'cart_add', at) });
+      // A third buy within hours (often before a late trigger arrives), the others within 9 days.
+      const paid = at + Math.floor(random() * (random() < 0.3 ? 3 * HOUR : 9 * DAY));
       const id = `${user}-o${Math.floor(random() * 4)}`; // ids repeat: the same order posted again
       const cents = orders.find((o) => o.id === id)?.cents ?? 100 + Math.floor(random() * 90_000);
       orders.push({ user, id, at: paid, cents });
