@@ -9,7 +9,7 @@ import type { Json } from '../engine/json.ts';
 import { journeyScope, WORKSPACE_SCOPE } from '../engine/conversions/counters.ts';
 import { HISTORY_LIMIT } from '../engine/ingest/apply-batch.ts';
 import type { Store } from '../engine/ports/store.ts';
-import { journeyLogOf } from '../journeys/timeline.ts';
+import { inLogOrder, journeyLogOf } from '../journeys/timeline.ts';
 import { type JourneyReport, journeyReport } from '../reports/journey-report.ts';
 import type { ReportRange } from '../reports/range.ts';
 import type { Workspace } from '../segments/workspace.ts';
@@ -208,7 +208,8 @@ export function reportRoutes(
       for (const profile of page.profiles) {
         if (!profile.journeys?.[journeyId]) continue;
         const history = await store.recentEvents(profile.key, HISTORY_LIMIT, start);
-        const lines = journeyLogOf(history)
+        const held = history.filter((e) => e.type === 'internal' && e.event === 'journey_held');
+        const lines = inLogOrder([...journeyLogOf(history), ...held])
           .filter((e) => e.properties?.journeyId === journeyId && e.timestamp >= start && e.timestamp < end)
           .flatMap((e) =>
             decisionOf(e.event, e.timestamp, e.properties ?? {}, profile.userId ?? profile.key),
@@ -223,7 +224,10 @@ export function reportRoutes(
   return router;
 }
 
-/** A journey log entry as an analyst's row: enter, send, hold, skip, exit (other steps are left out). */
+/**
+ * A journey log entry as an analyst's row: enter, send, hold (holdout shadow, global control, quiet
+ * hours, awaiting contact), skip, exit. Other steps are left out.
+ */
 function decisionOf(
   event: string,
   at: number,
@@ -256,6 +260,8 @@ function decisionOf(
           ];
     case 'message_skipped':
       return [{ ...base, decision: 'skip', ...message, reason: p.reason }];
+    case 'journey_held':
+      return [{ ...base, decision: 'hold', reason: p.reason, trigger: p.trigger }];
     case 'journey_step':
       return p.action === 'deferred' ? [{ ...base, decision: 'hold', reason: p.reason, until: p.dueAt }] : [];
     case 'journey_exited':

@@ -103,6 +103,7 @@ export function valueAtPath(event: StoredEvent, path: string): Json | undefined 
 
 export type JourneyLogName =
   | 'journey_entered'
+  | 'journey_held'
   | 'journey_step'
   | 'journey_exited'
   | 'message_sent'

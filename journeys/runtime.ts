@@ -15,6 +15,7 @@ import {
   type JourneyMemory,
   journeyBucket,
   journeyLog,
+  logEntry,
   rememberAwaited,
   valueAtPath,
 } from './enrollment.ts';
@@ -25,6 +26,7 @@ import { awaited, unreachable, walk, type WalkContext, type WalkEnd } from './wa
 /** Events the journeys write themselves: never triggers, exits or awaited events. */
 const OWN_EVENTS = new Set([
   'journey_entered',
+  'journey_held',
   'journey_step',
   'journey_exited',
   'message_sent',
@@ -227,7 +229,7 @@ function enter(
 ): void {
   if (options.journeys.state(journey.id).state !== 'running') return;
   const control = options.globalControl;
-  if (control && profile.bucket >= control.from && profile.bucket < control.to) return;
+  const inControl = !!control && profile.bucket >= control.from && profile.bucket < control.to;
   const transactional = journey.definition.policy?.transactional ?? false;
   if (
     journey.channels.size > 0 &&
@@ -244,13 +246,17 @@ function enter(
   const memory = memoryOf(profile, journey.id);
   if (memory.active?.id === id || memory.lastTrigger === trigger.messageId) return;
   const at = trigger.timestamp;
-  if (memory.entries > 0 && journey.reentry === 'never') return;
+  if ((memory.entries > 0 || memory.lastEnteredAt !== null) && journey.reentry === 'never') return;
   if (
     memory.lastEnteredAt !== null &&
     journey.minInterval > 0 &&
     at - memory.lastEnteredAt < journey.minInterval
   )
     return;
+  if (inControl) {
+    holdInControl(profile, journey, memory, trigger, options.now, log);
+    return;
+  }
   if (memory.active) {
     if (journey.reentry !== 'anytime') return;
     // `anytime`: a new trigger starts the user over (one active enrollment per user and journey).
@@ -303,6 +309,34 @@ function enter(
     };
     finish(profile, journey, enrollment, end, log, options.now);
   }
+}
+
+/**
+ * A user of the workspace's global control group who would have entered: not enrolled, nothing is
+ * sent, but the entry is remembered (entry limits apply as to anyone) and logged as a hold, so their
+ * conversions are counted by the same rule as everyone's (the control group of the reports).
+ */
+function holdInControl(
+  profile: Profile,
+  journey: CompiledJourney,
+  memory: JourneyMemory,
+  trigger: StoredEvent,
+  now: number,
+  log: StoredEvent[],
+): void {
+  const id = `${journey.id}:${trigger.messageId}`;
+  const at = trigger.timestamp;
+  memory.lastEnteredAt = at;
+  memory.lastExitedAt = at;
+  memory.lastTrigger = trigger.messageId;
+  const place = { journeyId: journey.id, version: journey.version, enrollmentId: id, step: journey.first };
+  log.push(
+    logEntry(profile, 'journey_held', place, [id, 'global_control'], at, now, {
+      reason: 'global_control',
+      trigger: trigger.event,
+      cause: trigger.messageId,
+    }),
+  );
 }
 
 /** Timers that fell due: waits over, waitFor timeouts, deferred sends. */

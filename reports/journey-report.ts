@@ -8,6 +8,7 @@
  */
 import type { JourneyDefinition, Step } from '../journeys/journey.ts';
 import { DayIndex, type ReportRange } from './range.ts';
+import type { Group } from '../engine/conversions/counters.ts';
 import { uplift, type Uplift } from './uplift.ts';
 
 export interface Totals {
@@ -49,7 +50,12 @@ export interface JourneyReport {
   totals: Totals;
   treatment: GroupTotals;
   holdout: GroupTotals;
+  /** Treatment against the journey's holdout. */
   uplift: Uplift | null;
+  /** Users of the workspace's global control group who would have entered (not counted in totals). */
+  globalControl: GroupTotals;
+  /** Treatment against the global control group. */
+  controlUplift: Uplift | null;
   lastTouch: { orders: number; revenue: number };
   daily: {
     date: string;
@@ -69,7 +75,7 @@ export interface JourneyReport {
     holdoutEntered: number;
     holdoutConverted: number;
   }[];
-  curve: { treatment: CurvePoint[]; holdout: CurvePoint[] };
+  curve: { treatment: CurvePoint[]; holdout: CurvePoint[]; globalControl: CurvePoint[] };
   steps: ({ version: number; step: string; type: string; reached: number } & MessageCounts)[];
   branches: { version: number; step: string; path: string; count: number }[];
   exits: { version: number; reason: string; count: number }[];
@@ -158,11 +164,12 @@ export function journeyReport(input: ReportInput): JourneyReport {
     holdoutEntered: 0,
     holdoutConverted: 0,
   }));
-  const group = { t: { entered: 0, converted: 0, cents: 0 }, h: { entered: 0, converted: 0, cents: 0 } };
-  const curve = {
-    t: new Array<number>(CURVE_DAYS + 1).fill(0),
-    h: new Array<number>(CURVE_DAYS + 1).fill(0),
-  };
+  const tally = () => ({ entered: 0, converted: 0, cents: 0 });
+  const group = { t: tally(), h: tally(), c: tally() };
+  const days0 = () => new Array<number>(CURVE_DAYS + 1).fill(0);
+  const curve = { t: days0(), h: days0(), c: days0() };
+  // The global control group is reported apart: it is not in the journey, only measured like it.
+  const groupOf = (code: string): Group => (code === 'h' ? 'h' : code === 'c' ? 'c' : 't');
   let orders = 0;
   const dailyCents = new Array<number>(days.days.length).fill(0);
   const cohortCents = new Array<number>(days.days.length).fill(0);
@@ -206,8 +213,9 @@ export function journeyReport(input: ReportInput): JourneyReport {
       case 'e': {
         const day = days.dayOf(last);
         if (day < 0) break;
-        const g = f[2] === 'h' ? 'h' : 't';
+        const g = groupOf(f[2]);
         group[g].entered += n;
+        if (g === 'c') break;
         daily[day].entered += n;
         cohorts[day].entered += n;
         if (g === 'h') cohorts[day].holdoutEntered += n;
@@ -244,33 +252,38 @@ export function journeyReport(input: ReportInput): JourneyReport {
         break;
       }
       case 'c': {
-        const g = f[2] === 'h' ? 'h' : 't';
+        const g = groupOf(f[2]);
         const entryDay = days.dayOf(Number(f[3]));
         const eventDay = days.dayOf(last);
+        if (entryDay >= 0) {
+          group[g].converted += n;
+          const d = days.daysBetween(Number(f[3]), last);
+          for (let i = Math.max(0, d); i <= CURVE_DAYS; i++) curve[g][i] += n;
+        }
+        if (g === 'c') break;
         if (eventDay >= 0) daily[eventDay].converted += n;
         if (entryDay < 0) break;
-        group[g].converted += n;
         cohorts[entryDay].converted += n;
         if (g === 'h') cohorts[entryDay].holdoutConverted += n;
         versionRow(v).converted += n;
-        const d = days.daysBetween(Number(f[3]), last);
-        for (let i = Math.max(0, d); i <= CURVE_DAYS; i++) curve[g][i] += n;
         break;
       }
       case 'o':
-        if (days.dayOf(last) >= 0) orders += n;
+        if (days.dayOf(last) >= 0 && groupOf(f[2]) !== 'c') orders += n;
         break;
       case 're': {
         const entryDay = days.dayOf(last);
         if (entryDay < 0) break;
-        group[f[2] === 'h' ? 'h' : 't'].cents += n;
+        const g = groupOf(f[2]);
+        group[g].cents += n;
+        if (g === 'c') break;
         cohortCents[entryDay] += n;
         versionRow(v).cents += n;
         break;
       }
       case 'rd': {
         const day = days.dayOf(last);
-        if (day >= 0) dailyCents[day] += n;
+        if (day >= 0 && groupOf(f[2]) !== 'c') dailyCents[day] += n;
         break;
       }
       case 'cm':
@@ -302,13 +315,13 @@ export function journeyReport(input: ReportInput): JourneyReport {
   const entered = group.t.entered + group.h.entered;
   const converted = group.t.converted + group.h.converted;
   const totalSent = daily.reduce((sum, d) => sum + d.sent, 0);
-  const groupTotals = (g: 't' | 'h'): GroupTotals => ({
+  const groupTotals = (g: Group): GroupTotals => ({
     entered: group[g].entered,
     converted: group[g].converted,
     conversionRate: rate(group[g].converted, group[g].entered),
     revenue: money(group[g].cents),
   });
-  const curvePoints = (g: 't' | 'h'): CurvePoint[] =>
+  const curvePoints = (g: Group): CurvePoint[] =>
     curve[g].map((c, day) => ({ day, converted: c, rate: rate(c, group[g].entered) }));
   let ltOrders = 0;
   let ltCents = 0;
@@ -339,6 +352,8 @@ export function journeyReport(input: ReportInput): JourneyReport {
     treatment: groupTotals('t'),
     holdout: groupTotals('h'),
     uplift: uplift(group.t, group.h),
+    globalControl: groupTotals('c'),
+    controlUplift: uplift(group.t, group.c),
     lastTouch: { orders: ltOrders, revenue: money(ltCents) },
     daily: daily.map((d, i) => ({ ...d, revenue: money(dailyCents[i]) })),
     cohorts: cohorts.map((c, i) => ({
@@ -346,7 +361,7 @@ export function journeyReport(input: ReportInput): JourneyReport {
       conversionRate: rate(c.converted, c.entered),
       revenue: money(cohortCents[i]),
     })),
-    curve: { treatment: curvePoints('t'), holdout: curvePoints('h') },
+    curve: { treatment: curvePoints('t'), holdout: curvePoints('h'), globalControl: curvePoints('c') },
     steps: [...steps.values()],
     branches: [...branches.values()].sort(
       (a, b) =>

@@ -130,13 +130,13 @@ export function reportCounts(
     if (e.type !== 'internal') continue;
     const p = e.properties ?? {};
     const known = typeof p.enrollmentId === 'string' ? byEnrollment.get(p.enrollmentId) : undefined;
-    if (e.event === 'journey_entered' && !known) {
+    if ((e.event === 'journey_entered' || e.event === 'journey_held') && !known) {
       const goal = options.journeys.version(str(p.journeyId), Number(p.version))?.goal;
       const window: ConversionWindow = {
         journeyId: str(p.journeyId),
         version: Number(p.version),
         enrollmentId: str(p.enrollmentId),
-        group: p.holdout ? 'h' : 't',
+        group: e.event === 'journey_held' ? 'c' : p.holdout ? 'h' : 't',
         enteredAt: e.timestamp,
         within: goal?.within ?? DEFAULT_WITHIN,
         messages: [],

@@ -6,7 +6,7 @@
  *
  * | metric | dimensions                                      | counts                                      |
  * |--------|-------------------------------------------------|---------------------------------------------|
- * | e      | version, group (t/h), entry hour                | enrollments                                 |
+ * | e      | version, group (t/h/c), entry hour              | enrollments (c: global control, held)       |
  * | x      | version, step, hour                             | arrivals at a step                          |
  * | b      | version, step, path, hour                       | branch / split paths taken                  |
  * | z      | version, reason, hour                           | exits                                       |
@@ -29,8 +29,8 @@ export const bucket = (at: number): number => Math.floor(at / BUCKET_MS);
 export const journeyScope = (journeyId: string): string => `j:${journeyId}`;
 export const WORKSPACE_SCOPE = 'w';
 
-/** Treatment or the journey's holdout. */
-export type Group = 't' | 'h';
+/** Treatment, the journey's holdout, or the workspace's global control group. */
+export type Group = 't' | 'h' | 'c';
 
 /** A field name; `|` inside a part (a free-text exit reason) is replaced so fields split back cleanly. */
 export const field = (...parts: (string | number)[]): string =>
@@ -55,6 +55,9 @@ export function countJourneyLog(counts: Counts, events: readonly StoredEvent[]):
       case 'journey_entered':
         count('e', String(version), p.holdout ? 'h' : 't');
         count('x', String(version), String(step));
+        break;
+      case 'journey_held':
+        count('e', String(version), 'c');
         break;
       case 'journey_step':
         if (p.action === 'reached') count('x', String(version), String(step));

@@ -158,7 +158,12 @@ it('the global control group (profile buckets) enters no journey: the first chec
   const controlled = { ...newProfile('u:c', 'c'), bucket: 50 };
   const treated = { ...newProfile('u:t', 't'), bucket: 5000 };
   const options = { journeys, now: T0, timezone: 'Asia/Shanghai', globalControl: { from: 0, to: 100 } };
-  assert.deepEqual(journeysOnEvents(controlled, [ping], options), []);
+  // Held, not enrolled: one hold entry (the reports' control group), no enrollment, nothing sent.
+  assert.deepEqual(
+    journeysOnEvents(controlled, [ping], options).map((x) => [x.event, x.properties?.reason]),
+    [['journey_held', 'global_control']],
+  );
+  assert.equal(controlled.journeys?.any?.active, null);
   assert.deepEqual(
     journeysOnEvents(treated, [ping], options).map((x) => x.event),
     ['journey_entered', 'message_sent', 'journey_exited'],

@@ -3,7 +3,8 @@
  * goal events up to 20 hours late), re-entries with overlapping windows and repeated order events,
  * - no enrollment is counted as converted twice, and the conversions are exactly the enrollments with
  *   a goal event inside their window;
- * - no holdout user is handed a message;
+ * - no holdout user and no user of the global control group is handed a message; the control group's
+ *   held entries convert by the same rule;
  * - revenue is the sum over distinct orders inside a window of the user's enrollments.
  */
 import assert from 'node:assert/strict';
@@ -18,6 +19,8 @@ const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 const START = Date.parse('2026-03-01T00:00:00Z');
 const WITHIN = 7 * DAY;
+/** Profile buckets below this are the workspace's global control group (20 %). */
+const CONTROL = 2000;
 
 const definition = journey(
   'prop',
@@ -84,6 +87,7 @@ for (const seed of [11, 23, 37]) {
       {
         journeys: [definition],
         templates: [{ id: 'note', version: 1, name: 'n', channel: 'sandbox', content: { text: 'hi' } }],
+        globalControl: { from: 0, to: CONTROL },
       },
       START,
       { gateway },
@@ -97,9 +101,11 @@ for (const seed of [11, 23, 37]) {
 
       let converted = 0;
       let cents = 0;
+      let controlled = 0;
       for (const user of users) {
-        const entries = (await e.log(user, 'prop'))
-          .filter((l) => l.event === 'journey_entered')
+        // Enrollments, and the entries the global control group was held from: the same rule for both.
+        const entries = (await e.store.recentEvents(`u:${user}`, 1000))
+          .filter((l) => l.event === 'journey_entered' || l.event === 'journey_held')
           .map((l) => l.timestamp)
           .sort((a, b) => a - b);
         const mine = orders.filter((o) => o.user === user);
@@ -110,8 +116,14 @@ for (const seed of [11, 23, 37]) {
         for (const c of counted.values()) cents += c;
         const held = journeyBucket('prop', `u:${user}`) < 3000;
         if (held) assert.ok(!handed.has(`u:${user}`), `holdout user ${user} was handed a message`);
+        const profile = (await e.store.getProfiles([`u:${user}`])).get(`u:${user}`)!;
+        if (profile.bucket < CONTROL) {
+          controlled++;
+          assert.ok(!handed.has(`u:${user}`), `global control user ${user} was handed a message`);
+        }
       }
       assert.ok(handed.size > 0 && converted > 0, 'the stream exercises sends and conversions');
+      assert.ok(controlled > 0, 'the stream has global control users');
 
       const counters = await e.store.readCounters(journeyScope('prop'));
       const sum = (metric: string) =>
