@@ -1,16 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
-import { readStream, replayFolder } from './replay.ts';
+import { type replayFolder, replayReportFixture } from './replay.ts';
 
-const DIR = 'fixtures/reports';
 const RANGE = 'from=2026-03-02&to=2026-03-12&tz=Asia/Shanghai';
 let replay: Awaited<ReturnType<typeof replayFolder>>;
 before(async () => {
-  replay = await replayFolder(
-    `${DIR}/workspace`,
-    readStream(`${DIR}/events.ndjson`),
-    Date.parse('2026-03-13T00:00:00Z'),
-  );
+  replay = await replayReportFixture();
 });
 after(() => replay.close());
 

@@ -62,3 +62,12 @@ export async function replayFolder(folder: string, messages: readonly Message[],
     },
   };
 }
+
+/** The committed report fixture (fixtures/reports), replayed to the day after its range. */
+export const REPORT_FIXTURE = 'fixtures/reports';
+export const replayReportFixture = () =>
+  replayFolder(
+    `${REPORT_FIXTURE}/workspace`,
+    readStream(`${REPORT_FIXTURE}/events.ndjson`),
+    Date.parse('2026-03-13T00:00:00Z'),
+  );
