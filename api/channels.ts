@@ -6,7 +6,7 @@
  */
 import express, { type Router } from 'express';
 import { canonicalEmail, canonicalPhone, maskAddress } from '../channels/addresses.ts';
-import { applyInbound, idsOf, inboundMessageId, type InboundFact } from '../channels/inbound.ts';
+import { applyInbound, idsOf, inboundMessageId, type InboundFact, placeOf } from '../channels/inbound.ts';
 import type { LinkSigner } from '../channels/links.ts';
 import type { ChannelState } from '../engine/ports/channel-state.ts';
 import { type KeyRing, requireScope } from './auth.ts';
@@ -50,6 +50,7 @@ export function channelRoutes(deps: ChannelRouteDeps): Router {
         properties: {
           messageId: record.messageId,
           journeyId: record.journeyId,
+          ...placeOf(record),
           channel: record.channel,
           url: link.url,
         },

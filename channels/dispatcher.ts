@@ -125,6 +125,9 @@ export class Dispatcher implements ChannelGateway {
       profileKey: profile.key,
       journeyId: message.journeyId,
       channel: route.channel,
+      version: message.version,
+      step: message.step,
+      template: message.template,
       now,
       leaseMs: this.leaseMs,
     });
@@ -326,6 +329,9 @@ export class Dispatcher implements ChannelGateway {
         profileKey: request.profile.key,
         journeyId: record.journeyId,
         channel: record.channel,
+        version: request.message.version,
+        step: request.message.step,
+        template: request.message.template,
         now: this.now(),
         leaseMs: this.leaseMs,
       });

@@ -148,6 +148,13 @@ async function recordReceipt(state: ChannelState, fact: ReceiptFact): Promise<Me
   return found ? state.update(found, fields) : null;
 }
 
+/** The journey version, step and template of a message's record, for its receipt and click events. */
+export const placeOf = ({ version, step, template }: MessageRecord) => ({
+  ...(version !== undefined ? { version } : {}),
+  ...(step !== undefined ? { step } : {}),
+  ...(template !== undefined ? { template } : {}),
+});
+
 /** A receipt as an event of the message's user. */
 function receiptEvent(fact: ReceiptFact, record: MessageRecord, receivedAt: number): InboundMessage {
   return {
@@ -158,6 +165,7 @@ function receiptEvent(fact: ReceiptFact, record: MessageRecord, receivedAt: numb
     properties: {
       messageId: record.messageId,
       journeyId: record.journeyId,
+      ...placeOf(record),
       channel: record.channel,
       provider: fact.provider,
       ...(fact.code ? { code: fact.code } : {}),

@@ -23,8 +23,6 @@ import { valueAtPath } from '../../journeys/enrollment.ts';
 import type { JourneySet } from '../../journeys/journey-set.ts';
 import { profileContext } from '../../segments/context.ts';
 import { holds } from '../../segments/membership.ts';
-import { durationMs } from '../../rules/durations.ts';
-import { DEFAULT_GOAL_WINDOW } from '../../journeys/compile.ts';
 import { bucket, countJourneyLog, field, type Group, journeyScope, WORKSPACE_SCOPE } from './counters.ts';
 
 export interface WindowMessage {
@@ -34,8 +32,6 @@ export interface WindowMessage {
   template: string;
   /** When it left (sent or recorded by the sandbox); null until then, and for messages never sent. */
   sentAt: number | null;
-  delivered?: true;
-  clicked?: true;
 }
 
 /** A goal event inside a window (an order, for revenue). */
@@ -94,12 +90,6 @@ export interface CountedOrder {
 
 /** At most this many windows per user (the oldest closed ones go first). */
 const MAX_WINDOWS = 100;
-const DEFAULT_WITHIN = durationMs(DEFAULT_GOAL_WINDOW);
-const RECEIPTS: Record<string, 'delivered' | 'undelivered' | 'clicked'> = {
-  message_delivered: 'delivered',
-  message_delivery_failed: 'undelivered',
-  message_clicked: 'clicked',
-};
 
 const str = (value: Json | undefined): string => (typeof value === 'string' ? value : String(value));
 
@@ -132,13 +122,15 @@ export function reportCounts(
     const known = typeof p.enrollmentId === 'string' ? byEnrollment.get(p.enrollmentId) : undefined;
     if ((e.event === 'journey_entered' || e.event === 'journey_held') && !known) {
       const goal = options.journeys.version(str(p.journeyId), Number(p.version))?.goal;
+      // A journey without a goal has nothing to attribute: its enrollments keep no window.
+      if (!goal) continue;
       const window: ConversionWindow = {
         journeyId: str(p.journeyId),
         version: Number(p.version),
         enrollmentId: str(p.enrollmentId),
         group: e.event === 'journey_held' ? 'c' : p.holdout ? 'h' : 't',
         enteredAt: e.timestamp,
-        within: goal?.within ?? DEFAULT_WITHIN,
+        within: goal.within,
         messages: [],
         orders: [],
         counted: {},
@@ -171,9 +163,6 @@ export function reportCounts(
     if (opened.length > 0 && !e.late && addGoalEvent(profile, opened, e, goalOf, options)) changed = true;
   }
   for (const e of events) {
-    const p = e.properties ?? {};
-    if (e.type !== 'internal' && RECEIPTS[e.event] && typeof p.messageId === 'string')
-      countReceipt(counts, windows, p.messageId, RECEIPTS[e.event], e.timestamp);
     if (!e.late && addGoalEvent(profile, windows, e, goalOf, options)) changed = true;
   }
 
@@ -206,26 +195,6 @@ export function reportCounts(
   else delete profile.conversions;
   for (const scope of Object.keys(counts)) if (Object.keys(counts[scope]).length === 0) delete counts[scope];
   return counts;
-}
-
-/** A receipt or click counts once per message, under the step, channel and template that sent it. */
-function countReceipt(
-  counts: Counts,
-  windows: readonly ConversionWindow[],
-  messageId: string,
-  what: 'delivered' | 'undelivered' | 'clicked',
-  at: number,
-): void {
-  for (const w of windows) {
-    const m = w.messages.find((x) => x.id === messageId);
-    if (!m) continue;
-    if (what === 'clicked' ? m.clicked : m.delivered) return;
-    if (what === 'clicked') m.clicked = true;
-    else m.delivered = true;
-    const f = field('m', w.version, m.step, m.channel, m.template, what, bucket(at));
-    addCount(counts, journeyScope(w.journeyId), f, 1);
-    return;
-  }
 }
 
 /** Puts a goal event into the windows whose goal it meets and whose span holds it; true if any. */

@@ -36,14 +36,46 @@ export type Group = 't' | 'h' | 'c';
 export const field = (...parts: (string | number)[]): string =>
   parts.map((p) => String(p).replaceAll('|', '/')).join('|');
 
+/** Receipts and clicks, as the channels record them on the user (with the message's place). */
+const RECEIPTS: Record<string, string> = {
+  message_delivered: 'delivered',
+  message_delivery_failed: 'undelivered',
+  message_clicked: 'clicked',
+};
+
+/**
+ * A receipt or click of a journey's message counts under the step, channel and template that sent
+ * it. Each is one event of the user, applied once (the channels mark a message's first click; a
+ * provider's repeated push is a duplicate).
+ */
+function countReceipt(counts: Counts, e: StoredEvent): void {
+  const what = RECEIPTS[e.event];
+  const p = e.properties ?? {};
+  if (!what || typeof p.journeyId !== 'string' || typeof p.step !== 'string' || p.version === undefined)
+    return;
+  const f = field(
+    'm',
+    String(p.version),
+    p.step,
+    String(p.channel),
+    String(p.template),
+    what,
+    bucket(e.timestamp),
+  );
+  addCount(counts, journeyScope(p.journeyId), f, 1);
+}
+
 /** Statuses a message's log can end in that the reports count (retries and deferrals are not outcomes). */
 const COUNTED_STATUSES = new Set(['sent', 'sandbox', 'failed', 'skipped', 'unknown']);
 
 /** Adds the counts the journey log entries among `events` stand for. */
 export function countJourneyLog(counts: Counts, events: readonly StoredEvent[]): void {
   for (const e of events) {
-    if (e.type !== 'internal') continue;
     const p = e.properties ?? {};
+    if (e.type !== 'internal') {
+      countReceipt(counts, e);
+      continue;
+    }
     if (typeof p.journeyId !== 'string') continue;
     const scope = journeyScope(p.journeyId);
     const q = bucket(e.timestamp);

@@ -7,7 +7,7 @@
  */
 
 /** Where a message stands with its provider (the record a claim creates). */
-export interface MessageRecord {
+export interface MessageRecord extends MessagePlace {
   messageId: string;
   /** `sending`: a worker holds the claim and may be calling the provider right now. */
   state: 'sending' | 'retry' | 'unknown' | 'done';
@@ -45,7 +45,14 @@ export type Claim =
   /** A previous call may have reached the provider: reconcile before anything else. */
   | { kind: 'unknown'; record: MessageRecord };
 
-export interface ClaimRequest {
+/** Where in a journey a message was decided (carried into its receipts and clicks, for the reports). */
+export interface MessagePlace {
+  version?: number;
+  step?: string;
+  template?: string;
+}
+
+export interface ClaimRequest extends MessagePlace {
   messageId: string;
   profileKey: string;
   journeyId: string;

@@ -196,6 +196,21 @@ describe('channel routes', () => {
     assert.equal(typeof record.clickedAt, 'number');
   });
 
+  it("counts the receipt and the click in the journey's report once each, under their step", async () => {
+    // ann's message was delivered (its receipt posted twice), bo's clicked (twice), in the tests above.
+    await waitFor(async () => {
+      const { body } = await t.request('GET', '/v1/reports/journeys/cart', { key: KEYS.read });
+      return body.totals.delivered === 1 && body.totals.clicked === 1;
+    });
+    const { body } = await t.request('GET', '/v1/reports/journeys/cart', { key: KEYS.read });
+    const sms = body.steps.find((s: { step: string }) => s.step === 'sms');
+    assert.deepEqual([sms.delivered, sms.clicked], [1, 1]);
+    assert.deepEqual(
+      body.variants.map((v: { template: string; delivered: number }) => [v.template, v.delivered]),
+      [['cart_sms', 1]],
+    );
+  });
+
   it('unsubscribes with one click (RFC 8058): consent off, address suppressed', async () => {
     const url = links.unsubscribeUrl({ profileKey: 'u:cy', channel: 'email', address: 'cy@example.com' });
     const local = url.replace(t.config.publicUrl, t.url);

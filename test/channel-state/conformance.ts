@@ -11,6 +11,9 @@ const request = (messageId: string, now: number): ClaimRequest => ({
   profileKey: 'u:ann',
   journeyId: 'cart',
   channel: 'sms',
+  version: 2,
+  step: 'reminder',
+  template: 'cart_sms',
   now,
   leaseMs: 30_000,
 });
@@ -34,9 +37,17 @@ export function channelStateConformance(name: string, make: MakeState): void {
         assert.equal(claims.filter((c) => c.kind === 'go').length, 1);
         assert.equal(claims.filter((c) => c.kind === 'busy').length, 19);
         const go = claims.find((c) => c.kind === 'go')!;
+        const { state: claimed, attempts, firstAttemptAt, version, step, template } = go.record;
         assert.deepEqual(
-          { state: go.record.state, attempts: go.record.attempts, first: go.record.firstAttemptAt },
-          { state: 'sending', attempts: 1, first: T0 },
+          { claimed, attempts, firstAttemptAt, version, step, template },
+          {
+            claimed: 'sending',
+            attempts: 1,
+            firstAttemptAt: T0,
+            version: 2,
+            step: 'reminder',
+            template: 'cart_sms',
+          },
         );
         await state.settle({ ...go.record, state: 'done', status: 'sent', providerId: 'biz-1' }, ['biz-1']);
         const again = await state.claim(request('m1', T0 + 60_000));

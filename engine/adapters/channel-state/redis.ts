@@ -18,7 +18,8 @@ local raw = redis.call('GET', KEYS[1])
 local req = cjson.decode(ARGV[1])
 if not raw then
   local rec = { messageId = req.messageId, state = 'sending', claimedAt = req.now, firstAttemptAt = req.now,
-    attempts = 1, profileKey = req.profileKey, journeyId = req.journeyId, channel = req.channel }
+    attempts = 1, profileKey = req.profileKey, journeyId = req.journeyId, channel = req.channel,
+    version = req.version, step = req.step, template = req.template }
   local out = cjson.encode(rec)
   redis.call('SET', KEYS[1], out, 'EX', ARGV[2])
   return {'go', out}

@@ -9,7 +9,7 @@ export function nextClaim(
   current: MessageRecord | undefined,
   request: ClaimRequest,
 ): { claim: Claim; write?: MessageRecord } {
-  const { messageId, profileKey, journeyId, channel, now, leaseMs } = request;
+  const { messageId, profileKey, journeyId, channel, now, leaseMs, version, step, template } = request;
   if (!current) {
     const record: MessageRecord = {
       messageId,
@@ -20,6 +20,9 @@ export function nextClaim(
       profileKey,
       journeyId,
       channel,
+      ...(version !== undefined ? { version } : {}),
+      ...(step !== undefined ? { step } : {}),
+      ...(template !== undefined ? { template } : {}),
     };
     return { claim: { kind: 'go', record }, write: record };
   }
