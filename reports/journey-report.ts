@@ -91,6 +91,9 @@ export interface JourneyReport {
   }[];
 }
 
+/** Adds one counter field (its hour, its count) to the report's rows. */
+type Tally = (hour: number, n: number) => void;
+
 export interface CurvePoint {
   day: number;
   converted: number;
@@ -203,99 +206,122 @@ export function journeyReport(input: ReportInput): JourneyReport {
     for (const s of d.steps) stepRow(d.version, s.id);
   }
 
-  for (const [name, n] of counters) {
-    const f = name.split('|');
+  // Fields are `<prefix>|<hour>`: each distinct prefix is split and resolved to its rows once, and
+  // each field costs a lookup and a few additions (a journey can have hundreds of thousands).
+  const handlerOf = (prefix: string): Tally | null => {
+    const f = prefix.split('|');
     const v = Number(f[1]);
-    if (only !== null && v !== only) continue;
-    const metric = f[0];
-    const last = Number(f[f.length - 1]);
-    switch (metric) {
+    if (only !== null && v !== only) return null;
+    const inRange = (hour: number) => days.dayOf(hour) >= 0;
+    switch (f[0]) {
       case 'e': {
-        const day = days.dayOf(last);
-        if (day < 0) break;
         const g = groupOf(f[2]);
-        group[g].entered += n;
-        if (g === 'c') break;
-        daily[day].entered += n;
-        cohorts[day].entered += n;
-        if (g === 'h') cohorts[day].holdoutEntered += n;
-        versionRow(v).entered += n;
-        break;
+        return (hour, n) => {
+          const day = days.dayOf(hour);
+          if (day < 0) return;
+          group[g].entered += n;
+          if (g === 'c') return;
+          daily[day].entered += n;
+          cohorts[day].entered += n;
+          if (g === 'h') cohorts[day].holdoutEntered += n;
+          versionRow(v).entered += n;
+        };
       }
       case 'x':
-        if (days.dayOf(last) >= 0) stepRow(v, f[2]).reached += n;
-        break;
+        return (hour, n) => {
+          if (inRange(hour)) stepRow(v, f[2]).reached += n;
+        };
       case 'b':
-        if (days.dayOf(last) >= 0)
-          grouped(branches, `${v}|${f[2]}|${f[3]}`, () => ({
-            version: v,
-            step: f[2],
-            path: f[3],
-            count: 0,
-          })).count += n;
-        break;
+        return (hour, n) => {
+          if (!inRange(hour)) return;
+          const key = `${v}|${f[2]}|${f[3]}`;
+          grouped(branches, key, () => ({ version: v, step: f[2], path: f[3], count: 0 })).count += n;
+        };
       case 'z':
-        if (days.dayOf(last) >= 0)
-          grouped(exits, `${v}|${f[2]}`, () => ({ version: v, reason: f[2], count: 0 })).count += n;
-        break;
+        return (hour, n) => {
+          if (inRange(hour))
+            grouped(exits, `${v}|${f[2]}`, () => ({ version: v, reason: f[2], count: 0 })).count += n;
+        };
       case 'm': {
-        const day = days.dayOf(last);
         const key = STATUS_FIELD[f[5]];
-        if (day < 0 || !key) break;
-        const [, , step, channel, template] = f;
-        for (const row of messageRows(v, step, channel, template)) row[key] += n;
-        if (key === 'sent') {
-          daily[day].sent += n;
-          versionRow(v).sent += n;
-        } else if (key === 'delivered') daily[day].delivered += n;
-        else if (key === 'clicked') daily[day].clicked += n;
-        break;
+        if (!key) return null;
+        let rows: MessageCounts[] | null = null;
+        return (hour, n) => {
+          const day = days.dayOf(hour);
+          if (day < 0) return;
+          rows ??= messageRows(v, f[2], f[3], f[4]);
+          for (const row of rows) row[key] += n;
+          if (key === 'sent') {
+            daily[day].sent += n;
+            versionRow(v).sent += n;
+          } else if (key === 'delivered') daily[day].delivered += n;
+          else if (key === 'clicked') daily[day].clicked += n;
+        };
       }
       case 'c': {
         const g = groupOf(f[2]);
-        const entryDay = days.dayOf(Number(f[3]));
-        const eventDay = days.dayOf(last);
-        if (entryDay >= 0) {
-          group[g].converted += n;
-          const d = days.daysBetween(Number(f[3]), last);
-          for (let i = Math.max(0, d); i <= CURVE_DAYS; i++) curve[g][i] += n;
-        }
-        if (g === 'c') break;
-        if (eventDay >= 0) daily[eventDay].converted += n;
-        if (entryDay < 0) break;
-        cohorts[entryDay].converted += n;
-        if (g === 'h') cohorts[entryDay].holdoutConverted += n;
-        versionRow(v).converted += n;
-        break;
+        const entryHour = Number(f[3]);
+        const entryDay = days.dayOf(entryHour);
+        return (hour, n) => {
+          if (entryDay >= 0) {
+            group[g].converted += n;
+            const d = days.daysBetween(entryHour, hour);
+            for (let i = Math.max(0, d); i <= CURVE_DAYS; i++) curve[g][i] += n;
+          }
+          if (g === 'c') return;
+          const eventDay = days.dayOf(hour);
+          if (eventDay >= 0) daily[eventDay].converted += n;
+          if (entryDay < 0) return;
+          cohorts[entryDay].converted += n;
+          if (g === 'h') cohorts[entryDay].holdoutConverted += n;
+          versionRow(v).converted += n;
+        };
       }
       case 'o':
-        if (days.dayOf(last) >= 0 && groupOf(f[2]) !== 'c') orders += n;
-        break;
+        if (groupOf(f[2]) === 'c') return null;
+        return (hour, n) => {
+          if (inRange(hour)) orders += n;
+        };
       case 're': {
-        const entryDay = days.dayOf(last);
-        if (entryDay < 0) break;
         const g = groupOf(f[2]);
-        group[g].cents += n;
-        if (g === 'c') break;
-        cohortCents[entryDay] += n;
-        versionRow(v).cents += n;
-        break;
+        return (hour, n) => {
+          const entryDay = days.dayOf(hour);
+          if (entryDay < 0) return;
+          group[g].cents += n;
+          if (g === 'c') return;
+          cohortCents[entryDay] += n;
+          versionRow(v).cents += n;
+        };
       }
-      case 'rd': {
-        const day = days.dayOf(last);
-        if (day >= 0 && groupOf(f[2]) !== 'c') dailyCents[day] += n;
-        break;
-      }
+      case 'rd':
+        if (groupOf(f[2]) === 'c') return null;
+        return (hour, n) => {
+          const day = days.dayOf(hour);
+          if (day >= 0) dailyCents[day] += n;
+        };
       case 'cm':
       case 'rm':
       case 'mc': {
-        if (days.dayOf(last) < 0) break;
         const key: keyof MessageCounts =
-          metric === 'cm' ? 'converted' : metric === 'rm' ? 'revenue' : 'messagesConverted';
-        for (const row of messageRows(v, f[2], f[3], f[4])) row[key] += n;
-        break;
+          f[0] === 'cm' ? 'converted' : f[0] === 'rm' ? 'revenue' : 'messagesConverted';
+        let rows: MessageCounts[] | null = null;
+        return (hour, n) => {
+          if (!inRange(hour)) return;
+          rows ??= messageRows(v, f[2], f[3], f[4]);
+          for (const row of rows) row[key] += n;
+        };
       }
+      default:
+        return null;
     }
+  };
+  const handlers = new Map<string, Tally | null>();
+  for (const [name, n] of counters) {
+    const cut = name.lastIndexOf('|');
+    const prefix = name.slice(0, cut);
+    let handler = handlers.get(prefix);
+    if (handler === undefined) handlers.set(prefix, (handler = handlerOf(prefix)));
+    if (handler) handler(Number(name.slice(cut + 1)), n);
   }
 
   function messageRows(v: number, step: string, channel: string, template: string): MessageCounts[] {
