@@ -6,14 +6,11 @@
 import { parseBatch } from '../../api/ingest/messages.ts';
 import type { JourneyDefinition } from '../../journeys/journey.ts';
 import { journeyLogOf, timelineLine } from '../../journeys/timeline.ts';
-import { compile } from '../../rules/compile.ts';
-import { durationMs } from '../../rules/durations.ts';
-import { profileContext } from '../../segments/context.ts';
-import { holds } from '../../segments/membership.ts';
 import { Workspace, type WorkspaceDefinitions } from '../../segments/workspace.ts';
 import { InProcessScheduler } from '../adapters/schedulers/in-process.ts';
 import { MemoryStore } from '../adapters/stores/memory.ts';
 import { VirtualClock } from '../clock.ts';
+import { journeyScope } from '../conversions/counters.ts';
 import type { InboundMessage, StoredEvent } from '../events.ts';
 import { INGEST_JOB, INGEST_QUEUE } from '../ingest/ingest-queue.ts';
 import { startIngestWorker } from '../ingest/worker.ts';
@@ -23,7 +20,6 @@ import {
   journeyScheduleId,
 } from '../profiles/journey-schedule.ts';
 import { silentLogger } from '../ports/logger.ts';
-import type { Profile } from '../profiles/profile.ts';
 
 const DAY = 86_400_000;
 
@@ -33,7 +29,7 @@ export interface JourneyTotals {
   sends: Record<string, number>;
   skipped: Record<string, number>;
   exits: Record<string, number>;
-  /** Enrollments whose goal event came within the goal window (holdout ones counted apart). */
+  /** Enrollments whose goal came within the goal window (holdout ones counted apart), as the reports count them. */
   goalReached: number;
   holdoutGoalReached: number;
 }
@@ -99,7 +95,7 @@ export async function replay(input: ReplayInput): Promise<ReplayResult> {
       input.onProgress?.(replayed);
     }
     await clock.advanceTo(input.to);
-    return await report(store, workspace, input.to);
+    return await report(store, workspace);
   } finally {
     await scheduler.close();
     await store.close();
@@ -133,7 +129,7 @@ export async function replayShare(
   return replay({ ...input, chunks, ...(onProgress ? { onProgress } : {}) });
 }
 
-async function report(store: MemoryStore, workspace: Workspace, to: number): Promise<ReplayResult> {
+async function report(store: MemoryStore, workspace: Workspace): Promise<ReplayResult> {
   const journeys: Record<string, JourneyTotals> = {};
   for (const j of workspace.journeys.live) journeys[j.id] = emptyTotals();
   const timelines: [string, string, string[]][] = [];
@@ -148,10 +144,18 @@ async function report(store: MemoryStore, workspace: Workspace, to: number): Pro
       if (log.length === 0) continue;
       const name = profile.userId ?? `anonymous:${profile.key.slice(2)}`;
       timelines.push([profile.key, name, log.map(timelineLine)]);
-      count(journeys, log, history, profile, workspace, to);
+      count(journeys, log);
     }
     cursor = page.cursor;
   } while (cursor !== null);
+  // Goals are counted by the engine's attribution, as for the reports.
+  for (const [id, totals] of Object.entries(journeys)) {
+    for (const [field, n] of await store.readCounters(journeyScope(id))) {
+      const [metric, , group] = field.split('|');
+      if (metric === 'c' && group === 't') totals.goalReached += n;
+      if (metric === 'c' && group === 'h') totals.holdoutGoalReached += n;
+    }
+  }
   return { users, journeys, timelines };
 }
 
@@ -179,14 +183,7 @@ export function addTotals(sum: JourneyTotals, part: JourneyTotals): void {
     for (const [key, n] of Object.entries(part[field])) bump(sum[field], key, n);
 }
 
-function count(
-  journeys: Record<string, JourneyTotals>,
-  log: readonly StoredEvent[],
-  history: readonly StoredEvent[],
-  profile: Profile,
-  workspace: Workspace,
-  to: number,
-): void {
+function count(journeys: Record<string, JourneyTotals>, log: readonly StoredEvent[]): void {
   for (const e of log) {
     const p = e.properties ?? {};
     const totals = journeys[String(p.journeyId)];
@@ -194,23 +191,6 @@ function count(
     if (e.event === 'journey_entered') {
       totals.entered++;
       if (p.holdout) totals.holdout++;
-      const journey = workspace.journeys.version(String(p.journeyId), Number(p.version));
-      const goal = journey?.definition.goal;
-      if (goal && 'event' in goal) {
-        const within = durationMs(goal.within ?? 'P7D');
-        const where = goal.where ? compile(goal.where) : null;
-        const reached = history.some(
-          (c) =>
-            c.type !== 'internal' &&
-            c.event === goal.event &&
-            c.timestamp >= e.timestamp &&
-            c.timestamp <= Math.min(e.timestamp + within, to) &&
-            (where === null ||
-              holds(where, profileContext(profile, c.timestamp, { timezone: workspace.timezone, event: c }))),
-        );
-        if (reached && p.holdout) totals.holdoutGoalReached++;
-        else if (reached) totals.goalReached++;
-      }
     }
     if (e.event === 'message_sent') bump(totals.sends, `${p.step}/${p.channel}`);
     if (e.event === 'message_skipped') bump(totals.skipped, `${p.step}/${p.reason}`);
