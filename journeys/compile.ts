@@ -53,8 +53,8 @@ export interface CompiledGoal {
   within: number;
   /** Event property holding the revenue. */
   revenue: string | null;
-  /** Dotted path of the order id in the event. */
-  orderId: string;
+  /** Dotted paths of the order id in the event, the first present wins. */
+  orderId: string[];
 }
 
 /** The conversion window when a goal gives none: exactly 7 x 24 h. */
@@ -65,7 +65,7 @@ function compileGoal(definition: JourneyDefinition): CompiledGoal | null {
   if (!goal) return null;
   const within = durationMs(goal.within ?? DEFAULT_GOAL_WINDOW);
   if ('segment' in goal) {
-    return { event: null, segment: goal.segment, where: null, within, revenue: null, orderId: '' };
+    return { event: null, segment: goal.segment, where: null, within, revenue: null, orderId: [] };
   }
   return {
     event: goal.event,
@@ -73,7 +73,8 @@ function compileGoal(definition: JourneyDefinition): CompiledGoal | null {
     where: maybe(goal.where),
     within,
     revenue: goal.revenue ?? null,
-    orderId: goal.orderId ?? 'properties.orderId',
+    // Segment's e-commerce spec names it `order_id`.
+    orderId: goal.orderId ? [goal.orderId] : ['properties.orderId', 'properties.order_id'],
   };
 }
 

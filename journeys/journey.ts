@@ -106,7 +106,7 @@ export type Goal =
       within?: string;
       /** Name of the event property holding the order amount. */
       revenue?: string;
-      /** Dotted path of the order id in the event; default `properties.orderId` (else the event's own id). */
+      /** Dotted path of the order id in the event; default `properties.orderId`, else `properties.order_id` (else the event's own id). */
       orderId?: string;
     }
   | { segment: string; within?: string };

@@ -235,7 +235,7 @@ function addGoalEvent(
       id: orderId,
       event: e.messageId,
       at: e.timestamp,
-      cents: typeof amount === 'number' && Number.isFinite(amount) ? Math.round(amount * 100) : 0,
+      cents: centsOf(amount),
       journeyOwner: inEnrollment && claim(w.journeyId),
       workspaceOwner: claim(''),
     });
@@ -245,8 +245,17 @@ function addGoalEvent(
 }
 
 function orderIdOf(e: StoredEvent, goal: CompiledGoal): string {
-  const id = valueAtPath(e, goal.orderId);
-  return typeof id === 'string' || typeof id === 'number' ? `o:${id}` : `e:${e.messageId}`;
+  for (const path of goal.orderId) {
+    const id = valueAtPath(e, path);
+    if (typeof id === 'string' || typeof id === 'number') return `o:${id}`;
+  }
+  return `e:${e.messageId}`;
+}
+
+/** Revenue in hundredths: a number, or a decimal string as some clients send it ("129.00"). */
+function centsOf(amount: Json | undefined): number {
+  const value = typeof amount === 'string' && /^-?\d+(\.\d+)?$/.test(amount.trim()) ? Number(amount) : amount;
+  return typeof value === 'number' && Number.isFinite(value) ? Math.round(value * 100) : 0;
 }
 
 const byTime = (a: WindowOrder, b: WindowOrder) =>

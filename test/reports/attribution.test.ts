@@ -112,6 +112,10 @@ describe('attribution', () => {
     u.call('order_paid', T0 + 3 * HOUR, { orderId: 'o-1', amount: 30 });
     u.call('order_paid', T0 + 4 * HOUR, { orderId: 'o-2', amount: 'not a number' });
     assert.deepEqual([u.sum('c'), u.sum('o'), u.sum('re')], [1, 2, 3000]);
+    // Segment's e-commerce spec: `order_id`, and an amount some clients send as a decimal string.
+    u.call('order_paid', T0 + 5 * HOUR, { order_id: 'o-3', amount: '19.90' });
+    u.call('order_paid', T0 + 6 * HOUR, { order_id: 'o-3', amount: '19.90' });
+    assert.deepEqual([u.sum('o'), u.sum('re')], [3, 4990]);
   });
 
   it('converts on entering the goal segment', () => {
