@@ -164,7 +164,7 @@ export function createApp(deps: AppDeps): Express {
     res.json(recomputeView(status));
   });
   app.use(ingestRoutes(deps.keys, deps.ingestor, now));
-  app.use(userRoutes(deps.keys, deps.store));
+  app.use(userRoutes(deps.keys, deps.store, deps.workspace, now));
   app.use(
     journeyRoutes(
       deps.keys,

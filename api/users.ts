@@ -5,6 +5,8 @@ import { type KeyRing, requireScope } from './auth.ts';
 import { HttpError } from './errors.ts';
 import { eventView, profileView } from './profile-view.ts';
 import { HISTORY_LIMIT } from '../engine/ingest/apply-batch.ts';
+import { replay } from '../engine/lifecycle/timeline.ts';
+import type { Workspace } from '../segments/workspace.ts';
 
 /** The store key for an id given in a URL: a user id, or an anonymous id (followed to its user if linked). */
 export async function resolveKey(store: Store, id: string): Promise<string | null> {
@@ -21,7 +23,12 @@ export async function resolveKey(store: Store, id: string): Promise<string | nul
   return profiles.has(anonymousKey) ? anonymousKey : null;
 }
 
-export function userRoutes(keys: KeyRing, store: Store): Router {
+export function userRoutes(
+  keys: KeyRing,
+  store: Store,
+  workspace?: () => Workspace,
+  now: () => number = Date.now,
+): Router {
   const router = express.Router();
 
   router.get('/v1/users/:id', requireScope(keys, 'read'), async (req, res) => {
@@ -56,7 +63,23 @@ export function userRoutes(keys: KeyRing, store: Store): Router {
         at: new Date(e.timestamp).toISOString(),
       }));
     const { lifecycle } = profileView(profile);
-    res.json({ state: lifecycle?.state ?? null, since: lifecycle?.since ?? null, history: moves });
+    // `history` is every move as it was announced; `implied` what the user's activity, as known now,
+    // implies. They differ when events arrive out of order (an import of old events, a late
+    // batch): a move announced before an earlier event arrived stays announced, but is not implied.
+    const implied =
+      workspace && profile.activity
+        ? replay(profile.activity, now(), workspace().lifecycle).history.map((m) => ({
+            from: m.from,
+            to: m.to,
+            at: new Date(m.at).toISOString(),
+          }))
+        : undefined;
+    res.json({
+      state: lifecycle?.state ?? null,
+      since: lifecycle?.since ?? null,
+      history: moves,
+      ...(implied ? { implied } : {}),
+    });
   });
 
   router.delete('/v1/users/:id', requireScope(keys, 'manage'), async (req, res) => {

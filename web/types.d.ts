@@ -138,7 +138,10 @@ export interface UserView {
 export interface LifecycleView {
   state: string | null;
   since: string | null;
+  /** Every move as it was announced. */
   history: { from: string | null; to: string | null; at: string }[];
+  /** The moves the user's activity, as known now, implies (no announcement later refuted). */
+  implied?: { from: string | null; to: string | null; at: string }[];
 }
 
 export interface LogEntry {

@@ -98,7 +98,13 @@ function lifecycleHistory(lifecycle, tz) {
   return section(
     t('lifecycleHistory'),
     'lifecycle',
-    table('lifecycle-history', columns, [...lifecycle.history].reverse(), 'lifecycle-row'),
+    // What the activity implies: an import of old events can announce moves later events refute.
+    table(
+      'lifecycle-history',
+      columns,
+      [...(lifecycle.implied ?? lifecycle.history)].reverse(),
+      'lifecycle-row',
+    ),
   );
 }
 
