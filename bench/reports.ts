@@ -2,11 +2,13 @@
  * bench/reports: how long a journey report takes once a journey has sent `--messages` messages and
  * counted `--conversions` conversions, in the memory store. Usage:
  *   npm run bench:reports -- [--runs 5] [--messages 1000000] [--conversions 100000] [--days 90]
+ *     [--store memory|redis]
  *
  * The counters are built by the engine's own code (engine/conversions: the journey log counts and
  * attribution) from synthetic enrollments spread over `--days` days: two versions, a send, a wait, a
  * branch to SMS or email with two content variants, a last push; 10 % holdout; receipts, clicks and
- * goal events with revenue. They are committed to a MemoryStore, then each run asks for the journey
+ * goal events with revenue. They are committed to the store (memory, or Redis under a prefix of its
+ * own, removed at the end), then each run asks for the journey
  * report (30-day and whole-range) both in process (store read + assembly) and over HTTP (the API's
  * route, JSON). The figure is the median over runs. Progress on stderr, the table on stdout.
  */
@@ -24,12 +26,15 @@ import { journeyScope, WORKSPACE_SCOPE } from '../engine/conversions/counters.ts
 import type { StoredEvent } from '../engine/events.ts';
 import { SystemClock } from '../engine/clock.ts';
 import { silentLogger } from '../engine/ports/logger.ts';
-import { addCount, type Counts } from '../engine/ports/store.ts';
+import { addCount, type Counts, type Store } from '../engine/ports/store.ts';
 import { logEntry } from '../journeys/enrollment.ts';
 import type { JourneyDefinition } from '../journeys/journey.ts';
 import { journeyReport } from '../reports/journey-report.ts';
 import { Workspace } from '../segments/workspace.ts';
-import { createCommit, makeProfile } from '../test/helpers/profiles.ts';
+import { createCommit, makeProfile, updateCommit } from '../test/helpers/profiles.ts';
+import { removeKeys, uniquePrefix } from '../test/helpers/processes.ts';
+import { Redis } from 'ioredis';
+import { RedisStore } from '../engine/adapters/stores/redis.ts';
 import { prng } from '../test/helpers/random.ts';
 import { fmt, log, median } from './stats.ts';
 
@@ -39,6 +44,7 @@ const { values } = parseArgs({
     messages: { type: 'string', default: '1000000' },
     conversions: { type: 'string', default: '100000' },
     days: { type: 'string', default: '90' },
+    store: { type: 'string', default: 'memory' },
   },
 });
 const runs = Number(values.runs);
@@ -140,10 +146,18 @@ function buildCounters(workspace: Workspace): Counts {
     entry('journey_exited', 'last', enteredAt + 4 * HOUR, { reason: 'completed' });
     const calls: StoredEvent[] = [];
     if (!holdout) {
-      for (const [step] of sends) {
-        const messageId = `${enrollmentId}:${step}:1`;
-        if (random() < 0.8) calls.push(call('message_delivered', enteredAt + 5 * HOUR, { messageId }));
-        if (random() < 0.1) calls.push(call('message_clicked', enteredAt + 6 * HOUR, { messageId }));
+      for (const [step, channel, template] of sends) {
+        // What the channels put on a receipt or click event (the message's record).
+        const message = {
+          messageId: `${enrollmentId}:${step}:1`,
+          journeyId: 'bench_report',
+          version,
+          step,
+          channel,
+          template,
+        };
+        if (random() < 0.8) calls.push(call('message_delivered', enteredAt + 5 * HOUR, message));
+        if (random() < 0.1) calls.push(call('message_clicked', enteredAt + 6 * HOUR, message));
       }
     }
     if (converted < conversions && i >= converted * convertEvery) {
@@ -179,11 +193,24 @@ const call = (event: string, at: number, properties: Record<string, string | num
 const workspace = new Workspace({ journeys: [journey(1), journey(2)], timezone: 'UTC' });
 log(`building counters for ${fmt(messages)} messages and ${fmt(conversions)} conversions over ${days} days…`);
 const counts = buildCounters(workspace);
-const store = new MemoryStore({ eventRetentionMs: 400 * DAY, dedupeHorizonMs: DAY });
+const storeOptions = { eventRetentionMs: 400 * DAY, dedupeHorizonMs: DAY };
+const prefix = uniquePrefix('bench-reports');
+const redis = values.store === 'redis' ? new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379') : null;
+const store: Store = redis
+  ? new RedisStore({ ...storeOptions, redis, prefix })
+  : new MemoryStore(storeOptions);
 await store.init();
-const commit = createCommit(makeProfile('u:bench'));
-commit.counts = counts;
-await store.commit([commit]);
+// Written as commits of a few thousand counters each (one profile's successive versions).
+const entries = Object.entries(counts).flatMap(([scope, fields]) =>
+  Object.entries(fields).map(([f, n]) => [scope, f, n] as const),
+);
+for (let i = 0, version = 0; i < entries.length; i += 5_000, version++) {
+  const profile = makeProfile('u:bench', { version: version + 1 });
+  const commit = version === 0 ? createCommit(profile) : updateCommit(profile, version);
+  commit.counts = {};
+  for (const [scope, f, n] of entries.slice(i, i + 5_000)) addCount(commit.counts, scope, f, n);
+  await store.commit([commit]);
+}
 const fields = (await store.readCounters(journeyScope('bench_report'))).size;
 log(
   `${fmt(fields)} counter fields in the journey's scope, ${fmt((await store.readCounters(WORKSPACE_SCOPE)).size)} in the workspace's`,
@@ -239,8 +266,12 @@ for (const [name, range] of Object.entries(ranges)) {
   rows.push(`| ${name} | ${fmt(median(inProcess), 1)} ms | ${fmt(median(http), 1)} ms |`);
 }
 server.close();
+if (redis) {
+  await removeKeys(prefix, redis);
+  await redis.quit();
+}
 console.log(
-  `\n${fmt(messages)} messages, ${fmt(conversions)} conversions, ${fmt(fields)} counter fields; median of ${runs} runs\n`,
+  `\n${fmt(messages)} messages, ${fmt(conversions)} conversions, ${fmt(fields)} counter fields, ${values.store} store; median of ${runs} runs\n`,
 );
 console.log('| range | report in process | report over HTTP (JSON) |');
 console.log('|---|---|---|');

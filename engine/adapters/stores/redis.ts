@@ -483,8 +483,11 @@ export class RedisStore implements Store {
     return `${this.prefix}p:${key}`;
   }
   async readCounters(scope: string): Promise<ReadonlyMap<string, number>> {
-    const fields = await this.redis.hgetall(this.countersKey(scope));
-    return new Map(Object.entries(fields).map(([field, n]) => [field, Number(n)]));
+    // The flat reply, not ioredis' object: a journey's hash can hold hundreds of thousands of fields.
+    const flat = (await this.redis.call('HGETALL', this.countersKey(scope))) as string[];
+    const counters = new Map<string, number>();
+    for (let i = 0; i < flat.length; i += 2) counters.set(flat[i], Number(flat[i + 1]));
+    return counters;
   }
 
   private countersKey(scope: string): string {
