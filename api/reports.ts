@@ -211,9 +211,7 @@ export function reportRoutes(
         const held = history.filter((e) => e.type === 'internal' && e.event === 'journey_held');
         const lines = inLogOrder([...journeyLogOf(history), ...held])
           .filter((e) => e.properties?.journeyId === journeyId && e.timestamp >= start && e.timestamp < end)
-          .flatMap((e) =>
-            decisionOf(e.event, e.timestamp, e.properties ?? {}, profile.userId ?? profile.key),
-          );
+          .flatMap((e) => decisionOf(e.event, e.timestamp, e.properties ?? {}, who(profile)));
         if (lines.length > 0) res.write(lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
       }
       cursor = page.cursor;
@@ -224,6 +222,10 @@ export function reportRoutes(
   return router;
 }
 
+/** Who a row is about: the user id, or the anonymous id of a visitor who never identified. */
+const who = (profile: { userId: string | null; key: string }): Record<string, Json> =>
+  profile.userId !== null ? { user: profile.userId } : { user: null, anonymousId: profile.key.slice(2) };
+
 /**
  * A journey log entry as an analyst's row: enter, send, hold (holdout shadow, global control, quiet
  * hours, awaiting contact), skip, exit. Other steps are left out.
@@ -232,11 +234,11 @@ function decisionOf(
   event: string,
   at: number,
   p: Record<string, Json>,
-  user: string,
+  user: Record<string, Json>,
 ): Record<string, Json>[] {
   const base = {
     at: new Date(at).toISOString(),
-    user,
+    ...user,
     journeyId: p.journeyId,
     version: p.version,
     enrollmentId: p.enrollmentId,
