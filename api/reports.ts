@@ -6,12 +6,12 @@ import { stringify } from 'csv-stringify/sync';
 import express, { type Request, type Router } from 'express';
 import { DateTime, IANAZone } from 'luxon';
 import type { Json } from '../engine/json.ts';
-import { journeyScope, WORKSPACE_SCOPE } from '../engine/conversions/counters.ts';
 import { HISTORY_LIMIT } from '../engine/ingest/apply-batch.ts';
 import type { Store } from '../engine/ports/store.ts';
 import { inLogOrder, journeyLogOf } from '../journeys/timeline.ts';
 import { type JourneyReport, journeyReport } from '../reports/journey-report.ts';
 import type { ReportRange } from '../reports/range.ts';
+import { readReportCounters } from '../reports/read.ts';
 import type { Workspace } from '../segments/workspace.ts';
 import { type KeyRing, requireScope } from './auth.ts';
 import { type Fault, HttpError } from './errors.ts';
@@ -136,10 +136,7 @@ export function reportRoutes(
       throw HttpError.invalid([
         { pointer: '/query/version', message: `journey '${id}' has no published version ${version}` },
       ]);
-    const [counters, all] = await Promise.all([
-      store.readCounters(journeyScope(id)),
-      store.readCounters(WORKSPACE_SCOPE),
-    ]);
+    const { counters, workspace: all } = await readReportCounters(store, id, definitions, range);
     return journeyReport({
       journeyId: id,
       definitions,

@@ -8,7 +8,7 @@
  * attribution) from synthetic enrollments spread over `--days` days: two versions, a send, a wait, a
  * branch to SMS or email with two content variants, a last push; 10 % holdout; receipts, clicks and
  * goal events with revenue. They are committed to the store (memory, or Redis under a prefix of its
- * own, removed at the end), then each run asks for the journey
+ * own, removed at the end; one counter scope per journey and day), then each run asks for the journey
  * report (30-day and whole-range) both in process (store read + assembly) and over HTTP (the API's
  * route, JSON). The figure is the median over runs. Progress on stderr, the table on stdout.
  */
@@ -22,7 +22,8 @@ import { MemoryDefinitionStore } from '../engine/adapters/definitions/memory.ts'
 import { InProcessScheduler } from '../engine/adapters/schedulers/in-process.ts';
 import { MemoryStore } from '../engine/adapters/stores/memory.ts';
 import { reportCounts } from '../engine/conversions/attribution.ts';
-import { journeyScope, WORKSPACE_SCOPE } from '../engine/conversions/counters.ts';
+import { readCounterDays } from '../engine/conversions/counters.ts';
+import { readReportCounters } from '../reports/read.ts';
 import type { StoredEvent } from '../engine/events.ts';
 import { SystemClock } from '../engine/clock.ts';
 import { silentLogger } from '../engine/ports/logger.ts';
@@ -211,9 +212,10 @@ for (let i = 0, version = 0; i < entries.length; i += 5_000, version++) {
   for (const [scope, f, n] of entries.slice(i, i + 5_000)) addCount(commit.counts, scope, f, n);
   await store.commit([commit]);
 }
-const fields = (await store.readCounters(journeyScope('bench_report'))).size;
+const size = (days: ReadonlyMap<string, number>[]) => days.reduce((n, day) => n + day.size, 0);
+const fields = size(await readCounterDays(store, 'bench_report', START, END));
 log(
-  `${fmt(fields)} counter fields in the journey's scope, ${fmt((await store.readCounters(WORKSPACE_SCOPE)).size)} in the workspace's`,
+  `${fmt(fields)} counter fields in the journey's ${days} days, ${fmt(size(await readCounterDays(store, null, START, END)))} in the workspace's`,
 );
 
 const key = 'bench-read-key';
@@ -245,10 +247,7 @@ for (const [name, range] of Object.entries(ranges)) {
   let converted = 0;
   for (let run = 0; run < runs; run++) {
     let t = performance.now();
-    const [counters, all] = await Promise.all([
-      store.readCounters(journeyScope('bench_report')),
-      store.readCounters(WORKSPACE_SCOPE),
-    ]);
+    const { counters, workspace: all } = await readReportCounters(store, 'bench_report', definitions, range);
     const report = journeyReport({ journeyId: 'bench_report', definitions, counters, workspace: all, range });
     inProcess.push(performance.now() - t);
     converted = report.totals.converted;

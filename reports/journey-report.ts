@@ -138,9 +138,10 @@ export interface ReportInput {
   journeyId: string;
   /** Published versions, oldest first (names, steps for the funnel). */
   definitions: readonly JourneyDefinition[];
-  counters: ReadonlyMap<string, number>;
+  /** The journey's counters of the days the range needs (reports/read.ts). */
+  counters: readonly ReadonlyMap<string, number>[];
   /** The workspace's counters (last-touch view). */
-  workspace: ReadonlyMap<string, number>;
+  workspace: readonly ReadonlyMap<string, number>[];
   range: ReportRange;
   version?: number;
 }
@@ -316,13 +317,14 @@ export function journeyReport(input: ReportInput): JourneyReport {
     }
   };
   const handlers = new Map<string, Tally | null>();
-  for (const [name, n] of counters) {
-    const cut = name.lastIndexOf('|');
-    const prefix = name.slice(0, cut);
-    let handler = handlers.get(prefix);
-    if (handler === undefined) handlers.set(prefix, (handler = handlerOf(prefix)));
-    if (handler) handler(Number(name.slice(cut + 1)), n);
-  }
+  for (const day of counters)
+    for (const [name, n] of day) {
+      const cut = name.lastIndexOf('|');
+      const prefix = name.slice(0, cut);
+      let handler = handlers.get(prefix);
+      if (handler === undefined) handlers.set(prefix, (handler = handlerOf(prefix)));
+      if (handler) handler(Number(name.slice(cut + 1)), n);
+    }
 
   function messageRows(v: number, step: string, channel: string, template: string): MessageCounts[] {
     return [
@@ -351,7 +353,7 @@ export function journeyReport(input: ReportInput): JourneyReport {
     curve[g].map((c, day) => ({ day, converted: c, rate: rate(c, group[g].entered) }));
   let ltOrders = 0;
   let ltCents = 0;
-  for (const [name, n] of input.workspace) {
+  for (const [name, n] of input.workspace.flatMap((day) => [...day])) {
     const f = name.split('|');
     if ((f[0] !== 'lt' && f[0] !== 'ltr') || f[1] !== journeyId || days.dayOf(Number(f[2])) < 0) continue;
     if (f[0] === 'lt') ltOrders += n;

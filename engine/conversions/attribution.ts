@@ -23,7 +23,7 @@ import { valueAtPath } from '../../journeys/enrollment.ts';
 import type { JourneySet } from '../../journeys/journey-set.ts';
 import { profileContext } from '../../segments/context.ts';
 import { holds } from '../../segments/membership.ts';
-import { bucket, countJourneyLog, field, type Group, journeyScope, WORKSPACE_SCOPE } from './counters.ts';
+import { bucket, countAt, countJourneyLog, type Group } from './counters.ts';
 
 export interface WindowMessage {
   id: string;
@@ -279,8 +279,12 @@ function cellsOf(
 ): Counts {
   const cells: Counts = {};
   if (!goal) return cells;
-  const scope = journeyScope(w.journeyId);
-  const add = (f: string, by: number, inScope = scope) => addCount(cells, inScope, f, by);
+  const add = (
+    parts: (string | number)[],
+    hour: number,
+    by: number,
+    journeyId: string | null = w.journeyId,
+  ) => countAt(cells, journeyId, parts, hour, by);
   const v = w.version;
   const hE = bucket(w.enteredAt);
   const orders = [...w.orders].sort(byTime);
@@ -289,23 +293,23 @@ function cellsOf(
 
   const conversion = inWindow[0];
   if (conversion) {
-    add(field('c', v, w.group, hE, bucket(conversion.at)), 1);
+    add(['c', v, w.group, hE], bucket(conversion.at), 1);
     const m = w.group === 't' ? lastSent(w, conversion.at) : null;
-    if (m) add(field('cm', ...dims(m), bucket(conversion.at)), 1);
+    if (m) add(['cm', ...dims(m)], bucket(conversion.at), 1);
   }
   for (const o of inWindow) {
     if (!o.journeyOwner) continue;
-    add(field('o', v, w.group, hE), 1);
-    add(field('re', v, w.group, hE), o.cents);
-    add(field('rd', v, w.group, bucket(o.at)), o.cents);
+    add(['o', v, w.group], hE, 1);
+    add(['re', v, w.group], hE, o.cents);
+    add(['rd', v, w.group], bucket(o.at), o.cents);
     const m = w.group === 't' ? lastSent(w, o.at) : null;
-    if (m) add(field('rm', ...dims(m), bucket(o.at)), o.cents);
+    if (m) add(['rm', ...dims(m)], bucket(o.at), o.cents);
   }
   for (const m of w.messages) {
     if (m.sentAt === null) continue;
     const start = m.sentAt;
     if (orders.some((o) => o.at >= start && o.at <= start + w.within))
-      add(field('mc', ...dims(m), bucket(start)), 1);
+      add(['mc', ...dims(m)], bucket(start), 1);
   }
   // The workspace's last-touch view: the order goes to the last message sent before it, in any journey.
   for (const o of orders) {
@@ -318,8 +322,8 @@ function cellsOf(
         touch = { journeyId: x.journeyId, at: m.sentAt as number };
     }
     if (!touch) continue;
-    add(field('lt', touch.journeyId, bucket(o.at)), 1, WORKSPACE_SCOPE);
-    add(field('ltr', touch.journeyId, bucket(o.at)), o.cents, WORKSPACE_SCOPE);
+    add(['lt', touch.journeyId], bucket(o.at), 1, null);
+    add(['ltr', touch.journeyId], bucket(o.at), o.cents, null);
   }
   return cells;
 }

@@ -1,8 +1,10 @@
 /**
- * The report counters: what each field of a journey's scope (`j:<journeyId>`) and of the workspace's
- * (`w`) counts. A field is `<metric>|<dimension>|...|<quarter>`, where a quarter is a 15-minute bucket
- * of event time (ms / 900,000): every timezone's days are whole numbers of quarters, so a report in any
- * zone adds buckets up exactly. Revenue is counted in hundredths (integer arithmetic, exact sums).
+ * The report counters: what each field of a journey's scopes (`j:<journeyId>:<day>`) and of the
+ * workspace's (`w:<day>`) counts. A field is `<metric>|<dimension>|...|<hour>`, where the hour is the
+ * event time's UTC hour (ms / 3,600,000): a report in a zone whose offset is whole hours (Asia/Shanghai,
+ * UTC, Europe/*, America/*) adds hours up into its local days exactly; zones with a half- or quarter-hour
+ * offset (Asia/Kolkata) see day boundaries rounded down to the hour. Revenue is counted in hundredths
+ * (integer arithmetic, exact sums).
  *
  * | metric | dimensions                                      | counts                                      |
  * |--------|-------------------------------------------------|---------------------------------------------|
@@ -20,14 +22,45 @@
  * | lt/ltr | (workspace) journey, order hour                 | last-touch orders / revenue                 |
  */
 import type { StoredEvent } from '../events.ts';
-import { addCount, type Counts } from '../ports/store.ts';
+import { addCount, type Counts, type Store } from '../ports/store.ts';
 
 export const BUCKET_MS = 3_600_000;
 /** The counters' time bucket of an event time: its UTC hour. */
 export const bucket = (at: number): number => Math.floor(at / BUCKET_MS);
 
-export const journeyScope = (journeyId: string): string => `j:${journeyId}`;
-export const WORKSPACE_SCOPE = 'w';
+/**
+ * Counters live in one scope per journey and UTC day (`j:<journeyId>:<day>`; the workspace's last-touch
+ * view in `w:<day>`), by the day of the field's last hour: a report reads the days its range needs,
+ * not everything the journey ever counted.
+ */
+export const journeyScope = (journeyId: string, hour: number): string =>
+  `j:${journeyId}:${Math.floor(hour / 24)}`;
+export const workspaceScope = (hour: number): string => `w:${Math.floor(hour / 24)}`;
+
+/** Adds `by` to the field `<parts>|<hour>`, in its journey's (or with null the workspace's) scope of that day. */
+export function countAt(
+  counts: Counts,
+  journeyId: string | null,
+  parts: readonly (string | number)[],
+  hour: number,
+  by: number,
+): void {
+  const scope = journeyId === null ? workspaceScope(hour) : journeyScope(journeyId, hour);
+  addCount(counts, scope, field(...parts, hour), by);
+}
+
+/** Every counter of a journey (or with null the workspace) whose hour falls in [fromMs, toMs], and some around it. */
+export async function readCounterDays(
+  store: Pick<Store, 'readCounters'>,
+  journeyId: string | null,
+  fromMs: number,
+  toMs: number,
+): Promise<ReadonlyMap<string, number>[]> {
+  const scopes: string[] = [];
+  for (let day = Math.floor(bucket(fromMs) / 24); day <= Math.floor(bucket(toMs) / 24); day++)
+    scopes.push(journeyId === null ? `w:${day}` : `j:${journeyId}:${day}`);
+  return Promise.all(scopes.map((scope) => store.readCounters(scope)));
+}
 
 /** Treatment, the journey's holdout, or the workspace's global control group. */
 export type Group = 't' | 'h' | 'c';
@@ -53,16 +86,8 @@ function countReceipt(counts: Counts, e: StoredEvent): void {
   const p = e.properties ?? {};
   if (!what || typeof p.journeyId !== 'string' || typeof p.step !== 'string' || p.version === undefined)
     return;
-  const f = field(
-    'm',
-    String(p.version),
-    p.step,
-    String(p.channel),
-    String(p.template),
-    what,
-    bucket(e.timestamp),
-  );
-  addCount(counts, journeyScope(p.journeyId), f, 1);
+  const parts = ['m', String(p.version), p.step, String(p.channel), String(p.template), what];
+  countAt(counts, p.journeyId, parts, bucket(e.timestamp), 1);
 }
 
 /** Statuses a message's log can end in that the reports count (retries and deferrals are not outcomes). */
@@ -77,10 +102,10 @@ export function countJourneyLog(counts: Counts, events: readonly StoredEvent[]):
       continue;
     }
     if (typeof p.journeyId !== 'string') continue;
-    const scope = journeyScope(p.journeyId);
+    const journeyId = p.journeyId;
     const q = bucket(e.timestamp);
     const { version, step } = p;
-    const count = (...parts: (string | number)[]) => addCount(counts, scope, field(...parts, q), 1);
+    const count = (...parts: (string | number)[]) => countAt(counts, journeyId, parts, q, 1);
     const message = (status: unknown) =>
       count('m', String(version), String(step), String(p.channel), String(p.template), String(status));
     switch (e.event) {

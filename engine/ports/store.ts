@@ -28,7 +28,7 @@ export interface ProfileCommit {
   counts?: Counts;
 }
 
-/** Integer deltas by counter scope (a journey's `j:<id>`, the workspace's `w`) and field. */
+/** Integer deltas by counter scope (a journey's day `j:<id>:<day>`, the workspace's `w:<day>`) and field. */
 export type Counts = Record<string, Record<string, number>>;
 
 /** Adds `by` to a field of a scope in `counts`, creating what is missing; drops fields that reach 0. */

@@ -10,7 +10,7 @@ import { Workspace, type WorkspaceDefinitions } from '../../segments/workspace.t
 import { InProcessScheduler } from '../adapters/schedulers/in-process.ts';
 import { MemoryStore } from '../adapters/stores/memory.ts';
 import { VirtualClock } from '../clock.ts';
-import { journeyScope } from '../conversions/counters.ts';
+import { readCounterDays } from '../conversions/counters.ts';
 import type { InboundMessage, StoredEvent } from '../events.ts';
 import { INGEST_JOB, INGEST_QUEUE } from '../ingest/ingest-queue.ts';
 import { startIngestWorker } from '../ingest/worker.ts';
@@ -95,7 +95,7 @@ export async function replay(input: ReplayInput): Promise<ReplayResult> {
       input.onProgress?.(replayed);
     }
     await clock.advanceTo(input.to);
-    return await report(store, workspace);
+    return await report(store, workspace, input.from, input.to);
   } finally {
     await scheduler.close();
     await store.close();
@@ -129,7 +129,12 @@ export async function replayShare(
   return replay({ ...input, chunks, ...(onProgress ? { onProgress } : {}) });
 }
 
-async function report(store: MemoryStore, workspace: Workspace): Promise<ReplayResult> {
+async function report(
+  store: MemoryStore,
+  workspace: Workspace,
+  from: number,
+  to: number,
+): Promise<ReplayResult> {
   const journeys: Record<string, JourneyTotals> = {};
   for (const j of workspace.journeys.live) journeys[j.id] = emptyTotals();
   const timelines: [string, string, string[]][] = [];
@@ -150,11 +155,12 @@ async function report(store: MemoryStore, workspace: Workspace): Promise<ReplayR
   } while (cursor !== null);
   // Goals are counted by the engine's attribution, as for the reports.
   for (const [id, totals] of Object.entries(journeys)) {
-    for (const [field, n] of await store.readCounters(journeyScope(id))) {
-      const [metric, , group] = field.split('|');
-      if (metric === 'c' && group === 't') totals.goalReached += n;
-      if (metric === 'c' && group === 'h') totals.holdoutGoalReached += n;
-    }
+    for (const day of await readCounterDays(store, id, from, to))
+      for (const [field, n] of day) {
+        const [metric, , group] = field.split('|');
+        if (metric === 'c' && group === 't') totals.goalReached += n;
+        if (metric === 'c' && group === 'h') totals.holdoutGoalReached += n;
+      }
   }
   return { users, journeys, timelines };
 }

@@ -64,7 +64,9 @@ function user(goal: Goal) {
     },
     /** The journey's counters of one metric, summed. */
     sum(metric: string) {
-      return Object.entries(total[journeyScope('j')] ?? {})
+      return Object.entries(total)
+        .filter(([scope]) => scope.startsWith('j:j:'))
+        .flatMap(([, fields]) => Object.entries(fields))
         .filter(([f]) => f.startsWith(`${metric}|`))
         .reduce((s, [, v]) => s + v, 0);
     },
@@ -83,7 +85,11 @@ describe('attribution', () => {
     assert.equal(u.sum('c'), 0, 'below the where condition');
     u.call('order_paid', T0 + 2 * HOUR, { orderId: 'big', amount: 120.25 });
     assert.deepEqual([u.sum('c'), u.sum('o'), u.sum('re')], [1, 1, 12_025]);
-    assert.equal(u.total[journeyScope('j')]?.[`c|1|t|${bucket(T0)}|${bucket(T0 + 2 * HOUR)}`], 1);
+    const converted = T0 + 2 * HOUR;
+    assert.equal(
+      u.total[journeyScope('j', bucket(converted))]?.[`c|1|t|${bucket(T0)}|${bucket(converted)}`],
+      1,
+    );
   });
 
   it('counts a goal event before entry or after the window for nothing', () => {

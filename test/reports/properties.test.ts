@@ -9,7 +9,7 @@
  */
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
-import { journeyScope } from '../../engine/conversions/counters.ts';
+import { readCounterDays } from '../../engine/conversions/counters.ts';
 import type { ChannelGateway } from '../../engine/ports/channel-gateway.ts';
 import { journeyBucket } from '../../journeys/enrollment.ts';
 import { prng } from '../helpers/random.ts';
@@ -125,7 +125,8 @@ for (const seed of [11, 23, 37]) {
       assert.ok(handed.size > 0 && converted > 0, 'the stream exercises sends and conversions');
       assert.ok(controlled > 0, 'the stream has global control users');
 
-      const counters = await e.store.readCounters(journeyScope('prop'));
+      const days = await readCounterDays(e.store, 'prop', START, e.clock.now());
+      const counters = days.flatMap((day) => [...day]);
       const sum = (metric: string) =>
         [...counters].filter(([f]) => f.startsWith(`${metric}|`)).reduce((s, [, n]) => s + n, 0);
       assert.equal(sum('c'), converted, 'converted enrollments');
@@ -136,7 +137,9 @@ for (const seed of [11, 23, 37]) {
       for (const user of users) {
         const profile = (await e.store.getProfiles([`u:${user}`])).get(`u:${user}`);
         for (const w of profile?.conversions ?? []) {
-          const c = Object.entries(w.counted[journeyScope('prop')] ?? {}).filter(([f]) => f.startsWith('c|'));
+          const c = Object.values(w.counted)
+            .flatMap((fields) => Object.entries(fields))
+            .filter(([f]) => f.startsWith('c|'));
           assert.ok(c.reduce((s, [, n]) => s + n, 0) <= 1, `${w.enrollmentId} counted twice`);
         }
       }

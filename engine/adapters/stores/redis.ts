@@ -30,7 +30,7 @@ import { compressProfile, decompressProfile } from './profile-codec.ts';
  *   due             zset     profileKey -> its checkAt (ms), for the profiles with a re-check timer, kept
  *                            by the scripts: what dueProfiles pages through (the sweeper)
  *   due:built       string   set once init() has indexed the timers of profiles written before `due`
- *   r:<scope>       hash     report counters of a journey (`j:<id>`) or the workspace (`w`), kept by the
+ *   r:<scope>       hash     report counters of a journey's day (`j:<id>:<day>`) or the workspace's (`w:<day>`), kept by the
  *                            commit script (engine/conversions/counters.ts names the fields)
  * h: and e: expire together once their newest event leaves the retention window. Needs Redis >= 6.2.
  *
