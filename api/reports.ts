@@ -10,8 +10,8 @@ import { HISTORY_LIMIT } from '../engine/ingest/apply-batch.ts';
 import type { Store } from '../engine/ports/store.ts';
 import { inLogOrder, journeyLogOf } from '../journeys/timeline.ts';
 import { type JourneyReport, journeyReport } from '../reports/journey-report.ts';
-import type { ReportRange } from '../reports/range.ts';
-import { readReportCounters } from '../reports/read.ts';
+import { rangeBounds, type ReportRange } from '../reports/range.ts';
+import { readJourneyCounters, readLastTouchCounters } from '../reports/read.ts';
 import type { Workspace } from '../segments/workspace.ts';
 import { type KeyRing, requireScope } from './auth.ts';
 import { type Fault, HttpError } from './errors.ts';
@@ -115,6 +115,8 @@ function tableOf(report: JourneyReport, table: Table): Record<string, Json>[] {
   }
 }
 
+type Counters = ReadonlyMap<string, number>[];
+
 const csvOf = (rows: Record<string, Json>[]): string =>
   rows.length === 0 ? '' : stringify(rows, { header: true, columns: Object.keys(rows[0]) });
 
@@ -127,19 +129,21 @@ export function reportRoutes(
   const router = express.Router();
   const read = requireScope(keys, 'read');
 
-  const reportOf = async (id: string, range: ReportRange, version?: number) => {
-    const definitions = workspace()
-      .journeys.published(id)
-      .map((j) => j.definition);
-    if (definitions.length === 0) throw new HttpError(404, 'not_found', `no published journey '${id}'`);
-    if (version !== undefined && !definitions.some((d) => d.version === version))
+  /** `lastTouch`: the workspace's counters of the range, when already read (the overview). */
+  const reportOf = async (id: string, range: ReportRange, version?: number, lastTouch?: Counters) => {
+    const versions = workspace().journeys.published(id);
+    if (versions.length === 0) throw new HttpError(404, 'not_found', `no published journey '${id}'`);
+    if (version !== undefined && !versions.some((j) => j.version === version))
       throw HttpError.invalid([
         { pointer: '/query/version', message: `journey '${id}' has no published version ${version}` },
       ]);
-    const { counters, workspace: all } = await readReportCounters(store, id, definitions, range);
+    const [counters, all] = await Promise.all([
+      readJourneyCounters(store, versions, range),
+      lastTouch ?? readLastTouchCounters(store, range),
+    ]);
     return journeyReport({
       journeyId: id,
-      definitions,
+      definitions: versions.map((j) => j.definition),
       counters,
       workspace: all,
       range,
@@ -151,9 +155,10 @@ export function reportRoutes(
     const range = rangeOf(req, now());
     const csv = wantsCsv(req);
     const ws = workspace();
+    const lastTouch = await readLastTouchCounters(store, range);
     const rows = await Promise.all(
       ws.journeys.live.map(async (j) => {
-        const report = await reportOf(j.id, range);
+        const report = await reportOf(j.id, range, undefined, lastTouch);
         return {
           id: j.id,
           name: j.definition.name,
@@ -196,8 +201,7 @@ export function reportRoutes(
     const range = rangeOf(req, now());
     if (workspace().journeys.published(journeyId).length === 0)
       throw new HttpError(404, 'not_found', `no published journey '${journeyId}'`);
-    const start = DateTime.fromISO(range.from, { zone: range.tz }).toMillis();
-    const end = DateTime.fromISO(range.to, { zone: range.tz }).plus({ days: 1 }).toMillis();
+    const { start, end } = rangeBounds(range);
     res.type('application/x-ndjson; charset=utf-8');
     let cursor: string | null = null;
     do {

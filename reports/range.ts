@@ -11,6 +11,13 @@ export interface ReportRange {
   tz: string;
 }
 
+/** The range as instants: `start` of its first local day, `end` of its last (exclusive), ms. */
+export function rangeBounds(range: ReportRange): { start: number; end: number } {
+  const start = DateTime.fromISO(range.from, { zone: range.tz }).startOf('day');
+  const end = DateTime.fromISO(range.to, { zone: range.tz }).startOf('day').plus({ days: 1 });
+  return { start: start.toMillis(), end: end.toMillis() };
+}
+
 export class DayIndex {
   readonly days: string[];
   /** First hour of each day, and the hour after the last day. */

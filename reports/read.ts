@@ -1,32 +1,30 @@
 /**
- * The counters a journey report reads: the journey's days its range covers, plus the days after it in
- * which the range's enrollments can still convert (the longest goal window), and the workspace's
- * last-touch days of the range.
+ * The counters a report reads: a journey's days its range covers plus the days after it in which the
+ * range's enrollments can still convert (its longest goal window), and the workspace's last-touch days
+ * of the range (read once for an overview of many journeys).
  */
-import { DateTime } from 'luxon';
 import { readCounterDays } from '../engine/conversions/counters.ts';
 import type { Store } from '../engine/ports/store.ts';
-import type { JourneyDefinition } from '../journeys/journey.ts';
-import { durationMs } from '../rules/durations.ts';
-import type { ReportRange } from './range.ts';
+import type { CompiledJourney } from '../journeys/compile.ts';
+import { rangeBounds, type ReportRange } from './range.ts';
 
-const DEFAULT_WITHIN = durationMs('P7D');
+type Counters = ReadonlyMap<string, number>[];
 
-export async function readReportCounters(
+/** `versions`: the journey's published versions (their goal windows). */
+export function readJourneyCounters(
   store: Pick<Store, 'readCounters'>,
-  journeyId: string,
-  definitions: readonly JourneyDefinition[],
+  versions: readonly CompiledJourney[],
   range: ReportRange,
-): Promise<{ counters: ReadonlyMap<string, number>[]; workspace: ReadonlyMap<string, number>[] }> {
-  const start = DateTime.fromISO(range.from, { zone: range.tz }).startOf('day').toMillis();
-  const end = DateTime.fromISO(range.to, { zone: range.tz }).plus({ days: 1 }).startOf('day').toMillis() - 1;
-  const within = Math.max(
-    DEFAULT_WITHIN,
-    ...definitions.map((d) => (d.goal?.within ? durationMs(d.goal.within) : DEFAULT_WITHIN)),
-  );
-  const [counters, workspace] = await Promise.all([
-    readCounterDays(store, journeyId, start, end + within),
-    readCounterDays(store, null, start, end),
-  ]);
-  return { counters, workspace };
+): Promise<Counters> {
+  const { start, end } = rangeBounds(range);
+  const within = Math.max(0, ...versions.map((j) => j.goal?.within ?? 0));
+  return readCounterDays(store, versions[0].id, start, end - 1 + within);
+}
+
+export function readLastTouchCounters(
+  store: Pick<Store, 'readCounters'>,
+  range: ReportRange,
+): Promise<Counters> {
+  const { start, end } = rangeBounds(range);
+  return readCounterDays(store, null, start, end - 1);
 }
