@@ -1,13 +1,13 @@
 import express, { type Router } from 'express';
-import type { Profile } from '../engine/profiles/profile.ts';
-import type { Store } from '../engine/ports/store.ts';
+import type { Profile } from '../model/profile.ts';
+import type { Store } from '../ports/store.ts';
 import { aggregateEventOf, aggregateId, fullEvaluate } from '../rules/aggregates.ts';
 import { compile, type ConditionDependencies, dependencies } from '../rules/index.ts';
 import type { AggregateSpec, Condition, FactContext } from '../rules/types.ts';
 import { profileContext } from '../segments/context.ts';
 import { holds } from '../segments/membership.ts';
 import { validateSegment } from '../segments/segment.ts';
-import type { Workspace } from '../segments/workspace.ts';
+import type { Workspace } from '../workspace/workspace.ts';
 import { type KeyRing, requireScope } from './auth.ts';
 import { HttpError } from './errors.ts';
 

@@ -8,7 +8,7 @@ import express, { type Router } from 'express';
 import { canonicalEmail, canonicalPhone, maskAddress } from '../channels/addresses.ts';
 import { applyInbound, idsOf, inboundMessageId, type InboundFact, placeOf } from '../channels/inbound.ts';
 import type { LinkSigner } from '../channels/links.ts';
-import type { ChannelState } from '../engine/ports/channel-state.ts';
+import type { ChannelState } from '../ports/channel-state.ts';
 import { type KeyRing, requireScope } from './auth.ts';
 import { HttpError } from './errors.ts';
 import type { Ingestor } from './ingest/routes.ts';

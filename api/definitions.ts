@@ -7,8 +7,8 @@ import {
   DefinitionNotFound,
   type DefinitionStore,
   DEFINITION_ID,
-} from '../engine/ports/definitions.ts';
-import type { JsonObject } from '../engine/json.ts';
+} from '../ports/definitions.ts';
+import type { JsonObject } from '../model/json.ts';
 import type { RuleFault } from '../rules/types.ts';
 import { type KeyRing, requireScope } from './auth.ts';
 import { HttpError } from './errors.ts';

@@ -6,8 +6,8 @@
 import express, { type Router } from 'express';
 import { SMS_PUSH_ANSWER, smsReportFacts, smsUpFacts } from '../channels/aliyun-sms/receipts.ts';
 import { applyInbound, type InboundFact } from '../channels/inbound.ts';
-import type { ChannelState } from '../engine/ports/channel-state.ts';
-import type { Logger } from '../engine/ports/logger.ts';
+import type { ChannelState } from '../ports/channel-state.ts';
+import type { Logger } from '../ports/logger.ts';
 import type { Ingestor } from './ingest/routes.ts';
 import type { WechatCallbackKeys } from '../channels/registry.ts';
 import { openMessage, parseMessage, verifyUrl, wechatFacts } from '../channels/wechat/callback.ts';

@@ -1,19 +1,19 @@
 import express, { type Router } from 'express';
-import type { StoredEvent } from '../engine/events.ts';
+import type { StoredEvent } from '../model/events.ts';
 import { HISTORY_LIMIT } from '../engine/ingest/apply-batch.ts';
-import type { Profile } from '../engine/profiles/profile.ts';
-import type { Store } from '../engine/ports/store.ts';
+import type { Profile } from '../model/profile.ts';
+import type { Store } from '../ports/store.ts';
 import type { JourneyMemory } from '../journeys/enrollment.ts';
 import { type KeyRing, requireScope } from './auth.ts';
 import { HttpError } from './errors.ts';
 import { resolveKey } from './users.ts';
-import { isJsonObject, type JsonObject } from '../engine/json.ts';
-import { DEFINITION_ID, type DefinitionStore } from '../engine/ports/definitions.ts';
+import { isJsonObject, type JsonObject } from '../model/json.ts';
+import { DEFINITION_ID, type DefinitionStore } from '../ports/definitions.ts';
 import { simulate, SimulationError } from '../engine/simulation/simulate.ts';
 import { journeyContext } from '../journeys/context.ts';
 import { journeyLogOf } from '../journeys/timeline.ts';
 import { validateJourney } from '../journeys/validate.ts';
-import type { Workspace } from '../segments/workspace.ts';
+import type { Workspace } from '../workspace/workspace.ts';
 
 const PAGE = 500;
 

@@ -1,5 +1,5 @@
-import type { StoredEvent } from '../engine/events.ts';
-import type { Profile } from '../engine/profiles/profile.ts';
+import type { StoredEvent } from '../model/events.ts';
+import type { Profile } from '../model/profile.ts';
 
 const iso = (ms: number): string | null =>
   Number.isFinite(ms) && ms > 0 ? new Date(ms).toISOString() : null;

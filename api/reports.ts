@@ -5,14 +5,14 @@
 import { stringify } from 'csv-stringify/sync';
 import express, { type Request, type Router } from 'express';
 import { DateTime, IANAZone } from 'luxon';
-import type { Json } from '../engine/json.ts';
+import type { Json } from '../model/json.ts';
 import { HISTORY_LIMIT } from '../engine/ingest/apply-batch.ts';
-import type { Store } from '../engine/ports/store.ts';
+import type { Store } from '../ports/store.ts';
 import { inLogOrder, journeyLogOf } from '../journeys/timeline.ts';
 import { type JourneyReport, journeyReport } from '../reports/journey-report.ts';
 import { rangeBounds, type ReportRange } from '../reports/range.ts';
 import { readJourneyCounters, readLastTouchCounters } from '../reports/read.ts';
-import type { Workspace } from '../segments/workspace.ts';
+import type { Workspace } from '../workspace/workspace.ts';
 import { type KeyRing, requireScope } from './auth.ts';
 import { type Fault, HttpError } from './errors.ts';
 

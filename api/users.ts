@@ -1,12 +1,12 @@
 import express, { type Router } from 'express';
-import type { Store } from '../engine/ports/store.ts';
-import { profileKeyForAnonymous, profileKeyForUser } from '../engine/profiles/profile.ts';
+import type { Store } from '../ports/store.ts';
+import { profileKeyForAnonymous, profileKeyForUser } from '../model/profile.ts';
 import { type KeyRing, requireScope } from './auth.ts';
 import { HttpError } from './errors.ts';
 import { eventView, profileView } from './profile-view.ts';
 import { HISTORY_LIMIT } from '../engine/ingest/apply-batch.ts';
-import { replay } from '../engine/lifecycle/timeline.ts';
-import type { Workspace } from '../segments/workspace.ts';
+import { replay } from '../lifecycle/timeline.ts';
+import type { Workspace } from '../workspace/workspace.ts';
 
 /** The store key for an id given in a URL: a user id, or an anonymous id (followed to its user if linked). */
 export async function resolveKey(store: Store, id: string): Promise<string | null> {

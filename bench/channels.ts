@@ -16,9 +16,9 @@
  */
 import { createHash } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import type { OutboxMessage } from '../engine/ports/channel-gateway.ts';
-import { checkJobs, PROFILE_CHECKS_QUEUE } from '../engine/profiles/checks.ts';
-import type { Profile } from '../engine/profiles/profile.ts';
+import type { OutboxMessage } from '../ports/channel-gateway.ts';
+import { checkJobs, PROFILE_CHECKS_QUEUE } from '../engine/jobs/checks.ts';
+import type { Profile } from '../model/profile.ts';
 import type { Channel } from '../journeys/journey.ts';
 import { redisView } from '../test/helpers/cluster.ts';
 import { waitFor } from '../test/helpers/engine.ts';

@@ -12,7 +12,7 @@
 import { fileURLToPath } from 'node:url';
 import { readWorkspace } from '../cli/workspace.ts';
 import { contextOf } from '../journeys/context.ts';
-import type { LifecycleConfig } from '../engine/lifecycle/config.ts';
+import type { LifecycleConfig } from '../lifecycle/config.ts';
 import { simulate } from '../engine/simulation/simulate.ts';
 import { generateStream } from '../fixtures/generate.ts';
 import type { JourneyDefinition } from '../journeys/journey.ts';

@@ -41,7 +41,7 @@ import { parseArgs } from 'node:util';
 import type { Redis } from 'ioredis';
 import type { BullMQScheduler } from '../engine/adapters/schedulers/bullmq.ts';
 import type { RedisStore } from '../engine/adapters/stores/redis.ts';
-import type { StoredEvent } from '../engine/events.ts';
+import type { StoredEvent } from '../model/events.ts';
 import { INGEST_QUEUE } from '../engine/ingest/ingest-queue.ts';
 import { durationMs } from '../rules/durations.ts';
 import { redisView } from '../test/helpers/cluster.ts';

@@ -6,10 +6,10 @@
 import { Redis } from 'ioredis';
 import { MemoryStore } from '../engine/adapters/stores/memory.ts';
 import { RedisStore } from '../engine/adapters/stores/redis.ts';
-import type { ProfileCommit, Store } from '../engine/ports/store.ts';
+import type { ProfileCommit, Store } from '../ports/store.ts';
 import { REDIS_URL, removeKeys, uniquePrefix } from '../test/helpers/processes.ts';
 import { parseBatch } from '../api/ingest/messages.ts';
-import { toStoredEvent } from '../engine/profiles/apply.ts';
+import { toStoredEvent } from '../profiles/apply.ts';
 import { generateStream } from '../fixtures/generate.ts';
 import { makeProfile } from '../test/helpers/profiles.ts';
 

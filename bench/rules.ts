@@ -12,12 +12,12 @@
 import { parseArgs } from 'node:util';
 import { parseBatch } from '../api/ingest/messages.ts';
 import { MemoryStore } from '../engine/adapters/stores/memory.ts';
-import type { InboundMessage } from '../engine/events.ts';
+import type { InboundMessage } from '../model/events.ts';
 import { applyBatch } from '../engine/ingest/apply-batch.ts';
 import { generateStream } from '../fixtures/generate.ts';
 import type { SegmentDefinition } from '../segments/segment.ts';
 import type { TagRuleDefinition } from '../segments/tag-rule.ts';
-import { Workspace } from '../segments/workspace.ts';
+import { Workspace } from '../workspace/workspace.ts';
 import { fmt, log, median } from './stats.ts';
 
 const { values } = parseArgs({

@@ -2,7 +2,7 @@
  * Where a message goes on each channel, read from the profile when it leaves, and the canonical
  * form of an address (the suppression list's key).
  */
-import type { Profile } from '../engine/profiles/profile.ts';
+import type { Profile } from '../model/profile.ts';
 import type { PushAddress, WechatAddress } from './provider.ts';
 
 /** Mainland numbers lose their +86 / 0086 / 86 prefix (Aliyun's form); others keep digits and +. */

@@ -6,17 +6,17 @@
  * answer's class calls for (channels.md: retry, wait, suppress, alert, reconcile).
  */
 import pLimit, { type LimitFunction } from 'p-limit';
-import type { StoredEvent } from '../engine/events.ts';
-import type { Json, JsonObject } from '../engine/json.ts';
+import type { StoredEvent } from '../model/events.ts';
+import type { Json, JsonObject } from '../model/json.ts';
 import type {
   ChannelGateway,
   OutboxMessage,
   SendOutcome,
   SendRequest,
-} from '../engine/ports/channel-gateway.ts';
-import type { ChannelState, MessageRecord } from '../engine/ports/channel-state.ts';
-import type { Logger } from '../engine/ports/logger.ts';
-import type { Profile } from '../engine/profiles/profile.ts';
+} from '../ports/channel-gateway.ts';
+import type { ChannelState, MessageRecord } from '../ports/channel-state.ts';
+import type { Logger } from '../ports/logger.ts';
+import type { Profile } from '../model/profile.ts';
 import type { TemplateDefinition } from '../journeys/journey.ts';
 import { sendBackoff } from '../journeys/outbox.ts';
 import { quietEnd } from '../journeys/walk.ts';

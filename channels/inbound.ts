@@ -5,8 +5,8 @@
  * opt-outs go into the suppression list, calls are ingested like any Segment call.
  */
 import { createHash } from 'node:crypto';
-import type { InboundMessage } from '../engine/events.ts';
-import type { ChannelState, MessageRecord } from '../engine/ports/channel-state.ts';
+import type { InboundMessage } from '../model/events.ts';
+import type { ChannelState, MessageRecord } from '../ports/channel-state.ts';
 import { creditKey } from './policy.ts';
 
 /** A delivery receipt: the provider says whether a message reached the handset / user. */

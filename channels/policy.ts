@@ -5,7 +5,7 @@
  */
 import type { QuietHours } from '../journeys/journey.ts';
 import { quietEnd } from '../journeys/walk.ts';
-import type { CapWindow } from '../engine/ports/channel-state.ts';
+import type { CapWindow } from '../ports/channel-state.ts';
 import { parseDurationMs } from '../rules/durations.ts';
 import type { SendPolicy } from './config.ts';
 

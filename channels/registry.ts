@@ -2,7 +2,7 @@
  * Builds the provider adapters a workspace's `channels.json` configures. Values come from the file
  * after `${VAR}` substitution, so numbers and booleans may arrive as strings.
  */
-import type { JsonObject } from '../engine/json.ts';
+import type { JsonObject } from '../model/json.ts';
 import type { ChannelsConfig, ProviderName } from './config.ts';
 import type { Providers } from './dispatcher.ts';
 import { AliyunSmsProvider } from './aliyun-sms/provider.ts';

@@ -13,23 +13,23 @@ import { MongoStore } from '../engine/adapters/stores/mongodb.ts';
 import { RedisStore } from '../engine/adapters/stores/redis.ts';
 import { SystemClock } from '../engine/clock.ts';
 import { INGEST_JOB, INGEST_QUEUE, IngestBuffer, type IngestJob } from '../engine/ingest/ingest-queue.ts';
-import { startIngestWorker } from '../engine/ingest/worker.ts';
-import { RECOMPUTE_JOB, RECOMPUTE_QUEUE, recomputeJobId } from '../engine/profiles/recompute.ts';
+import { startIngestWorker } from '../engine/worker.ts';
+import { RECOMPUTE_JOB, RECOMPUTE_QUEUE, recomputeJobId } from '../engine/jobs/recompute.ts';
 import {
   VALUE_MODEL_JOB,
   VALUE_MODEL_QUEUE,
   VALUE_MODEL_SCHEDULE,
-} from '../engine/profiles/value-model-job.ts';
-import { SWEEPER_JOB, SWEEPER_QUEUE, SWEEPER_SCHEDULE } from '../engine/profiles/sweeper.ts';
-import type { Job, Scheduler } from '../engine/ports/scheduler.ts';
-import { JOURNEY_CONTROL_JOB, JOURNEY_CONTROL_QUEUE } from '../engine/profiles/journey-control.ts';
+} from '../engine/jobs/value-model.ts';
+import { SWEEPER_JOB, SWEEPER_QUEUE, SWEEPER_SCHEDULE } from '../engine/jobs/sweeper.ts';
+import type { Job, Scheduler } from '../ports/scheduler.ts';
+import { JOURNEY_CONTROL_JOB, JOURNEY_CONTROL_QUEUE } from '../engine/jobs/journey-control.ts';
 import {
   JOURNEY_SCHEDULE_JOB,
   JOURNEY_SCHEDULE_QUEUE,
   journeyScheduleId,
-} from '../engine/profiles/journey-schedule.ts';
-import type { Store, StoreOptions } from '../engine/ports/store.ts';
-import type { DefinitionKind, DefinitionStore } from '../engine/ports/definitions.ts';
+} from '../engine/jobs/journey-schedule.ts';
+import type { Store, StoreOptions } from '../ports/store.ts';
+import type { DefinitionKind, DefinitionStore } from '../ports/definitions.ts';
 import { MemoryDefinitionStore } from '../engine/adapters/definitions/memory.ts';
 import { MongoDefinitionStore } from '../engine/adapters/definitions/mongodb.ts';
 import { RedisDefinitionStore } from '../engine/adapters/definitions/redis.ts';
@@ -43,7 +43,7 @@ import { buildProviders, inboundKeys } from '../channels/registry.ts';
 import { SandboxChannel } from '../channels/sandbox/sandbox.ts';
 import { MemoryChannelState } from '../engine/adapters/channel-state/memory.ts';
 import { RedisChannelState } from '../engine/adapters/channel-state/redis.ts';
-import type { ChannelState } from '../engine/ports/channel-state.ts';
+import type { ChannelState } from '../ports/channel-state.ts';
 
 /**
  * How often a worker sets the repeatable schedules again (the sweeper's, the value model's, the

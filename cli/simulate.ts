@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { HttpError } from '../api/errors.ts';
-import type { LifecycleConfig } from '../engine/lifecycle/config.ts';
+import type { LifecycleConfig } from '../lifecycle/config.ts';
 import { simulate, SimulationError, type SimulationResult } from '../engine/simulation/simulate.ts';
 import type { JourneyDefinition } from '../journeys/journey.ts';
 import { validateJourney } from '../journeys/validate.ts';

@@ -5,7 +5,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { CHANNELS } from '../journeys/journey.ts';
 import { type JourneyContext, validateJourney, validateTemplate } from '../journeys/validate.ts';
-import { validateLifecycleConfig } from '../engine/lifecycle/config.ts';
+import { validateLifecycleConfig } from '../lifecycle/config.ts';
 import { validateCondition } from '../rules/validate.ts';
 import type { RuleFault } from '../rules/types.ts';
 import { validateSegment } from '../segments/segment.ts';

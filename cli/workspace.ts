@@ -1,20 +1,20 @@
 import { isDeepStrictEqual } from 'node:util';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { JsonObject } from '../engine/json.ts';
-import type { Logger } from '../engine/ports/logger.ts';
+import type { JsonObject } from '../model/json.ts';
+import type { Logger } from '../ports/logger.ts';
 import {
   DefinitionConflict,
   type DefinitionKind,
   type DefinitionStore,
-} from '../engine/ports/definitions.ts';
+} from '../ports/definitions.ts';
 import type { RuleFault } from '../rules/types.ts';
 import { type SegmentDefinition, validateSegment } from '../segments/segment.ts';
 import { type TagRuleDefinition, validateTagRule } from '../segments/tag-rule.ts';
-import { Workspace } from '../segments/workspace.ts';
+import { Workspace } from '../workspace/workspace.ts';
 import { ConfigError } from './config.ts';
 import { type ValueModelConfig, validateValueModel } from '../segments/value-model-config.ts';
-import { type LifecycleConfig, validateLifecycleConfig } from '../engine/lifecycle/config.ts';
+import { type LifecycleConfig, validateLifecycleConfig } from '../lifecycle/config.ts';
 import { contextOf, journeyContext } from '../journeys/context.ts';
 import type { JourneyDefinition, TemplateDefinition } from '../journeys/journey.ts';
 import type { JourneyRunState } from '../journeys/journey-set.ts';

@@ -1,4 +1,4 @@
-import type { Clock, TimerHandle } from './ports/clock.ts';
+import type { Clock, TimerHandle } from '../ports/clock.ts';
 
 /** Node's setTimeout fires at once for delays above 2^31 - 1 ms (about 24.8 days). */
 const MAX_TIMEOUT_MS = 2 ** 31 - 1;

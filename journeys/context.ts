@@ -1,5 +1,5 @@
-import type { JsonObject } from '../engine/json.ts';
-import type { DefinitionStore } from '../engine/ports/definitions.ts';
+import type { JsonObject } from '../model/json.ts';
+import type { DefinitionStore } from '../ports/definitions.ts';
 import { CHANNELS } from './journey.ts';
 import type { JourneyContext } from './validate.ts';
 

@@ -4,8 +4,8 @@
  * neither enrol a user twice nor run a step twice.
  */
 import { createHash } from 'node:crypto';
-import type { Json } from '../engine/json.ts';
-import type { StoredEvent } from '../engine/events.ts';
+import type { Json } from '../model/json.ts';
+import type { StoredEvent } from '../model/events.ts';
 
 export interface Enrollment {
   /** `<journeyId>:<trigger messageId>`: one enrollment per trigger event. */

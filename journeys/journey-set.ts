@@ -1,4 +1,4 @@
-import type { StoredEvent } from '../engine/events.ts';
+import type { StoredEvent } from '../model/events.ts';
 import type { ConditionDependencies } from '../rules/dependencies.ts';
 import { type CompiledJourney, compileJourney } from './compile.ts';
 import type { JourneyDefinition } from './journey.ts';

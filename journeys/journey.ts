@@ -3,7 +3,7 @@
  * Durations are ISO 8601 strings (`PT1H`, `P7D`); times of day are `HH:MM` in the user's timezone.
  * journeys/validate.ts turns an untrusted document into one of these or a list of faults.
  */
-import type { Json, JsonObject } from '../engine/json.ts';
+import type { Json, JsonObject } from '../model/json.ts';
 import type { Condition } from '../rules/types.ts';
 
 export const CHANNELS = ['sms', 'email', 'push', 'wechat', 'miniprogram', 'sandbox'] as const;

@@ -5,10 +5,10 @@
  * that dies between the call and that commit hands the same message id over again, and the gateway,
  * which claims ids before it calls a provider, sends it once.
  */
-import type { StoredEvent } from '../engine/events.ts';
-import type { Json } from '../engine/json.ts';
-import type { ChannelGateway, OutboxMessage, SendOutcome } from '../engine/ports/channel-gateway.ts';
-import type { Profile } from '../engine/profiles/profile.ts';
+import type { StoredEvent } from '../model/events.ts';
+import type { Json } from '../model/json.ts';
+import type { ChannelGateway, OutboxMessage, SendOutcome } from '../ports/channel-gateway.ts';
+import type { Profile } from '../model/profile.ts';
 import { logEntry } from './enrollment.ts';
 
 /** Gateway calls per message at most; the last `retry` answer fails it. */

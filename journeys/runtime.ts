@@ -3,9 +3,9 @@
  * holdout, consent, audience, trigger condition, entry limits), exits, awaited events and timers.
  * Everything happens on the profile, inside the commit of the event or timer that caused it.
  */
-import type { StoredEvent } from '../engine/events.ts';
-import type { Json } from '../engine/json.ts';
-import type { Profile } from '../engine/profiles/profile.ts';
+import type { StoredEvent } from '../model/events.ts';
+import type { Json } from '../model/json.ts';
+import type { Profile } from '../model/profile.ts';
 import { profileContext } from '../segments/context.ts';
 import { holds } from '../segments/membership.ts';
 import type { CompiledJourney } from './compile.ts';

@@ -1,5 +1,5 @@
 /** A user's journey execution log as readable lines (simulator output, tests). */
-import type { StoredEvent } from '../engine/events.ts';
+import type { StoredEvent } from '../model/events.ts';
 
 const LOG_EVENTS = new Set([
   'journey_entered',

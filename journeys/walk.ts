@@ -5,10 +5,10 @@
  * as an execution log entry for the user's history.
  */
 import { DateTime } from 'luxon';
-import type { StoredEvent } from '../engine/events.ts';
-import type { Json } from '../engine/json.ts';
-import { setTrait } from '../engine/profiles/apply.ts';
-import type { Profile } from '../engine/profiles/profile.ts';
+import type { StoredEvent } from '../model/events.ts';
+import type { Json } from '../model/json.ts';
+import { setTrait } from '../profiles/apply.ts';
+import type { Profile } from '../model/profile.ts';
 import { durationMs } from '../rules/durations.ts';
 import { pathResolver } from '../rules/jsonpath.ts';
 import { safeZone } from '../rules/time.ts';

@@ -5,8 +5,8 @@
  * on. Calls carry an `Idempotency-Key`: a worker that dies after the call but before its commit calls
  * again (at least once), and the receiver can tell.
  */
-import type { Json } from '../engine/json.ts';
-import type { Profile } from '../engine/profiles/profile.ts';
+import type { Json } from '../model/json.ts';
+import type { Profile } from '../model/profile.ts';
 import { durationMs } from '../rules/durations.ts';
 import type { Enrollment } from './enrollment.ts';
 import type { WebhookStep } from './journey.ts';

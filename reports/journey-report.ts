@@ -8,7 +8,7 @@
  */
 import type { JourneyDefinition, Step } from '../journeys/journey.ts';
 import { DayIndex, type ReportRange } from './range.ts';
-import type { Group } from '../engine/conversions/counters.ts';
+import type { Group } from '../conversions/counters.ts';
 import { uplift, type Uplift } from './uplift.ts';
 
 export interface Totals {

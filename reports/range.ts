@@ -3,7 +3,7 @@
  * (engine/conversions/counters.ts). Each hour of the range maps to its local date.
  */
 import { DateTime } from 'luxon';
-import { BUCKET_MS } from '../engine/conversions/counters.ts';
+import { BUCKET_MS } from '../conversions/counters.ts';
 
 export interface ReportRange {
   from: string;

@@ -3,8 +3,8 @@
  * range's enrollments can still convert (its longest goal window), and the workspace's last-touch days
  * of the range (read once for an overview of many journeys).
  */
-import { readCounterDays } from '../engine/conversions/counters.ts';
-import type { Store } from '../engine/ports/store.ts';
+import { readCounterDays } from '../conversions/counters.ts';
+import type { Store } from '../ports/store.ts';
 import type { CompiledJourney } from '../journeys/compile.ts';
 import { rangeBounds, type ReportRange } from './range.ts';
 

@@ -42,8 +42,8 @@
 import { createHash } from 'node:crypto';
 import { Duration } from 'luxon';
 import stringify from 'safe-stable-stringify';
-import type { JsonObject } from '../engine/json.ts';
-import type { StoredEvent } from '../engine/events.ts';
+import type { JsonObject } from '../model/json.ts';
+import type { StoredEvent } from '../model/events.ts';
 import { PER_FNS } from './facts.ts';
 import type { AggregateSpec, EventFact } from './types.ts';
 

@@ -3,7 +3,7 @@
  * `{ fact, operator, value, path, params }` leaves), over Tideline's fixed fact vocabulary.
  * These types are the contract between rules/, segments/ and the engine.
  */
-import type { Json, JsonObject } from '../engine/json.ts';
+import type { Json, JsonObject } from '../model/json.ts';
 
 export interface LeafCondition {
   fact: string;

@@ -1,8 +1,8 @@
 import { aggregateId, emptyAggregate, readAggregate } from '../rules/aggregates.ts';
 import { firstEventAt, lastEventAt } from '../rules/event-times.ts';
 import type { EventFact, FactContext, ProfileFact } from '../rules/types.ts';
-import type { StoredEvent } from '../engine/events.ts';
-import type { Profile } from '../engine/profiles/profile.ts';
+import type { StoredEvent } from '../model/events.ts';
+import type { Profile } from '../model/profile.ts';
 
 const iso = (ms: number | null | undefined): string | null =>
   ms !== null && ms !== undefined && Number.isFinite(ms) && ms > 0 ? new Date(ms).toISOString() : null;

@@ -1,5 +1,5 @@
-import type { StoredEvent } from '../engine/events.ts';
-import type { Profile } from '../engine/profiles/profile.ts';
+import type { StoredEvent } from '../model/events.ts';
+import type { Profile } from '../model/profile.ts';
 import { type ConditionDependencies, compile, dependencies, type Predicate } from '../rules/index.ts';
 import type { FactContext } from '../rules/types.ts';
 import { holds } from './membership.ts';

@@ -3,8 +3,8 @@ import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { IANAZone } from 'luxon';
 import stringify from 'safe-stable-stringify';
-import type { InboundMessage, MessageType } from '../../engine/events.ts';
-import { isJsonObject, type JsonObject } from '../../engine/json.ts';
+import type { InboundMessage, MessageType } from '../../model/events.ts';
+import { isJsonObject, type JsonObject } from '../../model/json.ts';
 import { type Fault, HttpError, pointerToken } from '../errors.ts';
 import { batchSchema, messageSchema } from './schema.ts';
 

@@ -1,5 +1,5 @@
 import express, { type Router } from 'express';
-import type { InboundMessage, MessageType } from '../../engine/events.ts';
+import type { InboundMessage, MessageType } from '../../model/events.ts';
 import { type KeyRing, requireScope } from '../auth.ts';
 import { MAX_BATCH_BYTES, MAX_MESSAGE_BYTES, parseBatch, parseSingle } from './messages.ts';
 

@@ -1,4 +1,4 @@
-import type { ChannelGateway, SendOutcome, SendRequest } from '../../engine/ports/channel-gateway.ts';
+import type { ChannelGateway, SendOutcome, SendRequest } from '../../ports/channel-gateway.ts';
 
 /** A message the sandbox took: what would have been sent, to whom. */
 export interface SandboxRecord {

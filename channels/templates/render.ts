@@ -1,5 +1,5 @@
-import type { JsonObject } from '../../engine/json.ts';
-import type { Profile } from '../../engine/profiles/profile.ts';
+import type { JsonObject } from '../../model/json.ts';
+import type { Profile } from '../../model/profile.ts';
 import { profileFact } from '../../segments/context.ts';
 import type { TemplateDefinition } from '../../journeys/journey.ts';
 import type { Template } from 'liquidjs';

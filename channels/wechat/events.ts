@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { XMLParser } from 'fast-xml-parser';
-import type { JsonObject } from '../../engine/json.ts';
+import type { JsonObject } from '../../model/json.ts';
 import type { CallFact, InboundFact, ReceiptFact } from '../inbound.ts';
 import { parseWechatJson } from './json.ts';
 

@@ -5,13 +5,13 @@ import {
   commitCounts,
   updateForEvent,
   updateMembership,
-} from '../../segments/update.ts';
-import type { Workspace } from '../../segments/workspace.ts';
-import type { InboundMessage } from '../events.ts';
-import type { ProfileCommit, Store } from '../ports/store.ts';
-import { planCheck, type ProfileCheck, type ScheduleChecks } from '../profiles/checks.ts';
-import { type ApplyOptions, applyMessage, mergeProfile, newProfile } from '../profiles/apply.ts';
-import { type Profile, profileKeyForAnonymous, profileKeyForUser } from '../profiles/profile.ts';
+} from '../../decide/pipeline.ts';
+import type { Workspace } from '../../workspace/workspace.ts';
+import type { InboundMessage } from '../../model/events.ts';
+import type { ProfileCommit, Store } from '../../ports/store.ts';
+import { planCheck, type ProfileCheck, type ScheduleChecks } from '../jobs/checks.ts';
+import { type ApplyOptions, applyMessage, mergeProfile, newProfile } from '../../profiles/apply.ts';
+import { type Profile, profileKeyForAnonymous, profileKeyForUser } from '../../model/profile.ts';
 
 export interface BatchResult {
   /** Messages applied to a profile for the first time. */

@@ -1,5 +1,5 @@
-import type { InboundMessage } from '../events.ts';
-import type { Scheduler } from '../ports/scheduler.ts';
+import type { InboundMessage } from '../../model/events.ts';
+import type { Scheduler } from '../../ports/scheduler.ts';
 
 export const INGEST_QUEUE = 'ingest';
 export const INGEST_JOB = 'messages';

@@ -6,20 +6,20 @@
 import { parseBatch } from '../../api/ingest/messages.ts';
 import type { JourneyDefinition } from '../../journeys/journey.ts';
 import { journeyLogOf, timelineLine } from '../../journeys/timeline.ts';
-import { Workspace, type WorkspaceDefinitions } from '../../segments/workspace.ts';
+import { Workspace, type WorkspaceDefinitions } from '../../workspace/workspace.ts';
 import { InProcessScheduler } from '../adapters/schedulers/in-process.ts';
 import { MemoryStore } from '../adapters/stores/memory.ts';
 import { VirtualClock } from '../clock.ts';
-import { readCounterDays } from '../conversions/counters.ts';
-import type { InboundMessage, StoredEvent } from '../events.ts';
+import { readCounterDays } from '../../conversions/counters.ts';
+import type { InboundMessage, StoredEvent } from '../../model/events.ts';
 import { INGEST_JOB, INGEST_QUEUE } from '../ingest/ingest-queue.ts';
-import { startIngestWorker } from '../ingest/worker.ts';
+import { startIngestWorker } from '../worker.ts';
 import {
   JOURNEY_SCHEDULE_JOB,
   JOURNEY_SCHEDULE_QUEUE,
   journeyScheduleId,
-} from '../profiles/journey-schedule.ts';
-import { silentLogger } from '../ports/logger.ts';
+} from '../jobs/journey-schedule.ts';
+import { silentLogger } from '../../ports/logger.ts';
 
 const DAY = 86_400_000;
 

@@ -13,8 +13,8 @@ import { Worker } from 'node:worker_threads';
 import { HttpError } from '../../api/errors.ts';
 import { idOf, parseBatch } from '../../api/ingest/messages.ts';
 import type { JourneyDefinition } from '../../journeys/journey.ts';
-import type { WorkspaceDefinitions } from '../../segments/workspace.ts';
-import { isJsonObject } from '../json.ts';
+import type { WorkspaceDefinitions } from '../../workspace/workspace.ts';
+import { isJsonObject } from '../../model/json.ts';
 import type { WorkerMessage } from './replay-worker.ts';
 import {
   addTotals,

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { ChannelState, ClaimRequest } from '../../engine/ports/channel-state.ts';
+import type { ChannelState, ClaimRequest } from '../../ports/channel-state.ts';
 
 export type MakeState = () => Promise<{ state: ChannelState; cleanup: () => Promise<void> }>;
 

@@ -10,9 +10,9 @@ import type { ChannelProvider, Delivery, ProviderResult, SmsMessage } from '../.
 import { SandboxChannel } from '../../channels/sandbox/sandbox.ts';
 import { MemoryChannelState } from '../../engine/adapters/channel-state/memory.ts';
 import { RedisChannelState } from '../../engine/adapters/channel-state/redis.ts';
-import type { OutboxMessage } from '../../engine/ports/channel-gateway.ts';
-import type { ChannelState } from '../../engine/ports/channel-state.ts';
-import type { Profile } from '../../engine/profiles/profile.ts';
+import type { OutboxMessage } from '../../ports/channel-gateway.ts';
+import type { ChannelState } from '../../ports/channel-state.ts';
+import type { Profile } from '../../model/profile.ts';
 import type { TemplateDefinition } from '../../journeys/journey.ts';
 import { makeProfile } from '../helpers/profiles.ts';
 

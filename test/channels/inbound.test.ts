@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { applyInbound, type InboundFact } from '../../channels/inbound.ts';
 import { MemoryChannelState } from '../../engine/adapters/channel-state/memory.ts';
-import type { InboundMessage } from '../../engine/events.ts';
+import type { InboundMessage } from '../../model/events.ts';
 
 const T0 = Date.parse('2026-03-02T02:00:00Z');
 

@@ -6,7 +6,7 @@ import { it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { publishWorkspaceFiles, workspaceFromStore } from '../../cli/workspace.ts';
 import { MemoryDefinitionStore } from '../../engine/adapters/definitions/memory.ts';
-import { silentLogger } from '../../engine/ports/logger.ts';
+import { silentLogger } from '../../ports/logger.ts';
 
 const DEMO = fileURLToPath(new URL('../../fixtures/workspace', import.meta.url));
 

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { JsonObject } from '../../engine/json.ts';
+import type { JsonObject } from '../../model/json.ts';
 import {
   DefinitionConflict,
   DefinitionNotFound,
   type DefinitionStore,
   type DefinitionVersion,
-} from '../../engine/ports/definitions.ts';
+} from '../../ports/definitions.ts';
 
 type MakeStore = () => Promise<{ store: DefinitionStore; cleanup(): Promise<void> }>;
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { InboundMessage } from '../../engine/events.ts';
-import { applyMessage, bucketFor, mergeProfile, newProfile } from '../../engine/profiles/apply.ts';
+import type { InboundMessage } from '../../model/events.ts';
+import { applyMessage, bucketFor, mergeProfile, newProfile } from '../../profiles/apply.ts';
 
 const T0 = Date.parse('2026-11-01T00:00:00Z');
 const options = { lateGraceMs: 86_400_000 };

@@ -1,16 +1,16 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { MemoryStore } from '../../engine/adapters/stores/memory.ts';
-import type { ChannelGateway } from '../../engine/ports/channel-gateway.ts';
+import type { ChannelGateway } from '../../ports/channel-gateway.ts';
 import {
   checkJobs,
   DUE_TIMER_DELAY_MS,
   PROFILE_CHECK_BATCH_JOB,
   PROFILE_CHECK_JOB,
   runProfileChecks,
-} from '../../engine/profiles/checks.ts';
-import type { Profile } from '../../engine/profiles/profile.ts';
-import { Workspace } from '../../segments/workspace.ts';
+} from '../../engine/jobs/checks.ts';
+import type { Profile } from '../../model/profile.ts';
+import { Workspace } from '../../workspace/workspace.ts';
 import { createCommit, makeProfile, updateCommit } from '../helpers/profiles.ts';
 
 const NOW = Date.parse('2026-03-02T02:00:00Z');

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { DUE_TIMER_DELAY_MS } from '../../engine/profiles/checks.ts';
+import { DUE_TIMER_DELAY_MS } from '../../engine/jobs/checks.ts';
 import { after, before, describe, it } from 'node:test';
 import { MemoryStore } from '../../engine/adapters/stores/memory.ts';
 import {
@@ -7,8 +7,8 @@ import {
   PROFILE_CHECK_JOB,
   PROFILE_CHECKS_QUEUE,
   type ProfileCheck,
-} from '../../engine/profiles/checks.ts';
-import { SWEEP_GRACE_MS, SWEEPER_JOB, SWEEPER_QUEUE, sweepOverdue } from '../../engine/profiles/sweeper.ts';
+} from '../../engine/jobs/checks.ts';
+import { SWEEP_GRACE_MS, SWEEPER_JOB, SWEEPER_QUEUE, sweepOverdue } from '../../engine/jobs/sweeper.ts';
 import { createCommit, makeProfile } from '../helpers/profiles.ts';
 import { type Engine, journeyEngine, track, waitThenHello } from '../journeys/helpers.ts';
 

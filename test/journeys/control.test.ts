@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
-import { applyJourneyState } from '../../engine/profiles/journey-control.ts';
+import { applyJourneyState } from '../../engine/jobs/journey-control.ts';
 import type { JourneyDefinition } from '../../journeys/journey.ts';
 import type { JourneyRunState } from '../../journeys/journey-set.ts';
 import { journeyEngine } from './helpers.ts';

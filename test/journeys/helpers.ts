@@ -3,14 +3,14 @@ import { InProcessScheduler } from '../../engine/adapters/schedulers/in-process.
 import { MemoryStore } from '../../engine/adapters/stores/memory.ts';
 import { VirtualClock } from '../../engine/clock.ts';
 import { INGEST_JOB, INGEST_QUEUE } from '../../engine/ingest/ingest-queue.ts';
-import { startIngestWorker } from '../../engine/ingest/worker.ts';
-import type { ChannelGateway } from '../../engine/ports/channel-gateway.ts';
-import { DUE_TIMER_DELAY_MS } from '../../engine/profiles/checks.ts';
-import { silentLogger } from '../../engine/ports/logger.ts';
+import { startIngestWorker } from '../../engine/worker.ts';
+import type { ChannelGateway } from '../../ports/channel-gateway.ts';
+import { DUE_TIMER_DELAY_MS } from '../../engine/jobs/checks.ts';
+import { silentLogger } from '../../ports/logger.ts';
 import type { JourneyDefinition, Step } from '../../journeys/journey.ts';
 import { journeyLogOf, timelineLine } from '../../journeys/timeline.ts';
-import type { StoredEvent } from '../../engine/events.ts';
-import { Workspace, type WorkspaceDefinitions } from '../../segments/workspace.ts';
+import type { StoredEvent } from '../../model/events.ts';
+import { Workspace, type WorkspaceDefinitions } from '../../workspace/workspace.ts';
 
 const DAY = 86_400_000;
 

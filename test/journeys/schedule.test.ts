@@ -5,11 +5,11 @@ import {
   JOURNEY_SCHEDULE_QUEUE,
   journeyScheduleId,
   runScheduledJourney,
-} from '../../engine/profiles/journey-schedule.ts';
-import { silentLogger } from '../../engine/ports/logger.ts';
+} from '../../engine/jobs/journey-schedule.ts';
+import { silentLogger } from '../../ports/logger.ts';
 import type { JourneyDefinition } from '../../journeys/journey.ts';
 import type { SegmentDefinition } from '../../segments/segment.ts';
-import { Workspace } from '../../segments/workspace.ts';
+import { Workspace } from '../../workspace/workspace.ts';
 import { journeyEngine } from './helpers.ts';
 
 const T0 = Date.parse('2026-03-13T12:00:00Z');

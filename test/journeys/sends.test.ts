@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { SandboxChannel } from '../../channels/sandbox/sandbox.ts';
 import { MemoryStore } from '../../engine/adapters/stores/memory.ts';
-import type { ChannelGateway, SendOutcome, SendRequest } from '../../engine/ports/channel-gateway.ts';
-import type { CommitResult, ProfileCommit } from '../../engine/ports/store.ts';
-import { PROFILE_CHECK_JOB, PROFILE_CHECKS_QUEUE } from '../../engine/profiles/checks.ts';
+import type { ChannelGateway, SendOutcome, SendRequest } from '../../ports/channel-gateway.ts';
+import type { CommitResult, ProfileCommit } from '../../ports/store.ts';
+import { PROFILE_CHECK_JOB, PROFILE_CHECKS_QUEUE } from '../../engine/jobs/checks.ts';
 import { MAX_SEND_ATTEMPTS } from '../../journeys/outbox.ts';
 import { journey, journeyEngine, track } from './helpers.ts';
 

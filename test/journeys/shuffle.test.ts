@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { readWorkspace } from '../../cli/workspace.ts';
-import type { LifecycleConfig } from '../../engine/lifecycle/config.ts';
+import type { LifecycleConfig } from '../../lifecycle/config.ts';
 import { journeyLogOf } from '../../journeys/timeline.ts';
 import type { JourneyDefinition } from '../../journeys/journey.ts';
 import type { SegmentDefinition } from '../../segments/segment.ts';

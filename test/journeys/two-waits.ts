@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import type { StoredEvent } from '../../engine/events.ts';
+import type { StoredEvent } from '../../model/events.ts';
 
 /** The workspace of the Redis-only journey tests: two_waits (send, wait 2 s, send, wait 3 s, send). */
 export const TWO_WAITS_WORKSPACE = fileURLToPath(new URL('./workspace', import.meta.url));

@@ -7,7 +7,7 @@ import {
   type LifecycleConfig,
   lifecycleRules,
   validateLifecycleConfig,
-} from '../../engine/lifecycle/config.ts';
+} from '../../lifecycle/config.ts';
 
 const fixtureUrl = new URL('../../fixtures/workspace/lifecycle.json', import.meta.url);
 const DAY = 86_400_000;

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { VirtualClock } from '../../engine/clock.ts';
-import { type LifecycleConfig, lifecycleRules } from '../../engine/lifecycle/config.ts';
+import { type LifecycleConfig, lifecycleRules } from '../../lifecycle/config.ts';
 import {
   HISTORY_LIMIT,
   type LifecycleChange,
@@ -10,8 +10,8 @@ import {
   nextCheckAt,
   onEvent,
   onTime,
-} from '../../engine/lifecycle/decide.ts';
-import type { TimerHandle } from '../../engine/ports/clock.ts';
+} from '../../lifecycle/decide.ts';
+import type { TimerHandle } from '../../ports/clock.ts';
 import { prng as random } from '../helpers/random.ts';
 import { BASIC, CONFIGS, DAY, day, FULL, load, NAMES } from './fixtures.ts';
 

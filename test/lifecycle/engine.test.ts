@@ -6,10 +6,10 @@ import { InProcessScheduler } from '../../engine/adapters/schedulers/in-process.
 import { MemoryStore } from '../../engine/adapters/stores/memory.ts';
 import { VirtualClock } from '../../engine/clock.ts';
 import { INGEST_JOB, INGEST_QUEUE } from '../../engine/ingest/ingest-queue.ts';
-import { startIngestWorker } from '../../engine/ingest/worker.ts';
-import { type LifecycleConfig, validateLifecycleConfig } from '../../engine/lifecycle/config.ts';
-import { silentLogger } from '../../engine/ports/logger.ts';
-import { Workspace } from '../../segments/workspace.ts';
+import { startIngestWorker } from '../../engine/worker.ts';
+import { type LifecycleConfig, validateLifecycleConfig } from '../../lifecycle/config.ts';
+import { silentLogger } from '../../ports/logger.ts';
+import { Workspace } from '../../workspace/workspace.ts';
 
 const DAY = 86_400_000;
 const T0 = Date.parse('2026-01-05T08:00:00Z');

@@ -4,8 +4,8 @@ import {
   DEFAULT_LIFECYCLE,
   type LifecycleConfig,
   validateLifecycleConfig,
-} from '../../engine/lifecycle/config.ts';
-import { type LifecycleChange, type LifecycleState, onEvent } from '../../engine/lifecycle/decide.ts';
+} from '../../lifecycle/config.ts';
+import { type LifecycleChange, type LifecycleState, onEvent } from '../../lifecycle/decide.ts';
 
 export const DAY = 86_400_000;
 export const T0 = Date.UTC(2026, 0, 5, 9, 0);

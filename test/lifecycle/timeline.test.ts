@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { type LifecycleConfig, lifecycleRules } from '../../engine/lifecycle/config.ts';
+import { type LifecycleConfig, lifecycleRules } from '../../lifecycle/config.ts';
 import {
   HISTORY_LIMIT,
   type LifecycleChange,
   type LifecycleStage,
   onTime,
-} from '../../engine/lifecycle/decide.ts';
+} from '../../lifecycle/decide.ts';
 import {
   type ActivityTimeline,
   mergeTimelines,
@@ -15,7 +15,7 @@ import {
   replay,
   SPAN_LIMIT,
   type Span,
-} from '../../engine/lifecycle/timeline.ts';
+} from '../../lifecycle/timeline.ts';
 import { prng as random } from '../helpers/random.ts';
 import { BASIC, CONFIGS, DAY, day, FULL, load, NAMES, T0, throughDecide } from './fixtures.ts';
 

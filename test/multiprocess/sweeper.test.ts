@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { PROFILE_CHECKS_QUEUE } from '../../engine/profiles/checks.ts';
-import { SWEEP_GRACE_MS } from '../../engine/profiles/sweeper.ts';
+import { PROFILE_CHECKS_QUEUE } from '../../engine/jobs/checks.ts';
+import { SWEEP_GRACE_MS } from '../../engine/jobs/sweeper.ts';
 import { journeyLogOf } from '../../journeys/timeline.ts';
 import { startCluster } from '../helpers/cluster.ts';
 import { KEYS, waitFor } from '../helpers/engine.ts';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import type { Profile } from '../../engine/profiles/profile.ts';
+import type { Profile } from '../../model/profile.ts';
 import { startCluster } from '../helpers/cluster.ts';
 import { KEYS, waitFor } from '../helpers/engine.ts';
 import { postBatch } from '../helpers/processes.ts';

@@ -4,12 +4,12 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { reportCounts } from '../../engine/conversions/attribution.ts';
-import { bucket, journeyScope } from '../../engine/conversions/counters.ts';
-import type { StoredEvent } from '../../engine/events.ts';
-import type { JsonObject } from '../../engine/json.ts';
-import type { Counts } from '../../engine/ports/store.ts';
-import type { Profile } from '../../engine/profiles/profile.ts';
+import { reportCounts } from '../../conversions/attribution.ts';
+import { bucket, journeyScope } from '../../conversions/counters.ts';
+import type { StoredEvent } from '../../model/events.ts';
+import type { JsonObject } from '../../model/json.ts';
+import type { Counts } from '../../ports/store.ts';
+import type { Profile } from '../../model/profile.ts';
 import { logEntry } from '../../journeys/enrollment.ts';
 import { JourneySet } from '../../journeys/journey-set.ts';
 import type { Goal, JourneyDefinition } from '../../journeys/journey.ts';

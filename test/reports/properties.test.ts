@@ -9,8 +9,8 @@
  */
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
-import { readCounterDays } from '../../engine/conversions/counters.ts';
-import type { ChannelGateway } from '../../engine/ports/channel-gateway.ts';
+import { readCounterDays } from '../../conversions/counters.ts';
+import type { ChannelGateway } from '../../ports/channel-gateway.ts';
 import { journeyBucket } from '../../journeys/enrollment.ts';
 import { prng } from '../helpers/random.ts';
 import { journey, journeyEngine, track } from '../journeys/helpers.ts';

@@ -8,7 +8,7 @@ import { createApp } from '../../api/app.ts';
 import { KeyRing } from '../../api/auth.ts';
 import { readWorkspace } from '../../cli/workspace.ts';
 import { MemoryDefinitionStore } from '../../engine/adapters/definitions/memory.ts';
-import { silentLogger } from '../../engine/ports/logger.ts';
+import { silentLogger } from '../../ports/logger.ts';
 import type { JourneyDefinition, TemplateDefinition } from '../../journeys/journey.ts';
 import { KEYS } from '../helpers/engine.ts';
 import { journeyEngine } from '../journeys/helpers.ts';

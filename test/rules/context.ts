@@ -2,7 +2,7 @@
 import { compile } from '../../rules/compile.ts';
 import { durationMs } from '../../rules/durations.ts';
 import type { AggregateSpec, EventFact, FactContext, ProfileFact } from '../../rules/types.ts';
-import type { JsonObject } from '../../engine/json.ts';
+import type { JsonObject } from '../../model/json.ts';
 
 export interface HistoryEvent {
   name: string;

@@ -2,7 +2,7 @@
 import { BUILTIN_OPERATOR_NAMES } from '../../rules/builtin-operators.ts';
 import { CUSTOM_OPERATOR_NAMES } from '../../rules/operators.ts';
 import type { AggregateSpec, Condition, FactContext, LeafCondition } from '../../rules/types.ts';
-import type { Json, JsonObject } from '../../engine/json.ts';
+import type { Json, JsonObject } from '../../model/json.ts';
 import { event, makeContext, profile, type HistoryEvent } from './context.ts';
 import { prng } from '../helpers/random.ts';
 

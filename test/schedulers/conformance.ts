@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Job, Scheduler } from '../../engine/ports/scheduler.ts';
+import type { Job, Scheduler } from '../../ports/scheduler.ts';
 
 export interface SchedulerHarness {
   scheduler: Scheduler;

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { InProcessScheduler } from '../../engine/adapters/schedulers/in-process.ts';
 import { VirtualClock } from '../../engine/clock.ts';
-import type { Job } from '../../engine/ports/scheduler.ts';
+import type { Job } from '../../ports/scheduler.ts';
 import { schedulerConformance } from './conformance.ts';
 
 schedulerConformance('in-process', async () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { Profile } from '../../engine/profiles/profile.ts';
+import type { Profile } from '../../model/profile.ts';
 import { aggregateId, backfill } from '../../rules/aggregates.ts';
 import { backfillEventTimes } from '../../rules/event-times.ts';
 import { referenceEvaluator } from '../../rules/index.ts';
@@ -8,7 +8,7 @@ import type { AggregateSpec } from '../../rules/types.ts';
 import { profileContext } from '../../segments/context.ts';
 import { compileSegment, evaluateMembership } from '../../segments/membership.ts';
 import { type SegmentDefinition, validateSegment } from '../../segments/segment.ts';
-import { Workspace } from '../../segments/workspace.ts';
+import { Workspace } from '../../workspace/workspace.ts';
 import { makeProfile } from '../helpers/profiles.ts';
 
 const DAY = 86_400_000;

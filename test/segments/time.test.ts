@@ -4,12 +4,12 @@ import { parseBatch } from '../../api/ingest/messages.ts';
 import { InProcessScheduler } from '../../engine/adapters/schedulers/in-process.ts';
 import { MemoryStore } from '../../engine/adapters/stores/memory.ts';
 import { VirtualClock } from '../../engine/clock.ts';
-import type { StoredEvent } from '../../engine/events.ts';
+import type { StoredEvent } from '../../model/events.ts';
 import { INGEST_JOB, INGEST_QUEUE } from '../../engine/ingest/ingest-queue.ts';
-import { startIngestWorker } from '../../engine/ingest/worker.ts';
-import { silentLogger } from '../../engine/ports/logger.ts';
+import { startIngestWorker } from '../../engine/worker.ts';
+import { silentLogger } from '../../ports/logger.ts';
 import type { SegmentDefinition } from '../../segments/segment.ts';
-import { Workspace } from '../../segments/workspace.ts';
+import { Workspace } from '../../workspace/workspace.ts';
 
 const DAY = 86_400_000;
 const T0 = Date.parse('2026-03-01T10:00:00Z');

@@ -5,15 +5,15 @@ import { InProcessScheduler } from '../../engine/adapters/schedulers/in-process.
 import { MemoryStore } from '../../engine/adapters/stores/memory.ts';
 import { VirtualClock } from '../../engine/clock.ts';
 import { INGEST_JOB, INGEST_QUEUE } from '../../engine/ingest/ingest-queue.ts';
-import { startIngestWorker } from '../../engine/ingest/worker.ts';
-import { silentLogger } from '../../engine/ports/logger.ts';
+import { startIngestWorker } from '../../engine/worker.ts';
+import { silentLogger } from '../../ports/logger.ts';
 import {
   VALUE_MODEL_JOB,
   VALUE_MODEL_QUEUE,
   VALUE_MODEL_SCHEDULE,
-} from '../../engine/profiles/value-model-job.ts';
+} from '../../engine/jobs/value-model.ts';
 import { validateValueModel, type ValueModelConfig } from '../../segments/value-model-config.ts';
-import { Workspace } from '../../segments/workspace.ts';
+import { Workspace } from '../../workspace/workspace.ts';
 
 const DAY = 86_400_000;
 // 2026-03-01 12:00 in Shanghai.

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { StoredEvent } from '../../engine/events.ts';
-import type { DueProfile, ProfilePage, Store, StoreOptions } from '../../engine/ports/store.ts';
-import type { Profile } from '../../engine/profiles/profile.ts';
+import type { StoredEvent } from '../../model/events.ts';
+import type { DueProfile, ProfilePage, Store, StoreOptions } from '../../ports/store.ts';
+import type { Profile } from '../../model/profile.ts';
 import { createCommit, makeProfile, updateCommit } from '../helpers/profiles.ts';
 
 const HOUR = 3_600_000;

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { MemoryStore } from '../../engine/adapters/stores/memory.ts';
-import type { ProfilePage } from '../../engine/ports/store.ts';
+import type { ProfilePage } from '../../ports/store.ts';
 import { createCommit, makeProfile, updateCommit } from '../helpers/profiles.ts';
 import { CONFORMANCE_OPTIONS, storeConformance } from './conformance.ts';
 

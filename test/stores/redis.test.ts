@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { after, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { RedisStore } from '../../engine/adapters/stores/redis.ts';
-import type { ProfilePage } from '../../engine/ports/store.ts';
+import type { ProfilePage } from '../../ports/store.ts';
 import { makeProfile } from '../helpers/profiles.ts';
 import { CONFORMANCE_OPTIONS, storeConformance } from './conformance.ts';
 

@@ -8,7 +8,7 @@ import type {
   ClaimRequest,
   MessageRecord,
   Suppression,
-} from '../../ports/channel-state.ts';
+} from '../../../ports/channel-state.ts';
 import { nextClaim, rateWait } from './rules.ts';
 
 /** What a snapshot holds: everything but inbound marks and rate windows, which are short-lived. */

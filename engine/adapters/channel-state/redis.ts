@@ -7,7 +7,7 @@ import type {
   ClaimRequest,
   MessageRecord,
   Suppression,
-} from '../../ports/channel-state.ts';
+} from '../../../ports/channel-state.ts';
 
 /** Message records, index entries and inbound marks live this long. */
 const RECORD_TTL_SECONDS = 30 * 24 * 3600;

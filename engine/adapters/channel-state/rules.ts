@@ -2,7 +2,7 @@
  * The claim and rate-window rules, written once: the memory adapter runs them directly, the Redis
  * adapter's Lua scripts mirror them (and the conformance suite holds both to the same answers).
  */
-import type { Claim, ClaimRequest, MessageRecord } from '../../ports/channel-state.ts';
+import type { Claim, ClaimRequest, MessageRecord } from '../../../ports/channel-state.ts';
 
 /** The claim a request gets on the current record, and the record to write (none: unchanged). */
 export function nextClaim(

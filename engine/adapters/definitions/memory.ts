@@ -1,6 +1,6 @@
 import { mkdir, open, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { JsonObject } from '../../json.ts';
+import type { JsonObject } from '../../../model/json.ts';
 import {
   changeStatus,
   type DefinitionKind,
@@ -10,7 +10,7 @@ import {
   liveOf,
   nextDraft,
   type PublishExpectation,
-} from '../../ports/definitions.ts';
+} from '../../../ports/definitions.ts';
 
 export interface MemoryDefinitionStoreOptions {
   /** Where `definitions.json` is loaded from and written to after every change; in memory only when unset. */

@@ -1,5 +1,5 @@
 import { type Collection, type MongoClient, MongoServerError } from 'mongodb';
-import type { JsonObject } from '../../json.ts';
+import type { JsonObject } from '../../../model/json.ts';
 import {
   changeStatus,
   type DefinitionKind,
@@ -9,7 +9,7 @@ import {
   type DefinitionVersion,
   nextDraft,
   type PublishExpectation,
-} from '../../ports/definitions.ts';
+} from '../../../ports/definitions.ts';
 
 /**
  * One document per version. The definition's own document is kept as JSON text: the store never

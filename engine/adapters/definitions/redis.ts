@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { JsonObject } from '../../json.ts';
+import type { JsonObject } from '../../../model/json.ts';
 import {
   changeStatus,
   type DefinitionKind,
@@ -9,7 +9,7 @@ import {
   liveOf,
   nextDraft,
   type PublishExpectation,
-} from '../../ports/definitions.ts';
+} from '../../../ports/definitions.ts';
 
 /*
  * Data layout, every key under `prefix`:

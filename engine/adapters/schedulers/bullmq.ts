@@ -11,8 +11,8 @@ import type {
   ProcessOptions,
   RepeatSpec,
   Scheduler,
-} from '../../ports/scheduler.ts';
-import type { JsonObject } from '../../json.ts';
+} from '../../../ports/scheduler.ts';
+import type { JsonObject } from '../../../model/json.ts';
 
 /** ioredis options, with an optional `redis://` URL for what they leave out. */
 export type BullMQConnection = RedisOptions & { url?: string };

@@ -1,7 +1,7 @@
 import { CronExpressionParser } from 'cron-parser';
 import { trackWork } from '../../clock.ts';
-import { copyJson, type JsonObject } from '../../json.ts';
-import type { Clock, TimerHandle } from '../../ports/clock.ts';
+import { copyJson, type JsonObject } from '../../../model/json.ts';
+import type { Clock, TimerHandle } from '../../../ports/clock.ts';
 import type {
   Job,
   JobHandler,
@@ -11,7 +11,7 @@ import type {
   ProcessOptions,
   RepeatSpec,
   Scheduler,
-} from '../../ports/scheduler.ts';
+} from '../../../ports/scheduler.ts';
 
 export interface InProcessSchedulerOptions {
   clock: Clock;

@@ -1,7 +1,7 @@
 import { mkdir, open, rename } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { StoredEvent } from '../../events.ts';
-import { copyJson } from '../../json.ts';
+import type { StoredEvent } from '../../../model/events.ts';
+import { copyJson } from '../../../model/json.ts';
 import {
   type CommitResult,
   type DueProfile,
@@ -14,8 +14,8 @@ import {
   passes,
   type ScanFilter,
   dueAt,
-} from '../../ports/store.ts';
-import type { Profile } from '../../profiles/profile.ts';
+} from '../../../ports/store.ts';
+import type { Profile } from '../../../model/profile.ts';
 import { compressProfile, decompressProfile } from './profile-codec.ts';
 
 export interface MemoryStoreOptions extends StoreOptions {

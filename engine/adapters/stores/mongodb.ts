@@ -1,5 +1,5 @@
 import { type ClientSession, type Collection, type MongoClient, MongoServerError } from 'mongodb';
-import type { StoredEvent } from '../../events.ts';
+import type { StoredEvent } from '../../../model/events.ts';
 import {
   type CommitResult,
   type DueProfile,
@@ -10,8 +10,8 @@ import {
   checkDueArguments,
   checkScanLimit,
   type ScanFilter,
-} from '../../ports/store.ts';
-import type { Profile } from '../../profiles/profile.ts';
+} from '../../../ports/store.ts';
+import type { Profile } from '../../../model/profile.ts';
 
 interface ProfileDoc {
   _id: string;

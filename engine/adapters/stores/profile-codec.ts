@@ -1,5 +1,5 @@
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
-import type { Profile } from '../../profiles/profile.ts';
+import type { Profile } from '../../../model/profile.ts';
 
 /*
  * Profiles at rest in the memory and Redis stores: JSON deflated against a preset dictionary of the

@@ -1,5 +1,5 @@
 import type { ChainableCommander, Redis } from 'ioredis';
-import type { StoredEvent } from '../../events.ts';
+import type { StoredEvent } from '../../../model/events.ts';
 import {
   type CommitResult,
   type DueProfile,
@@ -12,8 +12,8 @@ import {
   passes,
   type ScanFilter,
   dueAt,
-} from '../../ports/store.ts';
-import type { Profile } from '../../profiles/profile.ts';
+} from '../../../ports/store.ts';
+import type { Profile } from '../../../model/profile.ts';
 import { compressProfile, decompressProfile } from './profile-codec.ts';
 
 /*

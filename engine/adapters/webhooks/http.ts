@@ -1,4 +1,4 @@
-import type { Json } from '../../json.ts';
+import type { Json } from '../../../model/json.ts';
 import type { WebhookCaller } from '../../../journeys/webhook.ts';
 
 /** Webhook steps over HTTP: a JSON POST with the step's timeout; the answer's JSON body if any. */

@@ -1,6 +1,6 @@
 import { Ajv, type ErrorObject } from 'ajv';
 import { Duration } from 'luxon';
-import schema from '../../schemas/lifecycle.schema.json' with { type: 'json' };
+import schema from '../schemas/lifecycle.schema.json' with { type: 'json' };
 
 /** Which events count as activity. Conversion events always count; system events never do. */
 export type ActivitySpec = { events: 'all' } | { events: string[] } | { exclude: string[] };

@@ -1,5 +1,5 @@
-import type { StoredEvent } from '../events.ts';
-import type { Profile } from '../profiles/profile.ts';
+import type { StoredEvent } from '../model/events.ts';
+import type { Profile } from '../model/profile.ts';
 import type { LifecycleConfig } from './config.ts';
 import type { LifecycleChange } from './decide.ts';
 import { type ActivityTimeline, mergeTimelines, recordEvent, replay } from './timeline.ts';

@@ -1,9 +1,9 @@
 import type { ConversionWindow, CountedOrder } from '../conversions/attribution.ts';
-import type { AggregateState } from '../../rules/aggregates.ts';
-import type { EventTimes } from '../../rules/event-times.ts';
+import type { AggregateState } from '../rules/aggregates.ts';
+import type { EventTimes } from '../rules/event-times.ts';
 import type { ActivityTimeline } from '../lifecycle/timeline.ts';
-import type { Json, JsonObject } from '../json.ts';
-import type { JourneyMemories } from '../../journeys/enrollment.ts';
+import type { Json, JsonObject } from './json.ts';
+import type { JourneyMemories } from '../journeys/enrollment.ts';
 import type { OutboxMessage } from '../ports/channel-gateway.ts';
 
 export type Channel = 'sms' | 'email' | 'push' | 'wechat';

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { InboundMessage, StoredEvent } from '../events.ts';
-import { isJsonObject, type Json, type JsonObject } from '../json.ts';
+import type { InboundMessage, StoredEvent } from '../model/events.ts';
+import { isJsonObject, type Json, type JsonObject } from '../model/json.ts';
 import {
   CHANNELS,
   type Channel,
@@ -8,7 +8,7 @@ import {
   type PushPlatform,
   type PushProvider,
   type PushToken,
-} from './profile.ts';
+} from '../model/profile.ts';
 
 /** Traits that feed dedicated profile fields instead of being kept as plain traits. */
 const STRUCTURED_TRAITS = new Set(['consent', 'wechat']);

@@ -1,11 +1,11 @@
 import { SCHEDULED_RUN } from '../../journeys/journey-set.ts';
-import { runJourneys } from '../../segments/update.ts';
-import type { Workspace } from '../../segments/workspace.ts';
-import type { StoredEvent } from '../events.ts';
-import type { Logger } from '../ports/logger.ts';
-import type { Store } from '../ports/store.ts';
+import { runJourneys } from '../../decide/pipeline.ts';
+import type { Workspace } from '../../workspace/workspace.ts';
+import type { StoredEvent } from '../../model/events.ts';
+import type { Logger } from '../../ports/logger.ts';
+import type { Store } from '../../ports/store.ts';
 import type { ScheduleChecks } from './checks.ts';
-import { updateProfile } from './update-profile.ts';
+import { updateProfile } from '../commit/commit-loop.ts';
 
 export const JOURNEY_SCHEDULE_QUEUE = 'journey-schedules';
 export const JOURNEY_SCHEDULE_JOB = 'run';

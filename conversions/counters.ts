@@ -21,7 +21,7 @@
  * | mc     | version, step, channel, template, send hour     | messages with a goal event in their own window |
  * | lt/ltr | (workspace) journey, order hour                 | last-touch orders / revenue                 |
  */
-import type { StoredEvent } from '../events.ts';
+import type { StoredEvent } from '../model/events.ts';
 import { addCount, type Counts, type Store } from '../ports/store.ts';
 
 export const BUCKET_MS = 3_600_000;

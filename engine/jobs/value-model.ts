@@ -1,13 +1,13 @@
 import { parseDurationMs } from '../../rules/durations.ts';
 import { type BuyerFigures, scoreBuyers, type ValueScores } from '../../segments/value-model.ts';
-import type { Workspace } from '../../segments/workspace.ts';
+import type { Workspace } from '../../workspace/workspace.ts';
 import { HISTORY_LIMIT } from '../ingest/apply-batch.ts';
-import type { Json } from '../json.ts';
-import type { Logger } from '../ports/logger.ts';
-import type { Store } from '../ports/store.ts';
-import type { Profile } from './profile.ts';
-import type { StoredEvent } from '../events.ts';
-import { updateMembership } from '../../segments/update.ts';
+import type { Json } from '../../model/json.ts';
+import type { Logger } from '../../ports/logger.ts';
+import type { Store } from '../../ports/store.ts';
+import type { Profile } from '../../model/profile.ts';
+import type { StoredEvent } from '../../model/events.ts';
+import { updateMembership } from '../../decide/pipeline.ts';
 
 export const VALUE_MODEL_QUEUE = 'value-model';
 export const VALUE_MODEL_JOB = 'run';

@@ -7,31 +7,31 @@ import {
   type ProfileCheckBatch,
   runProfileCheck,
   runProfileChecks,
-} from '../profiles/checks.ts';
+} from './jobs/checks.ts';
 import type { Logger } from '../ports/logger.ts';
-import { RECOMPUTE_QUEUE, type RecomputeJob, recomputeAll } from '../profiles/recompute.ts';
-import { runValueModel, VALUE_MODEL_QUEUE } from '../profiles/value-model-job.ts';
+import { RECOMPUTE_QUEUE, type RecomputeJob, recomputeAll } from './jobs/recompute.ts';
+import { runValueModel, VALUE_MODEL_QUEUE } from './jobs/value-model.ts';
 import {
   applyJourneyState,
   JOURNEY_CONTROL_QUEUE,
   type JourneyControlJob,
-} from '../profiles/journey-control.ts';
+} from './jobs/journey-control.ts';
 import {
   firingTime,
   JOURNEY_SCHEDULE_QUEUE,
   type JourneyScheduleJob,
   runScheduledJourney,
-} from '../profiles/journey-schedule.ts';
-import { sweepOverdue, SWEEPER_QUEUE } from '../profiles/sweeper.ts';
+} from './jobs/journey-schedule.ts';
+import { sweepOverdue, SWEEPER_QUEUE } from './jobs/sweeper.ts';
 import type { Scheduler } from '../ports/scheduler.ts';
 import type { Store } from '../ports/store.ts';
-import { Workspace } from '../../segments/workspace.ts';
-import type { WebhookCaller } from '../../journeys/webhook.ts';
-import { httpWebhookCaller } from '../adapters/webhooks/http.ts';
-import { SandboxChannel } from '../../channels/sandbox/sandbox.ts';
+import { Workspace } from '../workspace/workspace.ts';
+import type { WebhookCaller } from '../journeys/webhook.ts';
+import { httpWebhookCaller } from './adapters/webhooks/http.ts';
+import { SandboxChannel } from '../channels/sandbox/sandbox.ts';
 import type { ChannelGateway } from '../ports/channel-gateway.ts';
-import { type ApplyBatchOptions, applyBatch } from './apply-batch.ts';
-import { INGEST_QUEUE, type IngestJob } from './ingest-queue.ts';
+import { type ApplyBatchOptions, applyBatch } from './ingest/apply-batch.ts';
+import { INGEST_QUEUE, type IngestJob } from './ingest/ingest-queue.ts';
 
 export interface IngestWorkerOptions extends Omit<ApplyBatchOptions, 'scheduleChecks' | 'workspace'> {
   concurrency: number;

@@ -1,7 +1,7 @@
-import { CONVERSION_GRACE_MS, reportCounts } from '../engine/conversions/attribution.ts';
-import type { Counts } from '../engine/ports/store.ts';
-import type { StoredEvent } from '../engine/events.ts';
-import type { Profile } from '../engine/profiles/profile.ts';
+import { CONVERSION_GRACE_MS, reportCounts } from '../conversions/attribution.ts';
+import type { Counts } from '../ports/store.ts';
+import type { StoredEvent } from '../model/events.ts';
+import type { Profile } from '../model/profile.ts';
 import {
   type AggregateState,
   aggregateEventOf,
@@ -11,11 +11,11 @@ import {
   recordEvent,
 } from '../rules/aggregates.ts';
 import { backfillEventTimes, recordEventTime } from '../rules/event-times.ts';
-import { profileContext } from './context.ts';
-import { type CompiledSegment, evaluateMembership } from './membership.ts';
-import { applyTagRules } from './tag-rules.ts';
-import { lifecycleMove, lifecycleOnEvent, mergeLifecycle } from '../engine/lifecycle/profile-lifecycle.ts';
-import type { Workspace } from './workspace.ts';
+import { profileContext } from '../segments/context.ts';
+import { type CompiledSegment, evaluateMembership } from '../segments/membership.ts';
+import { applyTagRules } from '../segments/tag-rules.ts';
+import { lifecycleMove, lifecycleOnEvent, mergeLifecycle } from '../lifecycle/profile-lifecycle.ts';
+import type { Workspace } from '../workspace/workspace.ts';
 import {
   type JourneyRunOptions,
   journeysOnEvents,

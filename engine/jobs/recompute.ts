@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
-import { rematerialise, runJourneys, updateMembership } from '../../segments/update.ts';
-import type { Workspace } from '../../segments/workspace.ts';
+import { rematerialise, runJourneys, updateMembership } from '../../decide/pipeline.ts';
+import type { Workspace } from '../../workspace/workspace.ts';
 import { HISTORY_LIMIT } from '../ingest/apply-batch.ts';
-import type { Logger } from '../ports/logger.ts';
-import type { Store } from '../ports/store.ts';
-import type { StoredEvent } from '../events.ts';
+import type { Logger } from '../../ports/logger.ts';
+import type { Store } from '../../ports/store.ts';
+import type { StoredEvent } from '../../model/events.ts';
 import type { ScheduleChecks } from './checks.ts';
-import { updateProfile } from './update-profile.ts';
+import { updateProfile } from '../commit/commit-loop.ts';
 
 export const RECOMPUTE_QUEUE = 'recompute';
 export const RECOMPUTE_JOB = 'recompute';

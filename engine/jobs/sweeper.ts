@@ -1,4 +1,4 @@
-import type { DueProfile, Store } from '../ports/store.ts';
+import type { DueProfile, Store } from '../../ports/store.ts';
 import type { ScheduleChecks } from './checks.ts';
 
 /*

@@ -14,15 +14,15 @@
  * - Windows are kept while the enrollment is active and `graceMs` after they close: later events
  *   are no longer counted.
  */
-import type { Json } from '../json.ts';
-import type { StoredEvent } from '../events.ts';
+import type { Json } from '../model/json.ts';
+import type { StoredEvent } from '../model/events.ts';
 import { addCount, type Counts } from '../ports/store.ts';
-import type { Profile } from '../profiles/profile.ts';
-import type { CompiledGoal } from '../../journeys/compile.ts';
-import { valueAtPath } from '../../journeys/enrollment.ts';
-import type { JourneySet } from '../../journeys/journey-set.ts';
-import { profileContext } from '../../segments/context.ts';
-import { holds } from '../../segments/membership.ts';
+import type { Profile } from '../model/profile.ts';
+import type { CompiledGoal } from '../journeys/compile.ts';
+import { valueAtPath } from '../journeys/enrollment.ts';
+import type { JourneySet } from '../journeys/journey-set.ts';
+import { profileContext } from '../segments/context.ts';
+import { holds } from '../segments/membership.ts';
 import { bucket, countAt, countJourneyLog, type Group } from './counters.ts';
 
 export interface WindowMessage {

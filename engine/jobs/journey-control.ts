@@ -1,8 +1,8 @@
-import { runJourneyTimers } from '../../segments/update.ts';
-import type { Workspace } from '../../segments/workspace.ts';
-import type { Store } from '../ports/store.ts';
+import { runJourneyTimers } from '../../decide/pipeline.ts';
+import type { Workspace } from '../../workspace/workspace.ts';
+import type { Store } from '../../ports/store.ts';
 import type { ScheduleChecks } from './checks.ts';
-import { updateProfile } from './update-profile.ts';
+import { updateProfile } from '../commit/commit-loop.ts';
 
 export const JOURNEY_CONTROL_QUEUE = 'journey-control';
 export const JOURNEY_CONTROL_JOB = 'apply';

@@ -1,9 +1,9 @@
-import type { Workspace } from '../../segments/workspace.ts';
-import { commitCounts, runJourneys, runJourneyTimers, updateMembership } from '../../segments/update.ts';
-import { lifecycleOverTime } from '../lifecycle/profile-lifecycle.ts';
+import type { Workspace } from '../../workspace/workspace.ts';
+import { commitCounts, runJourneys, runJourneyTimers, updateMembership } from '../../decide/pipeline.ts';
+import { lifecycleOverTime } from '../../lifecycle/profile-lifecycle.ts';
 import { createHash } from 'node:crypto';
-import type { NewJob } from '../ports/scheduler.ts';
-import type { ProfileCommit, Store } from '../ports/store.ts';
+import type { NewJob } from '../../ports/scheduler.ts';
+import type { ProfileCommit, Store } from '../../ports/store.ts';
 import {
   callWebhooks,
   dueWebhooks,
@@ -11,8 +11,8 @@ import {
   type WebhookOutcomes,
 } from '../../journeys/webhook.ts';
 import { deliverSends, recordSends, type SendOutcomes } from '../../journeys/outbox.ts';
-import type { ChannelGateway } from '../ports/channel-gateway.ts';
-import type { Profile } from './profile.ts';
+import type { ChannelGateway } from '../../ports/channel-gateway.ts';
+import type { Profile } from '../../model/profile.ts';
 
 export const PROFILE_CHECKS_QUEUE = 'profile-checks';
 export const PROFILE_CHECK_JOB = 'check';

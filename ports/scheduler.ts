@@ -1,4 +1,4 @@
-import type { JsonObject } from '../json.ts';
+import type { JsonObject } from '../model/json.ts';
 
 /**
  * The queue and timer port. Adapters: in process (on a real or virtual clock) and BullMQ on Redis.

@@ -1,9 +1,9 @@
-import { commitCounts } from '../../segments/update.ts';
-import type { Workspace } from '../../segments/workspace.ts';
-import type { StoredEvent } from '../events.ts';
-import type { Store } from '../ports/store.ts';
-import { planCheck, type ScheduleChecks } from './checks.ts';
-import type { Profile } from './profile.ts';
+import { commitCounts } from '../../decide/pipeline.ts';
+import type { Workspace } from '../../workspace/workspace.ts';
+import type { StoredEvent } from '../../model/events.ts';
+import type { Store } from '../../ports/store.ts';
+import { planCheck, type ScheduleChecks } from '../jobs/checks.ts';
+import type { Profile } from '../../model/profile.ts';
 
 const MAX_ATTEMPTS = 20;
 

@@ -1,5 +1,5 @@
-import type { Channel, QuietHours } from '../../journeys/journey.ts';
-import type { Profile } from '../profiles/profile.ts';
+import type { Channel, QuietHours } from '../journeys/journey.ts';
+import type { Profile } from '../model/profile.ts';
 
 /**
  * A message a journey decided to send, waiting in the user's outbox (on the profile, written in the

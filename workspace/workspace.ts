@@ -12,17 +12,17 @@ import {
   windowStart,
 } from '../rules/aggregates.ts';
 import { nextShiftFlip, type TimeTriggers } from '../rules/time-triggers.ts';
-import type { Profile } from '../engine/profiles/profile.ts';
-import { DEFAULT_LIFECYCLE, type LifecycleConfig } from '../engine/lifecycle/config.ts';
-import { nextTransitionAt } from '../engine/lifecycle/timeline.ts';
-import { NO_PROFILE, profileContext } from './context.ts';
+import type { Profile } from '../model/profile.ts';
+import { DEFAULT_LIFECYCLE, type LifecycleConfig } from '../lifecycle/config.ts';
+import { nextTransitionAt } from '../lifecycle/timeline.ts';
+import { NO_PROFILE, profileContext } from '../segments/context.ts';
 import { compile } from '../rules/index.ts';
 import type { AggregateSpec, EventFact, FactContext } from '../rules/types.ts';
-import { type CompiledSegment, compileSegment, holds } from './membership.ts';
-import type { SegmentDefinition } from './segment.ts';
-import type { TagRuleDefinition } from './tag-rule.ts';
-import type { ValueModelConfig } from './value-model-config.ts';
-import { type CompiledTagRule, compileTagRule } from './tag-rules.ts';
+import { type CompiledSegment, compileSegment, holds } from '../segments/membership.ts';
+import type { SegmentDefinition } from '../segments/segment.ts';
+import type { TagRuleDefinition } from '../segments/tag-rule.ts';
+import type { ValueModelConfig } from '../segments/value-model-config.ts';
+import { type CompiledTagRule, compileTagRule } from '../segments/tag-rules.ts';
 
 /** What a workspace is made of: the live definitions (every published version of journeys). */
 export interface WorkspaceDefinitions {

@@ -1,5 +1,5 @@
-import type { StoredEvent } from '../events.ts';
-import type { Profile } from '../profiles/profile.ts';
+import type { StoredEvent } from '../model/events.ts';
+import type { Profile } from '../model/profile.ts';
 
 /**
  * One atomic change to one profile: either all of it is written or none (a version conflict).

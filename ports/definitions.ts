@@ -1,4 +1,4 @@
-import type { JsonObject } from '../json.ts';
+import type { JsonObject } from '../model/json.ts';
 
 /*
  * Versioned definitions ("journeys as code"): segments, tag rules, the lifecycle config, journeys and
