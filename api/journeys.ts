@@ -1,8 +1,7 @@
 import express, { type Router } from 'express';
 import type { StoredEvent } from '../model/events.ts';
-import { HISTORY_LIMIT } from '../engine/ingest/apply-batch.ts';
 import type { Profile } from '../model/profile.ts';
-import type { Store } from '../ports/store.ts';
+import { HISTORY_LIMIT, type Store } from '../ports/store.ts';
 import type { JourneyMemory } from '../journeys/enrollment.ts';
 import { type KeyRing, requireScope } from './auth.ts';
 import { HttpError } from './errors.ts';

@@ -1,10 +1,9 @@
 import express, { type Router } from 'express';
-import type { Store } from '../ports/store.ts';
+import { HISTORY_LIMIT, type Store } from '../ports/store.ts';
 import { profileKeyForAnonymous, profileKeyForUser } from '../model/profile.ts';
 import { type KeyRing, requireScope } from './auth.ts';
 import { HttpError } from './errors.ts';
 import { eventView, profileView } from './profile-view.ts';
-import { HISTORY_LIMIT } from '../engine/ingest/apply-batch.ts';
 import { replay } from '../lifecycle/timeline.ts';
 import type { Workspace } from '../workspace/workspace.ts';
 

@@ -1,21 +1,17 @@
 import {
   checkJobs,
-  DUE_TIMER_DELAY_MS,
   PROFILE_CHECK_BATCH_JOB,
   PROFILE_CHECKS_QUEUE,
-  type ProfileCheck,
   type ProfileCheckBatch,
   runProfileCheck,
   runProfileChecks,
 } from './jobs/checks.ts';
+import { DUE_TIMER_DELAY_MS } from './commit/commit-loop.ts';
+import type { ProfileCheck } from '../workspace/timers.ts';
 import type { Logger } from '../ports/logger.ts';
 import { RECOMPUTE_QUEUE, type RecomputeJob, recomputeAll } from './jobs/recompute.ts';
 import { runValueModel, VALUE_MODEL_QUEUE } from './jobs/value-model.ts';
-import {
-  applyJourneyState,
-  JOURNEY_CONTROL_QUEUE,
-  type JourneyControlJob,
-} from './jobs/journey-control.ts';
+import { applyJourneyState, JOURNEY_CONTROL_QUEUE, type JourneyControlJob } from './jobs/journey-control.ts';
 import {
   firingTime,
   JOURNEY_SCHEDULE_QUEUE,
@@ -104,7 +100,7 @@ export function startIngestWorker(
     VALUE_MODEL_QUEUE,
     async () => {
       await options.refreshWorkspace?.();
-      await runValueModel(store, workspaceOf(), now(), logger);
+      await runValueModel(store, workspaceOf(), now(), { logger, scheduleChecks });
     },
     { concurrency: 1 },
   );

@@ -6,6 +6,9 @@ import type { Profile } from '../model/profile.ts';
  * The applied message ids are recorded in the same step, which is what makes a replayed job
  * (a crashed worker, a retried batch) change nothing the second time.
  */
+/** How much of a user's stored history a rebuild reads (newest first). */
+export const HISTORY_LIMIT = 10_000;
+
 export interface ProfileCommit {
   key: string;
   /** The version read before deciding; 0 when the profile did not exist. */

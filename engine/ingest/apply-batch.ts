@@ -1,16 +1,10 @@
-import {
-  mergeMaterialised,
-  rematerialise,
-  runJourneys,
-  commitCounts,
-  updateForEvent,
-  updateMembership,
-} from '../../decide/pipeline.ts';
+import { decideMessages } from '../../decide/messages.ts';
 import type { Workspace } from '../../workspace/workspace.ts';
-import type { InboundMessage } from '../../model/events.ts';
-import type { ProfileCommit, Store } from '../../ports/store.ts';
-import { planCheck, type ProfileCheck, type ScheduleChecks } from '../jobs/checks.ts';
-import { type ApplyOptions, applyMessage, mergeProfile, newProfile } from '../../profiles/apply.ts';
+import type { InboundMessage, StoredEvent } from '../../model/events.ts';
+import { HISTORY_LIMIT, type Store } from '../../ports/store.ts';
+import { commitDecisions } from '../commit/commit-loop.ts';
+import type { ScheduleChecks } from '../../workspace/timers.ts';
+import type { ApplyOptions } from '../../profiles/apply.ts';
 import { type Profile, profileKeyForAnonymous, profileKeyForUser } from '../../model/profile.ts';
 
 export interface BatchResult {
@@ -24,12 +18,8 @@ export interface BatchResult {
   retries: number;
 }
 
-const MAX_ATTEMPTS = 50;
-/** How much of a user's stored history a rebuild reads (newest first). */
 /** Recent calls read for users who may enter a journey. */
 const JOURNEY_HISTORY = 200;
-
-export const HISTORY_LIMIT = 10_000;
 
 export interface ApplyBatchOptions extends ApplyOptions {
   /**
@@ -130,6 +120,15 @@ export async function applyBatch(
   return result;
 }
 
+/** What the commit loop reads for a batch besides the profiles. */
+interface BatchReads {
+  applied: ReadonlySet<string>;
+  /** Stored histories of profiles kept for another workspace, to rebuild them from. */
+  histories: ReadonlyMap<string, readonly StoredEvent[]>;
+  /** Recent calls of users who may enter a journey now. */
+  journeyHistories: ReadonlyMap<string, readonly StoredEvent[]>;
+}
+
 async function commitAll(
   store: Store,
   initial: Work[],
@@ -137,154 +136,90 @@ async function commitAll(
   result: BatchResult,
 ): Promise<{ anonymousWrites: string[] }> {
   const anonymousWrites: string[] = [];
-  let pending = initial;
-  for (let attempt = 1; pending.length > 0; attempt++) {
-    if (attempt > MAX_ATTEMPTS)
-      throw new Error(`gave up after ${MAX_ATTEMPTS} version conflicts on ${pending.length} profiles`);
-    const keys = pending.flatMap((w) => [w.key, ...w.absorbs.map(profileKeyForAnonymous)]);
-    const messageIds = [...new Set(pending.flatMap((w) => w.messages.map((m) => m.messageId)))];
-    const [profiles, applied] = await Promise.all([
-      store.getProfiles(keys),
-      store.appliedMessageIds(messageIds),
-    ]);
-
-    const now = options.now?.() ?? Date.now();
-    const workspace = options.workspace;
-    // Profiles kept for another workspace (a publication reads something new) are rebuilt from
-    // their stored history before anything is decided on them.
-    const stale = workspace
-      ? [...profiles.values()]
-          .filter((p) => p.materialisedFor !== workspace.materialisation)
-          .map((p) => p.key)
-      : [];
-    const histories = new Map(
-      await Promise.all(
-        stale.map(async (key) => [key, await store.recentEvents(key, HISTORY_LIMIT)] as const),
-      ),
-    );
-    // Users who may enter a journey now: their recent calls tell whether an awaited event already happened.
-    const triggers = workspace?.journeys.triggerEvents;
-    const journeyHistories = new Map(
-      await Promise.all(
-        pending
-          .filter(
-            (w) =>
-              !histories.has(w.key) &&
-              triggers !== undefined &&
-              w.messages.some((m) => m.type === 'track' && triggers.has(m.event as string)),
-          )
-          // A trigger looks at the calls at or after its own time (an exit or awaited event that
-          // arrived first): none older than the batch's oldest message can matter.
-          .map(async (w) => {
-            const since = Math.min(...w.messages.map((m) => m.timestamp));
-            return [w.key, await store.recentEvents(w.key, JOURNEY_HISTORY, since)] as const;
-          }),
-      ),
-    );
-    const commits = new Map<string, ProfileCommit>();
-    const checks: ProfileCheck[] = [];
-    const counts = new Map<string, { applied: number; duplicates: number }>();
-    for (const w of pending) {
-      const current = profiles.get(w.key);
-      // The store hands out a fresh copy per read: it is decided on in place (its version is kept below).
-      const profile: Profile = current ?? newProfile(w.key, w.userId);
-      const seen = new Set<string>();
-      const commit: ProfileCommit = {
-        key: w.key,
-        expectedVersion: current?.version ?? 0,
-        profile,
-        events: [],
-        messageIds: [],
-      };
-      if (workspace) {
-        const history = histories.get(w.key);
-        if (history) commit.events.push(...rematerialise(profile, history, now, workspace));
-        else if (!current) profile.materialisedFor = workspace.materialisation;
-      }
-      let duplicates = 0;
-      for (const m of w.messages) {
-        if (applied.has(m.messageId) || seen.has(m.messageId)) {
-          duplicates++;
-          continue;
+  const { workspace } = options;
+  const now = options.now ?? Date.now;
+  const tallies = new Map<Work, { applied: number; duplicates: number }>();
+  const absorbKey = (w: Work, profiles: ReadonlyMap<string, Profile>) =>
+    // One absorb per commit (the port's unit); further linked ids are folded on later attempts.
+    w.absorbs.map(profileKeyForAnonymous).find((k) => profiles.has(k));
+  const loop = await commitDecisions<Work, BatchReads>(
+    store,
+    initial,
+    {
+      alsoRead: (w) => w.absorbs.map(profileKeyForAnonymous),
+      read: async (pending, profiles) => {
+        const messageIds = [...new Set(pending.flatMap((w) => w.messages.map((m) => m.messageId)))];
+        // Profiles kept for another workspace (a publication reads something new) are rebuilt from
+        // their stored history before anything is decided on them.
+        const stale = workspace
+          ? [...profiles.values()]
+              .filter((p) => p.materialisedFor !== workspace.materialisation)
+              .map((p) => p.key)
+          : [];
+        // Users who may enter a journey now: their recent calls tell whether an awaited event already happened.
+        const triggers = workspace?.journeys.triggerEvents;
+        const [applied, histories, journeyHistories] = await Promise.all([
+          store.appliedMessageIds(messageIds),
+          Promise.all(stale.map(async (key) => [key, await store.recentEvents(key, HISTORY_LIMIT)] as const)),
+          Promise.all(
+            pending
+              .filter(
+                (w) =>
+                  !stale.includes(w.key) &&
+                  triggers !== undefined &&
+                  w.messages.some((m) => m.type === 'track' && triggers.has(m.event as string)),
+              )
+              // A trigger looks at the calls at or after its own time (an exit or awaited event that
+              // arrived first): none older than the batch's oldest message can matter.
+              .map(async (w) => {
+                const since = Math.min(...w.messages.map((m) => m.timestamp));
+                return [w.key, await store.recentEvents(w.key, JOURNEY_HISTORY, since)] as const;
+              }),
+          ),
+        ]);
+        return { applied, histories: new Map(histories), journeyHistories: new Map(journeyHistories) };
+      },
+      decide: (w, profiles, at, reads) => {
+        const key = absorbKey(w, profiles);
+        const absorbed = key ? profiles.get(key) : undefined;
+        const history = reads.histories.get(w.key);
+        const absorbedHistory = key ? reads.histories.get(key) : undefined;
+        const decided = decideMessages(
+          {
+            key: w.key,
+            userId: w.userId,
+            current: profiles.get(w.key),
+            messages: w.messages,
+            applied: reads.applied,
+            ...(history ? { history } : {}),
+            recent: reads.journeyHistories.get(w.key) ?? [],
+            ...(absorbed ? { absorbed: { profile: absorbed, history: absorbedHistory } } : {}),
+          },
+          { workspace, now: at },
+          options,
+        );
+        tallies.set(w, { applied: decided.applied, duplicates: decided.duplicates });
+        return decided.decision;
+      },
+      landed: (w, decision) => {
+        const tally = tallies.get(w);
+        if (tally) {
+          result.applied += tally.applied;
+          result.duplicates += tally.duplicates;
         }
-        seen.add(m.messageId);
-        const event = applyMessage(profile, m, options);
-        commit.events.push(event);
-        if (workspace) commit.events.push(...updateForEvent(profile, event, now, workspace));
-        commit.messageIds.push(m.messageId);
-      }
-      // A new or rebuilt profile is checked against every segment once: one that holds without any of
-      // the user's events ("never ordered"), or that was just published, is otherwise never evaluated.
-      if (workspace && (!current || histories.has(w.key)) && commit.events.length > 0) {
-        const cause = commit.events.find((e) => e.type !== 'internal') ?? {
-          messageId: `rebuild:${workspace.materialisation}`,
-          timestamp: now,
-        };
-        const candidates = histories.has(w.key)
-          ? workspace.segments
-          : workspace.segmentsForNewProfile(commit.events.map((e) => e.event));
-        commit.events.push(...updateMembership(profile, candidates, cause, now, workspace));
-      }
-      // One absorb per commit (the port's unit); further linked ids are folded on later attempts.
-      const absorbKey = w.absorbs.map(profileKeyForAnonymous).find((k) => profiles.has(k));
-      let absorbed = absorbKey ? profiles.get(absorbKey) : undefined;
-      const absorbedHistory = absorbKey ? histories.get(absorbKey) : undefined;
-      if (absorbed && absorbedHistory && workspace) {
-        absorbed = structuredClone(absorbed);
-        rematerialise(absorbed, absorbedHistory, now, workspace);
-      }
-      if (absorbKey && absorbed) {
-        mergeProfile(profile, absorbed);
-        if (workspace) {
-          commit.events.push(...mergeMaterialised(profile, absorbed, now, workspace));
-          const cause = { messageId: `merge:${absorbKey}`, timestamp: profile.lastSeenAt };
-          commit.events.push(...updateMembership(profile, workspace.segments, cause, now, workspace));
-        }
-        commit.absorb = { key: absorbKey, expectedVersion: absorbed.version };
-      }
-      if (workspace && (workspace.journeys.size > 0 || profile.journeys)) {
-        const recent = histories.get(w.key) ?? journeyHistories.get(w.key) ?? [];
-        commit.events.push(...runJourneys(profile, commit.events, now, workspace, recent));
-      }
-      counts.set(w.key, { applied: commit.messageIds.length, duplicates });
-      if (commit.messageIds.length === 0 && !commit.absorb) continue;
-      if (workspace) {
-        const recent = histories.get(w.key) ?? journeyHistories.get(w.key) ?? [];
-        commit.counts = commitCounts(profile, commit.events, now, workspace, recent);
-        const check = planCheck(profile, now, workspace);
-        if (check) checks.push(check);
-      }
-      profile.version = commit.expectedVersion + 1;
-      commits.set(w.key, commit);
-    }
-
-    if (checks.length > 0 && options.scheduleChecks) await options.scheduleChecks(checks);
-
-    const { conflicts } = commits.size > 0 ? await store.commit([...commits.values()]) : { conflicts: [] };
-    const failed = new Set(conflicts);
-    const next: Work[] = [];
-    for (const w of pending) {
-      const commit = commits.get(w.key);
-      const absorbedKey = commit?.absorb?.key;
-      if (failed.has(w.key)) {
-        next.push(w);
-        continue;
-      }
-      const c = counts.get(w.key);
-      if (c) {
-        result.applied += c.applied;
-        result.duplicates += c.duplicates;
-      }
-      if (commit) {
-        result.profiles++;
-        if (w.key.startsWith('a:')) anonymousWrites.push(w.key.slice(2));
-      }
-      const remaining = w.absorbs.filter((id) => profileKeyForAnonymous(id) !== absorbedKey);
-      if (absorbedKey && remaining.length > 0) next.push({ ...w, messages: [], absorbs: remaining });
-    }
-    result.retries += failed.size;
-    pending = next;
-    if (failed.size > 0) await new Promise((r) => setTimeout(r, Math.random() * Math.min(50, attempt * 5)));
-  }
+        if (decision && w.key.startsWith('a:')) anonymousWrites.push(w.key.slice(2));
+        const absorbedKey = decision?.absorb?.key;
+        const remaining = w.absorbs.filter((id) => profileKeyForAnonymous(id) !== absorbedKey);
+        return absorbedKey && remaining.length > 0 ? [{ ...w, messages: [], absorbs: remaining }] : [];
+      },
+    },
+    {
+      ...(workspace ? { workspace } : {}),
+      now,
+      ...(options.scheduleChecks ? { scheduleChecks: options.scheduleChecks } : {}),
+    },
+  );
+  result.profiles += loop.written;
+  result.retries += loop.retries;
   return { anonymousWrites };
 }

@@ -1,8 +1,8 @@
-import { runJourneyTimers } from '../../decide/pipeline.ts';
+import { decideJourneyState } from '../../decide/journeys.ts';
 import type { Workspace } from '../../workspace/workspace.ts';
 import type { Store } from '../../ports/store.ts';
-import type { ScheduleChecks } from './checks.ts';
-import { updateProfile } from '../commit/commit-loop.ts';
+import type { ScheduleChecks } from '../../workspace/timers.ts';
+import { commitDecisions } from '../commit/commit-loop.ts';
 
 export const JOURNEY_CONTROL_QUEUE = 'journey-control';
 export const JOURNEY_CONTROL_JOB = 'apply';
@@ -53,8 +53,20 @@ async function walkOne(
   key: string,
   options: { workspace: Workspace; now: () => number; scheduleChecks: ScheduleChecks },
 ): Promise<boolean> {
-  const events = await updateProfile(store, key, options, (profile, now) =>
-    runJourneyTimers(profile, now, options.workspace),
+  let moved = false;
+  await commitDecisions(
+    store,
+    [{ key }],
+    {
+      decide: ({ key }, profiles, now) => {
+        const profile = profiles.get(key);
+        return profile ? decideJourneyState(profile, { workspace: options.workspace, now }) : null;
+      },
+      landed: (_, decision) => {
+        moved = (decision?.events.length ?? 0) > 0;
+      },
+    },
+    options,
   );
-  return (events?.length ?? 0) > 0;
+  return moved;
 }

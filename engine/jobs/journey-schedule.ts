@@ -1,11 +1,11 @@
 import { SCHEDULED_RUN } from '../../journeys/journey-set.ts';
-import { runJourneys } from '../../decide/pipeline.ts';
+import { decideScheduledRun } from '../../decide/journeys.ts';
 import type { Workspace } from '../../workspace/workspace.ts';
 import type { StoredEvent } from '../../model/events.ts';
 import type { Logger } from '../../ports/logger.ts';
 import type { Store } from '../../ports/store.ts';
-import type { ScheduleChecks } from './checks.ts';
-import { updateProfile } from '../commit/commit-loop.ts';
+import type { ScheduleChecks } from '../../workspace/timers.ts';
+import { commitDecisions } from '../commit/commit-loop.ts';
 
 export const JOURNEY_SCHEDULE_QUEUE = 'journey-schedules';
 export const JOURNEY_SCHEDULE_JOB = 'run';
@@ -83,8 +83,20 @@ async function enrolOne(
   trigger: StoredEvent,
   options: { workspace: Workspace; now: () => number; scheduleChecks: ScheduleChecks },
 ): Promise<boolean> {
-  const events = await updateProfile(store, key, options, (profile, now) =>
-    runJourneys(profile, [trigger], now, options.workspace),
+  let entered = false;
+  await commitDecisions(
+    store,
+    [{ key }],
+    {
+      decide: ({ key }, profiles, now) => {
+        const profile = profiles.get(key);
+        return profile ? decideScheduledRun(profile, trigger, { workspace: options.workspace, now }) : null;
+      },
+      landed: (_, decision) => {
+        entered = decision?.events.some((e) => e.event === 'journey_entered') ?? false;
+      },
+    },
+    options,
   );
-  return events?.some((e) => e.event === 'journey_entered') ?? false;
+  return entered;
 }

@@ -1,12 +1,10 @@
 import { createHash } from 'node:crypto';
-import { rematerialise, runJourneys, updateMembership } from '../../decide/pipeline.ts';
+import { decideRecompute } from '../../decide/recompute.ts';
 import type { Workspace } from '../../workspace/workspace.ts';
-import { HISTORY_LIMIT } from '../ingest/apply-batch.ts';
 import type { Logger } from '../../ports/logger.ts';
-import type { Store } from '../../ports/store.ts';
-import type { StoredEvent } from '../../model/events.ts';
-import type { ScheduleChecks } from './checks.ts';
-import { updateProfile } from '../commit/commit-loop.ts';
+import { HISTORY_LIMIT, type Store } from '../../ports/store.ts';
+import type { ScheduleChecks } from '../../workspace/timers.ts';
+import { commitDecisions } from '../commit/commit-loop.ts';
 
 export const RECOMPUTE_QUEUE = 'recompute';
 export const RECOMPUTE_JOB = 'recompute';
@@ -78,15 +76,16 @@ async function recomputeOne(
     (await store.getProfiles([key])).get(key)?.materialisedFor !== workspace.materialisation
       ? await store.recentEvents(key, HISTORY_LIMIT)
       : null;
-  const committed = await updateProfile(store, key, options, (profile, now) => {
-    const events: StoredEvent[] = [];
-    if (profile.materialisedFor !== workspace.materialisation)
-      events.push(...rematerialise(profile, history ?? [], now, workspace));
-    const cause = { messageId: options.cause, timestamp: now };
-    events.push(...updateMembership(profile, workspace.segments, cause, now, workspace));
-    // Users the publication moves into or out of a segment meet the journeys triggered by that.
-    events.push(...runJourneys(profile, [...events], now, workspace));
-    return events;
-  });
-  return committed !== null;
+  const { written } = await commitDecisions(
+    store,
+    [{ key }],
+    {
+      decide: ({ key }, profiles, now) => {
+        const profile = profiles.get(key);
+        return profile ? decideRecompute(profile, history, options.cause, { workspace, now }) : null;
+      },
+    },
+    options,
+  );
+  return written > 0;
 }

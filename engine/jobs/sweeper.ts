@@ -1,5 +1,5 @@
 import type { DueProfile, Store } from '../../ports/store.ts';
-import type { ScheduleChecks } from './checks.ts';
+import type { ScheduleChecks } from '../../workspace/timers.ts';
 
 /*
  * Timers are delayed jobs; the store says which ones should exist (each profile's committed `checkAt`,

@@ -14,11 +14,7 @@ import { readCounterDays } from '../../conversions/counters.ts';
 import type { InboundMessage, StoredEvent } from '../../model/events.ts';
 import { INGEST_JOB, INGEST_QUEUE } from '../ingest/ingest-queue.ts';
 import { startIngestWorker } from '../worker.ts';
-import {
-  JOURNEY_SCHEDULE_JOB,
-  JOURNEY_SCHEDULE_QUEUE,
-  journeyScheduleId,
-} from '../jobs/journey-schedule.ts';
+import { JOURNEY_SCHEDULE_JOB, JOURNEY_SCHEDULE_QUEUE, journeyScheduleId } from '../jobs/journey-schedule.ts';
 import { silentLogger } from '../../ports/logger.ts';
 
 const DAY = 86_400_000;

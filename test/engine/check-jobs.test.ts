@@ -4,11 +4,11 @@ import { MemoryStore } from '../../engine/adapters/stores/memory.ts';
 import type { ChannelGateway } from '../../ports/channel-gateway.ts';
 import {
   checkJobs,
-  DUE_TIMER_DELAY_MS,
   PROFILE_CHECK_BATCH_JOB,
   PROFILE_CHECK_JOB,
   runProfileChecks,
 } from '../../engine/jobs/checks.ts';
+import { DUE_TIMER_DELAY_MS } from '../../engine/commit/commit-loop.ts';
 import type { Profile } from '../../model/profile.ts';
 import { Workspace } from '../../workspace/workspace.ts';
 import { createCommit, makeProfile, updateCommit } from '../helpers/profiles.ts';

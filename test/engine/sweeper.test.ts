@@ -1,13 +1,9 @@
 import assert from 'node:assert/strict';
-import { DUE_TIMER_DELAY_MS } from '../../engine/jobs/checks.ts';
+import { DUE_TIMER_DELAY_MS } from '../../engine/commit/commit-loop.ts';
 import { after, before, describe, it } from 'node:test';
 import { MemoryStore } from '../../engine/adapters/stores/memory.ts';
-import {
-  checkJobId,
-  PROFILE_CHECK_JOB,
-  PROFILE_CHECKS_QUEUE,
-  type ProfileCheck,
-} from '../../engine/jobs/checks.ts';
+import { checkJobId, PROFILE_CHECK_JOB, PROFILE_CHECKS_QUEUE } from '../../engine/jobs/checks.ts';
+import type { ProfileCheck } from '../../workspace/timers.ts';
 import { SWEEP_GRACE_MS, SWEEPER_JOB, SWEEPER_QUEUE, sweepOverdue } from '../../engine/jobs/sweeper.ts';
 import { createCommit, makeProfile } from '../helpers/profiles.ts';
 import { type Engine, journeyEngine, track, waitThenHello } from '../journeys/helpers.ts';

@@ -5,7 +5,7 @@ import { VirtualClock } from '../../engine/clock.ts';
 import { INGEST_JOB, INGEST_QUEUE } from '../../engine/ingest/ingest-queue.ts';
 import { startIngestWorker } from '../../engine/worker.ts';
 import type { ChannelGateway } from '../../ports/channel-gateway.ts';
-import { DUE_TIMER_DELAY_MS } from '../../engine/jobs/checks.ts';
+import { DUE_TIMER_DELAY_MS } from '../../engine/commit/commit-loop.ts';
 import { silentLogger } from '../../ports/logger.ts';
 import type { JourneyDefinition, Step } from '../../journeys/journey.ts';
 import { journeyLogOf, timelineLine } from '../../journeys/timeline.ts';
