@@ -58,7 +58,7 @@ it('every curl example in docs/api.md returns what the page says', async () => {
       assert.doesNotThrow(() => JSON.parse(output), `${command}\n-> ${output}`);
       continue;
     }
-    // "..." in the README elides part of the output; every other fragment must appear as written.
+    // "..." on the page elides part of the output; every other fragment must appear as written.
     for (const fragment of expected
       .split('...')
       .map((f) => f.trim())

@@ -70,7 +70,7 @@ async function forEachProfile(store: Store, visit: (profile: Profile) => Promise
 }
 
 /**
- * Recomputes value tiers and RFM scores for every user (DESIGN 3.3): a first pass reads each
+ * Recomputes value tiers and RFM scores for every user: a first pass reads each
  * profile's orders in the window, a second writes traits (rfm_r, rfm_f, rfm_m, rfm_group,
  * value_tier) and tags (value:<tier>, rfm:<group>).
  */
