@@ -1,5 +1,5 @@
 /**
- * Reports (DESIGN 3.7): per journey and the workspace overview, answered from the store's counters
+ * Reports: per journey and the workspace overview, answered from the store's counters
  * (JSON, or CSV with `Accept: text/csv` / `?format=csv`), and the decision export (JSON lines).
  */
 import { stringify } from 'csv-stringify/sync';

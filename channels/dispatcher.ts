@@ -3,7 +3,7 @@
  * In order: route (the provider and the user's address), policy that needs no claim (consent,
  * suppression, quiet hours, a paused channel), the claim on the message id, rendering, frequency
  * caps and subscription credits (reserved atomically), the provider's rate, the call, and what the
- * answer's class calls for (channels.md: retry, wait, suppress, alert, reconcile).
+ * answer's class calls for (retry, wait, suppress, alert, reconcile).
  */
 import pLimit, { type LimitFunction } from 'p-limit';
 import type { StoredEvent } from '../model/events.ts';

@@ -38,7 +38,7 @@ export interface OptOutFact {
   dedupeKey: string;
 }
 
-/** A Mini Program / service-account subscription answer for one template (credits, channels.md 2.3). */
+/** A Mini Program / service-account subscription answer for one template (credits). */
 export interface SubscriptionFact {
   kind: 'subscription';
   appId: string;

@@ -5,7 +5,7 @@
  * one credential refresh a REFRESH_TOKEN answer calls for (refresh once, then retry once).
  */
 
-/** The classes of channels.md: what a provider's answer means for the engine. */
+/** The outcome classes: what a provider's answer means for the engine (channels/README.md). */
 export type OutcomeClass =
   /** Accepted by the provider (not yet delivered). */
   | 'OK'
@@ -85,7 +85,7 @@ export interface PushMessage {
   ttlSeconds?: number;
 }
 
-/** An Official Account template message (channels.md 2.2). */
+/** An Official Account template message. */
 export interface WechatTemplateMessage {
   templateId: string;
   url?: string;
@@ -94,7 +94,7 @@ export interface WechatTemplateMessage {
   data: Record<string, string>;
 }
 
-/** A Mini Program subscribe message (channels.md 2.3). */
+/** A Mini Program subscribe message. */
 export interface MiniprogramMessage {
   templateId: string;
   page?: string;

@@ -28,7 +28,7 @@ export interface Config {
   lockDurationMs: number;
   stalledIntervalMs: number;
   demo: boolean;
-  /** A workspace folder whose `segments/*.json` are published at start. */
+  /** A workspace folder whose changed files are published at start. */
   workspaceDir: string | undefined;
   /** Day boundaries for users without a timezone. */
   timezone: string;
@@ -54,7 +54,10 @@ export const DEMO_WORKSPACE = fileURLToPath(new URL('../fixtures/workspace', imp
 
 export const DEV_KEYS = { write: 'dev-write-key', admin: 'dev-admin-key', read: 'dev-read-key' } as const;
 
-/** Every environment variable Tideline reads, with its default; the README's table is this list. */
+/**
+ * Every environment variable Tideline reads, with its default: `tideline --help` prints this list, and
+ * docs/configuration.md is generated from it (`npm run docs:config`).
+ */
 export const ENVIRONMENT = [
   ['PORT', '3000', 'HTTP port of the API'],
   ['HOST', '0.0.0.0', 'interface the API listens on'],
@@ -85,7 +88,7 @@ export const ENVIRONMENT = [
   [
     'TIDELINE_WORKSPACE',
     'the demo workspace (start with the demo), else none',
-    'folder whose segments/*.json are published at start',
+    'workspace folder whose changed files are published (as new versions) at start',
   ],
   [
     'TIDELINE_WORKSPACE_REFRESH',
@@ -101,7 +104,7 @@ export const ENVIRONMENT = [
   [
     'TIDELINE_GLOBAL_CONTROL',
     '0',
-    'percent of users (profile buckets 0..N*100) who enter no journey: the global control group',
+    'percent of users (0 to 50; profile buckets 0..N*100) who enter no journey: the global control group',
   ],
   ['TIDELINE_WRITE_KEY', DEV_KEYS.write, 'ingest key: the Segment write key (HTTP Basic user name)'],
   ['TIDELINE_ADMIN_KEY', DEV_KEYS.admin, 'manage key: every API, including erasure'],
@@ -116,8 +119,12 @@ export const ENVIRONMENT = [
     'http://localhost:PORT',
     'where recipients reach the API: click and unsubscribe links',
   ],
-  ['TIDELINE_LINK_SECRET', 'derived from the manage key', 'signs click and unsubscribe links'],
-  ['LOG_LEVEL', 'info', 'pino level: debug, info, warn, error'],
+  [
+    'TIDELINE_LINK_SECRET',
+    'derived from the manage key',
+    'signs click and unsubscribe links; set it in production, or changing the manage key breaks links already sent',
+  ],
+  ['LOG_LEVEL', 'info', 'pino level: debug, info, warn, error, silent'],
 ] as const;
 
 export class ConfigError extends Error {}

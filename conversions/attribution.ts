@@ -1,5 +1,5 @@
 /**
- * Conversion attribution (DESIGN 3.7), decided on the profile inside the commit of the event that
+ * Conversion attribution, decided on the profile inside the commit of the event that
  * causes it. Every enrollment keeps a window on the user's profile: its messages (with the time each
  * left) and the goal events ("orders") that fell inside it. After each change the window's counter
  * contributions are computed afresh from what it holds and the difference goes into the commit, so

@@ -38,7 +38,7 @@ export interface CompiledJourney {
   holdoutBasisPoints: number;
   /** Channels the journey can send on (for the entry consent check). */
   channels: Set<Channel>;
-  /** The conversion goal (DESIGN 3.7); null when the journey has none. */
+  /** The conversion goal; null when the journey has none. */
   goal: CompiledGoal | null;
   /** What its conditions read: the workspace keeps those aggregates and event times on every profile. */
   reads: ConditionDependencies[];

@@ -1,5 +1,5 @@
 /**
- * Journeys reacting to a user's events and to the passage of time: entry (DESIGN 3.5 order: global
+ * Journeys reacting to a user's events and to the passage of time: entry (in this order: global
  * holdout, consent, audience, trigger condition, entry limits), exits, awaited events and timers.
  * Everything happens on the profile, inside the commit of the event or timer that caused it.
  */
@@ -218,7 +218,7 @@ function exitReason(journey: CompiledJourney, event: StoredEvent, ctx: WalkConte
   return hit ? `event:${event.event}` : null;
 }
 
-/** Tries to enrol the user on a trigger event, in the DESIGN order of checks; walks them if they enter. */
+/** Tries to enrol the user on a trigger event, checking in the order above; walks them if they enter. */
 function enter(
   profile: Profile,
   journey: CompiledJourney,

@@ -258,7 +258,7 @@ export function awaited(
   const step = compiled.step;
   if (step.type !== 'waitFor' || event.event !== step.event || event.type === 'internal' || event.late)
     return false;
-  // Since entry (DESIGN 3.5), not only since the user reached the step; an event passes one waitFor.
+  // Since entry, not only since the user reached the step; an event passes one waitFor.
   if (event.timestamp < enrollment.enteredAt || usedAwaited(enrollment, event)) return false;
   if (enrollment.dueAt !== null && event.timestamp > enrollment.dueAt) return false;
   if (step.match) {

@@ -5,7 +5,7 @@ import schema from '../schemas/lifecycle.schema.json' with { type: 'json' };
 /** Which events count as activity. Conversion events always count; system events never do. */
 export type ActivitySpec = { events: 'all' } | { events: string[] } | { exclude: string[] };
 
-/** A workspace's lifecycle configuration (DESIGN 3.4), as stored in its versioned JSON file. */
+/** A workspace's lifecycle configuration, as stored in its versioned JSON file. */
 export interface LifecycleConfig {
   $schema?: string;
   id: 'lifecycle';

@@ -1,5 +1,5 @@
 /**
- * Lifecycle decisions (DESIGN 3.4): pure functions of (state, input, now, config).
+ * Lifecycle decisions: pure functions of (state, input, now, config).
  *
  * Facts kept per user: firstSeenAt (earliest event), lastActivityAt (latest activity event),
  * convertedAt (earliest conversion event), all by event time, so they do not depend on arrival

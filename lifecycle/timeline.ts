@@ -1,6 +1,6 @@
 /**
- * Lifecycle as a pure function of the SET of a user's events (DESIGN 3.4, and 4: "the outcome of a
- * stream does not depend on worker count"). decide.ts moves a state event by event, so its record
+ * Lifecycle as a pure function of the SET of a user's events (the outcome of a
+ * stream must not depend on worker count). decide.ts moves a state event by event, so its record
  * depends on the order in which workers deliver the events; here the events are folded into an
  * order-independent summary, the ActivityTimeline, and the lifecycle is replayed from it.
  *

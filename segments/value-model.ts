@@ -1,5 +1,5 @@
 /**
- * Value tiers and RFM scores (DESIGN 3.3), computed on a schedule over all buyers:
+ * Value tiers and RFM scores, computed on a schedule over all buyers:
  * - R (recency: time since the last order, shorter is better), F (orders in the window), M (spend in
  *   the window) each scored 1-3 by tercile among the buyers: the lowest third 1, the highest 3;
  *   equal values share the lower score (rank of their first occurrence);

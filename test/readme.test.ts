@@ -11,15 +11,14 @@ interface Example {
   expected: string;
 }
 
-/** The curl examples of the README's "API by example" section, each with the output its `# ` lines promise. */
+/**
+ * The curl examples of docs/api.md ("API by example", linked from the README), each with the output
+ * its `# ` lines promise, in the page's order.
+ */
 function examples(): Example[] {
-  const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
-  const section = readme.slice(
-    readme.indexOf('## API by example'),
-    readme.indexOf('\n## ', readme.indexOf('## API by example') + 1),
-  );
+  const page = readFileSync(new URL('../docs/api.md', import.meta.url), 'utf8');
   const out: Example[] = [];
-  for (const block of section.matchAll(/```sh\n([\s\S]*?)```/g)) {
+  for (const block of page.matchAll(/```sh\n([\s\S]*?)```/g)) {
     let current: Example | null = null;
     for (const line of block[1].split('\n')) {
       if (line.startsWith('curl ')) {
@@ -48,7 +47,7 @@ after(async () => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
-it('every curl example in the README returns what the README says', async () => {
+it('every curl example in docs/api.md returns what the page says', async () => {
   const list = examples();
   assert.ok(list.length >= 8, `found ${list.length} examples`);
   for (const { command, expected } of list) {
@@ -59,7 +58,7 @@ it('every curl example in the README returns what the README says', async () => 
       assert.doesNotThrow(() => JSON.parse(output), `${command}\n-> ${output}`);
       continue;
     }
-    // "..." in the README elides part of the output; every other fragment must appear as written.
+    // "..." on the page elides part of the output; every other fragment must appear as written.
     for (const fragment of expected
       .split('...')
       .map((f) => f.trim())

@@ -103,7 +103,7 @@ export class Workspace {
   readonly journeys: JourneySet;
   /** Live message templates by id. */
   readonly templates: ReadonlyMap<string, TemplateDefinition>;
-  /** The lifecycle every profile follows (DESIGN 3.4 defaults unless the workspace has its own). */
+  /** The lifecycle every profile follows (the default lifecycle unless the workspace has its own). */
   readonly lifecycle: LifecycleConfig;
   /** Segments reading the profile: re-evaluated when the lifecycle moves with time. */
   get profileReadingSegments(): readonly CompiledSegment[] {

@@ -1,5 +1,5 @@
 /**
- * What Aliyun's answers mean for the engine (channels.md 1.4, 1.5). Business codes arrive in an
+ * What Aliyun's answers mean for the engine. Business codes arrive in an
  * HTTP 200 body; gateway codes as errors thrown by the SDK (ClientError, ServerError,
  * ThrottlingError), matched on `name` / `code` because duplicate SDK copies break `instanceof`.
  */

@@ -1,6 +1,6 @@
 /**
  * Aliyun SMS (dysmsapi 2017-05-25) through the official SDK: SendSms, SendBatchSms, and
- * QuerySendDetails to reconcile a send whose outcome is unknown (channels.md 1).
+ * QuerySendDetails to reconcile a send whose outcome is unknown.
  */
 import sdk from '@alicloud/dysmsapi20170525';
 import { $OpenApiUtil } from '@alicloud/openapi-core';

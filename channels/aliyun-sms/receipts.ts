@@ -1,5 +1,5 @@
 /**
- * Aliyun's HTTP pushes (channels.md 1.7): SmsReport (delivery receipts) and SmsUp (replies), each a
+ * Aliyun's HTTP pushes: SmsReport (delivery receipts) and SmsUp (replies), each a
  * JSON array, parsed into inbound facts. Aliyun re-pushes on any answer but SMS_PUSH_ANSWER, so
  * the facts carry dedupe keys.
  */

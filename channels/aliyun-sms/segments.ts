@@ -1,5 +1,5 @@
 /**
- * How Aliyun counts and bills an SMS (channels.md 1.8): the text as the phone shows it, signature
+ * How Aliyun counts and bills an SMS: the text as the phone shows it, signature
  * and its 【】 included.
  */
 

@@ -12,7 +12,7 @@ const DEAD_TOKEN = new Set([
 const BAD_TOPIC = new Set(['BadTopic', 'TopicDisallowed', 'MissingTopic']);
 
 /**
- * Classifies one `failed[]` entry of node-apn (channels.md 3.2). Entries with a status are APNs'
+ * Classifies one `failed[]` entry of node-apn. Entries with a status are APNs'
  * answers (`response.reason`, or the reason node-apn moved into `error` for 403
  * ExpiredProviderToken and 500); entries without one never got an answer.
  */

@@ -26,7 +26,7 @@ export interface ApnsOptions {
 }
 
 /**
- * Direct APNs over one HTTP/2 session (channels.md 3.2) through @parse/node-apn, no reconcile.
+ * Direct APNs over one HTTP/2 session through @parse/node-apn, no reconcile.
  *
  * node-apn's own retries are off (`connectionRetryLimit: 0`): it would resend 408/429/5xx answers
  * at once and up to three times (it misses APNs' lowercase retry-after header), behind the

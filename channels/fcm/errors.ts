@@ -23,7 +23,7 @@ interface RpcStatus {
 }
 
 /**
- * Classifies a non-200 answer of `messages:send` (channels.md 3.1): the FcmError detail's
+ * Classifies a non-200 answer of `messages:send`: the FcmError detail's
  * `errorCode` when present (as firebase-admin does), else the google.rpc.Status `status`, else the
  * HTTP status.
  */

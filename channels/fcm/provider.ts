@@ -23,7 +23,7 @@ export interface FcmOptions {
   now?: () => number;
 }
 
-/** Firebase Cloud Messaging HTTP v1 (channels.md 3.1): one token per request, no reconcile. */
+/** Firebase Cloud Messaging HTTP v1: one token per request, no reconcile. */
 export class FcmProvider implements ChannelProvider<PushAddress, PushMessage> {
   readonly name = 'fcm';
   private readonly sendUrl: string;

@@ -7,7 +7,7 @@ const RETRY_LATER = new Set([1012, 2002, 2005]);
 const PERM_MESSAGE = new Set([1002, 1003, 1005, 1009]);
 const PERM_CONFIG = new Set([1001, 1004, 1008, 1020, 2003, 2004, 2006, 2007]);
 
-/** Classifies a `/v3/push` answer (channels.md 3.3): `error.code` first, else the HTTP status. */
+/** Classifies a `/v3/push` answer: `error.code` first, else the HTTP status. */
 export function classifyJpushAnswer(answer: HttpAnswer): ProviderResult {
   const body = jsonObject(jsonBody(answer));
   if (answer.status === 200)

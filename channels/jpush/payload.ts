@@ -19,7 +19,7 @@ export interface JpushIosNotification {
   'mutable-content'?: true;
 }
 
-/** A JPush v3 push object for one device, as this client fills it (channels.md 3.3). */
+/** A JPush v3 push object for one device, as this client fills it. */
 export interface JpushPush {
   platform: ['android'] | ['ios'];
   audience: { registration_id: [string] };

@@ -15,7 +15,7 @@ export interface JpushOptions {
   timeoutMs?: number;
 }
 
-/** JPush REST API v3 (channels.md 3.3): one registration id per request, no reconcile. */
+/** JPush REST API v3: one registration id per request, no reconcile. */
 export class JpushProvider implements ChannelProvider<PushAddress, PushMessage> {
   readonly name = 'jpush';
   private readonly url: string;

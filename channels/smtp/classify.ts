@@ -1,5 +1,5 @@
 /**
- * What an SMTP answer means for the engine (channels.md 4.2). The server's reply decides when there
+ * What an SMTP answer means for the engine. The server's reply decides when there
  * is one: 5xx is permanent for whatever the failing command was about (RCPT TO: the recipient, DATA:
  * the message, anything else: our account or setup), 4xx asks us to come back later, 421 says the
  * server is closing. Without a reply it is the connection that failed, and what that means depends

@@ -1,4 +1,4 @@
-/** What one delivery becomes on the wire: headers and body of the email (channels.md 4.3, 6). */
+/** What one delivery becomes on the wire: headers and body of the email. */
 import { createHash } from 'node:crypto';
 import type { SendMailOptions } from 'nodemailer';
 import addressparser from 'nodemailer/lib/addressparser';
@@ -24,7 +24,7 @@ function senderDomain(from: string): string {
 /**
  * RFC 2369 `List-Unsubscribe` with both URIs in one field, and RFC 8058 `List-Unsubscribe-Post`
  * when there is an https URI to POST to. Raw headers: nodemailer's `list` option writes one field
- * per URI and renders the Post value as a URL (channels.md 4.3).
+ * per URI and renders the Post value as a URL.
  */
 export function listUnsubscribeHeaders(message: EmailMessage): Record<string, string> {
   const uris: string[] = [];

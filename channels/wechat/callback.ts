@@ -1,5 +1,5 @@
 /**
- * The callback URL's checks (channels.md 2.5, 2.7): the signature WeChat puts on every push, the
+ * The callback URL's checks: the signature WeChat puts on every push, the
  * URL verification echo, and opening a push (plaintext, or AES in safe / compatible mode). Pure
  * functions, for the API's inbound route. Parsing the opened message and turning it into facts is
  * in events.ts, re-exported here.

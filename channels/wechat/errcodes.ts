@@ -1,4 +1,4 @@
-/** What a WeChat `errcode` means for a send (channels.md 2.4). */
+/** What a WeChat `errcode` means for a send. */
 import type { OutcomeClass, ProviderResult } from '../provider.ts';
 
 /** The access token is expired, invalid or missing: refresh it once, then retry once. */

@@ -1,5 +1,5 @@
 /**
- * WeChat pushes (channels.md 2.6) as inbound facts: follows, scans, menu use and locations become
+ * WeChat pushes as inbound facts: follows, scans, menu use and locations become
  * Segment calls for the openid, consent changes identify calls and opt-outs, and send results and
  * subscription answers receipts and subscription facts.
  */

@@ -1,5 +1,5 @@
 /**
- * The value limits of typed template keywords (channels.md 2.3): a key's type is its name without
+ * The value limits of typed template keywords: a key's type is its name without
  * the trailing number (`thing2`, `character_string1`, `date01`). WeChat answers 47003 to a value
  * outside them. Keys of other names (legacy `keyword1`, `first`) and `const` / `enum` values
  * (approved per template) are not checked.

@@ -1,5 +1,5 @@
 /**
- * Mini Program subscribe messages (channels.md 2.3): `POST /cgi-bin/message/subscribe/send`.
+ * Mini Program subscribe messages: `POST /cgi-bin/message/subscribe/send`.
  * Each send spends one of the user's credits for the template (43101 when none is left). There is
  * no dedupe key, so there is no `reconcile`: after a timeout (UNKNOWN) the message is never sent
  * again, and neither after a 5xx, which may have come after the send was executed.

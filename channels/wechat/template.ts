@@ -1,5 +1,5 @@
 /**
- * Official / Service Account template messages (channels.md 2.2):
+ * Official / Service Account template messages:
  * `POST /cgi-bin/message/template/send`, with our message id as `client_msg_id`.
  */
 import { createHash } from 'node:crypto';

@@ -1,6 +1,6 @@
 /**
  * The access token of one app (appId + AppSecret), from `POST /cgi-bin/stable_token` in normal
- * mode (channels.md 2.1): every caller shares one token in memory and at most one fetch in flight.
+ * mode: every caller shares one token in memory and at most one fetch in flight.
  */
 import { post } from '../http.ts';
 import type { ProviderResult } from '../provider.ts';

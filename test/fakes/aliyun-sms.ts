@@ -1,5 +1,5 @@
 /**
- * A local Aliyun SMS endpoint (dysmsapi 2017-05-25, channels.md 1.2-1.4, 1.9) for the real SDK:
+ * A local Aliyun SMS endpoint (dysmsapi 2017-05-25) for the real SDK:
  * verifies the ACS3-HMAC-SHA256 signature, takes SendSms / SendBatchSms, serves what it took to
  * QuerySendDetails, and answers each phone number from a script. Used by tests, benchmarks and the
  * dev script, so it stays free of test-runner imports.
@@ -277,7 +277,7 @@ export async function startAliyunSmsFake(options: AliyunSmsFakeOptions = {}): Pr
 }
 
 /**
- * The ACS3-HMAC-SHA256 check (channels.md 1.2), rebuilt from the request as received: the query,
+ * The ACS3-HMAC-SHA256 check, rebuilt from the request as received: the query,
  * every `host` / `content-type` / `x-acs-*` header, and the body's hash.
  */
 function verifySignature(

@@ -1,5 +1,5 @@
 /**
- * A local APNs provider API (HTTP/2 over TLS, token auth; channels.md 3.2), for tests, benches and
+ * A local APNs provider API (HTTP/2 over TLS, token auth), for tests, benches and
  * dev scripts. The certificate is self-signed and made at start (clients need
  * `rejectUnauthorized: false`). It verifies the ES256 provider JWT against the p8 key, checks the
  * headers, and answers per device token suffix:

@@ -1,5 +1,5 @@
 /**
- * A local FCM HTTP v1 endpoint and Google token endpoint (channels.md 3.1), for tests, benches and
+ * A local FCM HTTP v1 endpoint and Google token endpoint, for tests, benches and
  * dev scripts. It verifies the service account's JWT assertion, checks the Bearer token on each
  * send, and answers per device token suffix:
  *

@@ -1,5 +1,5 @@
 /**
- * A local JPush REST API v3 push endpoint (channels.md 3.3), for tests, benches and dev scripts. It
+ * A local JPush REST API v3 push endpoint, for tests, benches and dev scripts. It
  * checks Basic auth and the push object's shape, keeps a rate window (X-Rate-Limit-* headers on
  * every answer, 429 code 2002 past the quota), and answers per (first) registration id suffix:
  *

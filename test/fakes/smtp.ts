@@ -1,5 +1,5 @@
 /**
- * A real SMTP server on 127.0.0.1 (smtp-server + mailparser, channels.md 4.4) for the SMTP
+ * A real SMTP server on 127.0.0.1 (smtp-server + mailparser) for the SMTP
  * provider's tests, benchmarks and dev scripts. Outcomes are scripted by the local part of the
  * addresses (SCRIPTED_RECIPIENTS, SCRIPTED_SENDERS); every other address is accepted. Imports
  * nothing from node:test.

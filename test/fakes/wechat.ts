@@ -1,5 +1,5 @@
 /**
- * A local WeChat API (channels.md 2.9) on 127.0.0.1: access tokens, template and subscribe sends
+ * A local WeChat API on 127.0.0.1: access tokens, template and subscribe sends
  * checked against registered templates, client_msg_id dedupe, outcomes scripted by openid, and a
  * push simulator that signs (and in safe mode encrypts) events like WeChat and retries them.
  * Used by tests, benchmarks and dev scripts: no test framework imports here.

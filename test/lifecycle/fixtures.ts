@@ -21,7 +21,7 @@ export function load(doc: unknown): LifecycleConfig {
 export const FULL = load(
   JSON.parse(readFileSync(new URL('../../fixtures/workspace/lifecycle.json', import.meta.url), 'utf8')),
 );
-/** DESIGN 3.4's defaults: churned and reactivated off. */
+/** The default lifecycle: churned and reactivated off. */
 export const BASIC = DEFAULT_LIFECYCLE;
 
 /** Feeds events to the event-by-event reference (decide.ts), each at its own time; what it emits. */

@@ -1,5 +1,5 @@
 /**
- * DESIGN 5: the compiled predicate must agree with json-rules-engine (the reference) on generated
+ * The compiled predicate must agree with json-rules-engine (the reference) on generated
  * conditions and facts: same result, or both throw.
  */
 import { test } from 'node:test';

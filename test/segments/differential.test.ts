@@ -1,5 +1,5 @@
 /**
- * Issue 3, done-means: for generated profiles and randomly generated segment conditions, the
+ * For generated profiles and randomly generated segment conditions, the
  * incremental membership kept by applyBatch (materialised aggregates and event times, re-evaluated
  * through the dependency index) equals a full re-evaluation by json-rules-engine over the whole
  * stored history.
