@@ -13,7 +13,7 @@ import { reportRoutes } from './reports.ts';
 import { consoleRoutes } from './console.ts';
 import type { DefinitionKind, DefinitionStore } from '../ports/definitions.ts';
 import { journeyContext } from '../journeys/context.ts';
-import { validateJourney, validateTemplate } from '../journeys/validate.ts';
+import { validateJourney } from '../journeys/validate.ts';
 import { validateSegment } from '../segments/segment.ts';
 import { validateTagRule } from '../segments/tag-rule.ts';
 import { validateValueModel } from '../segments/value-model-config.ts';
@@ -26,6 +26,7 @@ import type { ChannelState } from '../ports/channel-state.ts';
 import { channelRoutes } from './channels.ts';
 import { inboundRoutes } from './inbound.ts';
 import type { WechatCallbackKeys } from '../channels/registry.ts';
+import { validateTemplate } from '../templates/validate.ts';
 
 function collections(definitions: DefinitionStore): DefinitionCollection[] {
   return [

@@ -2,7 +2,6 @@ import express, { type Router } from 'express';
 import type { StoredEvent } from '../model/events.ts';
 import type { Profile } from '../model/profile.ts';
 import { HISTORY_LIMIT, type Store } from '../ports/store.ts';
-import type { JourneyMemory } from '../journeys/enrollment.ts';
 import { type KeyRing, requireScope } from './auth.ts';
 import { HttpError } from './errors.ts';
 import { resolveKey } from './users.ts';
@@ -13,6 +12,7 @@ import { journeyContext } from '../journeys/context.ts';
 import { journeyLogOf } from '../journeys/timeline.ts';
 import { validateJourney } from '../journeys/validate.ts';
 import type { Workspace } from '../workspace/workspace.ts';
+import type { JourneyMemory } from '../model/journeys.ts';
 
 const PAGE = 500;
 

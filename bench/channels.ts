@@ -16,10 +16,8 @@
  */
 import { createHash } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import type { OutboxMessage } from '../ports/channel-gateway.ts';
 import { checkJobs, PROFILE_CHECKS_QUEUE } from '../engine/jobs/checks.ts';
 import type { Profile } from '../model/profile.ts';
-import type { Channel } from '../journeys/journey.ts';
 import { redisView } from '../test/helpers/cluster.ts';
 import { waitFor } from '../test/helpers/engine.ts';
 import { forkFakes } from '../test/helpers/fakes.ts';
@@ -27,6 +25,8 @@ import { createCommit, makeProfile } from '../test/helpers/profiles.ts';
 import { workspaceFolder } from '../test/helpers/workspace-folder.ts';
 import { removeKeys, spawnTideline, uniquePrefix } from '../test/helpers/processes.ts';
 import { fmt, log, median } from './stats.ts';
+import type { SendChannel } from '../model/channels.ts';
+import type { OutboxMessage } from '../model/journeys.ts';
 
 const { values } = parseArgs({
   options: {
@@ -112,7 +112,7 @@ function workspace(): string {
   return workspaceFolder(files);
 }
 
-const CHANNEL: Record<Adapter, Channel> = {
+const CHANNEL: Record<Adapter, SendChannel> = {
   sms: 'sms',
   wechat: 'wechat',
   email: 'email',

@@ -27,7 +27,7 @@ import { readJourneyCounters, readLastTouchCounters } from '../reports/read.ts';
 import type { StoredEvent } from '../model/events.ts';
 import { SystemClock } from '../engine/clock.ts';
 import { silentLogger } from '../ports/logger.ts';
-import { addCount, type Counts, type Store } from '../ports/store.ts';
+import { addCount, type Store } from '../ports/store.ts';
 import { logEntry } from '../journeys/enrollment.ts';
 import type { JourneyDefinition } from '../journeys/journey.ts';
 import { journeyReport } from '../reports/journey-report.ts';
@@ -38,6 +38,7 @@ import { Redis } from 'ioredis';
 import { RedisStore } from '../engine/adapters/stores/redis.ts';
 import { prng } from '../test/helpers/random.ts';
 import { fmt, log, median } from './stats.ts';
+import type { Counts } from '../model/conversions.ts';
 
 const { values } = parseArgs({
   options: {

@@ -6,9 +6,9 @@ import { readFile } from 'node:fs/promises';
 import { Ajv } from 'ajv';
 import schema from '../schemas/channels.schema.json' with { type: 'json' };
 import type { RuleFault } from '../rules/types.ts';
-import { schemaFaults } from '../journeys/validate.ts';
 import { parseDurationMs } from '../rules/durations.ts';
 import type { JsonObject } from '../model/json.ts';
+import { schemaFaults } from '../rules/schema-faults.ts';
 
 export type ProviderName = 'aliyun-sms' | 'smtp' | 'fcm' | 'apns' | 'jpush' | 'wechat' | 'miniprogram';
 export type CapChannel = 'any' | 'sms' | 'email' | 'push' | 'wechat' | 'miniprogram';

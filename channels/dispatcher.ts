@@ -6,20 +6,13 @@
  * answer's class calls for (retry, wait, suppress, alert, reconcile).
  */
 import pLimit, { type LimitFunction } from 'p-limit';
+import { quietEnd, sendBackoff } from '../policy/send-time.ts';
 import type { StoredEvent } from '../model/events.ts';
 import type { Json, JsonObject } from '../model/json.ts';
-import type {
-  ChannelGateway,
-  OutboxMessage,
-  SendOutcome,
-  SendRequest,
-} from '../ports/channel-gateway.ts';
+import type { ChannelGateway, SendOutcome, SendRequest } from '../ports/channel-gateway.ts';
 import type { ChannelState, MessageRecord } from '../ports/channel-state.ts';
 import type { Logger } from '../ports/logger.ts';
 import type { Profile } from '../model/profile.ts';
-import type { TemplateDefinition } from '../journeys/journey.ts';
-import { sendBackoff } from '../journeys/outbox.ts';
-import { quietEnd } from '../journeys/walk.ts';
 import { Batcher } from './batcher.ts';
 import { deviceOf, emailOf, maskAddress, openIdOf, phoneOf } from './addresses.ts';
 import type { SendPolicy } from './config.ts';
@@ -38,7 +31,9 @@ import type {
   WechatTemplateMessage,
 } from './provider.ts';
 import type { SandboxChannel } from './sandbox/sandbox.ts';
-import { profileScope, readsEvent, RenderError, renderContent } from './templates/render.ts';
+import { profileScope, readsEvent, RenderError, renderContent } from '../templates/render.ts';
+import type { OutboxMessage } from '../model/journeys.ts';
+import type { TemplateDefinition } from '../templates/template.ts';
 
 // The adapters differ in address and message types; the dispatcher holds them side by side.
 type AnyProvider = ChannelProvider<never, never>;

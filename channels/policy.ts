@@ -3,11 +3,11 @@
  * cap that applies must have room), the marketing-push cap per device, and China's daytime window
  * for promotional SMS.
  */
-import type { QuietHours } from '../journeys/journey.ts';
-import { quietEnd } from '../journeys/walk.ts';
 import type { CapWindow } from '../ports/channel-state.ts';
+import { quietEnd } from '../policy/send-time.ts';
 import { parseDurationMs } from '../rules/durations.ts';
 import type { SendPolicy } from './config.ts';
+import type { QuietHours } from '../model/channels.ts';
 
 const DAY_MS = 86_400_000;
 

@@ -13,13 +13,10 @@ import { MongoStore } from '../engine/adapters/stores/mongodb.ts';
 import { RedisStore } from '../engine/adapters/stores/redis.ts';
 import { SystemClock } from '../engine/clock.ts';
 import { INGEST_JOB, INGEST_QUEUE, IngestBuffer, type IngestJob } from '../engine/ingest/ingest-queue.ts';
-import { startIngestWorker } from '../engine/worker.ts';
+import { startWorker } from '../engine/worker.ts';
+import { httpWebhookCaller } from '../engine/adapters/webhooks/http.ts';
 import { RECOMPUTE_JOB, RECOMPUTE_QUEUE, recomputeJobId } from '../engine/jobs/recompute.ts';
-import {
-  VALUE_MODEL_JOB,
-  VALUE_MODEL_QUEUE,
-  VALUE_MODEL_SCHEDULE,
-} from '../engine/jobs/value-model.ts';
+import { VALUE_MODEL_JOB, VALUE_MODEL_QUEUE, VALUE_MODEL_SCHEDULE } from '../engine/jobs/value-model.ts';
 import { SWEEPER_JOB, SWEEPER_QUEUE, SWEEPER_SCHEDULE } from '../engine/jobs/sweeper.ts';
 import type { Job, Scheduler } from '../ports/scheduler.ts';
 import { JOURNEY_CONTROL_JOB, JOURNEY_CONTROL_QUEUE } from '../engine/jobs/journey-control.ts';
@@ -313,7 +310,7 @@ export async function startEngine(config: Config, roles: Roles, logger: Logger):
       logger,
       timezone: config.timezone,
     });
-    startIngestWorker(
+    startWorker(
       scheduler,
       store,
       {
@@ -324,6 +321,7 @@ export async function startEngine(config: Config, roles: Roles, logger: Logger):
         refreshWorkspace,
         now: Date.now,
         gateway,
+        callWebhook: httpWebhookCaller,
       },
       logger,
     );

@@ -1,16 +1,17 @@
 import { validateChannels } from '../channels/config.ts';
-import { templateNote } from '../channels/templates/limits.ts';
-import type { TemplateDefinition } from '../journeys/journey.ts';
+import { templateNote } from '../templates/limits.ts';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { CHANNELS } from '../journeys/journey.ts';
-import { type JourneyContext, validateJourney, validateTemplate } from '../journeys/validate.ts';
+import { type JourneyContext, validateJourney } from '../journeys/validate.ts';
 import { validateLifecycleConfig } from '../lifecycle/config.ts';
 import { validateCondition } from '../rules/validate.ts';
 import type { RuleFault } from '../rules/types.ts';
 import { validateSegment } from '../segments/segment.ts';
 import { validateTagRule } from '../segments/tag-rule.ts';
 import { validateValueModel } from '../segments/value-model-config.ts';
+import { SEND_CHANNELS } from '../model/channels.ts';
+import type { TemplateDefinition } from '../templates/template.ts';
+import { validateTemplate } from '../templates/validate.ts';
 
 export interface FileReport {
   file: string;
@@ -73,7 +74,7 @@ function referencable(docs: readonly unknown[]): JourneyContext {
     if (kind === 'segment') segments.add(d.id);
     if (kind === 'template' && typeof d.channel === 'string') templates.set(d.id, { channel: d.channel });
   }
-  return { segments, templates, channels: new Set(CHANNELS) };
+  return { segments, templates, channels: new Set(SEND_CHANNELS) };
 }
 
 /** The workspace folder around a file in one of its folders (`<ws>/journeys/x.json` -> `<ws>`). */

@@ -3,11 +3,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { JsonObject } from '../model/json.ts';
 import type { Logger } from '../ports/logger.ts';
-import {
-  DefinitionConflict,
-  type DefinitionKind,
-  type DefinitionStore,
-} from '../ports/definitions.ts';
+import { DefinitionConflict, type DefinitionKind, type DefinitionStore } from '../ports/definitions.ts';
 import type { RuleFault } from '../rules/types.ts';
 import { type SegmentDefinition, validateSegment } from '../segments/segment.ts';
 import { type TagRuleDefinition, validateTagRule } from '../segments/tag-rule.ts';
@@ -16,9 +12,11 @@ import { ConfigError } from './config.ts';
 import { type ValueModelConfig, validateValueModel } from '../segments/value-model-config.ts';
 import { type LifecycleConfig, validateLifecycleConfig } from '../lifecycle/config.ts';
 import { contextOf, journeyContext } from '../journeys/context.ts';
-import type { JourneyDefinition, TemplateDefinition } from '../journeys/journey.ts';
+import type { JourneyDefinition } from '../journeys/journey.ts';
 import type { JourneyRunState } from '../journeys/journey-set.ts';
-import { type JourneyContext, validateJourney, validateTemplate } from '../journeys/validate.ts';
+import { type JourneyContext, validateJourney } from '../journeys/validate.ts';
+import type { TemplateDefinition } from '../templates/template.ts';
+import { validateTemplate } from '../templates/validate.ts';
 
 /** Where each kind of definition lives in a workspace folder, and how it is checked. */
 export const WORKSPACE_FOLDERS: {

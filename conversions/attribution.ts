@@ -16,52 +16,15 @@
  */
 import type { Json } from '../model/json.ts';
 import type { StoredEvent } from '../model/events.ts';
-import { addCount, type Counts } from '../ports/store.ts';
+import { addCount } from '../ports/store.ts';
 import type { Profile } from '../model/profile.ts';
 import type { CompiledGoal } from '../journeys/compile.ts';
 import { valueAtPath } from '../journeys/enrollment.ts';
 import type { JourneySet } from '../journeys/journey-set.ts';
 import { profileContext } from '../segments/context.ts';
 import { holds } from '../segments/membership.ts';
-import { bucket, countAt, countJourneyLog, type Group } from './counters.ts';
-
-export interface WindowMessage {
-  id: string;
-  step: string;
-  channel: string;
-  template: string;
-  /** When it left (sent or recorded by the sandbox); null until then, and for messages never sent. */
-  sentAt: number | null;
-}
-
-/** A goal event inside a window (an order, for revenue). */
-export interface WindowOrder {
-  /** The order id (or the goal event's id when it has none). */
-  id: string;
-  /** The goal event's messageId. */
-  event: string;
-  at: number;
-  /** Revenue in hundredths. */
-  cents: number;
-  /** The order's first event inside an enrollment window of its journey: only it adds the order and revenue. */
-  journeyOwner: boolean;
-  /** The first event of this order in any window of the user: only it adds to the last-touch view. */
-  workspaceOwner: boolean;
-}
-
-export interface ConversionWindow {
-  journeyId: string;
-  version: number;
-  enrollmentId: string;
-  group: Group;
-  enteredAt: number;
-  /** The goal's window, ms. */
-  within: number;
-  messages: WindowMessage[];
-  orders: WindowOrder[];
-  /** What this window adds to the counters now (what a change is compared with). */
-  counted: Counts;
-}
+import { bucket, countAt, countJourneyLog } from './counters.ts';
+import type { ConversionWindow, Counts, WindowMessage, WindowOrder } from '../model/conversions.ts';
 
 export interface AttributionOptions {
   journeys: JourneySet;
@@ -80,13 +43,6 @@ export const CONVERSION_GRACE_MS = 24 * 3_600_000;
 /** How long an order id is remembered as counted (posted again later, it counts again). */
 const ORDER_MEMORY_MS = 90 * 24 * 3_600_000;
 const MAX_ORDER_MARKS = 500;
-
-/** An order already counted for a journey (`scope` = its id) or for the workspace's last touch (''). */
-export interface CountedOrder {
-  scope: string;
-  id: string;
-  at: number;
-}
 
 /** At most this many windows per user (the oldest closed ones go first). */
 const MAX_WINDOWS = 100;

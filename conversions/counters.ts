@@ -22,7 +22,8 @@
  * | lt/ltr | (workspace) journey, order hour                 | last-touch orders / revenue                 |
  */
 import type { StoredEvent } from '../model/events.ts';
-import { addCount, type Counts, type Store } from '../ports/store.ts';
+import { addCount, type Store } from '../ports/store.ts';
+import type { Counts } from '../model/conversions.ts';
 
 export const BUCKET_MS = 3_600_000;
 /** The counters' time bucket of an event time: its UTC hour. */
@@ -61,9 +62,6 @@ export async function readCounterDays(
     scopes.push(journeyId === null ? `w:${day}` : `j:${journeyId}:${day}`);
   return Promise.all(scopes.map((scope) => store.readCounters(scope)));
 }
-
-/** Treatment, the journey's holdout, or the workspace's global control group. */
-export type Group = 't' | 'h' | 'c';
 
 /** A field name; `|` inside a part (a free-text exit reason) is replaced so fields split back cleanly. */
 export const field = (...parts: (string | number)[]): string =>

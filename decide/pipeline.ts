@@ -1,15 +1,7 @@
 import { CONVERSION_GRACE_MS, reportCounts } from '../conversions/attribution.ts';
-import type { Counts } from '../ports/store.ts';
 import type { StoredEvent } from '../model/events.ts';
 import type { Profile } from '../model/profile.ts';
-import {
-  type AggregateState,
-  aggregateEventOf,
-  backfill,
-  emptyAggregate,
-  mergeAggregates,
-  recordEvent,
-} from '../rules/aggregates.ts';
+import { aggregateEventOf, backfill, emptyAggregate, mergeAggregates, recordEvent } from '../rules/aggregates.ts';
 import { backfillEventTimes, recordEventTime } from '../rules/event-times.ts';
 import { profileContext } from '../segments/context.ts';
 import { type CompiledSegment, evaluateMembership } from '../segments/membership.ts';
@@ -24,6 +16,8 @@ import {
 } from '../journeys/runtime.ts';
 import { changedProfile } from '../journeys/walk.ts';
 import type { WebhookOutcomes } from '../journeys/webhook.ts';
+import type { AggregateState } from '../model/aggregates.ts';
+import type { Counts } from '../model/conversions.ts';
 
 function internalEvent(
   name: 'segment_entered' | 'segment_exited',

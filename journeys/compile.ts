@@ -6,7 +6,8 @@ import { compile, type Predicate } from '../rules/compile.ts';
 import { type ConditionDependencies, dependencies } from '../rules/dependencies.ts';
 import type { Condition } from '../rules/types.ts';
 import { durationMs } from '../rules/durations.ts';
-import type { Channel, JourneyDefinition, Step } from './journey.ts';
+import type { JourneyDefinition, Step } from './journey.ts';
+import type { SendChannel } from '../model/channels.ts';
 
 export interface CompiledStep {
   step: Step;
@@ -37,7 +38,7 @@ export interface CompiledJourney {
   /** 0-10000: users whose journey hash falls below walk as shadows. */
   holdoutBasisPoints: number;
   /** Channels the journey can send on (for the entry consent check). */
-  channels: Set<Channel>;
+  channels: Set<SendChannel>;
   /** The conversion goal; null when the journey has none. */
   goal: CompiledGoal | null;
   /** What its conditions read: the workspace keeps those aggregates and event times on every profile. */
@@ -100,7 +101,7 @@ const maybe = (condition: Condition | undefined): Predicate | null =>
 export function compileJourney(definition: JourneyDefinition): CompiledJourney {
   const steps = new Map<string, CompiledStep>();
   const matchPaths = new Set<string>();
-  const channels = new Set<Channel>();
+  const channels = new Set<SendChannel>();
   definition.steps.forEach((step, index) => {
     const compiled: CompiledStep = {
       step,

@@ -1,7 +1,7 @@
 import type { JsonObject } from '../model/json.ts';
 import type { DefinitionStore } from '../ports/definitions.ts';
-import { CHANNELS } from './journey.ts';
 import type { JourneyContext } from './validate.ts';
+import { SEND_CHANNELS } from '../model/channels.ts';
 
 type Documents = { segments?: readonly JsonObject[]; templates?: readonly JsonObject[] };
 
@@ -10,7 +10,7 @@ export function contextOf(docs: Documents): JourneyContext {
   return {
     segments: new Set((docs.segments ?? []).map((d) => String(d.id))),
     templates: new Map((docs.templates ?? []).map((d) => [String(d.id), { channel: String(d.channel) }])),
-    channels: new Set(CHANNELS),
+    channels: new Set(SEND_CHANNELS),
   };
 }
 

@@ -6,37 +6,7 @@
 import { createHash } from 'node:crypto';
 import type { Json } from '../model/json.ts';
 import type { StoredEvent } from '../model/events.ts';
-
-export interface Enrollment {
-  /** `<journeyId>:<trigger messageId>`: one enrollment per trigger event. */
-  id: string;
-  /** The journey version the user entered and stays on. */
-  version: number;
-  /** Event time of the trigger. */
-  enteredAt: number;
-  trigger: { messageId: string; event: string };
-  /** Values of the trigger at the paths waitFor steps match on (`properties.cartId`). */
-  keys: Record<string, Json>;
-  /** A holdout user walks as a shadow: every gate is evaluated, nothing is sent. */
-  holdout: boolean;
-  /** The step the user is at. */
-  step: string;
-  /** When they reached it (logical time: the trigger's, a timer's due time, an awaited event's). */
-  arrivedAt: number;
-  /** Steps reached so far; with the step id it names each visit (deterministic message ids). */
-  visits: number;
-  /** A wait's due time or a waitFor's timeout; null while nothing is pending. */
-  dueAt: number | null;
-  /** Calls made so far at the webhook step the user is at. */
-  webhookAttempts?: number;
-  /** Why a send step waits: for a trailing identify (`contact`), or for quiet hours to end. */
-  deferral?: 'contact' | 'quiet';
-  /**
-   * Events the journey's waitFor steps await, seen since entry while the user was elsewhere (a waitFor
-   * reached later passes at once on one), and those that already passed a waitFor (each passes one).
-   */
-  seen?: { event: StoredEvent; used: boolean }[];
-}
+import type { Enrollment, JourneyMemory } from '../model/journeys.ts';
 
 /** How many awaited events an enrollment remembers (the oldest are forgotten first). */
 const SEEN_LIMIT = 20;
@@ -61,18 +31,6 @@ export function rememberAwaited(enrollment: Enrollment, event: StoredEvent, used
 /** Whether the event already passed a waitFor of this enrollment. */
 export const usedAwaited = (enrollment: Enrollment, event: StoredEvent): boolean =>
   enrollment.seen?.some((s) => s.used && s.event.messageId === event.messageId) ?? false;
-
-/** One user's record of one journey. */
-export interface JourneyMemory {
-  active: Enrollment | null;
-  entries: number;
-  lastEnteredAt: number | null;
-  lastExitedAt: number | null;
-  /** The messageId of the trigger that last enrolled the user: the same trigger never enrols twice. */
-  lastTrigger?: string;
-}
-
-export type JourneyMemories = Record<string, JourneyMemory>;
 
 export const emptyMemory = (): JourneyMemory => ({
   active: null,

@@ -5,12 +5,8 @@
  */
 import type { Json, JsonObject } from '../model/json.ts';
 import type { Condition } from '../rules/types.ts';
-
-export const CHANNELS = ['sms', 'email', 'push', 'wechat', 'miniprogram', 'sandbox'] as const;
-export type Channel = (typeof CHANNELS)[number];
-
-export const LIFECYCLE_STATES = ['new', 'active', 'dormant', 'churned', 'reactivated'] as const;
-export type LifecycleState = (typeof LIFECYCLE_STATES)[number];
+import type { QuietHours, SendChannel } from '../model/channels.ts';
+import type { LifecycleStage } from '../model/lifecycle.ts';
 
 export const TRIGGER_TYPES = ['event', 'segment', 'lifecycle', 'schedule'] as const;
 export const STEP_TYPES = [
@@ -67,9 +63,9 @@ export interface SegmentTrigger {
 
 export interface LifecycleTrigger {
   type: 'lifecycle';
-  to: LifecycleState;
+  to: LifecycleStage;
   /** Absent: from any state. */
-  from?: LifecycleState;
+  from?: LifecycleStage;
 }
 
 export interface ScheduleTrigger {
@@ -117,13 +113,6 @@ export interface JourneyPolicy {
   transactional?: boolean;
 }
 
-export interface QuietHours {
-  /** `HH:MM`, user's timezone; the window may wrap midnight (`21:00` to `08:00`). */
-  start: string;
-  end: string;
-  action: 'defer' | 'drop';
-}
-
 // ---------------------------------------------------------------------------------------------
 // Steps. Where a step has one successor, an absent `next` means the step after it in `steps`
 // (none after the last: the journey ends); the same holds for an absent onEvent, onTimeout or else.
@@ -169,9 +158,9 @@ export interface SplitStep extends StepBase<'split'> {
 }
 
 export interface SendStep extends StepBase<'send'> {
-  channel: Channel;
+  channel: SendChannel;
   template: string;
-  fallback?: { channel: Channel; template: string };
+  fallback?: { channel: SendChannel; template: string };
   /** Content variants: the first whose condition holds replaces `template`. */
   variants?: { condition: Condition; template: string }[];
   next?: string;
@@ -204,67 +193,3 @@ export interface WebhookStep extends StepBase<'webhook'> {
 export interface ExitStep extends StepBase<'exit'> {
   reason?: string;
 }
-
-// ---------------------------------------------------------------------------------------------
-// Templates. Content values may hold LiquidJS placeholders (`{{ profile.traits.name }}`).
-
-interface TemplateBase<C extends Channel, Content> {
-  $schema?: string;
-  id: string;
-  version: number;
-  name: string;
-  description?: string;
-  channel: C;
-  content: Content;
-  /** Example values for previews and limit checks (`profile`, `event`, ...). */
-  sample?: Record<string, unknown>;
-}
-
-export interface SmsContent {
-  signName: string;
-  templateCode: string;
-  params: Record<string, string>;
-  /** What the message reads like, for previews. */
-  text?: string;
-}
-
-/** At least one of `html` and `text`. */
-export interface EmailContent {
-  from?: string;
-  subject: string;
-  html?: string;
-  text?: string;
-}
-
-export interface PushContent {
-  title: string;
-  body: string;
-  data?: Record<string, string>;
-  imageUrl?: string;
-  deepLink?: string;
-}
-
-export interface WechatContent {
-  templateId: string;
-  url?: string;
-  miniprogram?: { appid: string; pagepath: string };
-  data: Record<string, string>;
-}
-
-export interface MiniprogramContent {
-  templateId: string;
-  page?: string;
-  data: Record<string, string>;
-}
-
-export interface SandboxContent {
-  text: string;
-}
-
-export type TemplateDefinition =
-  | TemplateBase<'sms', SmsContent>
-  | TemplateBase<'email', EmailContent>
-  | TemplateBase<'push', PushContent>
-  | TemplateBase<'wechat', WechatContent>
-  | TemplateBase<'miniprogram', MiniprogramContent>
-  | TemplateBase<'sandbox', SandboxContent>;

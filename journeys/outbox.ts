@@ -7,9 +7,11 @@
  */
 import type { StoredEvent } from '../model/events.ts';
 import type { Json } from '../model/json.ts';
-import type { ChannelGateway, OutboxMessage, SendOutcome } from '../ports/channel-gateway.ts';
+import type { ChannelGateway, SendOutcome } from '../ports/channel-gateway.ts';
 import type { Profile } from '../model/profile.ts';
 import { logEntry } from './enrollment.ts';
+import type { OutboxMessage } from '../model/journeys.ts';
+import { sendBackoff } from '../policy/send-time.ts';
 
 /** Gateway calls per message at most; the last `retry` answer fails it. */
 export const MAX_SEND_ATTEMPTS = 5;
@@ -45,9 +47,6 @@ export async function deliverSends(
   );
   return new Map(outcomes);
 }
-
-/** Wait before attempt n+1: 5 s, 10 s, 20 s ... at most ten minutes. */
-export const sendBackoff = (attempt: number): number => Math.min(600_000, 5_000 * 2 ** (attempt - 1));
 
 /**
  * Records the outcomes of this round in the user's log and updates the outbox. An outcome whose

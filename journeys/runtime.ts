@@ -10,9 +10,7 @@ import { profileContext } from '../segments/context.ts';
 import { holds } from '../segments/membership.ts';
 import type { CompiledJourney } from './compile.ts';
 import {
-  type Enrollment,
   emptyMemory,
-  type JourneyMemory,
   journeyBucket,
   journeyLog,
   logEntry,
@@ -22,6 +20,7 @@ import {
 import type { JourneySet } from './journey-set.ts';
 import type { WebhookOutcomes } from './webhook.ts';
 import { awaited, unreachable, walk, type WalkContext, type WalkEnd } from './walk.ts';
+import type { Enrollment, JourneyMemory } from '../model/journeys.ts';
 
 /** Events the journeys write themselves: never triggers, exits or awaited events. */
 const OWN_EVENTS = new Set([

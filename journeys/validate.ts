@@ -1,26 +1,20 @@
 /**
- * Validation of journey and template documents: every fault, each located by a JSON pointer.
+ * Validation of journey documents: every fault, each located by a JSON pointer.
  * The schemas check the shape; this module adds what they cannot express: links between steps,
  * reachability, loops that never wait, durations, cron and timezones, conditions, and references to
  * the workspace's segments, templates and channels.
  */
-import { Ajv, type ErrorObject } from 'ajv';
-import { templateFaults } from '../channels/templates/limits.ts';
+import { Ajv } from 'ajv';
 import { CronExpressionParser } from 'cron-parser';
 import { DateTime, IANAZone } from 'luxon';
 import conditionSchema from '../schemas/condition.schema.json' with { type: 'json' };
 import journeySchema from '../schemas/journey.schema.json' with { type: 'json' };
-import templateSchema from '../schemas/template.schema.json' with { type: 'json' };
 import { parseDurationMs } from '../rules/durations.ts';
 import type { RuleFault } from '../rules/types.ts';
-import { childPointer, validateCondition } from '../rules/validate.ts';
-import {
-  CHANNELS,
-  type JourneyDefinition,
-  STEP_TYPES,
-  type TemplateDefinition,
-  TRIGGER_TYPES,
-} from './journey.ts';
+import { validateCondition } from '../rules/validate.ts';
+import { schemaFaults, type TagNames } from '../rules/schema-faults.ts';
+import { type JourneyDefinition, STEP_TYPES, TRIGGER_TYPES } from './journey.ts';
+import { SEND_CHANNELS } from '../model/channels.ts';
 
 /** What a journey may refer to in its workspace. */
 export interface JourneyContext {
@@ -33,7 +27,6 @@ export interface JourneyContext {
 const ajv = new Ajv({ allErrors: true, strict: false, discriminator: true });
 ajv.addSchema(conditionSchema, 'condition.schema.json');
 const checkJourneyShape = ajv.compile(journeySchema);
-const checkTemplateShape = ajv.compile(templateSchema);
 
 const WEBHOOK_TIMEOUT_MAX_MS = 30_000;
 /** As in the schema; longer lists get only their schema fault (the graph checks recurse per step). */
@@ -48,6 +41,9 @@ const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 const oneOf = (values: readonly string[], v: unknown): v is string => values.includes(v as string);
 const show = (v: unknown): string => (typeof v === 'string' ? `'${v}'` : (JSON.stringify(v) ?? String(v)));
 
+const journeyTags: TagNames = (pointer) =>
+  pointer === '/trigger' ? { what: 'trigger', values: TRIGGER_TYPES } : { what: 'step', values: STEP_TYPES };
+
 // ---------------------------------------------------------------------------------------------
 // Public API
 
@@ -58,21 +54,11 @@ export function validateJourney(
 ): { journey?: JourneyDefinition; faults: RuleFault[] } {
   const check = new JourneyCheck(known);
   if (isObj(doc)) check.document(doc);
-  const faults = checkJourneyShape(doc) ? [] : schemaFaults(checkJourneyShape.errors, check.owned);
+  const faults = checkJourneyShape(doc)
+    ? []
+    : schemaFaults(checkJourneyShape.errors, check.owned, journeyTags);
   faults.push(...check.faults);
   return faults.length > 0 ? { faults } : { journey: doc as JourneyDefinition, faults };
-}
-
-/** Every fault of a message template document, each with its JSON pointer; the template when there is none. */
-export function validateTemplate(doc: unknown): { template?: TemplateDefinition; faults: RuleFault[] } {
-  const faults = checkTemplateShape(doc) ? [] : schemaFaults(checkTemplateShape.errors, []);
-  if (isObj(doc) && doc.channel === 'email' && isObj(doc.content)) {
-    if (doc.content.html === undefined && doc.content.text === undefined) {
-      faults.push({ pointer: '/content', message: 'an email needs html or text (or both)' });
-    }
-  }
-  if (faults.length === 0) faults.push(...templateFaults(doc as TemplateDefinition));
-  return faults.length > 0 ? { faults } : { template: doc as TemplateDefinition, faults };
 }
 
 /** Step ids to their index in `steps`. */
@@ -311,7 +297,7 @@ class JourneyCheck {
 
   /** The channel, when it is one (the schema reports other values). */
   private channel(channel: unknown, pointer: string): string | undefined {
-    if (!oneOf(CHANNELS, channel)) return undefined;
+    if (!oneOf(SEND_CHANNELS, channel)) return undefined;
     if (!this.known.channels.has(channel)) {
       const configured = [...this.known.channels].join(', ') || 'none';
       this.add(
@@ -487,51 +473,4 @@ function cycleFrom(start: number, component: ReadonlySet<number>, within: (i: nu
     }
   }
   return [start];
-}
-
-// ---------------------------------------------------------------------------------------------
-// ajv's errors as faults
-
-export function schemaFaults(
-  errors: ErrorObject[] | null | undefined,
-  owned: readonly string[],
-): RuleFault[] {
-  const isOwned = (path: string) => owned.some((p) => path === p || path.startsWith(`${p}/`));
-  const faults = new Map<string, RuleFault>();
-  for (const error of errors ?? []) {
-    // `if` only says which `then` failed; that branch's own errors say why.
-    if (error.keyword === 'if' || isOwned(error.instancePath)) continue;
-    const fault = schemaFault(error);
-    // A step's id is required both by the step and by its type's schema.
-    if (fault) faults.set(`${fault.pointer} ${fault.message}`, fault);
-  }
-  return [...faults.values()];
-}
-
-function schemaFault(error: ErrorObject): RuleFault | null {
-  const path = error.instancePath;
-  switch (error.keyword) {
-    case 'additionalProperties': {
-      const key = (error.params as { additionalProperty: string }).additionalProperty;
-      return { pointer: childPointer(path, key), message: `unknown field '${key}'` };
-    }
-    case 'required': {
-      const key = (error.params as { missingProperty: string }).missingProperty;
-      return { pointer: childPointer(path, key), message: 'is required' };
-    }
-    case 'discriminator': {
-      const params = error.params as { error: 'tag' | 'mapping'; tag: string; tagValue?: unknown };
-      if (params.tagValue === undefined) return null; // missing: `required` reports it
-      const pointer = childPointer(path, params.tag);
-      if (params.error === 'tag') return { pointer, message: 'must be a string' };
-      const [what, types] = path === '/trigger' ? ['trigger', TRIGGER_TYPES] : ['step', STEP_TYPES];
-      return { pointer, message: `unknown ${what} type ${show(params.tagValue)} (${types.join(', ')})` };
-    }
-    case 'enum': {
-      const values = (error.params as { allowedValues: unknown[] }).allowedValues;
-      return { pointer: path, message: `must be one of ${values.map((v) => String(v)).join(', ')}` };
-    }
-    default:
-      return { pointer: path, message: error.message ?? 'is invalid' };
-  }
 }

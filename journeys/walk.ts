@@ -12,19 +12,21 @@ import type { Profile } from '../model/profile.ts';
 import { durationMs } from '../rules/durations.ts';
 import { pathResolver } from '../rules/jsonpath.ts';
 import { safeZone } from '../rules/time.ts';
+import { quietEnd } from '../policy/send-time.ts';
 import type { FactContext } from '../rules/types.ts';
 import { holds } from '../segments/membership.ts';
 import type { CompiledJourney, CompiledStep } from './compile.ts';
 import {
-  type Enrollment,
   journeyBucket,
   journeyLog,
   type JourneyLogName,
   rememberAwaited,
   usedAwaited,
 } from './enrollment.ts';
-import type { Channel, QuietHours, SendStep, WaitStep } from './journey.ts';
+import type { SendStep, WaitStep } from './journey.ts';
 import { retryable, webhookBackoff, webhookKey, type WebhookOutcomes } from './webhook.ts';
+import type { SendChannel } from '../model/channels.ts';
+import type { Enrollment } from '../model/journeys.ts';
 
 export interface WalkContext {
   profile: Profile;
@@ -311,21 +313,6 @@ function quietUntil(ctx: WalkContext, at: number): number | null {
   return quietEnd(quiet, at, ctx.profile.timezone ?? ctx.timezone);
 }
 
-/** The end of the quiet window containing `at`, or null when `at` is outside it. */
-export function quietEnd(quiet: QuietHours, at: number, timezone: string): number | null {
-  const local = DateTime.fromMillis(at, { zone: safeZone(timezone) });
-  const minutes = local.hour * 60 + local.minute;
-  const [sh, sm] = quiet.start.split(':').map(Number);
-  const [eh, em] = quiet.end.split(':').map(Number);
-  const start = sh * 60 + sm;
-  const end = eh * 60 + em;
-  const inside = start < end ? minutes >= start && minutes < end : minutes >= start || minutes < end;
-  if (!inside) return null;
-  let until = local.set({ hour: eh, minute: em, second: 0, millisecond: 0 });
-  if (until.toMillis() <= at) until = until.plus({ days: 1 });
-  return until.toMillis();
-}
-
 /** Whether the send step's channel or its fallback can reach the user now. */
 function reachable(step: SendStep, ctx: WalkContext): boolean {
   const transactional = ctx.journey.definition.policy?.transactional ?? false;
@@ -336,7 +323,7 @@ function reachable(step: SendStep, ctx: WalkContext): boolean {
 }
 
 /** Why the user cannot get a message on `channel`, or null when they can. */
-export function unreachable(profile: Profile, channel: Channel, transactional: boolean): string | null {
+export function unreachable(profile: Profile, channel: SendChannel, transactional: boolean): string | null {
   const consent =
     channel === 'sandbox' ? undefined : profile.consent[channel === 'miniprogram' ? 'wechat' : channel];
   if (consent?.granted === false) return 'no_consent';
@@ -369,7 +356,7 @@ function send(
   const transactional = ctx.journey.definition.policy?.transactional ?? false;
   const facts = ctx.facts();
   const variant = compiled.variants.findIndex((p) => holds(p, facts));
-  let channel: Channel = step.channel;
+  let channel: SendChannel = step.channel;
   let template = variant >= 0 ? step.variants![variant].template : step.template;
   let why = unreachable(ctx.profile, channel, transactional);
   if (

@@ -8,9 +8,9 @@
 import type { Json } from '../model/json.ts';
 import type { Profile } from '../model/profile.ts';
 import { durationMs } from '../rules/durations.ts';
-import type { Enrollment } from './enrollment.ts';
 import type { WebhookStep } from './journey.ts';
 import type { JourneySet } from './journey-set.ts';
+import type { Enrollment } from '../model/journeys.ts';
 
 export interface WebhookRequest {
   url: string;

@@ -38,8 +38,7 @@
  * Every call returns the state brought up to `now`.
  */
 import { type LifecycleConfig, type LifecycleRules, lifecycleRules } from './config.ts';
-
-export type LifecycleStage = 'new' | 'active' | 'dormant' | 'churned' | 'reactivated';
+import type { LifecycleStage } from '../model/lifecycle.ts';
 
 /** One move; the engine emits each as one `lifecycle_changed {from, to}` at `at`. */
 export interface LifecycleChange {

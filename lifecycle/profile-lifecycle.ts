@@ -2,7 +2,8 @@ import type { StoredEvent } from '../model/events.ts';
 import type { Profile } from '../model/profile.ts';
 import type { LifecycleConfig } from './config.ts';
 import type { LifecycleChange } from './decide.ts';
-import { type ActivityTimeline, mergeTimelines, recordEvent, replay } from './timeline.ts';
+import { mergeTimelines, recordEvent, replay } from './timeline.ts';
+import type { ActivityTimeline } from '../model/lifecycle.ts';
 
 /** Behaviour counts for the lifecycle; identify and alias calls are profile updates, not activity. */
 const BEHAVIOUR = new Set(['track', 'page', 'screen']);

@@ -64,22 +64,8 @@
  * No I/O, no clock: `now` is always an argument.
  */
 import { type LifecycleConfig, type LifecycleRules, lifecycleRules } from './config.ts';
-import { HISTORY_LIMIT, type LifecycleChange, type LifecycleStage } from './decide.ts';
-
-export type Span = [start: number, end: number];
-
-export interface ActivityTimeline {
-  /** Earliest event of any kind (min). */
-  firstSeenAt: number;
-  /** Earliest conversion event (min). */
-  convertedAt: number | null;
-  /**
-   * Activity events merged into spans: two activities closer than activeWithin are in one span.
-   * Sorted, disjoint, separated by at least activeWithin. At most SPAN_LIMIT: spans starting more
-   * than (SPAN_LIMIT - 2) x activeWithin before the latest activity are folded into the first one.
-   */
-  spans: Span[];
-}
+import { HISTORY_LIMIT, type LifecycleChange } from './decide.ts';
+import type { ActivityTimeline, LifecycleStage, Span } from '../model/lifecycle.ts';
 
 export interface LifecycleReplay {
   state: LifecycleStage;

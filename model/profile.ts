@@ -1,13 +1,9 @@
-import type { ConversionWindow, CountedOrder } from '../conversions/attribution.ts';
-import type { AggregateState } from '../rules/aggregates.ts';
-import type { EventTimes } from '../rules/event-times.ts';
-import type { ActivityTimeline } from '../lifecycle/timeline.ts';
 import type { Json, JsonObject } from './json.ts';
-import type { JourneyMemories } from '../journeys/enrollment.ts';
-import type { OutboxMessage } from '../ports/channel-gateway.ts';
-
-export type Channel = 'sms' | 'email' | 'push' | 'wechat';
-export const CHANNELS: readonly Channel[] = ['sms', 'email', 'push', 'wechat'];
+import type { AggregateState, EventTimes } from './aggregates.ts';
+import type { ContactChannel } from './channels.ts';
+import type { ConversionWindow, CountedOrder } from './conversions.ts';
+import type { JourneyMemories, OutboxMessage } from './journeys.ts';
+import type { ActivityTimeline } from './lifecycle.ts';
 
 export type PushPlatform = 'ios' | 'android';
 export type PushProvider = 'fcm' | 'apns' | 'jpush';
@@ -53,7 +49,7 @@ export interface Profile {
   pushTokens: PushToken[];
   /** WeChat openid per app id (Official Account or Mini Program). */
   wechat: Record<string, WechatIdentity>;
-  consent: Partial<Record<Channel, Consent>>;
+  consent: Partial<Record<ContactChannel, Consent>>;
   /** IANA timezone; null until a trait or `context.timezone` gives one. */
   timezone: string | null;
   timezoneAt: number;

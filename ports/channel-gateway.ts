@@ -1,33 +1,5 @@
-import type { Channel, QuietHours } from '../journeys/journey.ts';
 import type { Profile } from '../model/profile.ts';
-
-/**
- * A message a journey decided to send, waiting in the user's outbox (on the profile, written in the
- * same commit as the decision) until the gateway has taken it. Its id is deterministic (enrollment,
- * step, visit), so a retried or crashed worker hands the gateway the same message again, never a
- * second one.
- */
-export interface OutboxMessage {
-  messageId: string;
-  journeyId: string;
-  enrollmentId: string;
-  version: number;
-  step: string;
-  channel: Channel;
-  template: string;
-  variant?: number;
-  /** The event that enrolled the user (templates read it as `event`). */
-  trigger: { messageId: string; at: number };
-  /** The journey's send policy, as it was decided (checked again when the message leaves). */
-  transactional?: boolean;
-  quietHours?: QuietHours;
-  /** The logical time the send was decided at. */
-  requestedAt: number;
-  /** Gateway calls made so far. */
-  attempts: number;
-  /** When the next call is due (the decision's time, or a retry's). */
-  dueAt: number;
-}
+import type { OutboxMessage } from '../model/journeys.ts';
 
 export interface SendRequest {
   message: OutboxMessage;

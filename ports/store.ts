@@ -1,5 +1,6 @@
 import type { StoredEvent } from '../model/events.ts';
 import type { Profile } from '../model/profile.ts';
+import type { Counts } from '../model/conversions.ts';
 
 /**
  * One atomic change to one profile: either all of it is written or none (a version conflict).
@@ -30,9 +31,6 @@ export interface ProfileCommit {
    */
   counts?: Counts;
 }
-
-/** Integer deltas by counter scope (a journey's day `j:<id>:<day>`, the workspace's `w:<day>`) and field. */
-export type Counts = Record<string, Record<string, number>>;
 
 /** Adds `by` to a field of a scope in `counts`, creating what is missing; drops fields that reach 0. */
 export function addCount(counts: Counts, scope: string, field: string, by: number): void {

@@ -1,14 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { InboundMessage, StoredEvent } from '../model/events.ts';
 import { isJsonObject, type Json, type JsonObject } from '../model/json.ts';
-import {
-  CHANNELS,
-  type Channel,
-  type Profile,
-  type PushPlatform,
-  type PushProvider,
-  type PushToken,
-} from '../model/profile.ts';
+import { type Profile, type PushPlatform, type PushProvider, type PushToken } from '../model/profile.ts';
+import { CONTACT_CHANNELS, type ContactChannel } from '../model/channels.ts';
 
 /** Traits that feed dedicated profile fields instead of being kept as plain traits. */
 const STRUCTURED_TRAITS = new Set(['consent', 'wechat']);
@@ -108,7 +102,7 @@ export function mergeProfile(into: Profile, absorbed: Profile): void {
     if (!current || wins(identity.at, identity.openId, current.at, current.openId))
       into.wechat[appId] = identity;
   }
-  for (const channel of CHANNELS) {
+  for (const channel of CONTACT_CHANNELS) {
     const consent = absorbed.consent[channel];
     if (consent) setConsent(into, channel, consent.granted, consent.at);
   }
@@ -127,7 +121,7 @@ function addAnonymousId(profile: Profile, id: string): void {
 function applyTraits(profile: Profile, traits: JsonObject, at: number): void {
   for (const [name, value] of Object.entries(traits)) {
     if (name === 'consent' && isJsonObject(value)) {
-      for (const channel of CHANNELS) {
+      for (const channel of CONTACT_CHANNELS) {
         const granted = value[channel];
         if (typeof granted === 'boolean') setConsent(profile, channel, granted, at);
       }
@@ -162,7 +156,7 @@ function setTimezone(profile: Profile, timezone: string | null, at: number): voi
   profile.timezoneAt = at;
 }
 
-function setConsent(profile: Profile, channel: Channel, granted: boolean, at: number): void {
+function setConsent(profile: Profile, channel: ContactChannel, granted: boolean, at: number): void {
   const current = profile.consent[channel];
   if (current && !wins(at, granted, current.at, current.granted)) return;
   profile.consent[channel] = { granted, at };

@@ -8,8 +8,8 @@
  */
 import type { JourneyDefinition, Step } from '../journeys/journey.ts';
 import { DayIndex, type ReportRange } from './range.ts';
-import type { Group } from '../conversions/counters.ts';
 import { uplift, type Uplift } from './uplift.ts';
+import type { Group } from '../model/conversions.ts';
 
 export interface Totals {
   entered: number;

@@ -46,6 +46,7 @@ import type { JsonObject } from '../model/json.ts';
 import type { StoredEvent } from '../model/events.ts';
 import { PER_FNS } from './facts.ts';
 import type { AggregateSpec, EventFact } from './types.ts';
+import type { AggregateState, Bucket } from '../model/aggregates.ts';
 
 /** A compiled `where` condition on the `event` fact. */
 export type EventFilter = (event: EventFact) => boolean;
@@ -57,19 +58,6 @@ export interface AggregateEvent {
   properties: JsonObject;
   type?: string;
   traits?: JsonObject;
-}
-
-/**
- * `[bucketIndex, ...values]`, bucketIndex = floor(timestamp / B) (0 for the all-time total).
- * values: count `[n]`, sum `[s]`, avg `[n, s]`, min `[m]`, max `[m]`.
- */
-export type Bucket = number[];
-
-/** JSON-serialisable; buckets sorted by index, only non-empty ones. */
-export interface AggregateState {
-  b: Bucket[];
-  /** With `per`: each group's buckets by group key (the value's JSON text); `b` stays empty. */
-  g?: Record<string, Bucket[]>;
 }
 
 /** Groups kept per user for an aggregate with `per`. */

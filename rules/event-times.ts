@@ -6,9 +6,7 @@
  * stored event when backfilled (stored events have a retention TTL).
  */
 import type { AggregateEvent } from './aggregates.ts';
-
-/** `{ [eventName]: [firstMs, lastMs] }`, JSON-serialisable. */
-export type EventTimes = Record<string, [number, number]>;
+import type { EventTimes } from '../model/aggregates.ts';
 
 export function emptyEventTimes(): EventTimes {
   return {};

@@ -1,16 +1,10 @@
 import stringify from 'safe-stable-stringify';
-import type { JourneyDefinition, TemplateDefinition } from '../journeys/journey.ts';
+import type { JourneyDefinition } from '../journeys/journey.ts';
 import { type JourneyRunState, JourneySet } from '../journeys/journey-set.ts';
 import { nextJourneyDue } from '../journeys/runtime.ts';
 import { nextSendDue } from '../journeys/outbox.ts';
 import { createHash } from 'node:crypto';
-import {
-  type AggregateState,
-  aggregateId,
-  type EventFilter,
-  windowOf,
-  windowStart,
-} from '../rules/aggregates.ts';
+import { aggregateId, type EventFilter, windowOf, windowStart } from '../rules/aggregates.ts';
 import { nextShiftFlip, type TimeTriggers } from '../rules/time-triggers.ts';
 import type { Profile } from '../model/profile.ts';
 import { DEFAULT_LIFECYCLE, type LifecycleConfig } from '../lifecycle/config.ts';
@@ -23,6 +17,8 @@ import type { SegmentDefinition } from '../segments/segment.ts';
 import type { TagRuleDefinition } from '../segments/tag-rule.ts';
 import type { ValueModelConfig } from '../segments/value-model-config.ts';
 import { type CompiledTagRule, compileTagRule } from '../segments/tag-rules.ts';
+import type { AggregateState } from '../model/aggregates.ts';
+import type { TemplateDefinition } from '../templates/template.ts';
 
 /** What a workspace is made of: the live definitions (every published version of journeys). */
 export interface WorkspaceDefinitions {

@@ -6,7 +6,7 @@ import sdk from '@alicloud/dysmsapi20170525';
 import { $OpenApiUtil } from '@alicloud/openapi-core';
 import type { ChannelProvider, Delivery, ProviderResult, SmsMessage } from '../provider.ts';
 import { classifyAnswer, classifyError, type SendAnswer } from './classify.ts';
-import { smsDestination, smsLength } from './segments.ts';
+import { smsDestination, smsLength } from '../../templates/sms-segments.ts';
 import { sendDates } from './shanghai.ts';
 
 const { default: Dysmsapi, SendSmsRequest, SendBatchSmsRequest, QuerySendDetailsRequest } = sdk;

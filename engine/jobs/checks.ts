@@ -9,6 +9,7 @@ import { callWebhooks, dueWebhooks, type WebhookCaller } from '../../journeys/we
 import { deliverSends } from '../../journeys/outbox.ts';
 import type { ChannelGateway } from '../../ports/channel-gateway.ts';
 import type { Profile } from '../../model/profile.ts';
+import type { RegisterJob } from './context.ts';
 
 export const PROFILE_CHECKS_QUEUE = 'profile-checks';
 export const PROFILE_CHECK_JOB = 'check';
@@ -118,6 +119,23 @@ export async function runProfileChecks(
   );
 }
 
-/** A user's timer fired (see `runProfileChecks`). */
-export const runProfileCheck = (store: Store, check: ProfileCheck, options: CheckOptions): Promise<void> =>
-  runProfileChecks(store, [check], options);
+/** Users' timers, one or many to a job. */
+export const registerChecksJob: RegisterJob = (context) =>
+  context.scheduler.process<ProfileCheck | ProfileCheckBatch>(
+    PROFILE_CHECKS_QUEUE,
+    (job) => {
+      const options: CheckOptions = {
+        workspace: context.workspace(),
+        now: context.now,
+        scheduleChecks: context.scheduleChecks,
+        callWebhook: context.callWebhook,
+        gateway: context.gateway,
+      };
+      const checks =
+        job.name === PROFILE_CHECK_BATCH_JOB
+          ? (job.data as ProfileCheckBatch).checks
+          : [job.data as ProfileCheck];
+      return runProfileChecks(context.store, checks, options);
+    },
+    { concurrency: context.checkConcurrency },
+  );

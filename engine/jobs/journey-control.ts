@@ -3,6 +3,7 @@ import type { Workspace } from '../../workspace/workspace.ts';
 import type { Store } from '../../ports/store.ts';
 import type { ScheduleChecks } from '../../workspace/timers.ts';
 import { commitDecisions } from '../commit/commit-loop.ts';
+import type { RegisterJob } from './context.ts';
 
 export const JOURNEY_CONTROL_QUEUE = 'journey-control';
 export const JOURNEY_CONTROL_JOB = 'apply';
@@ -70,3 +71,28 @@ async function walkOne(
   );
   return moved;
 }
+
+/** Journeys resumed or stopped: their users walked at once. */
+export const registerJourneyControlJob: RegisterJob = ({
+  scheduler,
+  store,
+  logger,
+  now,
+  workspace,
+  refreshWorkspace,
+  scheduleChecks,
+}) =>
+  scheduler.process<JourneyControlJob>(
+    JOURNEY_CONTROL_QUEUE,
+    async (job) => {
+      await refreshWorkspace();
+      const result = await applyJourneyState(store, job.data.journeyId, {
+        workspace: workspace(),
+        now,
+        scheduleChecks,
+        onProgress: (progress) => job.progress({ ...progress }),
+      });
+      logger.info({ journeyId: job.data.journeyId, ...result }, 'journey state applied');
+    },
+    { concurrency: 1 },
+  );

@@ -6,6 +6,7 @@ import type { Logger } from '../../ports/logger.ts';
 import type { Store } from '../../ports/store.ts';
 import type { ScheduleChecks } from '../../workspace/timers.ts';
 import { commitDecisions } from '../commit/commit-loop.ts';
+import type { RegisterJob } from './context.ts';
 
 export const JOURNEY_SCHEDULE_QUEUE = 'journey-schedules';
 export const JOURNEY_SCHEDULE_JOB = 'run';
@@ -100,3 +101,30 @@ async function enrolOne(
   );
   return entered;
 }
+
+/** Scheduled journeys' firings. */
+export const registerJourneyScheduleJob: RegisterJob = ({
+  scheduler,
+  store,
+  logger,
+  now,
+  workspace,
+  refreshWorkspace,
+  scheduleChecks,
+}) =>
+  scheduler.process<JourneyScheduleJob>(
+    JOURNEY_SCHEDULE_QUEUE,
+    async (job) => {
+      await refreshWorkspace();
+      // A firing's time names the run; a job added by hand runs "now" (and is its own run).
+      const runAt = firingTime(job.id) ?? now();
+      await runScheduledJourney(store, job.data.journeyId, runAt, {
+        workspace: workspace(),
+        now,
+        scheduleChecks,
+        logger,
+        onProgress: (progress) => job.progress({ ...progress }),
+      });
+    },
+    { concurrency: 1 },
+  );

@@ -5,6 +5,7 @@ import type { Logger } from '../../ports/logger.ts';
 import { HISTORY_LIMIT, type Store } from '../../ports/store.ts';
 import type { ScheduleChecks } from '../../workspace/timers.ts';
 import { commitDecisions } from '../commit/commit-loop.ts';
+import type { RegisterJob } from './context.ts';
 
 export const RECOMPUTE_QUEUE = 'recompute';
 export const RECOMPUTE_JOB = 'recompute';
@@ -89,3 +90,30 @@ async function recomputeOne(
   );
   return written > 0;
 }
+
+/** Recomputes after a publication, one job at a time. */
+export const registerRecomputeJob: RegisterJob = ({
+  scheduler,
+  store,
+  logger,
+  now,
+  workspace,
+  refreshWorkspace,
+  scheduleChecks,
+}) =>
+  scheduler.process<RecomputeJob>(
+    RECOMPUTE_QUEUE,
+    async (job) => {
+      await refreshWorkspace();
+      const result = await recomputeAll(store, {
+        workspace: workspace(),
+        now,
+        scheduleChecks,
+        logger,
+        cause: `recompute:${job.id}`,
+        onProgress: (progress) => job.progress({ ...progress }),
+      });
+      logger.info({ job: job.id, ...result }, 'recompute done');
+    },
+    { concurrency: 1 },
+  );

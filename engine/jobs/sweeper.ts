@@ -1,5 +1,6 @@
 import type { DueProfile, Store } from '../../ports/store.ts';
 import type { ScheduleChecks } from '../../workspace/timers.ts';
+import type { RegisterJob } from './context.ts';
 
 /*
  * Timers are delayed jobs; the store says which ones should exist (each profile's committed `checkAt`,
@@ -8,7 +9,7 @@ import type { ScheduleChecks } from '../../workspace/timers.ts';
  * fails its last retry. The sweeper re-adds, from the due index, every timer overdue by more than a
  * grace period, with its deterministic id (`check:<key>:<at>`, so one still waiting, delayed or running
  * is not duplicated) and delay 0. A timer re-added when it is no longer needed finds nothing to do:
- * runProfileCheck re-reads the profile and commits only what changed.
+ * runProfileChecks re-reads the profile and commits only what changed.
  */
 
 export const SWEEPER_QUEUE = 'sweeper';
@@ -45,3 +46,15 @@ export async function sweepOverdue(
     after = page[page.length - 1];
   }
 }
+
+/** The sweeper's runs (its schedule is set by the worker's owner). */
+export const registerSweeperJob: RegisterJob = ({ scheduler, store, logger, now, scheduleChecks }) =>
+  scheduler.process(
+    SWEEPER_QUEUE,
+    async (job) => {
+      const count = await sweepOverdue(store, scheduleChecks, now());
+      if (count > 0)
+        logger.info({ job: job.id, timers: count }, `sweeper re-enqueued ${count} overdue timers`);
+    },
+    { concurrency: 1 },
+  );

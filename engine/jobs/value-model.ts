@@ -7,6 +7,7 @@ import { decideValueModel } from '../../decide/value-model.ts';
 import type { ScheduleChecks } from '../../workspace/timers.ts';
 import { commitDecisions } from '../commit/commit-loop.ts';
 import type { Profile } from '../../model/profile.ts';
+import type { RegisterJob } from './context.ts';
 
 export const VALUE_MODEL_QUEUE = 'value-model';
 export const VALUE_MODEL_JOB = 'run';
@@ -78,3 +79,22 @@ export async function runValueModel(
   logger.info({ buyers: figures.length, scanned, changed }, `value model: ${figures.length} buyers scored`);
   return { buyers: figures.length, scanned, changed };
 }
+
+/** The value model's scheduled runs. */
+export const registerValueModelJob: RegisterJob = ({
+  scheduler,
+  store,
+  logger,
+  now,
+  workspace,
+  refreshWorkspace,
+  scheduleChecks,
+}) =>
+  scheduler.process(
+    VALUE_MODEL_QUEUE,
+    async () => {
+      await refreshWorkspace();
+      await runValueModel(store, workspace(), now(), { logger, scheduleChecks });
+    },
+    { concurrency: 1 },
+  );

@@ -13,7 +13,9 @@ import { VirtualClock } from '../clock.ts';
 import { readCounterDays } from '../../conversions/counters.ts';
 import type { InboundMessage, StoredEvent } from '../../model/events.ts';
 import { INGEST_JOB, INGEST_QUEUE } from '../ingest/ingest-queue.ts';
-import { startIngestWorker } from '../worker.ts';
+import { startWorker } from '../worker.ts';
+import { SandboxChannel } from '../../channels/sandbox/sandbox.ts';
+import { httpWebhookCaller } from '../adapters/webhooks/http.ts';
 import { JOURNEY_SCHEDULE_JOB, JOURNEY_SCHEDULE_QUEUE, journeyScheduleId } from '../jobs/journey-schedule.ts';
 import { silentLogger } from '../../ports/logger.ts';
 
@@ -66,10 +68,18 @@ export async function replay(input: ReplayInput): Promise<ReplayResult> {
   });
   await store.init();
   const workspace = new Workspace({ ...input.definitions, timezone: input.timezone, dryRun: true });
-  startIngestWorker(
+  startWorker(
     scheduler,
     store,
-    { lateGraceMs: DAY, concurrency: 1, workspace: () => workspace, now: () => clock.now() },
+    {
+      lateGraceMs: DAY,
+      concurrency: 1,
+      workspace: () => workspace,
+      now: () => clock.now(),
+      // A dry run: messages go to the sandbox, webhook steps make no call (the workspace says so).
+      gateway: new SandboxChannel(),
+      callWebhook: httpWebhookCaller,
+    },
     silentLogger,
   );
   // Scheduled journeys fire on the virtual clock like everything else.

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { AliyunSmsProvider, type AliyunSmsConfig } from '../../channels/aliyun-sms/provider.ts';
 import { SMS_PUSH_ANSWER, smsReportFacts, smsUpFacts } from '../../channels/aliyun-sms/receipts.ts';
-import { MAX_SMS_CHARACTERS, smsDestination, smsLength } from '../../channels/aliyun-sms/segments.ts';
+import { MAX_SMS_CHARACTERS, smsDestination, smsLength } from '../../templates/sms-segments.ts';
 import { sendDates } from '../../channels/aliyun-sms/shanghai.ts';
 import type { Delivery, SmsMessage } from '../../channels/provider.ts';
 import { startAliyunSmsFake, type AliyunSmsFake, type FakeSmsOutcome } from '../fakes/aliyun-sms.ts';

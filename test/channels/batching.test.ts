@@ -8,11 +8,11 @@ import { applyInbound } from '../../channels/inbound.ts';
 import { LinkSigner } from '../../channels/links.ts';
 import { SandboxChannel } from '../../channels/sandbox/sandbox.ts';
 import { MemoryChannelState } from '../../engine/adapters/channel-state/memory.ts';
-import type { OutboxMessage } from '../../ports/channel-gateway.ts';
 import { silentLogger } from '../../ports/logger.ts';
-import type { TemplateDefinition } from '../../journeys/journey.ts';
 import { startAliyunSmsFake, type AliyunSmsFake } from '../fakes/aliyun-sms.ts';
 import { makeProfile } from '../helpers/profiles.ts';
+import type { OutboxMessage } from '../../model/journeys.ts';
+import type { TemplateDefinition } from '../../templates/template.ts';
 
 const T0 = Date.parse('2026-03-02T02:00:00Z');
 

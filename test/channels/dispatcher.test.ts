@@ -10,11 +10,11 @@ import type { ChannelProvider, Delivery, ProviderResult, SmsMessage } from '../.
 import { SandboxChannel } from '../../channels/sandbox/sandbox.ts';
 import { MemoryChannelState } from '../../engine/adapters/channel-state/memory.ts';
 import { RedisChannelState } from '../../engine/adapters/channel-state/redis.ts';
-import type { OutboxMessage } from '../../ports/channel-gateway.ts';
 import type { ChannelState } from '../../ports/channel-state.ts';
 import type { Profile } from '../../model/profile.ts';
-import type { TemplateDefinition } from '../../journeys/journey.ts';
 import { makeProfile } from '../helpers/profiles.ts';
+import type { OutboxMessage } from '../../model/journeys.ts';
+import type { TemplateDefinition } from '../../templates/template.ts';
 
 // 10:00 in Shanghai, 21:00 the day before in New York.
 const T0 = Date.parse('2026-03-02T02:00:00Z');

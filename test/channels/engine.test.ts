@@ -10,12 +10,12 @@ import { SandboxChannel } from '../../channels/sandbox/sandbox.ts';
 import { SmtpProvider } from '../../channels/smtp/provider.ts';
 import { MemoryChannelState } from '../../engine/adapters/channel-state/memory.ts';
 import { silentLogger } from '../../ports/logger.ts';
-import type { TemplateDefinition } from '../../journeys/journey.ts';
 import { startAliyunSmsFake, type AliyunSmsFake } from '../fakes/aliyun-sms.ts';
 import { startSmtpServer, type FakeSmtp } from '../fakes/smtp.ts';
 import { identify, journey, journeyEngine, track } from '../journeys/helpers.ts';
 import type { InboundMessage } from '../../model/events.ts';
 import { INGEST_JOB, INGEST_QUEUE } from '../../engine/ingest/ingest-queue.ts';
+import type { TemplateDefinition } from '../../templates/template.ts';
 
 // 10:00 in Shanghai.
 const T0 = Date.parse('2026-03-02T02:00:00Z');

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { templateNote } from '../../channels/templates/limits.ts';
-import { renderContent } from '../../channels/templates/render.ts';
-import type { TemplateDefinition } from '../../journeys/journey.ts';
-import { validateTemplate } from '../../journeys/validate.ts';
+import { templateNote } from '../../templates/limits.ts';
+import { renderContent } from '../../templates/render.ts';
+import type { TemplateDefinition } from '../../templates/template.ts';
+import { validateTemplate } from '../../templates/validate.ts';
 
 const sms = (content: object, extra: object = {}) => ({
   id: 't',

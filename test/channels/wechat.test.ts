@@ -9,7 +9,7 @@ import type {
   WechatTemplateMessage,
 } from '../../channels/provider.ts';
 import { classifyErrcode } from '../../channels/wechat/errcodes.ts';
-import { keyLimitProblems } from '../../channels/wechat/key-limits.ts';
+import { keyLimitProblems } from '../../templates/wechat-keys.ts';
 import { MiniprogramSubscribeProvider } from '../../channels/wechat/subscribe.ts';
 import { clientMsgId, RESEND_WINDOW_MS, WechatTemplateProvider } from '../../channels/wechat/template.ts';
 import { AccessTokenCache, AccessTokenError } from '../../channels/wechat/token.ts';

@@ -9,7 +9,8 @@ import { RedisStore } from '../../engine/adapters/stores/redis.ts';
 import { VirtualClock } from '../../engine/clock.ts';
 import { INGEST_JOB, INGEST_QUEUE } from '../../engine/ingest/ingest-queue.ts';
 import { VALUE_MODEL_JOB, VALUE_MODEL_QUEUE } from '../../engine/jobs/value-model.ts';
-import { startIngestWorker } from '../../engine/worker.ts';
+import { startWorker } from '../../engine/worker.ts';
+import { sendsTo } from '../helpers/sends.ts';
 import type { JourneyDefinition } from '../../journeys/journey.ts';
 import { journeyLogOf } from '../../journeys/timeline.ts';
 import type { StoredEvent } from '../../model/events.ts';
@@ -88,10 +89,10 @@ async function runScenario(
   now: () => number,
   settle: (done: () => Promise<boolean>) => Promise<void>,
 ) {
-  startIngestWorker(
+  startWorker(
     scheduler,
     store,
-    { lateGraceMs: 7 * DAY, concurrency: 2, workspace: () => workspace, now },
+    { lateGraceMs: 7 * DAY, concurrency: 2, workspace: () => workspace, now, ...sendsTo() },
     silentLogger,
   );
   await scheduler.add(INGEST_QUEUE, INGEST_JOB, { messages: parseBatch({ batch: stream(now()) }, now()) });

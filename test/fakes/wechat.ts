@@ -13,7 +13,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { encrypt, getSignature } from '@wecom/crypto';
 import type { CallbackKeys } from '../../channels/wechat/callback.ts';
-import { keyLimitProblems } from '../../channels/wechat/key-limits.ts';
+import { keyLimitProblems } from '../../templates/wechat-keys.ts';
 import { FakeTimers } from './timers.ts';
 
 export interface WechatFakeOptions {

@@ -3,7 +3,8 @@ import { InProcessScheduler } from '../../engine/adapters/schedulers/in-process.
 import { MemoryStore } from '../../engine/adapters/stores/memory.ts';
 import { VirtualClock } from '../../engine/clock.ts';
 import { INGEST_JOB, INGEST_QUEUE } from '../../engine/ingest/ingest-queue.ts';
-import { startIngestWorker } from '../../engine/worker.ts';
+import { startWorker } from '../../engine/worker.ts';
+import { sendsTo } from '../helpers/sends.ts';
 import type { ChannelGateway } from '../../ports/channel-gateway.ts';
 import { DUE_TIMER_DELAY_MS } from '../../engine/commit/commit-loop.ts';
 import { silentLogger } from '../../ports/logger.ts';
@@ -25,7 +26,7 @@ export async function journeyEngine(
   const store = options.store ?? new MemoryStore({ eventRetentionMs: 400 * DAY, dedupeHorizonMs: 30 * DAY });
   await store.init();
   let workspace = new Workspace({ ...definitions, timezone: 'Asia/Shanghai' });
-  startIngestWorker(
+  startWorker(
     scheduler,
     store,
     {
@@ -33,7 +34,7 @@ export async function journeyEngine(
       concurrency: 4,
       workspace: () => workspace,
       now: () => clock.now(),
-      ...(options.gateway ? { gateway: options.gateway } : {}),
+      ...sendsTo(options.gateway),
     },
     silentLogger,
   );

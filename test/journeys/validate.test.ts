@@ -4,14 +4,10 @@ import { describe, it } from 'node:test';
 import { Ajv } from 'ajv';
 import journeySchema from '../../schemas/journey.schema.json' with { type: 'json' };
 import templateSchema from '../../schemas/template.schema.json' with { type: 'json' };
-import { CHANNELS, type JourneyDefinition } from '../../journeys/journey.ts';
-import {
-  type JourneyContext,
-  stepIndex,
-  successors,
-  validateJourney,
-  validateTemplate,
-} from '../../journeys/validate.ts';
+import { type JourneyDefinition } from '../../journeys/journey.ts';
+import { type JourneyContext, stepIndex, successors, validateJourney } from '../../journeys/validate.ts';
+import { SEND_CHANNELS } from '../../model/channels.ts';
+import { validateTemplate } from '../../templates/validate.ts';
 
 const WORKSPACE = new URL('../../fixtures/workspace/', import.meta.url);
 
@@ -665,7 +661,7 @@ describe('the demo workspace', () => {
     // The birthday journey's segment, in case its file is not in the workspace yet.
     segments: new Set([...segmentIds, 'birthday_this_month']),
     templates: new Map(templates.map(({ doc }) => [doc.id as string, { channel: doc.channel as string }])),
-    channels: new Set(CHANNELS),
+    channels: new Set(SEND_CHANNELS),
   };
 
   it('every template is valid and named after its file', () => {

@@ -5,7 +5,6 @@ import { type LifecycleConfig, lifecycleRules } from '../../lifecycle/config.ts'
 import {
   HISTORY_LIMIT,
   type LifecycleChange,
-  type LifecycleStage,
   type LifecycleState,
   nextCheckAt,
   onEvent,
@@ -14,6 +13,7 @@ import {
 import type { TimerHandle } from '../../ports/clock.ts';
 import { prng as random } from '../helpers/random.ts';
 import { BASIC, CONFIGS, DAY, day, FULL, load, NAMES } from './fixtures.ts';
+import type { LifecycleStage } from '../../model/lifecycle.ts';
 
 const MIN = 60_000;
 const change = (from: LifecycleStage | null, to: LifecycleStage, at: number): LifecycleChange => ({

@@ -6,7 +6,8 @@ import { InProcessScheduler } from '../../engine/adapters/schedulers/in-process.
 import { MemoryStore } from '../../engine/adapters/stores/memory.ts';
 import { VirtualClock } from '../../engine/clock.ts';
 import { INGEST_JOB, INGEST_QUEUE } from '../../engine/ingest/ingest-queue.ts';
-import { startIngestWorker } from '../../engine/worker.ts';
+import { startWorker } from '../../engine/worker.ts';
+import { sendsTo } from '../helpers/sends.ts';
 import { type LifecycleConfig, validateLifecycleConfig } from '../../lifecycle/config.ts';
 import { silentLogger } from '../../ports/logger.ts';
 import { Workspace } from '../../workspace/workspace.ts';
@@ -26,10 +27,10 @@ it('on a virtual clock, a user moves new, active, dormant, reactivated, active, 
   const store = new MemoryStore({ eventRetentionMs: 400 * DAY, dedupeHorizonMs: 30 * DAY });
   await store.init();
   const workspace = new Workspace({ lifecycle: config as LifecycleConfig });
-  startIngestWorker(
+  startWorker(
     scheduler,
     store,
-    { lateGraceMs: DAY, concurrency: 2, workspace: () => workspace, now: () => clock.now() },
+    { lateGraceMs: DAY, concurrency: 2, workspace: () => workspace, now: () => clock.now(), ...sendsTo() },
     silentLogger,
   );
 

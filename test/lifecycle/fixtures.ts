@@ -1,10 +1,6 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import {
-  DEFAULT_LIFECYCLE,
-  type LifecycleConfig,
-  validateLifecycleConfig,
-} from '../../lifecycle/config.ts';
+import { DEFAULT_LIFECYCLE, type LifecycleConfig, validateLifecycleConfig } from '../../lifecycle/config.ts';
 import { type LifecycleChange, type LifecycleState, onEvent } from '../../lifecycle/decide.ts';
 
 export const DAY = 86_400_000;

@@ -1,23 +1,17 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { type LifecycleConfig, lifecycleRules } from '../../lifecycle/config.ts';
+import { HISTORY_LIMIT, type LifecycleChange, onTime } from '../../lifecycle/decide.ts';
 import {
-  HISTORY_LIMIT,
-  type LifecycleChange,
-  type LifecycleStage,
-  onTime,
-} from '../../lifecycle/decide.ts';
-import {
-  type ActivityTimeline,
   mergeTimelines,
   nextTransitionAt,
   recordEvent,
   replay,
   SPAN_LIMIT,
-  type Span,
 } from '../../lifecycle/timeline.ts';
 import { prng as random } from '../helpers/random.ts';
 import { BASIC, CONFIGS, DAY, day, FULL, load, NAMES, T0, throughDecide } from './fixtures.ts';
+import type { ActivityTimeline, LifecycleStage, Span } from '../../model/lifecycle.ts';
 
 const HOUR = 3_600_000;
 function shuffled<T>(items: readonly T[], rnd: () => number): T[] {

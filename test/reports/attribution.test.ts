@@ -8,12 +8,12 @@ import { reportCounts } from '../../conversions/attribution.ts';
 import { bucket, journeyScope } from '../../conversions/counters.ts';
 import type { StoredEvent } from '../../model/events.ts';
 import type { JsonObject } from '../../model/json.ts';
-import type { Counts } from '../../ports/store.ts';
 import type { Profile } from '../../model/profile.ts';
 import { logEntry } from '../../journeys/enrollment.ts';
 import { JourneySet } from '../../journeys/journey-set.ts';
 import type { Goal, JourneyDefinition } from '../../journeys/journey.ts';
 import { makeProfile } from '../helpers/profiles.ts';
+import type { Counts } from '../../model/conversions.ts';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;

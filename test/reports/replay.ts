@@ -9,9 +9,10 @@ import { KeyRing } from '../../api/auth.ts';
 import { readWorkspace } from '../../cli/workspace.ts';
 import { MemoryDefinitionStore } from '../../engine/adapters/definitions/memory.ts';
 import { silentLogger } from '../../ports/logger.ts';
-import type { JourneyDefinition, TemplateDefinition } from '../../journeys/journey.ts';
+import type { JourneyDefinition } from '../../journeys/journey.ts';
 import { KEYS } from '../helpers/engine.ts';
 import { journeyEngine } from '../journeys/helpers.ts';
+import type { TemplateDefinition } from '../../templates/template.ts';
 
 export type Message = Record<string, unknown> & { timestamp: string };
 

@@ -6,7 +6,8 @@ import { MemoryStore } from '../../engine/adapters/stores/memory.ts';
 import { VirtualClock } from '../../engine/clock.ts';
 import type { StoredEvent } from '../../model/events.ts';
 import { INGEST_JOB, INGEST_QUEUE } from '../../engine/ingest/ingest-queue.ts';
-import { startIngestWorker } from '../../engine/worker.ts';
+import { startWorker } from '../../engine/worker.ts';
+import { sendsTo } from '../helpers/sends.ts';
 import { silentLogger } from '../../ports/logger.ts';
 import type { SegmentDefinition } from '../../segments/segment.ts';
 import { Workspace } from '../../workspace/workspace.ts';
@@ -63,10 +64,10 @@ it('segments that change with time alone move users on their own timer, each mov
   const store = new MemoryStore({ eventRetentionMs: 400 * DAY, dedupeHorizonMs: 30 * DAY });
   await store.init();
   const workspace = new Workspace({ segments, timezone: 'UTC' });
-  startIngestWorker(
+  startWorker(
     scheduler,
     store,
-    { lateGraceMs: DAY, concurrency: 4, workspace: () => workspace, now: () => clock.now() },
+    { lateGraceMs: DAY, concurrency: 4, workspace: () => workspace, now: () => clock.now(), ...sendsTo() },
     silentLogger,
   );
 

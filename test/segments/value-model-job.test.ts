@@ -5,13 +5,10 @@ import { InProcessScheduler } from '../../engine/adapters/schedulers/in-process.
 import { MemoryStore } from '../../engine/adapters/stores/memory.ts';
 import { VirtualClock } from '../../engine/clock.ts';
 import { INGEST_JOB, INGEST_QUEUE } from '../../engine/ingest/ingest-queue.ts';
-import { startIngestWorker } from '../../engine/worker.ts';
+import { startWorker } from '../../engine/worker.ts';
+import { sendsTo } from '../helpers/sends.ts';
 import { silentLogger } from '../../ports/logger.ts';
-import {
-  VALUE_MODEL_JOB,
-  VALUE_MODEL_QUEUE,
-  VALUE_MODEL_SCHEDULE,
-} from '../../engine/jobs/value-model.ts';
+import { VALUE_MODEL_JOB, VALUE_MODEL_QUEUE, VALUE_MODEL_SCHEDULE } from '../../engine/jobs/value-model.ts';
 import { validateValueModel, type ValueModelConfig } from '../../segments/value-model-config.ts';
 import { Workspace } from '../../workspace/workspace.ts';
 
@@ -34,10 +31,10 @@ it('recomputes value tiers and RFM at 03:00 Shanghai time and writes them as tra
   const store = new MemoryStore({ eventRetentionMs: 400 * DAY, dedupeHorizonMs: 30 * DAY });
   await store.init();
   const workspace = new Workspace({ valueModel: model });
-  startIngestWorker(
+  startWorker(
     scheduler,
     store,
-    { lateGraceMs: DAY, concurrency: 2, workspace: () => workspace, now: () => clock.now() },
+    { lateGraceMs: DAY, concurrency: 2, workspace: () => workspace, now: () => clock.now(), ...sendsTo() },
     silentLogger,
   );
   await scheduler.repeat(VALUE_MODEL_QUEUE, VALUE_MODEL_SCHEDULE, model.schedule, VALUE_MODEL_JOB, {});

@@ -3,9 +3,9 @@
  * could never have (a misspelt root or profile field), and the channel's limits measured on the
  * content rendered with the template's `sample` values.
  */
-import type { RuleFault } from '../../rules/types.ts';
-import type { TemplateDefinition } from '../../journeys/journey.ts';
+import type { RuleFault } from '../rules/types.ts';
 import { contentTexts, liquid, mapTexts, TEMPLATE_ROOTS } from './liquid.ts';
+import type { TemplateDefinition } from './template.ts';
 
 /** Syntax and variables of every text in the content. */
 export function liquidFaults(template: TemplateDefinition): RuleFault[] {

@@ -3,11 +3,11 @@
  * the template's sample: SMS length (500 characters, signature included) and no URLs in SMS
  * variables, WeChat keyword value limits, the push payload size, the email subject.
  */
-import type { RuleFault } from '../../rules/types.ts';
-import type { TemplateDefinition } from '../../journeys/journey.ts';
-import { MAX_SMS_CHARACTERS, smsLength } from '../aliyun-sms/segments.ts';
-import { keyLimitProblems } from '../wechat/key-limits.ts';
+import type { RuleFault } from '../rules/types.ts';
+import { MAX_SMS_CHARACTERS, smsLength } from './sms-segments.ts';
+import { keyLimitProblems } from './wechat-keys.ts';
 import { liquidFaults, previewContent } from './check.ts';
+import type { TemplateDefinition } from './template.ts';
 
 /** FCM and APNs refuse larger payloads. */
 export const PUSH_PAYLOAD_BYTES = 4096;

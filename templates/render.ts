@@ -1,9 +1,9 @@
-import type { JsonObject } from '../../model/json.ts';
-import type { Profile } from '../../model/profile.ts';
-import { profileFact } from '../../segments/context.ts';
-import type { TemplateDefinition } from '../../journeys/journey.ts';
+import type { JsonObject } from '../model/json.ts';
+import type { Profile } from '../model/profile.ts';
+import { profileFact } from '../segments/context.ts';
 import type { Template } from 'liquidjs';
 import { contentTexts, liquid, mapTexts, type TrackLink } from './liquid.ts';
+import type { TemplateDefinition } from './template.ts';
 
 /** What a message is rendered with (the template's `sample` has the same shape). */
 export interface RenderScope {
