@@ -13,54 +13,27 @@ import { reportRoutes } from './reports.ts';
 import { consoleRoutes } from './console.ts';
 import type { DefinitionKind, DefinitionStore } from '../ports/definitions.ts';
 import { journeyContext } from '../journeys/context.ts';
-import { validateJourney } from '../journeys/validate.ts';
-import { validateSegment } from '../segments/segment.ts';
-import { validateTagRule } from '../segments/tag-rule.ts';
-import { validateValueModel } from '../segments/value-model-config.ts';
-import { validateLifecycleConfig } from '../lifecycle/config.ts';
 import { type DefinitionCollection, definitionRoutes } from './definitions.ts';
 import { audienceRoutes } from './audience.ts';
 import type { Workspace } from '../workspace/workspace.ts';
 import type { LinkSigner } from '../channels/links.ts';
 import type { ChannelState } from '../ports/channel-state.ts';
 import { channelRoutes } from './channels.ts';
+import { DOCUMENT_KINDS, NO_REFERENCES } from '../workspace/kinds.ts';
 import { inboundRoutes } from './inbound.ts';
 import type { WechatCallbackKeys } from '../channels/registry.ts';
-import { validateTemplate } from '../templates/validate.ts';
 
-function collections(definitions: DefinitionStore): DefinitionCollection[] {
-  return [
-    { path: 'segments', kind: 'segment', noun: 'segment', validate: (doc) => validateSegment(doc).faults },
-    { path: 'tag-rules', kind: 'tagRule', noun: 'tag rule', validate: (doc) => validateTagRule(doc).faults },
-    {
-      path: 'lifecycle',
-      kind: 'lifecycle',
-      noun: 'lifecycle config',
-      singleton: 'lifecycle',
-      validate: (doc) => validateLifecycleConfig(doc).faults,
-    },
-    {
-      path: 'value-model',
-      kind: 'valueModel',
-      noun: 'value model',
-      singleton: 'value-model',
-      validate: validateValueModel,
-    },
-    {
-      path: 'templates',
-      kind: 'template',
-      noun: 'template',
-      validate: (doc) => validateTemplate(doc).faults,
-    },
-    {
-      path: 'journeys',
-      kind: 'journey',
-      noun: 'journey',
-      // A journey may name any segment or template that exists (publish them before the journey).
-      validate: async (doc) => validateJourney(doc, await journeyContext(definitions)).faults,
-    },
-  ];
-}
+/** The API's document collections: one per workspace document kind. */
+const collections = (definitions: DefinitionStore): DefinitionCollection[] =>
+  DOCUMENT_KINDS.map(({ path, kind, noun, singleton, refers, validate }) => ({
+    path,
+    kind,
+    noun,
+    ...(singleton ? { singleton } : {}),
+    // A journey may name any segment or template that exists (publish them before the journey).
+    validate: async (doc: unknown) =>
+      validate(doc, refers ? await journeyContext(definitions) : NO_REFERENCES),
+  }));
 
 export interface AppDeps {
   keys: KeyRing;

@@ -31,6 +31,7 @@ import { MemoryDefinitionStore } from '../engine/adapters/definitions/memory.ts'
 import { MongoDefinitionStore } from '../engine/adapters/definitions/mongodb.ts';
 import { RedisDefinitionStore } from '../engine/adapters/definitions/redis.ts';
 import type { Config } from './config.ts';
+import { DOCUMENT_KINDS } from '../workspace/kinds.ts';
 import { liveFingerprint, publishWorkspaceFiles, workspaceFromStore } from './workspace.ts';
 import { loadDemo } from './demo.ts';
 import { loadChannels } from '../channels/config.ts';
@@ -50,7 +51,7 @@ import type { ChannelState } from '../ports/channel-state.ts';
 const SWEEPER_REASSERT_MS = 5 * 60_000;
 
 /** Definitions that decide what profiles hold: publishing one recomputes every profile. */
-const PROFILE_KINDS = new Set<DefinitionKind>(['segment', 'tagRule', 'lifecycle']);
+const PROFILE_KINDS = new Set<DefinitionKind>(DOCUMENT_KINDS.filter((k) => k.recomputes).map((k) => k.kind));
 
 export interface Roles {
   api: boolean;

@@ -2,16 +2,12 @@ import { validateChannels } from '../channels/config.ts';
 import { templateNote } from '../templates/limits.ts';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { type JourneyContext, validateJourney } from '../journeys/validate.ts';
-import { validateLifecycleConfig } from '../lifecycle/config.ts';
+import type { JourneyContext } from '../journeys/validate.ts';
+import { DOCUMENT_KINDS, documentKindOf } from '../workspace/kinds.ts';
 import { validateCondition } from '../rules/validate.ts';
 import type { RuleFault } from '../rules/types.ts';
-import { validateSegment } from '../segments/segment.ts';
-import { validateTagRule } from '../segments/tag-rule.ts';
-import { validateValueModel } from '../segments/value-model-config.ts';
 import { SEND_CHANNELS } from '../model/channels.ts';
 import type { TemplateDefinition } from '../templates/template.ts';
-import { validateTemplate } from '../templates/validate.ts';
 
 export interface FileReport {
   file: string;
@@ -23,30 +19,28 @@ export interface FileReport {
 
 type Validator = (doc: unknown, known: JourneyContext) => RuleFault[];
 
-/** Validators by the schema a file names in `$schema` (its file name). */
-const BY_SCHEMA: Record<string, [string, Validator]> = {
-  'journey.schema.json': ['journey', (doc, known) => validateJourney(doc, known).faults],
-  'template.schema.json': ['template', (doc) => validateTemplate(doc).faults],
-  'segment.schema.json': ['segment', (doc) => validateSegment(doc).faults],
-  'tag-rule.schema.json': ['tag rule', (doc) => validateTagRule(doc).faults],
-  'lifecycle.schema.json': ['lifecycle', (doc) => validateLifecycleConfig(doc).faults],
-  'value-model.schema.json': ['value model', validateValueModel],
-  'channels.schema.json': ['channels', validateChannels],
-  'condition.schema.json': ['condition', (doc) => validateCondition(doc)],
-};
+/** What a file may be: a workspace document, a channels file, or a bare condition. */
+interface FileKind {
+  noun: string;
+  schema: string;
+  validate: Validator;
+}
 
-/** A file without `$schema` is recognised by its shape. */
-function kindOf(doc: unknown): string | null {
+const FILE_KINDS: readonly FileKind[] = [
+  ...DOCUMENT_KINDS,
+  { noun: 'channels', schema: 'channels.schema.json', validate: (doc) => validateChannels(doc) },
+  { noun: 'condition', schema: 'condition.schema.json', validate: (doc) => validateCondition(doc) },
+];
+
+/** A file is known by the schema it names in `$schema`, else by its shape. */
+function kindOf(doc: unknown): FileKind | null {
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) return null;
   const d = doc as Record<string, unknown>;
-  if (typeof d.$schema === 'string') return BY_SCHEMA[basename(d.$schema)]?.[0] ?? null;
-  if (d.id === 'lifecycle') return 'lifecycle';
-  if (d.id === 'value-model') return 'value model';
-  if ('steps' in d && 'trigger' in d) return 'journey';
-  if ('channel' in d && 'content' in d) return 'template';
-  if ('condition' in d) return 'segment';
-  if ('conditions' in d && 'event' in d) return 'tag rule';
-  if ('all' in d || 'any' in d || 'not' in d) return 'condition';
+  if (typeof d.$schema === 'string')
+    return FILE_KINDS.find((k) => k.schema === basename(d.$schema as string)) ?? null;
+  const document = documentKindOf(d);
+  if (document) return document;
+  if ('all' in d || 'any' in d || 'not' in d) return FILE_KINDS.find((k) => k.noun === 'condition') ?? null;
   return null;
 }
 
@@ -68,7 +62,7 @@ function referencable(docs: readonly unknown[]): JourneyContext {
   const segments = new Set<string>();
   const templates = new Map<string, { channel: string }>();
   for (const doc of docs) {
-    const kind = kindOf(doc);
+    const kind = kindOf(doc)?.noun;
     const d = doc as { id?: unknown; channel?: unknown };
     if (typeof d?.id !== 'string') continue;
     if (kind === 'segment') segments.add(d.id);
@@ -98,7 +92,7 @@ export async function validateFiles(paths: readonly string[]): Promise<FileRepor
   const read = await Promise.all(files.map(readJson));
   const siblings = new Set<string>();
   read.forEach(({ doc }, i) => {
-    if (kindOf(doc) !== 'journey') return;
+    if (kindOf(doc)?.noun !== 'journey') return;
     const ws = workspaceOf(files[i]);
     for (const folder of ['segments', 'templates']) siblings.add(join(ws, folder));
   });
@@ -113,10 +107,10 @@ export async function validateFiles(paths: readonly string[]): Promise<FileRepor
     const file = files[i];
     if (error !== undefined)
       return { file, kind: null, faults: [{ pointer: '', message: `not valid JSON: ${error}` }] };
-    const kind = kindOf(doc);
-    const validator = Object.values(BY_SCHEMA).find(([k]) => k === kind)?.[1];
-    if (validator) {
-      const faults = validator(doc, known);
+    const fileKind = kindOf(doc);
+    if (fileKind) {
+      const kind = fileKind.noun;
+      const faults = fileKind.validate(doc, known);
       const note =
         kind === 'template' && faults.length === 0 ? templateNote(doc as TemplateDefinition) : null;
       return { file, kind, faults, ...(note ? { note } : {}) };
@@ -127,7 +121,7 @@ export async function validateFiles(paths: readonly string[]): Promise<FileRepor
       faults: [
         {
           pointer: '',
-          message: `unknown kind of file: name its schema in "$schema" (${Object.keys(BY_SCHEMA).join(', ')})`,
+          message: `unknown kind of file: name its schema in "$schema" (${FILE_KINDS.map((k) => k.schema).join(', ')})`,
         },
       ],
     };

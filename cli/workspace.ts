@@ -5,40 +5,17 @@ import type { JsonObject } from '../model/json.ts';
 import type { Logger } from '../ports/logger.ts';
 import { DefinitionConflict, type DefinitionKind, type DefinitionStore } from '../ports/definitions.ts';
 import type { RuleFault } from '../rules/types.ts';
-import { type SegmentDefinition, validateSegment } from '../segments/segment.ts';
-import { type TagRuleDefinition, validateTagRule } from '../segments/tag-rule.ts';
+import type { SegmentDefinition } from '../segments/segment.ts';
+import type { TagRuleDefinition } from '../segments/tag-rule.ts';
 import { Workspace } from '../workspace/workspace.ts';
+import { DOCUMENT_KINDS, NO_REFERENCES } from '../workspace/kinds.ts';
 import { ConfigError } from './config.ts';
-import { type ValueModelConfig, validateValueModel } from '../segments/value-model-config.ts';
-import { type LifecycleConfig, validateLifecycleConfig } from '../lifecycle/config.ts';
+import type { ValueModelConfig } from '../segments/value-model-config.ts';
+import type { LifecycleConfig } from '../lifecycle/config.ts';
 import { contextOf, journeyContext } from '../journeys/context.ts';
 import type { JourneyDefinition } from '../journeys/journey.ts';
 import type { JourneyRunState } from '../journeys/journey-set.ts';
-import { type JourneyContext, validateJourney } from '../journeys/validate.ts';
 import type { TemplateDefinition } from '../templates/template.ts';
-import { validateTemplate } from '../templates/validate.ts';
-
-/** Where each kind of definition lives in a workspace folder, and how it is checked. */
-export const WORKSPACE_FOLDERS: {
-  folder: string;
-  kind: DefinitionKind;
-  /** `known`: what a journey may name (the workspace's segments and templates). */
-  validate: (doc: unknown, known: JourneyContext) => RuleFault[];
-}[] = [
-  { folder: 'segments', kind: 'segment', validate: (doc) => validateSegment(doc).faults },
-  { folder: 'tag-rules', kind: 'tagRule', validate: (doc) => validateTagRule(doc).faults },
-  { folder: 'templates', kind: 'template', validate: (doc) => validateTemplate(doc).faults },
-  // Last: journeys name the segments and templates above.
-  { folder: 'journeys', kind: 'journey', validate: (doc, known) => validateJourney(doc, known).faults },
-];
-
-const EMPTY_CONTEXT: JourneyContext = { segments: new Set(), templates: new Map(), channels: new Set() };
-
-/** Single-file definitions at a workspace folder's root. */
-const ROOT_FILES: { file: string; kind: DefinitionKind; validate: (doc: unknown) => RuleFault[] }[] = [
-  { file: 'lifecycle.json', kind: 'lifecycle', validate: (doc) => validateLifecycleConfig(doc).faults },
-  { file: 'value-model.json', kind: 'valueModel', validate: validateValueModel },
-];
 
 /** Reads and validates `<dir>/<folder>/*.json`; faults go to `problems` as `file:/pointer: message`. */
 async function readDefinitions(
@@ -96,24 +73,26 @@ export interface WorkspaceFolder {
 export async function readWorkspace(dir: string, definitions?: DefinitionStore): Promise<WorkspaceFolder> {
   const problems: string[] = [];
   const docs = new Map<DefinitionKind, JsonObject[]>();
-  for (const f of WORKSPACE_FOLDERS) {
+  // Kinds kept as a folder of files first (journeys last: they name the segments and templates before
+  // them), then the single files at the workspace's root (the lifecycle config, the value model).
+  for (const k of DOCUMENT_KINDS) {
+    if (!('folder' in k.place)) continue;
     const extra = { segments: docs.get('segment'), templates: docs.get('template') };
-    const known =
-      f.kind !== 'journey'
-        ? EMPTY_CONTEXT
-        : definitions
-          ? await journeyContext(definitions, extra)
-          : contextOf(extra);
-    docs.set(f.kind, await readDefinitions(dir, f.folder, (doc) => f.validate(doc, known), problems));
+    const known = !k.refers
+      ? NO_REFERENCES
+      : definitions
+        ? await journeyContext(definitions, extra)
+        : contextOf(extra);
+    docs.set(k.kind, await readDefinitions(dir, k.place.folder, (doc) => k.validate(doc, known), problems));
   }
-  // The lifecycle config and the value model are single files at the workspace's root.
-  for (const root of ROOT_FILES) {
-    const file = join(dir, root.file);
+  for (const k of DOCUMENT_KINDS) {
+    if (!('file' in k.place)) continue;
+    const file = join(dir, k.place.file);
     try {
       const doc: unknown = JSON.parse(await readFile(file, 'utf8'));
-      const faults = root.validate(doc);
+      const faults = k.validate(doc, NO_REFERENCES);
       for (const f of faults) problems.push(`${file}:${f.pointer || '/'}: ${f.message}`);
-      if (faults.length === 0) docs.set(root.kind, [doc as JsonObject]);
+      if (faults.length === 0) docs.set(k.kind, [doc as JsonObject]);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT')
         problems.push(`${file}:/: ${(error as Error).message}`);
@@ -218,8 +197,8 @@ async function published<T>(definitions: DefinitionStore, kind: DefinitionKind):
 /** A short fingerprint of what is live, to notice publications made by other processes. */
 export async function liveFingerprint(definitions: DefinitionStore): Promise<string> {
   const parts: string[] = [];
-  const kinds = [...WORKSPACE_FOLDERS.map((f) => f.kind), ...ROOT_FILES.map((f) => f.kind), 'journeyState'];
-  for (const kind of kinds as DefinitionKind[]) {
+  const kinds: DefinitionKind[] = [...DOCUMENT_KINDS.map((k) => k.kind), 'journeyState'];
+  for (const kind of kinds) {
     for (const s of await definitions.list(kind)) parts.push(`${kind}/${s.id}@${s.live}`);
   }
   return parts.sort().join(',');

@@ -1,7 +1,13 @@
 import { CONVERSION_GRACE_MS, reportCounts } from '../conversions/attribution.ts';
 import type { StoredEvent } from '../model/events.ts';
 import type { Profile } from '../model/profile.ts';
-import { aggregateEventOf, backfill, emptyAggregate, mergeAggregates, recordEvent } from '../rules/aggregates.ts';
+import {
+  aggregateEventOf,
+  backfill,
+  emptyAggregate,
+  mergeAggregates,
+  recordEvent,
+} from '../rules/aggregates.ts';
 import { backfillEventTimes, recordEventTime } from '../rules/event-times.ts';
 import { profileContext } from '../segments/context.ts';
 import { type CompiledSegment, evaluateMembership } from '../segments/membership.ts';

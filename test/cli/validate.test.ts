@@ -18,7 +18,7 @@ it('tideline validate accepts the demo workspace', () => {
   const { status, out } = validate(WORKSPACE);
   assert.equal(status, 0, out);
   assert.match(out, /high_value_buyers\.json: ok \(segment\)/);
-  assert.match(out, /lifecycle\.json: ok \(lifecycle\)/);
+  assert.match(out, /lifecycle\.json: ok \(lifecycle config\)/);
   assert.match(out, /, 0 fault\(s\)/);
 });
 
