@@ -1,0 +1,146 @@
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { MongoClient } from 'mongodb';
+import type { Logger } from 'pino';
+import { MemoryChannelState } from '../../engine/adapters/channel-state/memory.ts';
+import { RedisChannelState } from '../../engine/adapters/channel-state/redis.ts';
+import { MemoryDefinitionStore } from '../../engine/adapters/definitions/memory.ts';
+import { MongoDefinitionStore } from '../../engine/adapters/definitions/mongodb.ts';
+import { RedisDefinitionStore } from '../../engine/adapters/definitions/redis.ts';
+import { FileJournal } from '../../engine/adapters/journal/file-journal.ts';
+import { BullMQScheduler } from '../../engine/adapters/schedulers/bullmq.ts';
+import { InProcessScheduler } from '../../engine/adapters/schedulers/in-process.ts';
+import { MemoryStore, type MemoryStoreOptions } from '../../engine/adapters/stores/memory.ts';
+import { MongoStore } from '../../engine/adapters/stores/mongodb.ts';
+import { RedisStore } from '../../engine/adapters/stores/redis.ts';
+import { SystemClock } from '../../engine/clock.ts';
+import { INGEST_QUEUE, type IngestJob } from '../../engine/ingest/ingest-queue.ts';
+import type { ChannelState } from '../../ports/channel-state.ts';
+import type { DefinitionStore } from '../../ports/definitions.ts';
+import type { Job, Scheduler } from '../../ports/scheduler.ts';
+import type { Store, StoreOptions } from '../../ports/store.ts';
+import type { Config } from '../config.ts';
+
+/** What a process closes on the way out, last opened first. */
+export type Closers = (() => Promise<unknown>)[];
+
+/** The profile store and the definitions store of the configured backend, sharing its connection. */
+export async function openBackends(
+  config: Config,
+  logger: Logger,
+  closers: Closers,
+  onCapture?: MemoryStoreOptions['onCapture'],
+): Promise<{ store: Store; definitions: DefinitionStore }> {
+  const options: StoreOptions = {
+    eventRetentionMs: config.eventRetentionMs,
+    dedupeHorizonMs: config.dedupeHorizonMs,
+  };
+  if (config.store === 'memory') {
+    return {
+      store: new MemoryStore({
+        ...options,
+        dataDir: config.dataDir,
+        snapshotIntervalMs: config.snapshotIntervalMs,
+        onCapture,
+      }),
+      definitions: new MemoryDefinitionStore({ dataDir: config.dataDir }),
+    };
+  }
+  if (config.store === 'redis') {
+    const redis = new Redis(config.redisUrl, { lazyConnect: true });
+    await redis.connect();
+    closers.push(() => redis.quit());
+    try {
+      const [, appendonly] = (await redis.config('GET', 'appendonly')) as [string, string];
+      if (appendonly !== 'yes') {
+        logger.warn(
+          { redis: redactUrl(config.redisUrl) },
+          'Redis persistence (AOF) is off: with the Redis-only store a Redis restart loses data. Turn on appendonly for production.',
+        );
+      }
+    } catch {
+      logger.warn({}, 'could not read the Redis appendonly setting; make sure AOF is on for production');
+    }
+    return {
+      store: new RedisStore({ ...options, redis, prefix: `${config.prefix}:` }),
+      definitions: new RedisDefinitionStore({ redis, prefix: `${config.prefix}:` }),
+    };
+  }
+  const client = new MongoClient(config.mongoUrl as string);
+  await client.connect();
+  closers.push(() => client.close());
+  return {
+    store: new MongoStore({ ...options, client, dbName: config.mongoDb }),
+    definitions: new MongoDefinitionStore({ client, dbName: config.mongoDb }),
+  };
+}
+
+/**
+ * Where send claims, caps, suppressions and credits live: in Redis whenever the queues are there
+ * (shared by every process), else in this process, snapshotted to the data folder with the store.
+ */
+export async function openChannelState(config: Config, closers: Closers): Promise<ChannelState> {
+  if (config.queue === 'bullmq') {
+    const redis = new Redis(config.redisUrl, { lazyConnect: true, enableAutoPipelining: true });
+    await redis.connect();
+    closers.push(() => redis.quit());
+    return new RedisChannelState(redis, config.prefix);
+  }
+  const state = await MemoryChannelState.open(
+    join(config.dataDir, 'channel-state.json'),
+    config.snapshotIntervalMs,
+  );
+  closers.push(() => state.close());
+  return state;
+}
+
+export function openScheduler(config: Config, logger: Logger): Scheduler {
+  // A job that used up its retries is kept (BullMQ's failed set, or the in-process `failed` list);
+  // the log names it without its data, which holds personal data.
+  const onFailed = (queue: string, job: Job<unknown>, error: unknown) =>
+    logger.error(
+      {
+        queue,
+        job: job.id,
+        attempts: job.attempt,
+        error: error instanceof Error ? error.message : String(error),
+      },
+      'job failed after its last retry',
+    );
+  if (config.queue === 'in-process') return new InProcessScheduler({ clock: new SystemClock(), onFailed });
+  return new BullMQScheduler({
+    connection: { url: config.redisUrl },
+    prefix: `${config.prefix}:q`,
+    lockDurationMs: config.lockDurationMs,
+    stalledIntervalMs: config.stalledIntervalMs,
+    onFailed,
+  });
+}
+
+/** `redis://user:secret@host:6379` -> `redis://host:6379`, for logs. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    u.username = '';
+    u.password = '';
+    return u.toString();
+  } catch {
+    return '(unparseable url)';
+  }
+}
+
+/**
+ * The in-process queue forgets on a crash: with the embedded store, accepted jobs are written ahead to
+ * a journal in the data folder, and the journal's sealed segments are dropped once a snapshot taken
+ * while the queue was empty is on disk.
+ */
+export function openJournal(config: Config, scheduler: Scheduler) {
+  if (config.store !== 'memory' || !(scheduler instanceof InProcessScheduler)) return {};
+  const journal = new FileJournal<IngestJob>(join(config.dataDir, 'journal'));
+  const onCapture: MemoryStoreOptions['onCapture'] = () => {
+    if (scheduler.pendingNow(INGEST_QUEUE) > 0) return undefined;
+    const sealed = journal.seal();
+    return () => journal.drop(sealed);
+  };
+  return { journal, onCapture };
+}
