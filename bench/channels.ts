@@ -4,7 +4,7 @@
  *   npm run bench:channels -- [--runs 3] [--messages 6000] [--latency 20,100] [--only sms,wechat,email]
  *     [--concurrency 400] [--workers 1]
  *
- * For each adapter and latency, each run starts the fakes in a child process (test/fakes/serve.ts
+ * For each adapter and latency, each run starts the fakes in a child process (dev/fakes/serve.ts
  * `--latency`) and `--workers` `tideline worker` processes (Redis store, BullMQ, keep-alive
  * connections to the providers, `TIDELINE_CHECK_CONCURRENCY=--concurrency`) whose workspace's
  * channels.json points at the fakes. `--messages` users are written to the store, each with one
@@ -18,12 +18,12 @@ import { createHash } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { checkJobs, PROFILE_CHECKS_QUEUE } from '../engine/jobs/checks.ts';
 import type { Profile } from '../model/profile.ts';
-import { redisView } from '../test/helpers/cluster.ts';
-import { waitFor } from '../test/helpers/engine.ts';
-import { forkFakes } from '../test/helpers/fakes.ts';
-import { createCommit, makeProfile } from '../test/helpers/profiles.ts';
-import { workspaceFolder } from '../test/helpers/workspace-folder.ts';
-import { removeKeys, spawnTideline, uniquePrefix } from '../test/helpers/processes.ts';
+import { redisView } from '../dev/cluster.ts';
+import { waitFor } from '../dev/engine.ts';
+import { forkFakes } from '../dev/fork-fakes.ts';
+import { createCommit, makeProfile } from '../dev/profiles.ts';
+import { workspaceFolder } from '../dev/workspace-folder.ts';
+import { removeKeys, spawnTideline, uniquePrefix } from '../dev/processes.ts';
 import { fmt, log, median } from './stats.ts';
 import type { SendChannel } from '../model/channels.ts';
 import type { OutboxMessage } from '../model/journeys.ts';

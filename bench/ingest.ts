@@ -13,8 +13,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { generateStream } from '../fixtures/generate.ts';
-import { KEYS, waitFor } from '../test/helpers/engine.ts';
-import { REDIS_URL, removeKeys, spawnTideline, uniquePrefix } from '../test/helpers/processes.ts';
+import { KEYS, waitFor } from '../dev/engine.ts';
+import { REDIS_URL, removeKeys, spawnTideline, uniquePrefix } from '../dev/processes.ts';
 import { fmt, log, median } from './stats.ts';
 
 const { values } = parseArgs({

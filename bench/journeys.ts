@@ -44,15 +44,15 @@ import type { RedisStore } from '../engine/adapters/stores/redis.ts';
 import type { StoredEvent } from '../model/events.ts';
 import { INGEST_QUEUE } from '../engine/ingest/ingest-queue.ts';
 import { durationMs } from '../rules/durations.ts';
-import { redisView } from '../test/helpers/cluster.ts';
-import { KEYS } from '../test/helpers/engine.ts';
+import { redisView } from '../dev/cluster.ts';
+import { KEYS } from '../dev/engine.ts';
 import {
   REDIS_URL,
   removeKeys,
   spawnTideline,
   type TidelineProcess,
   uniquePrefix,
-} from '../test/helpers/processes.ts';
+} from '../dev/processes.ts';
 import { fmt, log, median } from './stats.ts';
 
 const { values } = parseArgs({

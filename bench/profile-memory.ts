@@ -7,11 +7,11 @@ import { Redis } from 'ioredis';
 import { MemoryStore } from '../engine/adapters/stores/memory.ts';
 import { RedisStore } from '../engine/adapters/stores/redis.ts';
 import type { ProfileCommit, Store } from '../ports/store.ts';
-import { REDIS_URL, removeKeys, uniquePrefix } from '../test/helpers/processes.ts';
+import { REDIS_URL, removeKeys, uniquePrefix } from '../dev/processes.ts';
 import { parseBatch } from '../api/ingest/messages.ts';
 import { toStoredEvent } from '../profiles/apply.ts';
 import { generateStream } from '../fixtures/generate.ts';
-import { makeProfile } from '../test/helpers/profiles.ts';
+import { makeProfile } from '../dev/profiles.ts';
 
 const n = Number(process.argv[2] ?? 100_000);
 const options = { eventRetentionMs: 90 * 86_400_000, dedupeHorizonMs: 30 * 86_400_000 };

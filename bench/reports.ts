@@ -32,11 +32,11 @@ import { logEntry } from '../journeys/enrollment.ts';
 import type { JourneyDefinition } from '../journeys/journey.ts';
 import { journeyReport } from '../reports/journey-report.ts';
 import { Workspace } from '../workspace/workspace.ts';
-import { createCommit, makeProfile, updateCommit } from '../test/helpers/profiles.ts';
-import { removeKeys, uniquePrefix } from '../test/helpers/processes.ts';
+import { createCommit, makeProfile, updateCommit } from '../dev/profiles.ts';
+import { removeKeys, uniquePrefix } from '../dev/processes.ts';
 import { Redis } from 'ioredis';
 import { RedisStore } from '../engine/adapters/stores/redis.ts';
-import { prng } from '../test/helpers/random.ts';
+import { prng } from '../dev/random.ts';
 import { fmt, log, median } from './stats.ts';
 import type { Counts } from '../model/conversions.ts';
 

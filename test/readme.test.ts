@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, it } from 'node:test';
-import { spawnTideline, type TidelineProcess } from './helpers/processes.ts';
+import { spawnTideline, type TidelineProcess } from '../dev/processes.ts';
 
 interface Example {
   command: string;

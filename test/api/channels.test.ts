@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { LinkSigner } from '../../channels/links.ts';
-import { startAliyunSmsFake, type AliyunSmsFake } from '../fakes/aliyun-sms.ts';
-import { type PushKeys, signedPush } from '../fakes/wechat.ts';
-import { KEYS, startTestEngine, type TestEngine, waitFor } from '../helpers/engine.ts';
-import { workspaceFolder } from '../helpers/workspace-folder.ts';
+import { startAliyunSmsFake, type AliyunSmsFake } from '../../dev/fakes/aliyun-sms.ts';
+import { type PushKeys, signedPush } from '../../dev/fakes/wechat.ts';
+import { KEYS, startTestEngine, type TestEngine, waitFor } from '../../dev/engine.ts';
+import { workspaceFolder } from '../../dev/workspace-folder.ts';
 
 const WECHAT = {
   appId: 'wx_official',

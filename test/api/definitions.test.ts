@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { KEYS, startTestEngine, type TestEngine } from '../helpers/engine.ts';
+import { KEYS, startTestEngine, type TestEngine } from '../../dev/engine.ts';
 
 const vip = {
   id: 'big_spenders',

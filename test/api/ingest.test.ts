@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import { KEYS, startTestEngine, type TestEngine } from '../helpers/engine.ts';
+import { KEYS, startTestEngine, type TestEngine } from '../../dev/engine.ts';
 
 const T = '2026-11-20T08:00:00.000Z';
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
-import { KEYS, startTestEngine, type TestEngine, waitFor } from '../helpers/engine.ts';
+import { KEYS, startTestEngine, type TestEngine, waitFor } from '../../dev/engine.ts';
 
 const template = {
   id: 'hello',

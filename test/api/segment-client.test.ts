@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
 import { Analytics } from '@segment/analytics-node';
-import { KEYS, startTestEngine, type TestEngine } from '../helpers/engine.ts';
+import { KEYS, startTestEngine, type TestEngine } from '../../dev/engine.ts';
 
 let t: TestEngine;
 before(async () => {

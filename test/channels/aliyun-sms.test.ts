@@ -5,7 +5,7 @@ import { SMS_PUSH_ANSWER, smsReportFacts, smsUpFacts } from '../../channels/aliy
 import { MAX_SMS_CHARACTERS, smsDestination, smsLength } from '../../templates/sms-segments.ts';
 import { sendDates } from '../../channels/aliyun-sms/shanghai.ts';
 import type { Delivery, SmsMessage } from '../../channels/provider.ts';
-import { startAliyunSmsFake, type AliyunSmsFake, type FakeSmsOutcome } from '../fakes/aliyun-sms.ts';
+import { startAliyunSmsFake, type AliyunSmsFake, type FakeSmsOutcome } from '../../dev/fakes/aliyun-sms.ts';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;

@@ -5,7 +5,7 @@ import { apnsId } from '../../channels/apns/notification.ts';
 import { ApnsProvider, type ApnsOptions } from '../../channels/apns/provider.ts';
 import type { PushMessage } from '../../channels/provider.ts';
 import { isDeleteToken } from '../../channels/push/delete-token.ts';
-import { createApnsKey, startApnsFake } from '../fakes/apns.ts';
+import { createApnsKey, startApnsFake } from '../../dev/fakes/apns.ts';
 import { pushDelivery } from '../helpers/push.ts';
 
 const fake = await startApnsFake({ slowMs: 1000 });

@@ -9,8 +9,8 @@ import { LinkSigner } from '../../channels/links.ts';
 import { SandboxChannel } from '../../channels/sandbox/sandbox.ts';
 import { MemoryChannelState } from '../../engine/adapters/channel-state/memory.ts';
 import { silentLogger } from '../../ports/logger.ts';
-import { startAliyunSmsFake, type AliyunSmsFake } from '../fakes/aliyun-sms.ts';
-import { makeProfile } from '../helpers/profiles.ts';
+import { startAliyunSmsFake, type AliyunSmsFake } from '../../dev/fakes/aliyun-sms.ts';
+import { makeProfile } from '../../dev/profiles.ts';
 import type { OutboxMessage } from '../../model/journeys.ts';
 import type { TemplateDefinition } from '../../templates/template.ts';
 

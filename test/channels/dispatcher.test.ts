@@ -12,7 +12,7 @@ import { MemoryChannelState } from '../../engine/adapters/channel-state/memory.t
 import { RedisChannelState } from '../../engine/adapters/channel-state/redis.ts';
 import type { ChannelState } from '../../ports/channel-state.ts';
 import type { Profile } from '../../model/profile.ts';
-import { makeProfile } from '../helpers/profiles.ts';
+import { makeProfile } from '../../dev/profiles.ts';
 import type { OutboxMessage } from '../../model/journeys.ts';
 import type { TemplateDefinition } from '../../templates/template.ts';
 

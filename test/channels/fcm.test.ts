@@ -4,7 +4,7 @@ import { after, test } from 'node:test';
 import { FcmProvider, type FcmOptions } from '../../channels/fcm/provider.ts';
 import type { PushMessage } from '../../channels/provider.ts';
 import { isDeleteToken } from '../../channels/push/delete-token.ts';
-import { createServiceAccount, startFcmFake } from '../fakes/fcm.ts';
+import { createServiceAccount, startFcmFake } from '../../dev/fakes/fcm.ts';
 import { pushDelivery } from '../helpers/push.ts';
 
 const fake = await startFcmFake({ slowMs: 1000 });

@@ -5,7 +5,7 @@ import { sendno } from '../../channels/jpush/payload.ts';
 import { JpushProvider, type JpushOptions } from '../../channels/jpush/provider.ts';
 import type { PushAddress, PushMessage } from '../../channels/provider.ts';
 import { isDeleteToken } from '../../channels/push/delete-token.ts';
-import { startJpushFake, type JpushFake } from '../fakes/jpush.ts';
+import { startJpushFake, type JpushFake } from '../../dev/fakes/jpush.ts';
 import { pushDelivery } from '../helpers/push.ts';
 
 const fake = await startJpushFake({ slowMs: 1000 });

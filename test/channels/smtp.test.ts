@@ -7,7 +7,7 @@ import type { Delivery, EmailMessage } from '../../channels/provider.ts';
 import { classifyError, classifySent, redact } from '../../channels/smtp/classify.ts';
 import { emailMessageId } from '../../channels/smtp/message.ts';
 import { SmtpProvider, type SmtpProviderOptions } from '../../channels/smtp/provider.ts';
-import { type FakeSmtp, type ReceivedMail, startSmtpServer } from '../fakes/smtp.ts';
+import { type FakeSmtp, type ReceivedMail, startSmtpServer } from '../../dev/fakes/smtp.ts';
 
 const FROM = 'Tideline News <news@tideline.test>';
 const UNSUBSCRIBE_URL = 'https://tideline.test/u/one-click?t=abc123';

@@ -14,7 +14,7 @@ import {
   wechatFacts,
   type WechatMessage,
 } from '../../channels/wechat/callback.ts';
-import { signedPush, startWechatFake } from '../fakes/wechat.ts';
+import { signedPush, startWechatFake } from '../../dev/fakes/wechat.ts';
 
 const TOKEN = 'tideline-callback-token';
 const AES_KEY = 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG';

@@ -13,7 +13,7 @@ import { keyLimitProblems } from '../../templates/wechat-keys.ts';
 import { MiniprogramSubscribeProvider } from '../../channels/wechat/subscribe.ts';
 import { clientMsgId, RESEND_WINDOW_MS, WechatTemplateProvider } from '../../channels/wechat/template.ts';
 import { AccessTokenCache, AccessTokenError } from '../../channels/wechat/token.ts';
-import { startWechatFake, type WechatFake, type WechatFakeOptions } from '../fakes/wechat.ts';
+import { startWechatFake, type WechatFake, type WechatFakeOptions } from '../../dev/fakes/wechat.ts';
 
 const OFFICIAL = { appId: 'wx_official_demo', secret: 'official-secret' };
 const MINI = { appId: 'wx_miniprogram_demo', secret: 'mini-secret' };

@@ -10,8 +10,8 @@ import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { type Browser, chromium, type Page } from 'playwright-core';
-import { KEYS, waitFor } from '../helpers/engine.ts';
-import { spawnTideline, type TidelineProcess } from '../helpers/processes.ts';
+import { KEYS, waitFor } from '../../dev/engine.ts';
+import { spawnTideline, type TidelineProcess } from '../../dev/processes.ts';
 
 const CHROMIUM = (process.env.PATH ?? '')
   .split(delimiter)

@@ -11,7 +11,7 @@ import {
 import { DUE_TIMER_DELAY_MS } from '../../engine/commit/commit-loop.ts';
 import type { Profile } from '../../model/profile.ts';
 import { Workspace } from '../../workspace/workspace.ts';
-import { createCommit, makeProfile, updateCommit } from '../helpers/profiles.ts';
+import { createCommit, makeProfile, updateCommit } from '../../dev/profiles.ts';
 
 const NOW = Date.parse('2026-03-02T02:00:00Z');
 const redis = { coalesce: true, minDelayMs: DUE_TIMER_DELAY_MS };

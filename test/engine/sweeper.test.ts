@@ -5,7 +5,7 @@ import { MemoryStore } from '../../engine/adapters/stores/memory.ts';
 import { checkJobId, PROFILE_CHECK_JOB, PROFILE_CHECKS_QUEUE } from '../../engine/jobs/checks.ts';
 import type { ProfileCheck } from '../../workspace/timers.ts';
 import { SWEEP_GRACE_MS, SWEEPER_JOB, SWEEPER_QUEUE, sweepOverdue } from '../../engine/jobs/sweeper.ts';
-import { createCommit, makeProfile } from '../helpers/profiles.ts';
+import { createCommit, makeProfile } from '../../dev/profiles.ts';
 import { type Engine, journeyEngine, track, waitThenHello } from '../journeys/helpers.ts';
 
 const MIN = 60_000;

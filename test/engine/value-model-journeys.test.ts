@@ -20,8 +20,8 @@ import type { Store } from '../../ports/store.ts';
 import type { SegmentDefinition } from '../../segments/segment.ts';
 import type { ValueModelConfig } from '../../segments/value-model-config.ts';
 import { Workspace } from '../../workspace/workspace.ts';
-import { waitFor } from '../helpers/engine.ts';
-import { REDIS_URL, removeKeys, uniquePrefix } from '../helpers/processes.ts';
+import { waitFor } from '../../dev/engine.ts';
+import { REDIS_URL, removeKeys, uniquePrefix } from '../../dev/processes.ts';
 
 // A shop's "welcome to VIP": the value model puts its best buyers in tier `high`, the segment `vip`
 // reads that tier, and a journey greets whoever enters the segment. A user whose tier comes from an

@@ -1,4 +1,4 @@
-import { prng } from './random.ts';
+import { prng } from '../../dev/random.ts';
 /** A deterministic, heavily interleaved stream for concurrency tests: many calls per user, shuffled. */
 
 export interface TestStream {

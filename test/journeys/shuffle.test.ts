@@ -7,7 +7,7 @@ import type { JourneyDefinition } from '../../journeys/journey.ts';
 import type { SegmentDefinition } from '../../segments/segment.ts';
 import type { TagRuleDefinition } from '../../segments/tag-rule.ts';
 import { generateStream, type SegmentMessage } from '../../fixtures/generate.ts';
-import { prng } from '../helpers/random.ts';
+import { prng } from '../../dev/random.ts';
 import { journeyEngine } from './helpers.ts';
 
 const WINDOW = 2000;

@@ -11,7 +11,7 @@ import {
   onTime,
 } from '../../lifecycle/decide.ts';
 import type { TimerHandle } from '../../ports/clock.ts';
-import { prng as random } from '../helpers/random.ts';
+import { prng as random } from '../../dev/random.ts';
 import { BASIC, CONFIGS, DAY, day, FULL, load, NAMES } from './fixtures.ts';
 import type { LifecycleStage } from '../../model/lifecycle.ts';
 

@@ -9,7 +9,7 @@ import {
   replay,
   SPAN_LIMIT,
 } from '../../lifecycle/timeline.ts';
-import { prng as random } from '../helpers/random.ts';
+import { prng as random } from '../../dev/random.ts';
 import { BASIC, CONFIGS, DAY, day, FULL, load, NAMES, T0, throughDecide } from './fixtures.ts';
 import type { ActivityTimeline, LifecycleStage, Span } from '../../model/lifecycle.ts';
 

@@ -3,9 +3,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, it } from 'node:test';
-import { KEYS, waitFor } from '../helpers/engine.ts';
-import { type FakesProcess, forkFakes } from '../helpers/fakes.ts';
-import { spawnTideline, type TidelineProcess } from '../helpers/processes.ts';
+import { KEYS, waitFor } from '../../dev/engine.ts';
+import { type FakesProcess, forkFakes } from '../../dev/fork-fakes.ts';
+import { spawnTideline, type TidelineProcess } from '../../dev/processes.ts';
 
 let fakes: FakesProcess | undefined;
 let engine: TidelineProcess | undefined;

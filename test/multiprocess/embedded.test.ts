@@ -3,8 +3,8 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { KEYS, waitFor } from '../helpers/engine.ts';
-import { postBatch, spawnTideline } from '../helpers/processes.ts';
+import { KEYS, waitFor } from '../../dev/engine.ts';
+import { postBatch, spawnTideline } from '../../dev/processes.ts';
 import { interleavedStream } from '../helpers/stream.ts';
 
 const dirs: string[] = [];

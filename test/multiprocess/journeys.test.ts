@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { journeyLogOf } from '../../journeys/timeline.ts';
-import { startCluster } from '../helpers/cluster.ts';
-import { KEYS, waitFor } from '../helpers/engine.ts';
-import { postBatch } from '../helpers/processes.ts';
+import { startCluster } from '../../dev/cluster.ts';
+import { KEYS, waitFor } from '../../dev/engine.ts';
+import { postBatch } from '../../dev/processes.ts';
 import { ON_TIME, relativeTimeline, signups, TWO_WAITS_WORKSPACE } from '../journeys/two-waits.ts';
 
 const USERS = 300;

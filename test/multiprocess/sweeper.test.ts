@@ -3,9 +3,9 @@ import { describe, it } from 'node:test';
 import { PROFILE_CHECKS_QUEUE } from '../../engine/jobs/checks.ts';
 import { SWEEP_GRACE_MS } from '../../engine/jobs/sweeper.ts';
 import { journeyLogOf } from '../../journeys/timeline.ts';
-import { startCluster } from '../helpers/cluster.ts';
-import { KEYS, waitFor } from '../helpers/engine.ts';
-import { postBatch, removeKeys } from '../helpers/processes.ts';
+import { startCluster } from '../../dev/cluster.ts';
+import { KEYS, waitFor } from '../../dev/engine.ts';
+import { postBatch, removeKeys } from '../../dev/processes.ts';
 import { ON_TIME, relativeTimeline, signups, TWO_WAITS_WORKSPACE } from '../journeys/two-waits.ts';
 
 const USERS = 100;

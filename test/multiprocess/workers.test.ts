@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { Profile } from '../../model/profile.ts';
-import { startCluster } from '../helpers/cluster.ts';
-import { KEYS, waitFor } from '../helpers/engine.ts';
-import { postBatch } from '../helpers/processes.ts';
+import { startCluster } from '../../dev/cluster.ts';
+import { KEYS, waitFor } from '../../dev/engine.ts';
+import { postBatch } from '../../dev/processes.ts';
 import { interleavedStream, type TestStream } from '../helpers/stream.ts';
 
 /** The cluster of this suite: its workspace has segments over aggregates (with a where filter) and traits. */

@@ -12,7 +12,7 @@ import type { Profile } from '../../model/profile.ts';
 import { logEntry } from '../../journeys/enrollment.ts';
 import { JourneySet } from '../../journeys/journey-set.ts';
 import type { Goal, JourneyDefinition } from '../../journeys/journey.ts';
-import { makeProfile } from '../helpers/profiles.ts';
+import { makeProfile } from '../../dev/profiles.ts';
 import type { Counts } from '../../model/conversions.ts';
 
 const HOUR = 3_600_000;

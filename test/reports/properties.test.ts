@@ -12,7 +12,7 @@ import { it } from 'node:test';
 import { readCounterDays } from '../../conversions/counters.ts';
 import type { ChannelGateway } from '../../ports/channel-gateway.ts';
 import { journeyBucket } from '../../journeys/enrollment.ts';
-import { prng } from '../helpers/random.ts';
+import { prng } from '../../dev/random.ts';
 import { journey, journeyEngine, track } from '../journeys/helpers.ts';
 
 const HOUR = 3_600_000;

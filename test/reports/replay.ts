@@ -10,7 +10,7 @@ import { readWorkspace } from '../../cli/workspace.ts';
 import { MemoryDefinitionStore } from '../../engine/adapters/definitions/memory.ts';
 import { silentLogger } from '../../ports/logger.ts';
 import type { JourneyDefinition } from '../../journeys/journey.ts';
-import { KEYS } from '../helpers/engine.ts';
+import { KEYS } from '../../dev/engine.ts';
 import { journeyEngine } from '../journeys/helpers.ts';
 import type { TemplateDefinition } from '../../templates/template.ts';
 

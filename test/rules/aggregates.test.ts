@@ -19,7 +19,7 @@ import {
 } from '../../rules/aggregates.ts';
 import type { AggregateFn, AggregateSpec } from '../../rules/types.ts';
 import type { JsonObject } from '../../model/json.ts';
-import { prng as rng } from '../helpers/random.ts';
+import { prng as rng } from '../../dev/random.ts';
 import type { AggregateState } from '../../model/aggregates.ts';
 
 const T0 = Date.UTC(2024, 4, 31, 15, 30); // 2024-05-31T15:30Z

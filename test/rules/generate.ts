@@ -4,7 +4,7 @@ import { CUSTOM_OPERATOR_NAMES } from '../../rules/operators.ts';
 import type { AggregateSpec, Condition, FactContext, LeafCondition } from '../../rules/types.ts';
 import type { Json, JsonObject } from '../../model/json.ts';
 import { event, makeContext, profile, type HistoryEvent } from './context.ts';
-import { prng } from '../helpers/random.ts';
+import { prng } from '../../dev/random.ts';
 
 const rand = prng(20260314);
 const pick = <T>(items: readonly T[]): T => items[Math.floor(rand() * items.length)];

@@ -1,4 +1,4 @@
-import { removeKeys as removeKeysOn } from '../helpers/processes.ts';
+import { removeKeys as removeKeysOn } from '../../dev/processes.ts';
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';

@@ -28,7 +28,7 @@ import type { AggregateSpec, Condition, FactContext, LeafCondition } from '../..
 import { profileFact } from '../../segments/context.ts';
 import { type SegmentDefinition, validateSegment } from '../../segments/segment.ts';
 import { Workspace } from '../../workspace/workspace.ts';
-import { prng } from '../helpers/random.ts';
+import { prng } from '../../dev/random.ts';
 import { NO_PROFILE } from '../../segments/context.ts';
 
 const HOUR = 3_600_000;

@@ -9,7 +9,7 @@ import { profileContext } from '../../segments/context.ts';
 import { compileSegment, evaluateMembership } from '../../segments/membership.ts';
 import { type SegmentDefinition, validateSegment } from '../../segments/segment.ts';
 import { Workspace } from '../../workspace/workspace.ts';
-import { makeProfile } from '../helpers/profiles.ts';
+import { makeProfile } from '../../dev/profiles.ts';
 
 const DAY = 86_400_000;
 const T0 = Date.parse('2026-06-01T12:00:00Z');

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import type { StoredEvent } from '../../model/events.ts';
 import type { DueProfile, ProfilePage, Store, StoreOptions } from '../../ports/store.ts';
 import type { Profile } from '../../model/profile.ts';
-import { createCommit, makeProfile, updateCommit } from '../helpers/profiles.ts';
+import { createCommit, makeProfile, updateCommit } from '../../dev/profiles.ts';
 
 const HOUR = 3_600_000;
 export const CONFORMANCE_OPTIONS: StoreOptions = {

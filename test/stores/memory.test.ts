@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { MemoryStore } from '../../engine/adapters/stores/memory.ts';
 import type { ProfilePage } from '../../ports/store.ts';
-import { createCommit, makeProfile, updateCommit } from '../helpers/profiles.ts';
+import { createCommit, makeProfile, updateCommit } from '../../dev/profiles.ts';
 import { CONFORMANCE_OPTIONS, storeConformance } from './conformance.ts';
 
 storeConformance('memory', async (options) => ({ store: new MemoryStore(options), cleanup: async () => {} }));

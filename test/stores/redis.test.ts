@@ -1,11 +1,11 @@
-import { removeKeys as removeKeysOn } from '../helpers/processes.ts';
+import { removeKeys as removeKeysOn } from '../../dev/processes.ts';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { RedisStore } from '../../engine/adapters/stores/redis.ts';
 import type { ProfilePage } from '../../ports/store.ts';
-import { makeProfile } from '../helpers/profiles.ts';
+import { makeProfile } from '../../dev/profiles.ts';
 import { CONFORMANCE_OPTIONS, storeConformance } from './conformance.ts';
 
 const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');

@@ -1,11 +1,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Config, DEV_KEYS, loadConfig } from '../../cli/config.ts';
-import { type Roles, type RunningEngine, startEngine } from '../../cli/engine.ts';
-import { createLogger } from '../../cli/log.ts';
-import { INGEST_QUEUE } from '../../engine/ingest/ingest-queue.ts';
-import { RECOMPUTE_QUEUE } from '../../engine/jobs/recompute.ts';
+import { type Config, DEV_KEYS, loadConfig } from '../cli/config.ts';
+import { type Roles, type RunningEngine, startEngine } from '../cli/engine.ts';
+import { createLogger } from '../cli/log.ts';
+import { INGEST_QUEUE } from '../engine/ingest/ingest-queue.ts';
+import { RECOMPUTE_QUEUE } from '../engine/jobs/recompute.ts';
 
 export const KEYS = DEV_KEYS;
 

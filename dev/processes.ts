@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 
-const BIN = fileURLToPath(new URL('../../bin/tideline.mjs', import.meta.url));
+const BIN = fileURLToPath(new URL('../bin/tideline.mjs', import.meta.url));
 export const REDIS_URL = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
 
 export function uniquePrefix(name: string): string {

@@ -1,8 +1,8 @@
 import { Redis } from 'ioredis';
-import { BullMQScheduler } from '../../engine/adapters/schedulers/bullmq.ts';
-import { RedisStore } from '../../engine/adapters/stores/redis.ts';
-import { INGEST_QUEUE } from '../../engine/ingest/ingest-queue.ts';
-import type { Profile } from '../../model/profile.ts';
+import { BullMQScheduler } from '../engine/adapters/schedulers/bullmq.ts';
+import { RedisStore } from '../engine/adapters/stores/redis.ts';
+import { INGEST_QUEUE } from '../engine/ingest/ingest-queue.ts';
+import type { Profile } from '../model/profile.ts';
 import { waitFor } from './engine.ts';
 import { REDIS_URL, removeKeys, spawnTideline, type TidelineProcess, uniquePrefix } from './processes.ts';
 

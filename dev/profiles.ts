@@ -1,6 +1,6 @@
-import type { StoredEvent } from '../../model/events.ts';
-import type { ProfileCommit } from '../../ports/store.ts';
-import type { Profile } from '../../model/profile.ts';
+import type { StoredEvent } from '../model/events.ts';
+import type { ProfileCommit } from '../ports/store.ts';
+import type { Profile } from '../model/profile.ts';
 
 const DAY = 86_400_000;
 

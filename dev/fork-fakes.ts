@@ -1,9 +1,9 @@
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-const SERVE = fileURLToPath(new URL('../fakes/serve.ts', import.meta.url));
+const SERVE = fileURLToPath(new URL('./fakes/serve.ts', import.meta.url));
 
-/** The provider fakes running in a child process (test/fakes/serve.ts), as a deployment would see them. */
+/** The provider fakes running in a child process (dev/fakes/serve.ts), as a deployment would see them. */
 export interface FakesProcess {
   /** The environment that points a workspace's `channels.json` at them. */
   env: Record<string, string>;
