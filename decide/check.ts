@@ -3,7 +3,8 @@ import { recordSends, type SendOutcomes } from '../journeys/outbox.ts';
 import { lifecycleOverTime } from '../lifecycle/profile-lifecycle.ts';
 import type { Profile } from '../model/profile.ts';
 import type { Decision, DecisionContext } from './decision.ts';
-import { runJourneys, runJourneyTimers, updateMembership } from './pipeline.ts';
+import { runJourneys, runJourneyTimers } from './pipeline.ts';
+import { updateMembership } from '../segments/moves.ts';
 
 /** What a timer's run did outside the commit: webhook calls and message hand-overs, made once. */
 export interface CheckCalls {

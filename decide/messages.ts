@@ -3,13 +3,8 @@ import type { Profile } from '../model/profile.ts';
 import { type ApplyOptions, applyMessage, mergeProfile, newProfile } from '../profiles/apply.ts';
 import type { Workspace } from '../workspace/workspace.ts';
 import type { Decision } from './decision.ts';
-import {
-  mergeMaterialised,
-  rematerialise,
-  runJourneys,
-  updateForEvent,
-  updateMembership,
-} from './pipeline.ts';
+import { mergeMaterialised, rematerialise, runJourneys, updateForEvent } from './pipeline.ts';
+import { updateMembership } from '../segments/moves.ts';
 
 /** What the commit loop read for one profile's messages. */
 export interface MessagesInput {

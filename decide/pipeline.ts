@@ -10,7 +10,7 @@ import {
 } from '../rules/aggregates.ts';
 import { backfillEventTimes, recordEventTime } from '../rules/event-times.ts';
 import { profileContext } from '../segments/context.ts';
-import { type CompiledSegment, evaluateMembership } from '../segments/membership.ts';
+import { updateMembership } from '../segments/moves.ts';
 import { applyTagRules } from '../segments/tag-rules.ts';
 import { lifecycleMove, lifecycleOnEvent, mergeLifecycle } from '../lifecycle/profile-lifecycle.ts';
 import type { Workspace } from '../workspace/workspace.ts';
@@ -24,30 +24,6 @@ import { changedProfile } from '../journeys/walk.ts';
 import type { WebhookOutcomes } from '../journeys/webhook.ts';
 import type { AggregateState } from '../model/aggregates.ts';
 import type { Counts } from '../model/conversions.ts';
-
-function internalEvent(
-  name: 'segment_entered' | 'segment_exited',
-  segment: { id: string; version: number },
-  cause: Pick<StoredEvent, 'messageId' | 'timestamp'>,
-  now: number,
-): StoredEvent {
-  return {
-    // Deterministic: re-deciding the same event (a retried commit) names the same internal event.
-    messageId: `${name}:${segment.id}:${segment.version}:${cause.messageId}`,
-    type: 'internal',
-    event: name,
-    properties: {
-      segmentId: segment.id,
-      version: segment.version,
-      cause: cause.messageId,
-      causedAt: new Date(cause.timestamp).toISOString(),
-    },
-    // When the engine decided: events arriving out of order would otherwise give a history whose
-    // entries and exits do not alternate in time. The event that caused it is in `causedAt`.
-    timestamp: now,
-    receivedAt: now,
-  };
-}
 
 /**
  * Keeps a profile's materialised aggregates, event times, segment memberships and segment tags
@@ -89,60 +65,9 @@ export function updateForEvent(
   return raised;
 }
 
-/** Re-evaluates `candidates` for the profile; applies segment tags; returns the enter/exit events. */
-export function updateMembership(
-  profile: Profile,
-  candidates: readonly CompiledSegment[],
-  cause: Pick<StoredEvent, 'messageId' | 'timestamp'>,
-  now: number,
-  workspace: Workspace,
-): StoredEvent[] {
-  const raised: StoredEvent[] = [];
-  let round = candidates;
-  // Segments reading tags or segments see the changes of the round before, until nothing moves
-  // (bounded: definitions that contradict each other would otherwise flip for ever).
-  for (let pass = 0; pass < MAX_PASSES && round.length > 0; pass++) {
-    const moved = evaluateRound(profile, round, cause, now, workspace, raised);
-    round = moved ? workspace.tagReadingSegments : [];
-  }
-  return raised;
-}
-
-const MAX_PASSES = 4;
-
-function evaluateRound(
-  profile: Profile,
-  candidates: readonly CompiledSegment[],
-  cause: Pick<StoredEvent, 'messageId' | 'timestamp'>,
-  now: number,
-  workspace: Workspace,
-  raised: StoredEvent[],
-): boolean {
-  const change = evaluateMembership(
-    profile.segments,
-    candidates,
-    profileContext(profile, now, { timezone: workspace.timezone }),
-  );
-  if (change.entered.length === 0 && change.exited.length === 0) return false;
-  profile.segments = change.segments;
-  const byId = new Map(candidates.map((s) => [s.id, s]));
-  for (const id of change.entered) {
-    const segment = byId.get(id)!;
-    if (segment.tag && !profile.tags.includes(segment.tag))
-      profile.tags = [...profile.tags, segment.tag].sort();
-    raised.push(internalEvent('segment_entered', segment, cause, now));
-  }
-  for (const id of change.exited) {
-    const segment = byId.get(id)!;
-    if (segment.tag) profile.tags = profile.tags.filter((t) => t !== segment.tag);
-    raised.push(internalEvent('segment_exited', segment, cause, now));
-  }
-  return true;
-}
-
 /**
  * Folds an absorbed profile's materialised state (aggregates, event times, lifecycle activity) into
- * the user's (see engine/profiles/apply.ts mergeProfile); returns the lifecycle moves it causes.
+ * the user's (see profiles/apply.ts mergeProfile); returns the lifecycle moves it causes.
  */
 export function mergeMaterialised(
   into: Profile,

@@ -1,7 +1,8 @@
 import type { StoredEvent } from '../model/events.ts';
 import type { Profile } from '../model/profile.ts';
 import type { Decision, DecisionContext } from './decision.ts';
-import { rematerialise, runJourneys, updateMembership } from './pipeline.ts';
+import { rematerialise, runJourneys } from './pipeline.ts';
+import { updateMembership } from '../segments/moves.ts';
 
 /**
  * After a publication: what the profile keeps is rebuilt from its history when the workspace reads

@@ -3,7 +3,8 @@ import type { Json } from '../model/json.ts';
 import type { Profile } from '../model/profile.ts';
 import type { ValueScores } from '../segments/value-model.ts';
 import type { Decision, DecisionContext } from './decision.ts';
-import { runJourneys, updateMembership } from './pipeline.ts';
+import { runJourneys } from './pipeline.ts';
+import { updateMembership } from '../segments/moves.ts';
 
 const TRAITS = ['rfm_r', 'rfm_f', 'rfm_m', 'rfm_group', 'value_tier'] as const;
 const isModelTag = (tag: string) => tag.startsWith('value:') || tag.startsWith('rfm:');
