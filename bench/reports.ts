@@ -4,7 +4,7 @@
  *   npm run bench:reports -- [--runs 5] [--messages 1000000] [--conversions 100000] [--days 90]
  *     [--store memory|redis]
  *
- * The counters are built by the engine's own code (engine/conversions: the journey log counts and
+ * The counters are built by the engine's own code (conversions: the journey log counts and
  * attribution) from synthetic enrollments spread over `--days` days: two versions, a send, a wait, a
  * branch to SMS or email with two content variants, a last push; 10 % holdout; receipts, clicks and
  * goal events with revenue. They are committed to the store (memory, or Redis under a prefix of its

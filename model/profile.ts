@@ -66,7 +66,7 @@ export interface Profile {
   eventTimes?: EventTimes;
   /** The workspace materialisation the aggregates, event times and activity were kept for. */
   materialisedFor?: string;
-  /** The user's activity summarised for the lifecycle (engine/lifecycle/timeline.ts). */
+  /** The user's activity summarised for the lifecycle (lifecycle/timeline.ts). */
   activity?: ActivityTimeline;
   /** When this user's re-check timer is due (segments that change with time alone); null: none set. */
   checkAt?: number | null;
@@ -74,9 +74,9 @@ export interface Profile {
   journeys?: JourneyMemories;
   /** Messages decided and not yet taken by the channel gateway (journeys/outbox.ts). */
   outbox?: OutboxMessage[];
-  /** The conversion windows of the user's recent enrollments (engine/conversions/attribution.ts). */
+  /** The conversion windows of the user's recent enrollments (conversions/attribution.ts). */
   conversions?: ConversionWindow[];
-  /** Orders already counted, so a repeated order event adds no revenue (engine/conversions/attribution.ts). */
+  /** Orders already counted, so a repeated order event adds no revenue (conversions/attribution.ts). */
   countedOrders?: CountedOrder[];
   /** Journey log entries written for this user so far (their `seq`). */
   journeyLogged?: number;

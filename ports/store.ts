@@ -26,7 +26,7 @@ export interface ProfileCommit {
    */
   absorb?: { key: string; expectedVersion: number };
   /**
-   * Report counters moved by this decision (engine/conversions): added in the same atomic step, so a
+   * Report counters moved by this decision (conversions): added in the same atomic step, so a
    * decision that is committed once is counted once.
    */
   counts?: Counts;

@@ -1,5 +1,5 @@
 /**
- * A journey's report, answered from its counters (engine/conversions/counters.ts names the fields):
+ * A journey's report, answered from its counters (conversions/counters.ts names the fields):
  * one pass over the journey's fields, whatever the number of messages behind them.
  *
  * What a range counts: enrollments that entered in it (their conversions and revenue follow them:

@@ -1,6 +1,6 @@
 /**
  * A report's date range: whole local days `from`..`to` (inclusive) in an IANA zone, as hours
- * (engine/conversions/counters.ts). Each hour of the range maps to its local date.
+ * (conversions/counters.ts). Each hour of the range maps to its local date.
  */
 import { DateTime } from 'luxon';
 import { BUCKET_MS } from '../conversions/counters.ts';

@@ -1,5 +1,5 @@
 /**
- * Attribution decisions on one profile (engine/conversions/attribution.ts), event by event: the goal
+ * Attribution decisions on one profile (conversions/attribution.ts), event by event: the goal
  * kinds and options a journey can have, and what does not count.
  */
 import assert from 'node:assert/strict';

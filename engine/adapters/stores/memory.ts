@@ -95,7 +95,7 @@ export class MemoryStore implements Store {
   private readonly historyIds = new Map<string, Set<string>>();
   /** messageId -> expiresAt */
   private readonly applied = new Map<string, number>();
-  /** Report counters by scope (engine/conversions/counters.ts). */
+  /** Report counters by scope (conversions/counters.ts). */
   private readonly counters = new Map<string, Map<string, number>>();
   private readonly aliases = new Map<string, string>();
   private scanIndex: ScanIndex | null = null;

@@ -31,7 +31,7 @@ import { compressProfile, decompressProfile } from './profile-codec.ts';
  *                            by the scripts: what dueProfiles pages through (the sweeper)
  *   due:built       string   set once init() has indexed the timers of profiles written before `due`
  *   r:<scope>       hash     report counters of a journey's day (`j:<id>:<day>`) or the workspace's (`w:<day>`), kept by the
- *                            commit script (engine/conversions/counters.ts names the fields)
+ *                            commit script (conversions/counters.ts names the fields)
  * h: and e: expire together once their newest event leaves the retention window. Needs Redis >= 6.2.
  *
  * Why an index rather than SCAN MATCH p:*: SCAN walks the whole keyspace (histories, a dedupe marker per
