@@ -130,3 +130,28 @@ export async function commitDecisions<W extends ProfileWork, R = undefined>(
   }
   return result;
 }
+
+/** One profile's decision through the loop: the decision that landed, or null when nothing was written. */
+export async function commitProfile(
+  store: Store,
+  key: string,
+  decide: (profile: Profile, now: number) => Decision | null,
+  options: CommitLoopOptions,
+): Promise<Decision | null> {
+  let landed: Decision | null = null;
+  await commitDecisions(
+    store,
+    [{ key }],
+    {
+      decide: (work, profiles, now) => {
+        const profile = profiles.get(work.key);
+        return profile ? decide(profile, now) : null;
+      },
+      landed: (_, decision) => {
+        landed = decision;
+      },
+    },
+    options,
+  );
+  return landed;
+}

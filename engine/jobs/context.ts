@@ -1,7 +1,7 @@
 import type { WebhookCaller } from '../../journeys/webhook.ts';
 import type { ChannelGateway } from '../../ports/channel-gateway.ts';
 import type { Logger } from '../../ports/logger.ts';
-import type { Scheduler } from '../../ports/scheduler.ts';
+import type { Job, Scheduler } from '../../ports/scheduler.ts';
 import type { Store } from '../../ports/store.ts';
 import type { ScheduleChecks } from '../../workspace/timers.ts';
 import type { Workspace } from '../../workspace/workspace.ts';
@@ -33,3 +33,22 @@ export interface WorkerContext {
 
 /** A job module's registration: the handler of its queue. */
 export type RegisterJob = (context: WorkerContext) => void;
+
+/**
+ * A workspace-wide job (a recompute, a value-model run, a scheduled journey, a journey state change):
+ * one at a time, on the live workspace refreshed first, since it must see the publication it follows.
+ */
+export function processOnLiveWorkspace<T>(
+  context: WorkerContext,
+  queue: string,
+  run: (job: Job<T>, workspace: Workspace) => Promise<void>,
+): void {
+  context.scheduler.process<T>(
+    queue,
+    async (job) => {
+      await context.refreshWorkspace();
+      await run(job, context.workspace());
+    },
+    { concurrency: 1 },
+  );
+}

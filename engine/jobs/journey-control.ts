@@ -2,8 +2,9 @@ import { decideJourneyState } from '../../decide/journeys.ts';
 import type { Workspace } from '../../workspace/workspace.ts';
 import type { Store } from '../../ports/store.ts';
 import type { ScheduleChecks } from '../../workspace/timers.ts';
-import { commitDecisions } from '../commit/commit-loop.ts';
-import type { RegisterJob } from './context.ts';
+import { commitProfile } from '../commit/commit-loop.ts';
+import { processOnLiveWorkspace, type RegisterJob } from './context.ts';
+import { profilePages } from './scan.ts';
 
 export const JOURNEY_CONTROL_QUEUE = 'journey-control';
 export const JOURNEY_CONTROL_JOB = 'apply';
@@ -11,8 +12,6 @@ export const JOURNEY_CONTROL_JOB = 'apply';
 export interface JourneyControlJob {
   journeyId: string;
 }
-
-const PAGE = 500;
 
 export interface JourneyControlResult {
   scanned: number;
@@ -34,65 +33,33 @@ export async function applyJourneyState(
     onProgress?: (progress: JourneyControlResult) => Promise<void>;
   },
 ): Promise<JourneyControlResult> {
+  const { workspace } = options;
   const result: JourneyControlResult = { scanned: 0, moved: 0 };
-  let cursor: string | null = null;
-  do {
-    const page = await store.scanProfiles(cursor, PAGE);
-    for (const profile of page.profiles) {
+  for await (const page of profilePages(store)) {
+    for (const profile of page) {
       result.scanned++;
-      if (profile.journeys?.[journeyId]?.active && (await walkOne(store, profile.key, options)))
-        result.moved++;
+      if (!profile.journeys?.[journeyId]?.active) continue;
+      const decision = await commitProfile(
+        store,
+        profile.key,
+        (read, now) => decideJourneyState(read, { workspace, now }),
+        options,
+      );
+      if ((decision?.events.length ?? 0) > 0) result.moved++;
     }
-    cursor = page.cursor;
     await options.onProgress?.({ ...result });
-  } while (cursor !== null);
+  }
   return result;
 }
 
-async function walkOne(
-  store: Store,
-  key: string,
-  options: { workspace: Workspace; now: () => number; scheduleChecks: ScheduleChecks },
-): Promise<boolean> {
-  let moved = false;
-  await commitDecisions(
-    store,
-    [{ key }],
-    {
-      decide: ({ key }, profiles, now) => {
-        const profile = profiles.get(key);
-        return profile ? decideJourneyState(profile, { workspace: options.workspace, now }) : null;
-      },
-      landed: (_, decision) => {
-        moved = (decision?.events.length ?? 0) > 0;
-      },
-    },
-    options,
-  );
-  return moved;
-}
-
 /** Journeys resumed or stopped: their users walked at once. */
-export const registerJourneyControlJob: RegisterJob = ({
-  scheduler,
-  store,
-  logger,
-  now,
-  workspace,
-  refreshWorkspace,
-  scheduleChecks,
-}) =>
-  scheduler.process<JourneyControlJob>(
-    JOURNEY_CONTROL_QUEUE,
-    async (job) => {
-      await refreshWorkspace();
-      const result = await applyJourneyState(store, job.data.journeyId, {
-        workspace: workspace(),
-        now,
-        scheduleChecks,
-        onProgress: (progress) => job.progress({ ...progress }),
-      });
-      logger.info({ journeyId: job.data.journeyId, ...result }, 'journey state applied');
-    },
-    { concurrency: 1 },
-  );
+export const registerJourneyControlJob: RegisterJob = (context) =>
+  processOnLiveWorkspace<JourneyControlJob>(context, JOURNEY_CONTROL_QUEUE, async (job, workspace) => {
+    const result = await applyJourneyState(context.store, job.data.journeyId, {
+      workspace,
+      now: context.now,
+      scheduleChecks: context.scheduleChecks,
+      onProgress: (progress) => job.progress({ ...progress }),
+    });
+    context.logger.info({ journeyId: job.data.journeyId, ...result }, 'journey state applied');
+  });

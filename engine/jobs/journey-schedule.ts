@@ -5,8 +5,9 @@ import type { StoredEvent } from '../../model/events.ts';
 import type { Logger } from '../../ports/logger.ts';
 import type { Store } from '../../ports/store.ts';
 import type { ScheduleChecks } from '../../workspace/timers.ts';
-import { commitDecisions } from '../commit/commit-loop.ts';
-import type { RegisterJob } from './context.ts';
+import { commitProfile } from '../commit/commit-loop.ts';
+import { processOnLiveWorkspace, type RegisterJob } from './context.ts';
+import { profilePages } from './scan.ts';
 
 export const JOURNEY_SCHEDULE_QUEUE = 'journey-schedules';
 export const JOURNEY_SCHEDULE_JOB = 'run';
@@ -23,8 +24,6 @@ export function firingTime(jobId: string): number | null {
   const match = /:(\d+)$/.exec(jobId);
   return jobId.startsWith('repeat:') && match ? Number(match[1]) : null;
 }
-
-const PAGE = 500;
 
 export interface ScheduledRunResult {
   audience: number;
@@ -61,16 +60,19 @@ export async function runScheduledJourney(
     timestamp: runAt,
     receivedAt: runAt,
   };
-  let cursor: string | null = null;
-  do {
-    const page = await store.scanProfiles(cursor, PAGE, segment === undefined ? {} : { segment });
-    for (const { key } of page.profiles) {
+  for await (const page of profilePages(store, segment === undefined ? {} : { segment })) {
+    for (const { key } of page) {
       result.audience++;
-      if (await enrolOne(store, key, trigger, options)) result.entered++;
+      const decision = await commitProfile(
+        store,
+        key,
+        (profile, now) => decideScheduledRun(profile, trigger, { workspace, now }),
+        options,
+      );
+      if (decision?.events.some((e) => e.event === 'journey_entered')) result.entered++;
     }
-    cursor = page.cursor;
     await options.onProgress?.({ ...result });
-  } while (cursor !== null);
+  }
   options.logger.info(
     { journeyId, runAt, ...result },
     `scheduled journey ${journeyId}: ${result.entered} entered`,
@@ -78,53 +80,16 @@ export async function runScheduledJourney(
   return result;
 }
 
-async function enrolOne(
-  store: Store,
-  key: string,
-  trigger: StoredEvent,
-  options: { workspace: Workspace; now: () => number; scheduleChecks: ScheduleChecks },
-): Promise<boolean> {
-  let entered = false;
-  await commitDecisions(
-    store,
-    [{ key }],
-    {
-      decide: ({ key }, profiles, now) => {
-        const profile = profiles.get(key);
-        return profile ? decideScheduledRun(profile, trigger, { workspace: options.workspace, now }) : null;
-      },
-      landed: (_, decision) => {
-        entered = decision?.events.some((e) => e.event === 'journey_entered') ?? false;
-      },
-    },
-    options,
-  );
-  return entered;
-}
-
 /** Scheduled journeys' firings. */
-export const registerJourneyScheduleJob: RegisterJob = ({
-  scheduler,
-  store,
-  logger,
-  now,
-  workspace,
-  refreshWorkspace,
-  scheduleChecks,
-}) =>
-  scheduler.process<JourneyScheduleJob>(
-    JOURNEY_SCHEDULE_QUEUE,
-    async (job) => {
-      await refreshWorkspace();
-      // A firing's time names the run; a job added by hand runs "now" (and is its own run).
-      const runAt = firingTime(job.id) ?? now();
-      await runScheduledJourney(store, job.data.journeyId, runAt, {
-        workspace: workspace(),
-        now,
-        scheduleChecks,
-        logger,
-        onProgress: (progress) => job.progress({ ...progress }),
-      });
-    },
-    { concurrency: 1 },
-  );
+export const registerJourneyScheduleJob: RegisterJob = (context) =>
+  processOnLiveWorkspace<JourneyScheduleJob>(context, JOURNEY_SCHEDULE_QUEUE, async (job, workspace) => {
+    // A firing's time names the run; a job added by hand runs "now" (and is its own run).
+    const runAt = firingTime(job.id) ?? context.now();
+    await runScheduledJourney(context.store, job.data.journeyId, runAt, {
+      workspace,
+      now: context.now,
+      scheduleChecks: context.scheduleChecks,
+      logger: context.logger,
+      onProgress: (progress) => job.progress({ ...progress }),
+    });
+  });

@@ -4,8 +4,10 @@ import type { Workspace } from '../../workspace/workspace.ts';
 import type { Logger } from '../../ports/logger.ts';
 import { HISTORY_LIMIT, type Store } from '../../ports/store.ts';
 import type { ScheduleChecks } from '../../workspace/timers.ts';
-import { commitDecisions } from '../commit/commit-loop.ts';
-import type { RegisterJob } from './context.ts';
+import { commitProfile } from '../commit/commit-loop.ts';
+import { processOnLiveWorkspace, type RegisterJob } from './context.ts';
+import { profilePages } from './scan.ts';
+import type { Profile } from '../../model/profile.ts';
 
 export const RECOMPUTE_QUEUE = 'recompute';
 export const RECOMPUTE_JOB = 'recompute';
@@ -15,8 +17,6 @@ export interface RecomputeJob {
   /** The live definitions it was queued for (cli/workspace.ts liveFingerprint). */
   live: string;
 }
-
-const PAGE = 500;
 
 export interface RecomputeProgress {
   /** Profiles when the job started (new ones may join while it runs). */
@@ -50,70 +50,50 @@ export async function recomputeAll(
   const { workspace, logger } = options;
   const progress: RecomputeProgress = { total: await store.countProfiles(), scanned: 0, changed: 0 };
   await options.onProgress?.({ ...progress });
-  let cursor: string | null = null;
-  do {
-    const page = await store.scanProfiles(cursor, PAGE);
-    for (const profile of page.profiles) {
+  for await (const page of profilePages(store)) {
+    for (const profile of page) {
       progress.scanned++;
-      if (await recomputeOne(store, profile.key, options)) progress.changed++;
+      if (await recomputeOne(store, profile, options)) progress.changed++;
     }
-    cursor = page.cursor;
     await options.onProgress?.({ ...progress });
     logger.info(
       { ...progress, segments: workspace.segments.length },
       `recompute: ${progress.scanned} of ${progress.total} profiles scanned`,
     );
-  } while (cursor !== null);
+  }
   return progress;
 }
 
 async function recomputeOne(
   store: Store,
-  key: string,
+  scanned: Profile,
   options: { workspace: Workspace; now: () => number; scheduleChecks: ScheduleChecks; cause: string },
 ): Promise<boolean> {
   const { workspace } = options;
+  const { key } = scanned;
   const history =
     (await store.getProfiles([key])).get(key)?.materialisedFor !== workspace.materialisation
       ? await store.recentEvents(key, HISTORY_LIMIT)
       : null;
-  const { written } = await commitDecisions(
+  const decision = await commitProfile(
     store,
-    [{ key }],
-    {
-      decide: ({ key }, profiles, now) => {
-        const profile = profiles.get(key);
-        return profile ? decideRecompute(profile, history, options.cause, { workspace, now }) : null;
-      },
-    },
+    key,
+    (profile, now) => decideRecompute(profile, history, options.cause, { workspace, now }),
     options,
   );
-  return written > 0;
+  return decision !== null;
 }
 
 /** Recomputes after a publication, one job at a time. */
-export const registerRecomputeJob: RegisterJob = ({
-  scheduler,
-  store,
-  logger,
-  now,
-  workspace,
-  refreshWorkspace,
-  scheduleChecks,
-}) =>
-  scheduler.process<RecomputeJob>(
-    RECOMPUTE_QUEUE,
-    async (job) => {
-      await refreshWorkspace();
-      const result = await recomputeAll(store, {
-        workspace: workspace(),
-        now,
-        scheduleChecks,
-        logger,
-        cause: `recompute:${job.id}`,
-        onProgress: (progress) => job.progress({ ...progress }),
-      });
-      logger.info({ job: job.id, ...result }, 'recompute done');
-    },
-    { concurrency: 1 },
-  );
+export const registerRecomputeJob: RegisterJob = (context) =>
+  processOnLiveWorkspace<RecomputeJob>(context, RECOMPUTE_QUEUE, async (job, workspace) => {
+    const result = await recomputeAll(context.store, {
+      workspace,
+      now: context.now,
+      scheduleChecks: context.scheduleChecks,
+      logger: context.logger,
+      cause: `recompute:${job.id}`,
+      onProgress: (progress) => job.progress({ ...progress }),
+    });
+    context.logger.info({ job: job.id, ...result }, 'recompute done');
+  });

@@ -5,24 +5,14 @@ import type { Logger } from '../../ports/logger.ts';
 import { HISTORY_LIMIT, type Store } from '../../ports/store.ts';
 import { decideValueModel } from '../../decide/value-model.ts';
 import type { ScheduleChecks } from '../../workspace/timers.ts';
-import { commitDecisions } from '../commit/commit-loop.ts';
-import type { Profile } from '../../model/profile.ts';
-import type { RegisterJob } from './context.ts';
+import { commitProfile } from '../commit/commit-loop.ts';
+import { profilePages } from './scan.ts';
+import { processOnLiveWorkspace, type RegisterJob } from './context.ts';
 
 export const VALUE_MODEL_QUEUE = 'value-model';
 export const VALUE_MODEL_JOB = 'run';
 /** The repeatable schedule's id: one per workspace. */
 export const VALUE_MODEL_SCHEDULE = 'value-model';
-
-const PAGE = 500;
-async function forEachProfile(store: Store, visit: (profile: Profile) => Promise<void>): Promise<void> {
-  let cursor: string | null = null;
-  do {
-    const page = await store.scanProfiles(cursor, PAGE);
-    for (const profile of page.profiles) await visit(profile);
-    cursor = page.cursor;
-  } while (cursor !== null);
-}
 
 /**
  * Recomputes value tiers and RFM scores for every user: a first pass reads each
@@ -41,60 +31,48 @@ export async function runValueModel(
   const since = now - (parseDurationMs(config.window) ?? 0);
   const figures: BuyerFigures[] = [];
   let scanned = 0;
-  await forEachProfile(store, async (profile) => {
-    scanned++;
-    const orders = (await store.recentEvents(profile.key, HISTORY_LIMIT)).filter(
-      (e) =>
-        e.type !== 'internal' && e.event === config.orderEvent && e.timestamp >= since && e.timestamp <= now,
-    );
-    if (orders.length === 0) return;
-    const amounts = orders.map((o) => o.properties?.[config.amountProperty]);
-    figures.push({
-      key: profile.key,
-      recency: now - Math.max(...orders.map((o) => o.timestamp)),
-      frequency: orders.length,
-      monetary: amounts.reduce<number>(
-        (sum, a) => sum + (typeof a === 'number' && Number.isFinite(a) ? a : 0),
-        0,
-      ),
-    });
-  });
+  for await (const page of profilePages(store))
+    for (const profile of page) {
+      scanned++;
+      const orders = (await store.recentEvents(profile.key, HISTORY_LIMIT)).filter(
+        (e) =>
+          e.type !== 'internal' &&
+          e.event === config.orderEvent &&
+          e.timestamp >= since &&
+          e.timestamp <= now,
+      );
+      if (orders.length === 0) continue;
+      const amounts = orders.map((o) => o.properties?.[config.amountProperty]);
+      figures.push({
+        key: profile.key,
+        recency: now - Math.max(...orders.map((o) => o.timestamp)),
+        frequency: orders.length,
+        monetary: amounts.reduce<number>(
+          (sum, a) => sum + (typeof a === 'number' && Number.isFinite(a) ? a : 0),
+          0,
+        ),
+      });
+    }
   const scores = scoreBuyers(figures);
   const run = new Date(now).toISOString();
   let changed = 0;
-  await forEachProfile(store, async (first) => {
-    const { written } = await commitDecisions(
-      store,
-      [{ key: first.key }],
-      {
-        decide: ({ key }, profiles, at) => {
-          const profile = profiles.get(key);
-          return profile ? decideValueModel(profile, scores.get(key), run, { workspace, now: at }) : null;
-        },
-      },
-      { workspace, now: () => now, scheduleChecks, firstRead: new Map([[first.key, first]]) },
-    );
-    changed += written;
-  });
+  for await (const page of profilePages(store)) {
+    for (const first of page) {
+      const decision = await commitProfile(
+        store,
+        first.key,
+        (profile, at) => decideValueModel(profile, scores.get(profile.key), run, { workspace, now: at }),
+        { workspace, now: () => now, scheduleChecks, firstRead: new Map([[first.key, first]]) },
+      );
+      if (decision) changed++;
+    }
+  }
   logger.info({ buyers: figures.length, scanned, changed }, `value model: ${figures.length} buyers scored`);
   return { buyers: figures.length, scanned, changed };
 }
 
 /** The value model's scheduled runs. */
-export const registerValueModelJob: RegisterJob = ({
-  scheduler,
-  store,
-  logger,
-  now,
-  workspace,
-  refreshWorkspace,
-  scheduleChecks,
-}) =>
-  scheduler.process(
-    VALUE_MODEL_QUEUE,
-    async () => {
-      await refreshWorkspace();
-      await runValueModel(store, workspace(), now(), { logger, scheduleChecks });
-    },
-    { concurrency: 1 },
-  );
+export const registerValueModelJob: RegisterJob = (context) =>
+  processOnLiveWorkspace(context, VALUE_MODEL_QUEUE, async (_, workspace) => {
+    await runValueModel(context.store, workspace, context.now(), context);
+  });

@@ -1,11 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Redis } from 'ioredis';
 import { parseBatch } from '../../api/ingest/messages.ts';
-import { BullMQScheduler } from '../../engine/adapters/schedulers/bullmq.ts';
 import { InProcessScheduler } from '../../engine/adapters/schedulers/in-process.ts';
 import { MemoryStore } from '../../engine/adapters/stores/memory.ts';
-import { RedisStore } from '../../engine/adapters/stores/redis.ts';
 import { VirtualClock } from '../../engine/clock.ts';
 import { INGEST_JOB, INGEST_QUEUE } from '../../engine/ingest/ingest-queue.ts';
 import { VALUE_MODEL_JOB, VALUE_MODEL_QUEUE } from '../../engine/jobs/value-model.ts';
@@ -20,8 +17,9 @@ import type { Store } from '../../ports/store.ts';
 import type { SegmentDefinition } from '../../segments/segment.ts';
 import type { ValueModelConfig } from '../../segments/value-model-config.ts';
 import { Workspace } from '../../workspace/workspace.ts';
+import { redisView } from '../../dev/cluster.ts';
 import { waitFor } from '../../dev/engine.ts';
-import { REDIS_URL, removeKeys, uniquePrefix } from '../../dev/processes.ts';
+import { removeKeys, uniquePrefix } from '../../dev/processes.ts';
 
 // A shop's "welcome to VIP": the value model puts its best buyers in tier `high`, the segment `vip`
 // reads that tier, and a journey greets whoever enters the segment. A user whose tier comes from an
@@ -135,19 +133,11 @@ describe('a value-model run that moves a user into a segment', () => {
 
   it('enrols them into the journey on that segment, like an identify (Redis store, BullMQ)', async () => {
     const prefix = uniquePrefix('vm');
-    const redis = new Redis(REDIS_URL);
-    const store = new RedisStore({
-      redis,
-      prefix: `${prefix}:`,
-      eventRetentionMs: 400 * DAY,
-      dedupeHorizonMs: 30 * DAY,
-    });
-    await store.init();
-    const scheduler = new BullMQScheduler({ connection: { url: REDIS_URL }, prefix: `${prefix}:q` });
+    const { redis, store, queue } = await redisView(prefix);
     try {
-      await runScenario(store, scheduler, Date.now, (done) => waitFor(done, 20_000, 'the VIP journey'));
+      await runScenario(store, queue, Date.now, (done) => waitFor(done, 20_000, 'the VIP journey'));
     } finally {
-      await scheduler.close();
+      await queue.close();
       await redis.quit();
       await removeKeys(prefix);
     }
