@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CronExpressionParser } from 'cron-parser';
 import { Duration, IANAZone } from 'luxon';
+import { allowList } from '../engine/adapters/webhooks/http.ts';
 
 export type StoreKind = 'memory' | 'redis' | 'mongodb';
 export type QueueKind = 'in-process' | 'bullmq';
@@ -48,6 +49,8 @@ export interface Config {
   keys: { write: string; admin: string; read: string };
   /** Which keys fell back to their development defaults. */
   devKeys: string[];
+  /** Internal addresses or CIDR ranges webhook steps may reach (all refused by default). */
+  webhookAllow: string[];
 }
 
 export const DEMO_WORKSPACE = fileURLToPath(new URL('../fixtures/workspace', import.meta.url));
@@ -117,6 +120,11 @@ export const ENVIRONMENT = [
     'where recipients reach the API: click and unsubscribe links',
   ],
   ['TIDELINE_LINK_SECRET', 'derived from the manage key', 'signs click and unsubscribe links'],
+  [
+    'TIDELINE_WEBHOOK_ALLOW',
+    '(none)',
+    'internal addresses or CIDR ranges webhook steps may reach (loopback, private, link-local and metadata addresses are refused), comma-separated',
+  ],
   ['LOG_LEVEL', 'info', 'pino level: debug, info, warn, error'],
 ] as const;
 
@@ -254,5 +262,19 @@ export function loadConfig(mode: Mode, env: NodeJS.ProcessEnv = process.env): Co
     channelsFile: env.TIDELINE_CHANNELS || (workspaceDir ? join(workspaceDir, 'channels.json') : undefined),
     keys,
     devKeys,
+    webhookAllow: webhookAllow(env),
   };
+}
+
+function webhookAllow(env: NodeJS.ProcessEnv): string[] {
+  const entries = (env.TIDELINE_WEBHOOK_ALLOW ?? '')
+    .split(',')
+    .map((e) => e.trim())
+    .filter(Boolean);
+  try {
+    allowList(entries);
+  } catch (error) {
+    throw new ConfigError(`TIDELINE_WEBHOOK_ALLOW: ${(error as Error).message}`);
+  }
+  return entries;
 }

@@ -41,6 +41,7 @@ import { Dispatcher } from '../channels/dispatcher.ts';
 import { LinkSigner } from '../channels/links.ts';
 import { buildProviders, inboundKeys } from '../channels/registry.ts';
 import { SandboxChannel } from '../channels/sandbox/sandbox.ts';
+import { webhookCaller } from '../engine/adapters/webhooks/http.ts';
 import { MemoryChannelState } from '../engine/adapters/channel-state/memory.ts';
 import { RedisChannelState } from '../engine/adapters/channel-state/redis.ts';
 import type { ChannelState } from '../engine/ports/channel-state.ts';
@@ -324,6 +325,7 @@ export async function startEngine(config: Config, roles: Roles, logger: Logger):
         refreshWorkspace,
         now: Date.now,
         gateway,
+        callWebhook: webhookCaller({ allow: config.webhookAllow }),
       },
       logger,
     );

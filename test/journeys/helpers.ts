@@ -4,6 +4,7 @@ import { MemoryStore } from '../../engine/adapters/stores/memory.ts';
 import { VirtualClock } from '../../engine/clock.ts';
 import { INGEST_JOB, INGEST_QUEUE } from '../../engine/ingest/ingest-queue.ts';
 import { startIngestWorker } from '../../engine/ingest/worker.ts';
+import { webhookCaller } from '../../engine/adapters/webhooks/http.ts';
 import type { ChannelGateway } from '../../engine/ports/channel-gateway.ts';
 import { DUE_TIMER_DELAY_MS } from '../../engine/profiles/checks.ts';
 import { silentLogger } from '../../engine/ports/logger.ts';
@@ -33,6 +34,8 @@ export async function journeyEngine(
       concurrency: 4,
       workspace: () => workspace,
       now: () => clock.now(),
+      // The tests' webhook receivers listen on loopback, which webhooks may not reach by default.
+      callWebhook: webhookCaller({ allow: ['127.0.0.1'] }),
       ...(options.gateway ? { gateway: options.gateway } : {}),
     },
     silentLogger,
