@@ -45,10 +45,10 @@ import type { StoredEvent } from '../engine/events.ts';
 import { INGEST_QUEUE } from '../engine/ingest/ingest-queue.ts';
 import { durationMs } from '../rules/durations.ts';
 import { redisView } from '../test/helpers/cluster.ts';
-import { KEYS } from '../test/helpers/engine.ts';
 import {
   REDIS_URL,
   removeKeys,
+  PROCESS_KEYS,
   spawnTideline,
   type TidelineProcess,
   uniquePrefix,
@@ -99,7 +99,7 @@ const TIMER_WAIT_MS = (() => {
   ) as { steps: { id: string; duration?: string }[] };
   return durationMs(doc.steps.find((s) => s.id === 'wait')?.duration as string);
 })();
-const AUTH = `Basic ${Buffer.from(`${KEYS.write}:`).toString('base64')}`;
+const AUTH = `Basic ${Buffer.from(`${PROCESS_KEYS.write}:`).toString('base64')}`;
 
 // ---------------------------------------------------------------------------------------------
 // The cluster: an API and worker processes on a fresh prefix, and a view into their Redis.

@@ -119,7 +119,11 @@ export const ENVIRONMENT = [
     'http://localhost:PORT',
     'where recipients reach the API: click and unsubscribe links',
   ],
-  ['TIDELINE_LINK_SECRET', 'derived from the manage key', 'signs click and unsubscribe links'],
+  [
+    'TIDELINE_LINK_SECRET',
+    'derived from the manage key (start only)',
+    'signs click and unsubscribe links; required and shared by every api and worker process',
+  ],
   [
     'TIDELINE_WEBHOOK_ALLOW',
     '(none)',

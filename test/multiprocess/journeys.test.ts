@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { journeyLogOf } from '../../journeys/timeline.ts';
 import { startCluster } from '../helpers/cluster.ts';
-import { KEYS, waitFor } from '../helpers/engine.ts';
+import { waitFor } from '../helpers/engine.ts';
+import { PROCESS_KEYS as KEYS } from '../helpers/processes.ts';
 import { postBatch } from '../helpers/processes.ts';
 import { ON_TIME, relativeTimeline, signups, TWO_WAITS_WORKSPACE } from '../journeys/two-waits.ts';
 

@@ -4,7 +4,8 @@ import { PROFILE_CHECKS_QUEUE } from '../../engine/profiles/checks.ts';
 import { SWEEP_GRACE_MS } from '../../engine/profiles/sweeper.ts';
 import { journeyLogOf } from '../../journeys/timeline.ts';
 import { startCluster } from '../helpers/cluster.ts';
-import { KEYS, waitFor } from '../helpers/engine.ts';
+import { waitFor } from '../helpers/engine.ts';
+import { PROCESS_KEYS as KEYS } from '../helpers/processes.ts';
 import { postBatch, removeKeys } from '../helpers/processes.ts';
 import { ON_TIME, relativeTimeline, signups, TWO_WAITS_WORKSPACE } from '../journeys/two-waits.ts';
 

@@ -3,7 +3,8 @@ import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { Profile } from '../../engine/profiles/profile.ts';
 import { startCluster } from '../helpers/cluster.ts';
-import { KEYS, waitFor } from '../helpers/engine.ts';
+import { waitFor } from '../helpers/engine.ts';
+import { PROCESS_KEYS as KEYS } from '../helpers/processes.ts';
 import { postBatch } from '../helpers/processes.ts';
 import { interleavedStream, type TestStream } from '../helpers/stream.ts';
 
