@@ -109,7 +109,15 @@ interface BodyParserError {
   type?: string;
   status?: number;
   message?: string;
+  limit?: number;
 }
+
+const formatBytes = (bytes: number): string =>
+  bytes >= 1024 * 1024 && bytes % (1024 * 1024) === 0
+    ? `${bytes / (1024 * 1024)} MB`
+    : bytes >= 1024 && bytes % 1024 === 0
+      ? `${bytes / 1024} KB`
+      : `${bytes} bytes`;
 
 /** Maps any error to a JSON answer; a user's mistake is never a 500. */
 function errorHandler(logger: Logger) {
@@ -119,10 +127,14 @@ function errorHandler(logger: Logger) {
     else {
       const parser = err as BodyParserError;
       if (parser?.type === 'entity.too.large') {
+        // The limit of the route that refused it (a message, a batch, a definition...).
+        const limit = typeof parser.limit === 'number' ? parser.limit : null;
         error = new HttpError(
           413,
           'too_large',
-          'request body too large: 32 KB per message, 500 KB per batch',
+          limit === null
+            ? 'request body too large'
+            : `request body too large: this route takes at most ${formatBytes(limit)}`,
         );
       } else if (parser?.type === 'entity.parse.failed') {
         error = HttpError.invalid([{ pointer: '', message: `body is not valid JSON: ${parser.message}` }]);

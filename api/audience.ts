@@ -1,4 +1,5 @@
 import { stringify } from 'csv-stringify/sync';
+import { jsonBody } from './body.ts';
 import express, { type Router } from 'express';
 import type { Profile } from '../engine/profiles/profile.ts';
 import type { Store } from '../engine/ports/store.ts';
@@ -69,7 +70,7 @@ export function audienceRoutes(
   router.post(
     '/v1/segments/preview',
     read,
-    express.json({ limit: '256kb', type: () => true }),
+    jsonBody({ limit: '256kb', type: () => true }),
     async (req, res) => {
       const body = (req.body ?? {}) as { condition?: unknown; limit?: unknown };
       const limit = body.limit === undefined ? 20 : Number(body.limit);

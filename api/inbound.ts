@@ -4,6 +4,7 @@
  * (providers retry: dedupe by their keys) and answered the way the provider expects.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { jsonBody } from './body.ts';
 import express, { type Router } from 'express';
 import { SMS_PUSH_ANSWER, smsReportFacts, smsUpFacts } from '../channels/aliyun-sms/receipts.ts';
 import { applyInbound, type InboundFact } from '../channels/inbound.ts';
@@ -80,7 +81,7 @@ export function inboundRoutes(deps: InboundRouteDeps): Router {
       logger.info({ path: req.path, ...summary }, 'provider push applied');
       res.json(SMS_PUSH_ANSWER);
     };
-  const json = express.json({ limit: '5mb' });
+  const json = jsonBody({ limit: '5mb' });
   router.post('/v1/inbound/aliyun-sms/report', json, aliyun(smsReportFacts));
   router.post('/v1/inbound/aliyun-sms/up', json, aliyun(smsUpFacts));
 
