@@ -62,11 +62,15 @@ export class LinkSigner {
   }
 
   private open(token: string): Record<string, unknown> | null {
-    const [body, mac] = token.split('.');
+    const parts = token.split('.');
+    if (parts.length !== 2) return null;
+    const [body, mac] = parts;
     if (!body || !mac) return null;
-    const given = Buffer.from(mac, 'base64url');
-    const expected = this.mac(body);
+    // Compared as the text this signer writes: a padded or otherwise re-spelt MAC is not the link.
+    const given = Buffer.from(mac);
+    const expected = Buffer.from(this.mac(body).toString('base64url'));
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) return null;
+    if (Buffer.from(body, 'base64url').toString('base64url') !== body) return null;
     try {
       const data: unknown = JSON.parse(Buffer.from(body, 'base64url').toString());
       return data && typeof data === 'object' ? (data as Record<string, unknown>) : null;

@@ -283,6 +283,14 @@ describe('channel routes', () => {
     assert.equal(suppressed.status, 200);
     assert.equal(suppressed.body.reason, 'opt_out');
     assert.equal((await fetch(local.slice(0, -2) + 'xx', { method: 'POST' })).status, 404);
+    // The same link again, and re-spelt (padding, an extra part): applied once, however it is spelt.
+    const post = (u: string) => fetch(u, { method: 'POST' }).then((r) => r.status);
+    assert.equal(await post(local), 200);
+    for (const respelt of [`${local}=`, `${local}==`, `${local}.x`, `${local}%3D`])
+      assert.equal(await post(respelt), 404, respelt);
+    await t.settle();
+    const { body: cy } = await t.request('GET', '/v1/users/cy', { key: KEYS.read });
+    assert.equal(cy.events.filter((e: { event: string }) => e.event === 'identify').length, 1);
   });
 
   it('lists a configuration fault as an alert until it is resolved', async () => {
