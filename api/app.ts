@@ -26,6 +26,7 @@ import type { ChannelState } from '../engine/ports/channel-state.ts';
 import { channelRoutes } from './channels.ts';
 import { inboundRoutes } from './inbound.ts';
 import type { WechatCallbackKeys } from '../channels/registry.ts';
+import type { Availability } from '../engine/ports/availability.ts';
 
 function collections(definitions: DefinitionStore): DefinitionCollection[] {
   return [
@@ -87,6 +88,8 @@ export interface AppDeps {
   };
   /** Shown by `GET /health`. */
   describe?: Record<string, string>;
+  /** Whether the store and queues are reachable (`/ready`, fast 503s); absent: always. */
+  availability?: Availability;
 }
 
 export function recomputeView(status: JobStatus) {
@@ -119,12 +122,36 @@ const formatBytes = (bytes: number): string =>
       ? `${bytes / 1024} KB`
       : `${bytes} bytes`;
 
+/** Errors of a Redis client that lost its server (or never reached it). */
+const unreachable = (err: unknown): boolean => {
+  const e = err as { name?: string; code?: string; message?: string } | null;
+  return (
+    e?.name === 'MaxRetriesPerRequestError' ||
+    e?.code === 'ECONNREFUSED' ||
+    e?.code === 'ECONNRESET' ||
+    /Connection is closed|Stream isn't writeable|ECONNREFUSED/.test(e?.message ?? '')
+  );
+};
+
+const unavailable = (availability: Availability | undefined) => {
+  const error = new HttpError(
+    503,
+    'unavailable',
+    'the store or queue is unreachable: nothing was applied; retry later',
+  );
+  return { error, retryAfter: String(availability?.retryAfterSeconds ?? 5) };
+};
+
 /** Maps any error to a JSON answer; a user's mistake is never a 500. */
-function errorHandler(logger: Logger) {
+function errorHandler(logger: Logger, availability?: Availability) {
   return (err: unknown, _req: Request, res: Response, _next: NextFunction): void => {
     let error: HttpError;
     if (err instanceof HttpError) error = err;
-    else {
+    else if (unreachable(err) || (availability && !availability.available())) {
+      const answer = unavailable(availability);
+      res.setHeader('Retry-After', answer.retryAfter);
+      error = answer.error;
+    } else {
       const parser = err as BodyParserError;
       if (parser?.type === 'entity.too.large') {
         // The limit of the route that refused it (a message, a batch, a definition...).
@@ -154,8 +181,23 @@ export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
+  // Alive: the process answers (whatever its dependencies do).
   app.get('/health', (_req, res) => {
     res.json({ status: 'ok', ...deps.describe });
+  });
+  // Ready: the store and queue answer and a worker has reported recently.
+  app.get('/ready', async (_req, res) => {
+    const report = deps.availability
+      ? await deps.availability.ready()
+      : { ready: true, checks: { store: 'ok', queue: 'ok', worker: 'ok' } };
+    res.status(report.ready ? 200 : 503).json({ status: report.ready ? 'ready' : 'not ready', ...report });
+  });
+  // While Redis is known to be down, answer at once rather than queue the request behind it.
+  app.use((_req, res, next) => {
+    if (!deps.availability || deps.availability.available()) return next();
+    const answer = unavailable(deps.availability);
+    res.setHeader('Retry-After', answer.retryAfter);
+    res.status(503).json(answer.error);
   });
   app.get('/v1/status', requireScope(deps.keys, 'read'), async (_req, res) => {
     const [profiles, ingest] = await Promise.all([
@@ -198,6 +240,6 @@ export function createApp(deps: AppDeps): Express {
     app.use(definitionRoutes(deps.keys, deps.definitions, collection, deps.onPublished, recompute, now));
   }
   app.use((req, _res, next) => next(new HttpError(404, 'not_found', `no route ${req.method} ${req.path}`)));
-  app.use(errorHandler(deps.logger));
+  app.use(errorHandler(deps.logger, deps.availability));
   return app;
 }

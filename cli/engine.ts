@@ -34,6 +34,7 @@ import { MemoryDefinitionStore } from '../engine/adapters/definitions/memory.ts'
 import { MongoDefinitionStore } from '../engine/adapters/definitions/mongodb.ts';
 import { RedisDefinitionStore } from '../engine/adapters/definitions/redis.ts';
 import type { Config } from './config.ts';
+import { openAvailability } from './availability.ts';
 import { liveFingerprint, publishWorkspaceFiles, workspaceFromStore } from './workspace.ts';
 import { loadDemo } from './demo.ts';
 import { loadChannels } from '../channels/config.ts';
@@ -196,6 +197,8 @@ export async function startEngine(config: Config, roles: Roles, logger: Logger):
           return () => journal.drop(sealed);
         }
       : undefined;
+  const availability = await openAvailability(config, roles, logger);
+  closers.push(() => availability.close());
   const { store, definitions } = await openBackends(config, logger, closers, onCapture);
   await Promise.all([store.init(), definitions.init()]);
   const replay = journal ? await journal.open() : [];
@@ -371,6 +374,7 @@ export async function startEngine(config: Config, roles: Roles, logger: Logger):
       scheduler,
       ingestor: buffer,
       channels: { state: channelState, links, ...inboundKeys(channels) },
+      availability,
       logger,
       describe: Object.fromEntries(Object.entries(describe).filter(([, v]) => v !== undefined)) as Record<
         string,
