@@ -218,7 +218,16 @@ export function createApp(deps: AppDeps): Express {
     res.json(recomputeView(status));
   });
   app.use(ingestRoutes(deps.keys, deps.ingestor, now));
-  app.use(userRoutes(deps.keys, deps.store, deps.workspace, now));
+  const channelState = deps.channels?.state;
+  app.use(
+    userRoutes(
+      deps.keys,
+      deps.store,
+      deps.workspace,
+      now,
+      channelState && ((key) => channelState.forgetProfile(key)),
+    ),
+  );
   app.use(
     journeyRoutes(
       deps.keys,

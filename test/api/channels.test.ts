@@ -217,6 +217,31 @@ describe('channel routes', () => {
     assert.equal(record.deliveryCode, undefined, 'the record holds no forged receipt');
   });
 
+  it("erasing a user removes the channels' records of their messages and the indexes holding the number", async () => {
+    await cartAdd('eve', '13800138077', 1);
+    await waitFor(async () => sendsTo('13800138077').length === 1, 10_000, 'the SMS');
+    const [sms] = sendsTo('13800138077');
+    const path = `/v1/messages/${encodeURIComponent(sms.outId!)}`;
+    assert.equal((await t.request('GET', path, { key: KEYS.read })).body.profileKey, 'u:eve');
+    assert.equal((await t.request('DELETE', '/v1/users/eve', { key: KEYS.admin })).status, 200);
+    assert.equal((await t.request('GET', path, { key: KEYS.read })).status, 404);
+    // A late receipt (matched by the provider's id and the number) finds nothing to update.
+    const receipt = [
+      {
+        phone_number: '13800138077',
+        send_time: '2026-11-22 10:00:01',
+        report_time: '2026-11-22 10:00:05',
+        success: true,
+        err_code: 'DELIVERED',
+        err_msg: 'ok',
+        sms_size: '1',
+        biz_id: sms.bizId,
+      },
+    ];
+    assert.equal((await t.request('POST', ALIYUN_REPORT, { key: null, body: receipt })).status, 200);
+    assert.equal((await t.request('GET', path, { key: KEYS.read })).status, 404);
+  });
+
   it('redirects a tracked link and records its first click as an event', async () => {
     await cartAdd('bo', '13800138001', 1);
     const messageId = await messageIdOf('bo', 0);

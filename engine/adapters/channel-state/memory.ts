@@ -85,6 +85,15 @@ export class MemoryChannelState implements ChannelState {
     return this.copy(record)!;
   }
 
+  async forgetProfile(profileKey: string): Promise<number> {
+    const ids = new Set<string>();
+    for (const [id, record] of this.records) if (record.profileKey === profileKey) ids.add(id);
+    for (const id of ids) this.records.delete(id);
+    for (const [key, id] of this.index) if (ids.has(id)) this.index.delete(key);
+    for (const key of this.windows.keys()) if (key.startsWith(`${profileKey}:`)) this.windows.delete(key);
+    return ids.size;
+  }
+
   async suppress(channel: string, address: string, suppression: Suppression): Promise<void> {
     this.suppressions.set(`${channel}:${address}`, { ...suppression });
   }
