@@ -27,6 +27,7 @@ import { channelRoutes } from './channels.ts';
 import { inboundRoutes } from './inbound.ts';
 import type { WechatCallbackKeys } from '../channels/registry.ts';
 import type { Availability } from '../engine/ports/availability.ts';
+import type { ProcessMetrics } from '../engine/ports/metrics.ts';
 
 function collections(definitions: DefinitionStore): DefinitionCollection[] {
   return [
@@ -90,6 +91,8 @@ export interface AppDeps {
   describe?: Record<string, string>;
   /** Whether the store and queues are reachable (`/ready`, fast 503s); absent: always. */
   availability?: Availability;
+  /** The process's Prometheus metrics, served at `/metrics` to the read key. */
+  metrics?: ProcessMetrics;
 }
 
 export function recomputeView(status: JobStatus) {
@@ -181,6 +184,17 @@ export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
+  const metrics = deps.metrics;
+  if (metrics) app.use((req, res, next) => metrics.http(req, res, next));
+  // Messages counted once they are durable.
+  const ingestor: Ingestor = metrics
+    ? {
+        accept: async (messages) => {
+          await deps.ingestor.accept(messages);
+          metrics.ingested(messages.length);
+        },
+      }
+    : deps.ingestor;
   // Alive: the process answers (whatever its dependencies do).
   app.get('/health', (_req, res) => {
     res.json({ status: 'ok', ...deps.describe });
@@ -192,6 +206,11 @@ export function createApp(deps: AppDeps): Express {
       : { ready: true, checks: { store: 'ok', queue: 'ok', worker: 'ok' } };
     res.status(report.ready ? 200 : 503).json({ status: report.ready ? 'ready' : 'not ready', ...report });
   });
+  if (metrics) {
+    app.get('/metrics', requireScope(deps.keys, 'read'), async (_req, res) => {
+      res.type(metrics.contentType).send(await metrics.text());
+    });
+  }
   // While Redis is known to be down, answer at once rather than queue the request behind it.
   app.use((_req, res, next) => {
     if (!deps.availability || deps.availability.available()) return next();
@@ -217,7 +236,7 @@ export function createApp(deps: AppDeps): Express {
     if (!status) throw new HttpError(404, 'not_found', `no recompute '${id}' (finished ones are kept a day)`);
     res.json(recomputeView(status));
   });
-  app.use(ingestRoutes(deps.keys, deps.ingestor, now));
+  app.use(ingestRoutes(deps.keys, ingestor, now));
   const channelState = deps.channels?.state;
   app.use(
     userRoutes(
@@ -242,8 +261,8 @@ export function createApp(deps: AppDeps): Express {
   app.use(reportRoutes(deps.keys, deps.store, deps.workspace, now));
   app.use(consoleRoutes());
   if (deps.channels) {
-    app.use(channelRoutes({ keys: deps.keys, ...deps.channels, ingestor: deps.ingestor, now }));
-    app.use(inboundRoutes({ ...deps.channels, ingestor: deps.ingestor, logger: deps.logger, now }));
+    app.use(channelRoutes({ keys: deps.keys, ...deps.channels, ingestor, now }));
+    app.use(inboundRoutes({ ...deps.channels, ingestor, logger: deps.logger, now }));
   }
   for (const collection of collections(deps.definitions)) {
     app.use(definitionRoutes(deps.keys, deps.definitions, collection, deps.onPublished, recompute, now));

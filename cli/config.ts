@@ -51,6 +51,8 @@ export interface Config {
   devKeys: string[];
   /** Internal addresses or CIDR ranges webhook steps may reach (all refused by default). */
   webhookAllow: string[];
+  /** A port of its own for `/metrics` (workers have no API); unset: only the API's `/metrics`. */
+  metricsPort: number | undefined;
 }
 
 export const DEMO_WORKSPACE = fileURLToPath(new URL('../fixtures/workspace', import.meta.url));
@@ -128,6 +130,11 @@ export const ENVIRONMENT = [
     'TIDELINE_WEBHOOK_ALLOW',
     '(none)',
     'internal addresses or CIDR ranges webhook steps may reach (loopback, private, link-local and metadata addresses are refused), comma-separated',
+  ],
+  [
+    'TIDELINE_METRICS_PORT',
+    '(unset)',
+    'serve Prometheus /metrics on this port too, without a key (workers have no API); the API serves /metrics to the read key',
   ],
   ['LOG_LEVEL', 'info', 'pino level: debug, info, warn, error'],
 ] as const;
@@ -267,6 +274,10 @@ export function loadConfig(mode: Mode, env: NodeJS.ProcessEnv = process.env): Co
     keys,
     devKeys,
     webhookAllow: webhookAllow(env),
+    metricsPort:
+      env.TIDELINE_METRICS_PORT === undefined || env.TIDELINE_METRICS_PORT === ''
+        ? undefined
+        : integer(env, 'TIDELINE_METRICS_PORT', 0, 0, 65535),
   };
 }
 

@@ -35,6 +35,7 @@ import { MongoDefinitionStore } from '../engine/adapters/definitions/mongodb.ts'
 import { RedisDefinitionStore } from '../engine/adapters/definitions/redis.ts';
 import type { Config } from './config.ts';
 import { openAvailability } from './availability.ts';
+import { startMetrics } from './metrics.ts';
 import { liveFingerprint, publishWorkspaceFiles, workspaceFromStore } from './workspace.ts';
 import { loadDemo } from './demo.ts';
 import { loadChannels } from '../channels/config.ts';
@@ -144,10 +145,11 @@ async function openChannelState(config: Config, closers: (() => Promise<unknown>
   return state;
 }
 
-function openScheduler(config: Config, logger: Logger): Scheduler {
+function openScheduler(config: Config, logger: Logger, failed?: (queue: string) => void): Scheduler {
   // A job that used up its retries is kept (BullMQ's failed set, or the in-process `failed` list);
   // the log names it without its data, which holds personal data.
-  const onFailed = (queue: string, job: Job<unknown>, error: unknown) =>
+  const onFailed = (queue: string, job: Job<unknown>, error: unknown) => {
+    failed?.(queue);
     logger.error(
       {
         queue,
@@ -157,6 +159,7 @@ function openScheduler(config: Config, logger: Logger): Scheduler {
       },
       'job failed after its last retry',
     );
+  };
   if (config.queue === 'in-process') return new InProcessScheduler({ clock: new SystemClock(), onFailed });
   return new BullMQScheduler({
     connection: { url: config.redisUrl },
@@ -182,7 +185,9 @@ export function redactUrl(url: string): string {
 /** Starts the API, the worker, or both (embedded), on the store and queue the config names. */
 export async function startEngine(config: Config, roles: Roles, logger: Logger): Promise<RunningEngine> {
   const closers: (() => Promise<unknown>)[] = [];
-  const scheduler = openScheduler(config, logger);
+  // Jobs fail only once workers run, after the metrics exist.
+  const scheduler = openScheduler(config, logger, (queue) => metrics.jobFailed(queue));
+  const metrics = await startMetrics(config, scheduler, closers);
   // The in-process queue forgets on a crash: write jobs ahead to a journal in the data folder, and
   // drop the journal's sealed segments once a snapshot taken while the queue was empty is on disk.
   const journal =
@@ -288,7 +293,7 @@ export async function startEngine(config: Config, roles: Roles, logger: Logger):
   refreshTimer.unref();
 
   const channels = await loadChannels(config.channelsFile);
-  const channelState = await openChannelState(config, closers);
+  const channelState = metrics.watchSends(await openChannelState(config, closers));
   const configured = Object.keys(channels.providers);
   logger.info(
     { providers: configured, missing: channels.missing },
@@ -375,6 +380,7 @@ export async function startEngine(config: Config, roles: Roles, logger: Logger):
       ingestor: buffer,
       channels: { state: channelState, links, ...inboundKeys(channels) },
       availability,
+      metrics,
       logger,
       describe: Object.fromEntries(Object.entries(describe).filter(([, v]) => v !== undefined)) as Record<
         string,
