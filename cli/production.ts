@@ -9,6 +9,7 @@ import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { loadChannels } from '../channels/config.ts';
 import { ConfigError, type Config, DEV_KEYS } from './config.ts';
+import { redactUrl } from './engine.ts';
 
 /** The shortest key or link secret accepted in production. */
 export const MIN_SECRET_LENGTH = 16;
@@ -71,9 +72,17 @@ export async function deploymentFaults(config: Config): Promise<string[]> {
     connectTimeout: 5000,
     enableOfflineQueue: false,
   });
+  // Connection errors are answered below; not logged twice by ioredis.
+  redis.on('error', () => {});
   const faults: string[] = [];
   try {
-    await redis.connect();
+    try {
+      await redis.connect();
+    } catch (error) {
+      throw new ConfigError(
+        `Redis at ${redactUrl(config.redisUrl)} is unreachable (${(error as Error).message}): start it or set REDIS_URL`,
+      );
+    }
     let policy: string | undefined;
     try {
       const answer = (await redis.config('GET', 'maxmemory-policy')) as string[];

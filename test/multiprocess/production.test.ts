@@ -71,6 +71,16 @@ describe('production processes refuse an unsafe configuration', () => {
     assert.match(output, /TIDELINE_PUBLIC_URL is not set and providers are configured/);
   });
 
+  it('refuses with a clear message when Redis cannot be reached', async () => {
+    const { code, output } = await refused('worker', {
+      ...base(),
+      REDIS_URL: 'redis://user:secret@127.0.0.1:1',
+    });
+    assert.equal(code, 2, output);
+    assert.match(output, /Redis at redis:\/\/127\.0\.0\.1:1\/? is unreachable/);
+    assert.doesNotMatch(output, /secret|Unhandled/);
+  });
+
   it("the README's production example starts, its processes share the link secret, a different one is refused", async () => {
     const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
     const block = /```sh\n(# production, Redis only[\s\S]*?)```/.exec(readme)?.[1];
