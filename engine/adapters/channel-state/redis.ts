@@ -8,6 +8,7 @@ import type {
   MessageRecord,
   Suppression,
 } from '../../ports/channel-state.ts';
+import { blind } from './rules.ts';
 
 /** Message records, index entries and inbound marks live this long. */
 const RECORD_TTL_SECONDS = 30 * 24 * 3600;
@@ -135,9 +136,11 @@ export class RedisChannelState implements ChannelState {
     const indexes = this.key('midx', record.messageId);
     await Promise.all([
       this.redis.set(this.key('msg', record.messageId), JSON.stringify(record), 'EX', RECORD_TTL_SECONDS),
-      ...index.map((k) => this.redis.set(this.key('idx', k), record.messageId, 'EX', RECORD_TTL_SECONDS)),
+      ...index.map((k) =>
+        this.redis.set(this.key('idx', blind(k)), record.messageId, 'EX', RECORD_TTL_SECONDS),
+      ),
       ...(index.length > 0
-        ? [this.redis.sadd(indexes, ...index), this.redis.expire(indexes, RECORD_TTL_SECONDS)]
+        ? [this.redis.sadd(indexes, ...index.map(blind)), this.redis.expire(indexes, RECORD_TTL_SECONDS)]
         : []),
     ]);
   }
@@ -169,7 +172,10 @@ export class RedisChannelState implements ChannelState {
   }
 
   async lookup(indexKey: string): Promise<string | null> {
-    return this.redis.get(this.key('idx', indexKey));
+    // Entries written before keys were digests are still found (they expire within the record TTL).
+    return (
+      (await this.redis.get(this.key('idx', blind(indexKey)))) ?? this.redis.get(this.key('idx', indexKey))
+    );
   }
 
   async update(messageId: string, fields: Partial<MessageRecord>): Promise<MessageRecord | null> {
@@ -232,11 +238,11 @@ export class RedisChannelState implements ChannelState {
   }
 
   async firstSeen(key: string, ttlMs: number): Promise<boolean> {
-    return (await this.redis.set(this.key('seen', key), '1', 'PX', ttlMs, 'NX')) === 'OK';
+    return (await this.redis.set(this.key('seen', blind(key)), '1', 'PX', ttlMs, 'NX')) === 'OK';
   }
 
   async forgetSeen(keys: string[]): Promise<void> {
-    if (keys.length > 0) await this.redis.del(...keys.map((k) => this.key('seen', k)));
+    if (keys.length > 0) await this.redis.del(...keys.map((k) => this.key('seen', blind(k))));
   }
 
   async rateSlot(provider: string, ratePerSecond: number, now: number): Promise<number> {
