@@ -125,11 +125,14 @@ const formatBytes = (bytes: number): string =>
       ? `${bytes / 1024} KB`
       : `${bytes} bytes`;
 
-/** Errors of a Redis client that lost its server (or never reached it). */
+/** Errors of a Redis or MongoDB client that lost its server (or never reached it). */
 const unreachable = (err: unknown): boolean => {
   const e = err as { name?: string; code?: string; message?: string } | null;
   return (
     e?.name === 'MaxRetriesPerRequestError' ||
+    e?.name === 'MongoServerSelectionError' ||
+    e?.name === 'MongoNetworkError' ||
+    e?.name === 'MongoNetworkTimeoutError' ||
     e?.code === 'ECONNREFUSED' ||
     e?.code === 'ECONNRESET' ||
     /Connection is closed|Stream isn't writeable|ECONNREFUSED/.test(e?.message ?? '')
