@@ -22,6 +22,8 @@ import { channelRoutes } from './channels.ts';
 import { DOCUMENT_KINDS, NO_REFERENCES } from '../workspace/kinds.ts';
 import { inboundRoutes } from './inbound.ts';
 import type { WechatCallbackKeys } from '../channels/registry.ts';
+import type { Availability } from './availability.ts';
+import type { ProcessMetrics } from './process-metrics.ts';
 
 /** The API's document collections: one per workspace document kind. */
 const collections = (definitions: DefinitionStore): DefinitionCollection[] =>
@@ -61,6 +63,10 @@ export interface AppDeps {
   };
   /** Shown by `GET /health`. */
   describe?: Record<string, string>;
+  /** Whether the store and queues are reachable (`/ready`, fast 503s); absent: always. */
+  availability?: Availability;
+  /** The process's Prometheus metrics, served at `/metrics` to the read key. */
+  metrics?: ProcessMetrics;
 }
 
 export function recomputeView(status: JobStatus) {
@@ -83,20 +89,59 @@ interface BodyParserError {
   type?: string;
   status?: number;
   message?: string;
+  limit?: number;
 }
 
+const formatBytes = (bytes: number): string =>
+  bytes >= 1024 * 1024 && bytes % (1024 * 1024) === 0
+    ? `${bytes / (1024 * 1024)} MB`
+    : bytes >= 1024 && bytes % 1024 === 0
+      ? `${bytes / 1024} KB`
+      : `${bytes} bytes`;
+
+/** Errors of a Redis or MongoDB client that lost its server (or never reached it). */
+const unreachable = (err: unknown): boolean => {
+  const e = err as { name?: string; code?: string; message?: string } | null;
+  return (
+    e?.name === 'MaxRetriesPerRequestError' ||
+    e?.name === 'MongoServerSelectionError' ||
+    e?.name === 'MongoNetworkError' ||
+    e?.name === 'MongoNetworkTimeoutError' ||
+    e?.code === 'ECONNREFUSED' ||
+    e?.code === 'ECONNRESET' ||
+    /Connection is closed|Stream isn't writeable|ECONNREFUSED/.test(e?.message ?? '')
+  );
+};
+
+const unavailable = (availability: Availability | undefined) => {
+  const error = new HttpError(
+    503,
+    'unavailable',
+    'the store or queue is unreachable: nothing was applied; retry later',
+  );
+  return { error, retryAfter: String(availability?.retryAfterSeconds ?? 5) };
+};
+
 /** Maps any error to a JSON answer; a user's mistake is never a 500. */
-function errorHandler(logger: Logger) {
+function errorHandler(logger: Logger, availability?: Availability) {
   return (err: unknown, _req: Request, res: Response, _next: NextFunction): void => {
     let error: HttpError;
     if (err instanceof HttpError) error = err;
-    else {
+    else if (unreachable(err) || (availability && !availability.available())) {
+      const answer = unavailable(availability);
+      res.setHeader('Retry-After', answer.retryAfter);
+      error = answer.error;
+    } else {
       const parser = err as BodyParserError;
       if (parser?.type === 'entity.too.large') {
+        // The limit of the route that refused it (a message, a batch, a definition...).
+        const limit = typeof parser.limit === 'number' ? parser.limit : null;
         error = new HttpError(
           413,
           'too_large',
-          'request body too large: 32 KB per message, 500 KB per batch',
+          limit === null
+            ? 'request body too large'
+            : `request body too large: this route takes at most ${formatBytes(limit)}`,
         );
       } else if (parser?.type === 'entity.parse.failed') {
         error = HttpError.invalid([{ pointer: '', message: `body is not valid JSON: ${parser.message}` }]);
@@ -116,8 +161,39 @@ export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
+  const metrics = deps.metrics;
+  if (metrics) app.use((req, res, next) => metrics.http(req, res, next));
+  // Messages counted once they are durable.
+  const ingestor: Ingestor = metrics
+    ? {
+        accept: async (messages) => {
+          await deps.ingestor.accept(messages);
+          metrics.ingested(messages.length);
+        },
+      }
+    : deps.ingestor;
+  // Alive: the process answers (whatever its dependencies do).
   app.get('/health', (_req, res) => {
     res.json({ status: 'ok', ...deps.describe });
+  });
+  // Ready: the store and queue answer and a worker has reported recently.
+  app.get('/ready', async (_req, res) => {
+    const report = deps.availability
+      ? await deps.availability.ready()
+      : { ready: true, checks: { store: 'ok', queue: 'ok', worker: 'ok' } };
+    res.status(report.ready ? 200 : 503).json({ status: report.ready ? 'ready' : 'not ready', ...report });
+  });
+  if (metrics) {
+    app.get('/metrics', requireScope(deps.keys, 'read'), async (_req, res) => {
+      res.type(metrics.contentType).send(await metrics.text());
+    });
+  }
+  // While Redis is known to be down, answer at once rather than queue the request behind it.
+  app.use((_req, res, next) => {
+    if (!deps.availability || deps.availability.available()) return next();
+    const answer = unavailable(deps.availability);
+    res.setHeader('Retry-After', answer.retryAfter);
+    res.status(503).json(answer.error);
   });
   app.get('/v1/status', requireScope(deps.keys, 'read'), async (_req, res) => {
     const [profiles, ingest] = await Promise.all([
@@ -137,8 +213,17 @@ export function createApp(deps: AppDeps): Express {
     if (!status) throw new HttpError(404, 'not_found', `no recompute '${id}' (finished ones are kept a day)`);
     res.json(recomputeView(status));
   });
-  app.use(ingestRoutes(deps.keys, deps.ingestor, now));
-  app.use(userRoutes(deps.keys, deps.store, deps.workspace, now));
+  app.use(ingestRoutes(deps.keys, ingestor, now));
+  const channelState = deps.channels?.state;
+  app.use(
+    userRoutes(
+      deps.keys,
+      deps.store,
+      deps.workspace,
+      now,
+      channelState && ((key) => channelState.forgetProfile(key)),
+    ),
+  );
   app.use(
     journeyRoutes(
       deps.keys,
@@ -153,13 +238,13 @@ export function createApp(deps: AppDeps): Express {
   app.use(reportRoutes(deps.keys, deps.store, deps.workspace, now));
   app.use(consoleRoutes());
   if (deps.channels) {
-    app.use(channelRoutes({ keys: deps.keys, ...deps.channels, ingestor: deps.ingestor, now }));
-    app.use(inboundRoutes({ ...deps.channels, ingestor: deps.ingestor, logger: deps.logger, now }));
+    app.use(channelRoutes({ keys: deps.keys, ...deps.channels, ingestor, now }));
+    app.use(inboundRoutes({ ...deps.channels, ingestor, logger: deps.logger, now }));
   }
   for (const collection of collections(deps.definitions)) {
     app.use(definitionRoutes(deps.keys, deps.definitions, collection, deps.onPublished, recompute, now));
   }
   app.use((req, _res, next) => next(new HttpError(404, 'not_found', `no route ${req.method} ${req.path}`)));
-  app.use(errorHandler(deps.logger));
+  app.use(errorHandler(deps.logger, deps.availability));
   return app;
 }

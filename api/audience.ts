@@ -1,3 +1,5 @@
+import { stringify } from 'csv-stringify/sync';
+import { jsonBody } from './body.ts';
 import express, { type Router } from 'express';
 import type { Profile } from '../model/profile.ts';
 import type { Store } from '../ports/store.ts';
@@ -68,7 +70,7 @@ export function audienceRoutes(
   router.post(
     '/v1/segments/preview',
     read,
-    express.json({ limit: '256kb', type: () => true }),
+    jsonBody({ limit: '256kb', type: () => true }),
     async (req, res) => {
       const body = (req.body ?? {}) as { condition?: unknown; limit?: unknown };
       const limit = body.limit === undefined ? 20 : Number(body.limit);
@@ -119,11 +121,13 @@ export function audienceRoutes(
       format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson; charset=utf-8',
     );
     res.setHeader('content-disposition', `attachment; filename="${id}-members.${format}"`);
-    const csv = (v: unknown) => (v === null || v === undefined ? '' : `"${String(v).replaceAll('"', '""')}"`);
-    if (format === 'csv') res.write('user_id,anonymous_ids,email,phone,lifecycle\n');
+    // Formula escaping: a cell starting with = + - @ tab or CR would run in a spreadsheet.
+    const csv = (rows: unknown[][]) => stringify(rows, { escape_formulas: true, eof: true });
+    if (format === 'csv') res.write(csv([['user_id', 'anonymous_ids', 'email', 'phone', 'lifecycle']]));
     let cursor: string | null = null;
     do {
-      const page = await store.scanProfiles(cursor, PAGE);
+      // The store's segment filter: only the members are read.
+      const page = await store.scanProfiles(cursor, PAGE, { segment: id });
       let chunk = '';
       for (const p of page.profiles) {
         if (!p.segments.includes(id)) continue;
@@ -136,7 +140,7 @@ export function audienceRoutes(
         };
         chunk +=
           format === 'csv'
-            ? `${[row.userId, row.anonymousIds.join(';'), row.email, row.phone, row.lifecycle].map(csv).join(',')}\n`
+            ? csv([[row.userId, row.anonymousIds.join(';'), row.email, row.phone, row.lifecycle]])
             : `${JSON.stringify(row)}\n`;
       }
       if (chunk && !res.write(chunk)) await new Promise((resolve) => res.once('drain', resolve));

@@ -27,12 +27,14 @@ export class KeyRing {
 /** The key from `Authorization: Basic base64(key:)` (Segment's form) or `Authorization: Bearer key`. */
 export function presentedKey(req: Request): string | undefined {
   const header = req.headers.authorization;
-  if (header?.startsWith('Basic ')) {
-    const decoded = Buffer.from(header.slice(6), 'base64').toString('utf8');
+  // The scheme is case-insensitive (RFC 9110): `basic` and `BEARER` are the same schemes.
+  const scheme = /^(basic|bearer)\s+(.*)$/i.exec(header ?? '');
+  if (scheme?.[1].toLowerCase() === 'basic') {
+    const decoded = Buffer.from(scheme[2].trim(), 'base64').toString('utf8');
     const colon = decoded.indexOf(':');
     return colon === -1 ? decoded : decoded.slice(0, colon);
   }
-  if (header?.startsWith('Bearer ')) return header.slice(7).trim();
+  if (scheme) return scheme[2].trim();
   const body = req.body as { writeKey?: unknown } | undefined;
   return typeof body?.writeKey === 'string' ? body.writeKey : undefined;
 }

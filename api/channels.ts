@@ -1,9 +1,11 @@
+import { createHash } from 'node:crypto';
 /**
  * The channels' public and admin routes: click redirects (`/c/<token>`), unsubscribe links
  * (`/u/<token>`, RFC 8058 one-click included), message records, channel alerts (a provider that
  * refused its configuration pauses a journey's channel), Mini Program subscription reports, and the
  * providers' inbound pushes (delivery receipts, replies, WeChat events; api/inbound.ts).
  */
+import { jsonBody } from './body.ts';
 import express, { type Router } from 'express';
 import { canonicalEmail, canonicalPhone, maskAddress } from '../channels/addresses.ts';
 import { applyInbound, idsOf, inboundMessageId, type InboundFact, placeOf } from '../channels/inbound.ts';
@@ -82,8 +84,11 @@ export function channelRoutes(deps: ChannelRouteDeps): Router {
 
   // The form above, and mail providers' one-click POST (body `List-Unsubscribe=One-Click`, no cookies).
   router.post('/u/:token', express.urlencoded({ extended: false, limit: '4kb' }), async (req, res) => {
-    const token = String(req.params.token);
-    const link = unsubscribeLink(token);
+    const link = unsubscribeLink(String(req.params.token));
+    // Deduplicated on what the link says, however its token was spelt.
+    const token = createHash('sha256')
+      .update(JSON.stringify([link.profileKey, link.channel, link.address, link.messageId ?? '']))
+      .digest('base64url');
     const at = now();
     await applyInbound(
       [
@@ -166,7 +171,7 @@ export function channelRoutes(deps: ChannelRouteDeps): Router {
   router.post(
     '/v1/wechat/subscriptions',
     requireScope(keys, 'ingest'),
-    express.json({ limit: '32kb' }),
+    jsonBody({ limit: '32kb' }),
     async (req, res) => {
       const body: unknown = req.body;
       const faults: { pointer: string; message: string }[] = [];

@@ -1,3 +1,4 @@
+import { jsonBody } from './body.ts';
 import express, { type Request, type Router } from 'express';
 import fastJsonPatch from 'fast-json-patch';
 import {
@@ -76,7 +77,7 @@ export function definitionRoutes(
   const item = singleton === undefined ? `${base}/:id` : base;
   const read = requireScope(keys, 'read');
   const manage = requireScope(keys, 'manage');
-  const json = express.json({ limit: '256kb', type: () => true });
+  const json = jsonBody({ limit: '256kb', type: () => true });
 
   const idOf = (req: Request): string => {
     if (singleton !== undefined) return singleton;

@@ -1,3 +1,4 @@
+import { jsonBody } from './body.ts';
 import express, { type Router } from 'express';
 import type { StoredEvent } from '../model/events.ts';
 import type { Profile } from '../model/profile.ts';
@@ -106,49 +107,44 @@ export function journeyRoutes(
   // Pause (users hold where they are), resume, stop (drain: users in flight finish; exit: they leave).
   // Each change is a published version of the journey's state document: the history is the audit trail.
   for (const action of ['pause', 'resume', 'stop'] as const) {
-    router.post(
-      `/v1/journeys/:id/${action}`,
-      manage,
-      express.json({ type: () => true }),
-      async (req, res) => {
-        const journeyId = String(req.params.id);
-        if (!DEFINITION_ID.test(journeyId) || !(await definitions.live('journey', journeyId)))
-          throw new HttpError(404, 'not_found', `no published journey '${journeyId}'`);
-        const body: unknown = req.body ?? {};
-        const mode = isJsonObject(body) ? (body.mode ?? 'drain') : undefined;
-        if (action === 'stop' && mode !== 'drain' && mode !== 'exit')
-          throw HttpError.invalid([
-            { pointer: '/mode', message: "must be 'drain' (users in flight finish) or 'exit'" },
-          ]);
-        const document: JsonObject =
-          action === 'pause'
-            ? { state: 'paused' }
-            : action === 'resume'
-              ? { state: 'running', since: now() }
-              : { state: 'stopped', mode: mode as string };
-        const current = (await definitions.live('journeyState', journeyId))?.document;
-        if (current?.state === 'stopped' && action !== 'stop')
-          throw new HttpError(
-            409,
-            'conflict',
-            `journey '${journeyId}' is stopped; publish a new version to run it again`,
-          );
-        const draft = await definitions.saveDraft(
-          'journeyState',
-          journeyId,
-          { id: journeyId, ...document },
-          now(),
+    router.post(`/v1/journeys/:id/${action}`, manage, jsonBody({ type: () => true }), async (req, res) => {
+      const journeyId = String(req.params.id);
+      if (!DEFINITION_ID.test(journeyId) || !(await definitions.live('journey', journeyId)))
+        throw new HttpError(404, 'not_found', `no published journey '${journeyId}'`);
+      const body: unknown = req.body ?? {};
+      const mode = isJsonObject(body) ? (body.mode ?? 'drain') : undefined;
+      if (action === 'stop' && mode !== 'drain' && mode !== 'exit')
+        throw HttpError.invalid([
+          { pointer: '/mode', message: "must be 'drain' (users in flight finish) or 'exit'" },
+        ]);
+      const document: JsonObject =
+        action === 'pause'
+          ? { state: 'paused' }
+          : action === 'resume'
+            ? { state: 'running', since: now() }
+            : { state: 'stopped', mode: mode as string };
+      const current = (await definitions.live('journeyState', journeyId))?.document;
+      if (current?.state === 'stopped' && action !== 'stop')
+        throw new HttpError(
+          409,
+          'conflict',
+          `journey '${journeyId}' is stopped; publish a new version to run it again`,
         );
-        const published = await definitions.publish('journeyState', journeyId, draft.version, now());
-        const job = await onJourneyState(journeyId, published.version);
-        res.json({
-          journeyId,
-          ...document,
-          changedAt: new Date(now()).toISOString(),
-          ...(job ? { job } : {}),
-        });
-      },
-    );
+      const draft = await definitions.saveDraft(
+        'journeyState',
+        journeyId,
+        { id: journeyId, ...document },
+        now(),
+      );
+      const published = await definitions.publish('journeyState', journeyId, draft.version, now());
+      const job = await onJourneyState(journeyId, published.version);
+      res.json({
+        journeyId,
+        ...document,
+        changedAt: new Date(now()).toISOString(),
+        ...(job ? { job } : {}),
+      });
+    });
   }
 
   // The simulator over HTTP: the journey (published or not) against the live segments, tag rules and
@@ -156,7 +152,7 @@ export function journeyRoutes(
   router.post(
     '/v1/journeys/simulate',
     requireScope(keys, 'manage'),
-    express.json({ limit: '10mb', type: () => true }),
+    jsonBody({ limit: '10mb', type: () => true }),
     async (req, res) => {
       const body: unknown = req.body;
       if (!isJsonObject(body))

@@ -117,7 +117,9 @@ function tableOf(report: JourneyReport, table: Table): Record<string, Json>[] {
 type Counters = ReadonlyMap<string, number>[];
 
 const csvOf = (rows: Record<string, Json>[]): string =>
-  rows.length === 0 ? '' : stringify(rows, { header: true, columns: Object.keys(rows[0]) });
+  rows.length === 0
+    ? ''
+    : stringify(rows, { header: true, columns: Object.keys(rows[0]), escape_formulas: true });
 
 export function reportRoutes(
   keys: KeyRing,

@@ -27,6 +27,8 @@ export function userRoutes(
   store: Store,
   workspace?: () => Workspace,
   now: () => number = Date.now,
+  /** Erasure beyond the store: what the channels keep of the user (message records, indexes). */
+  forget?: (profileKey: string) => Promise<unknown>,
 ): Router {
   const router = express.Router();
 
@@ -84,6 +86,8 @@ export function userRoutes(
   router.delete('/v1/users/:id', requireScope(keys, 'manage'), async (req, res) => {
     const id = String(req.params.id);
     const key = await resolveKey(store, id);
+    // The channels' traces first: if that fails, the profile is still there to erase again.
+    if (key && forget) await forget(key);
     if (!key || !(await store.eraseProfile(key))) {
       throw new HttpError(404, 'not_found', `no user or anonymous visitor '${id}'`);
     }

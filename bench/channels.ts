@@ -185,6 +185,7 @@ async function measure(adapter: Adapter, latencyMs: number, run: number): Promis
     TIDELINE_PREFIX: prefix,
     TIDELINE_WORKSPACE: workspace(),
     TIDELINE_CHECK_CONCURRENCY: values.concurrency,
+    TIDELINE_PUBLIC_URL: 'https://t.example.com',
     LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',
   };
   // `--cpu-prof-dir <dir>`: the workers write CPU profiles there.

@@ -13,8 +13,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { generateStream } from '../fixtures/generate.ts';
-import { KEYS, waitFor } from '../dev/engine.ts';
-import { REDIS_URL, removeKeys, spawnTideline, uniquePrefix } from '../dev/processes.ts';
+import { waitFor } from '../dev/engine.ts';
+import {
+  PROCESS_KEYS as KEYS,
+  REDIS_URL,
+  removeKeys,
+  spawnTideline,
+  uniquePrefix,
+} from '../dev/processes.ts';
 import { fmt, log, median } from './stats.ts';
 
 const { values } = parseArgs({
@@ -74,6 +80,10 @@ async function ingestRun(mode: 'embedded' | 'redis', { bodies, total }: { bodies
     TIDELINE_DEMO: 'false',
     TIDELINE_DATA_DIR: dataDir,
     TIDELINE_PREFIX: prefix,
+    // The same keys in both modes (production processes refuse the development ones).
+    TIDELINE_WRITE_KEY: KEYS.write,
+    TIDELINE_READ_KEY: KEYS.read,
+    TIDELINE_ADMIN_KEY: KEYS.admin,
   };
   const procs =
     mode === 'embedded'

@@ -45,10 +45,10 @@ import type { StoredEvent } from '../model/events.ts';
 import { INGEST_QUEUE } from '../engine/ingest/ingest-queue.ts';
 import { durationMs } from '../rules/durations.ts';
 import { redisView } from '../dev/cluster.ts';
-import { KEYS } from '../dev/engine.ts';
 import {
   REDIS_URL,
   removeKeys,
+  PROCESS_KEYS,
   spawnTideline,
   type TidelineProcess,
   uniquePrefix,
@@ -99,7 +99,7 @@ const TIMER_WAIT_MS = (() => {
   ) as { steps: { id: string; duration?: string }[] };
   return durationMs(doc.steps.find((s) => s.id === 'wait')?.duration as string);
 })();
-const AUTH = `Basic ${Buffer.from(`${KEYS.write}:`).toString('base64')}`;
+const AUTH = `Basic ${Buffer.from(`${PROCESS_KEYS.write}:`).toString('base64')}`;
 
 // ---------------------------------------------------------------------------------------------
 // The cluster: an API and worker processes on a fresh prefix, and a view into their Redis.
@@ -166,7 +166,7 @@ process.once('SIGINT', () => {
   void Promise.allSettled([...live].map(stopCluster)).finally(() => process.exit(130));
 });
 
-/** Polls `check` every `intervalMs` (dev/engine.ts' waitFor polls every 10 ms: too busy for big checks). */
+/** Polls `check` every `intervalMs` (test/helpers' waitFor polls every 10 ms: too busy for big checks). */
 async function poll(check: () => Promise<boolean>, intervalMs: number, timeoutMs: number, what: string) {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
@@ -337,7 +337,7 @@ function kindOf(prefix: string, key: string): Kind {
   if (rest.startsWith('q:')) {
     // BullMQ's per-queue event stream, capped at 10,000 entries.
     if (rest.endsWith(':events')) return 'queue event streams';
-    // Users' re-check timers (engine/jobs/checks.ts): a job hash each, the delayed set, a few fixed keys.
+    // Users' re-check timers (engine/profiles/checks.ts): a job hash each, the delayed set, a few fixed keys.
     if (rest.startsWith('q:profile-checks:')) return 'timer jobs';
     return 'queues, other';
   }

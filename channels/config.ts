@@ -31,6 +31,11 @@ export interface ChannelsConfig {
   providers: Partial<Record<ProviderName, JsonObject>>;
   /** Providers left out, with the variables they lack. */
   missing: Partial<Record<ProviderName, string[]>>;
+  /**
+   * The providers left out, with what could be filled in: their inbound callbacks (a WeChat app's
+   * Token and EncodingAESKey) work without the credentials that sending needs.
+   */
+  partial: Partial<Record<ProviderName, JsonObject>>;
   policy: SendPolicy;
 }
 
@@ -78,11 +83,14 @@ function substitute(value: unknown, env: NodeJS.ProcessEnv, unset: Set<string>):
 export function resolveChannels(doc: JsonObject, env: NodeJS.ProcessEnv = process.env): ChannelsConfig {
   const providers: ChannelsConfig['providers'] = {};
   const missing: ChannelsConfig['missing'] = {};
+  const partial: ChannelsConfig['partial'] = {};
   for (const [name, raw] of Object.entries((doc.providers as JsonObject | undefined) ?? {})) {
     const unset = new Set<string>();
     const filled = substitute(raw, env, unset) as JsonObject;
-    if (unset.size > 0) missing[name as ProviderName] = [...unset];
-    else providers[name as ProviderName] = filled;
+    if (unset.size > 0) {
+      missing[name as ProviderName] = [...unset];
+      partial[name as ProviderName] = filled;
+    } else providers[name as ProviderName] = filled;
   }
   type Hours = { start: string; end: string; timezone?: string } | null;
   const policy =
@@ -92,6 +100,7 @@ export function resolveChannels(doc: JsonObject, env: NodeJS.ProcessEnv = proces
   return {
     providers,
     missing,
+    partial,
     policy: {
       frequencyCaps: policy.frequencyCaps ?? DEFAULT_POLICY.frequencyCaps,
       transactionalExempt: policy.transactionalExempt ?? DEFAULT_POLICY.transactionalExempt,

@@ -40,24 +40,28 @@ const obj = (o: JsonObject, k: string): JsonObject | undefined =>
 export interface InboundKeys {
   /** Apps whose callback URL (`/v1/inbound/wechat/<appId>`) is configured. */
   wechatCallbacks: WechatCallbackKeys[];
-  /** Aliyun pushes are unsigned: the token their URLs must carry (`?token=`), when set. */
+  /** Aliyun pushes are unsigned: the token their URLs must carry (`?token=`); unset: the routes refuse. */
   aliyunToken?: string;
 }
 
 export function inboundKeys(config: ChannelsConfig): InboundKeys {
   const wechatCallbacks: WechatCallbackKeys[] = [];
   for (const name of ['wechat', 'miniprogram'] as const) {
-    const options = config.providers[name];
+    // Receiving needs only the app id and Token (and the EncodingAESKey in safe mode), not the
+    // AppSecret that sending needs.
+    const options = config.providers[name] ?? config.partial[name];
     const token = options && str(options, 'callbackToken');
-    if (!options || !token) continue;
+    const appId = options && str(options, 'appId');
+    if (!token || !appId) continue;
     const aesKey = str(options, 'encodingAESKey');
     wechatCallbacks.push({
-      appId: str(options, 'appId')!,
+      appId,
       token,
       ...(aesKey ? { encodingAESKey: aesKey } : {}),
     });
   }
-  const aliyunToken = config.providers['aliyun-sms'] && str(config.providers['aliyun-sms'], 'callbackToken');
+  const aliyun = config.providers['aliyun-sms'] ?? config.partial['aliyun-sms'];
+  const aliyunToken = aliyun && str(aliyun, 'callbackToken');
   return { wechatCallbacks, ...(aliyunToken ? { aliyunToken } : {}) };
 }
 

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CronExpressionParser } from 'cron-parser';
 import { Duration, IANAZone } from 'luxon';
+import { allowList } from '../engine/adapters/webhooks/http.ts';
 
 export type StoreKind = 'memory' | 'redis' | 'mongodb';
 export type QueueKind = 'in-process' | 'bullmq';
@@ -48,6 +49,10 @@ export interface Config {
   keys: { write: string; admin: string; read: string };
   /** Which keys fell back to their development defaults. */
   devKeys: string[];
+  /** Internal addresses or CIDR ranges webhook steps may reach (all refused by default). */
+  webhookAllow: string[];
+  /** A port of its own for `/metrics` (workers have no API); unset: only the API's `/metrics`. */
+  metricsPort: number | undefined;
 }
 
 export const DEMO_WORKSPACE = fileURLToPath(new URL('../fixtures/workspace', import.meta.url));
@@ -121,8 +126,18 @@ export const ENVIRONMENT = [
   ],
   [
     'TIDELINE_LINK_SECRET',
-    'derived from the manage key',
-    'signs click and unsubscribe links; set it in production, or changing the manage key breaks links already sent',
+    'derived from the manage key (start only)',
+    'signs click and unsubscribe links; required and shared by every api and worker process',
+  ],
+  [
+    'TIDELINE_WEBHOOK_ALLOW',
+    '(none)',
+    'internal addresses or CIDR ranges webhook steps may reach (loopback, private, link-local and metadata addresses are refused), comma-separated',
+  ],
+  [
+    'TIDELINE_METRICS_PORT',
+    '(unset)',
+    'serve Prometheus /metrics on this port too, without a key (workers have no API); the API serves /metrics to the read key',
   ],
   ['LOG_LEVEL', 'info', 'pino level: debug, info, warn, error, silent'],
 ] as const;
@@ -261,5 +276,23 @@ export function loadConfig(mode: Mode, env: NodeJS.ProcessEnv = process.env): Co
     channelsFile: env.TIDELINE_CHANNELS || (workspaceDir ? join(workspaceDir, 'channels.json') : undefined),
     keys,
     devKeys,
+    webhookAllow: webhookAllow(env),
+    metricsPort:
+      env.TIDELINE_METRICS_PORT === undefined || env.TIDELINE_METRICS_PORT === ''
+        ? undefined
+        : integer(env, 'TIDELINE_METRICS_PORT', 0, 0, 65535),
   };
+}
+
+function webhookAllow(env: NodeJS.ProcessEnv): string[] {
+  const entries = (env.TIDELINE_WEBHOOK_ALLOW ?? '')
+    .split(',')
+    .map((e) => e.trim())
+    .filter(Boolean);
+  try {
+    allowList(entries);
+  } catch (error) {
+    throw new ConfigError(`TIDELINE_WEBHOOK_ALLOW: ${(error as Error).message}`);
+  }
+  return entries;
 }

@@ -2,7 +2,7 @@ import type { Server } from 'node:http';
 import type { Logger } from 'pino';
 import { InProcessScheduler } from '../engine/adapters/schedulers/in-process.ts';
 import { MemoryStore } from '../engine/adapters/stores/memory.ts';
-import { httpWebhookCaller } from '../engine/adapters/webhooks/http.ts';
+import { webhookCaller } from '../engine/adapters/webhooks/http.ts';
 import { INGEST_JOB, INGEST_QUEUE, IngestBuffer } from '../engine/ingest/ingest-queue.ts';
 import { startWorker } from '../engine/worker.ts';
 import type { DefinitionStore } from '../ports/definitions.ts';
@@ -11,6 +11,8 @@ import type { Store } from '../ports/store.ts';
 import type { Config } from './config.ts';
 import { loadDemo } from './demo.ts';
 import { startApi } from './start/api.ts';
+import { openAvailability } from './start/availability.ts';
+import { startMetrics } from './start/metrics.ts';
 import { type Closers, openBackends, openJournal, openScheduler, redactUrl } from './start/backends.ts';
 import { openChannels, openGateway } from './start/channels.ts';
 import { openLiveWorkspace } from './start/live-workspace.ts';
@@ -39,8 +41,12 @@ export interface RunningEngine {
  */
 export async function startEngine(config: Config, roles: Roles, logger: Logger): Promise<RunningEngine> {
   const closers: Closers = [];
-  const scheduler = openScheduler(config, logger);
+  // Jobs fail only once workers run, after the metrics exist.
+  const scheduler = openScheduler(config, logger, (queue) => metrics.jobFailed(queue));
+  const metrics = await startMetrics(config, scheduler, closers);
   const { journal, onCapture } = openJournal(config, scheduler);
+  const availability = await openAvailability(config, roles, logger);
+  closers.push(() => availability.close());
   const { store, definitions } = await openBackends(config, logger, closers, onCapture);
   await Promise.all([store.init(), definitions.init()]);
   const replay = journal ? await journal.open() : [];
@@ -65,7 +71,7 @@ export async function startEngine(config: Config, roles: Roles, logger: Logger):
     await schedules.set();
   }
 
-  const channels = await openChannels(config, closers, logger);
+  const channels = await openChannels(config, closers, logger, (state) => metrics.watchSends(state));
   if (roles.worker) {
     startWorker(
       scheduler,
@@ -80,7 +86,7 @@ export async function startEngine(config: Config, roles: Roles, logger: Logger):
         },
         now: Date.now,
         gateway: openGateway(config, channels, store, () => workspace.current(), closers, logger),
-        callWebhook: httpWebhookCaller,
+        callWebhook: webhookCaller({ allow: config.webhookAllow }),
       },
       logger,
     );
@@ -98,7 +104,17 @@ export async function startEngine(config: Config, roles: Roles, logger: Logger):
     );
     ({ server, url } = await startApi(
       config,
-      { store, definitions, scheduler, buffer, workspace, channels, describe: described },
+      {
+        store,
+        definitions,
+        scheduler,
+        buffer,
+        workspace,
+        channels,
+        describe: described,
+        availability,
+        metrics,
+      },
       logger,
     ));
     if (config.demo && (await store.countProfiles()) === 0) {

@@ -2,8 +2,20 @@ import { Command, InvalidArgumentError } from 'commander';
 import { ConfigError, DEV_KEYS, ENVIRONMENT, loadConfig, type Mode } from './config.ts';
 import { startEngine } from './engine.ts';
 import { createLogger } from './log.ts';
+import { refuseUnsafeProduction } from './production.ts';
 
 const environmentHelp = `\nEnvironment:\n${ENVIRONMENT.map(([name, def, what]) => `  ${name.padEnd(28)} ${what} (default: ${def})`).join('\n')}\n`;
+
+/** Runs a start-up check; a ConfigError it throws ends the process with its message (exit 2). */
+async function refuse(check: () => Promise<void>): Promise<void> {
+  try {
+    await check();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`tideline: ${error.message}\n`);
+    process.exit(2);
+  }
+}
 
 async function run(mode: Mode): Promise<void> {
   let config: ReturnType<typeof loadConfig>;
@@ -17,6 +29,7 @@ async function run(mode: Mode): Promise<void> {
     throw error;
   }
   const logger = createLogger(config.logLevel);
+  if (mode !== 'embedded') await refuse(() => refuseUnsafeProduction(config, process.env, logger));
   const roles = { api: mode !== 'worker', worker: mode !== 'api' };
   const engine = await startEngine(config, roles, logger);
 
@@ -29,6 +42,9 @@ async function run(mode: Mode): Promise<void> {
       if (config.devKeys.includes('TIDELINE_WRITE_KEY')) lines.push(`  write (ingest): ${DEV_KEYS.write}`);
       if (config.devKeys.includes('TIDELINE_READ_KEY')) lines.push(`  read:           ${DEV_KEYS.read}`);
       if (config.devKeys.includes('TIDELINE_ADMIN_KEY')) lines.push(`  admin (manage): ${DEV_KEYS.admin}`);
+      lines.push(
+        'These keys are public: the embedded mode is for trying Tideline; `tideline api` and `tideline worker` refuse to start with them.',
+      );
     }
     const readKey = config.devKeys.includes('TIDELINE_READ_KEY') ? DEV_KEYS.read : '<read key>';
     lines.push(`Try: curl -u ${readKey}: ${engine.url}/v1/users/${engine.demoUserId ?? '<userId>'}`);

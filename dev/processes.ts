@@ -10,6 +10,24 @@ export function uniquePrefix(name: string): string {
   return `tltest-${name}-${randomBytes(4).toString('hex')}`;
 }
 
+/**
+ * The keys and link secret `spawnTideline` gives production processes (`api`, `worker`), which refuse
+ * to start with the development ones; a test's env can override or blank each.
+ */
+export const PROCESS_KEYS = {
+  write: 'test-write-key-5c1f0e7a9b',
+  read: 'test-read-key-3d8a61c2f4',
+  admin: 'test-admin-key-9e4b27d05a',
+} as const;
+export const PROCESS_LINK_SECRET = 'test-link-secret-7f3c9a1e5b2d4068';
+
+const productionEnv = {
+  TIDELINE_WRITE_KEY: PROCESS_KEYS.write,
+  TIDELINE_READ_KEY: PROCESS_KEYS.read,
+  TIDELINE_ADMIN_KEY: PROCESS_KEYS.admin,
+  TIDELINE_LINK_SECRET: PROCESS_LINK_SECRET,
+};
+
 export interface TidelineProcess {
   child: ChildProcess;
   /** The API's URL (api and start commands). */
@@ -18,6 +36,10 @@ export interface TidelineProcess {
   stop(): Promise<number | null>;
   /** SIGKILL and wait for exit. */
   kill(): Promise<void>;
+  /** Everything it wrote so far (stdout and stderr). */
+  output(): string;
+  /** Its exit code once it exits. */
+  exited: Promise<number | null>;
 }
 
 /** Runs `tideline <command>` as a child process, as an operator would. */
@@ -28,7 +50,15 @@ export function spawnTideline(
   nodeArgs: string[] = [],
 ): TidelineProcess {
   const child = spawn(process.execPath, [...nodeArgs, BIN, command], {
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', REDIS_URL, ...env },
+    env: {
+      ...process.env,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'info',
+      REDIS_URL,
+      ...(command === 'start' ? {} : productionEnv),
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -40,7 +70,9 @@ export function spawnTideline(
       const match = output.match(/is running at (http:\/\/\S+)/);
       if (match) resolve(match[1]);
     });
-    child.stdout?.resume();
+    child.stdout?.on('data', (d: Buffer) => {
+      output += d.toString();
+    });
     void exited.then((code) =>
       reject(new Error(`tideline ${command} exited (${code}) before listening:\n${output}`)),
     );
@@ -49,6 +81,8 @@ export function spawnTideline(
   return {
     child,
     url,
+    exited,
+    output: () => output,
     async stop() {
       child.kill('SIGTERM');
       return exited;

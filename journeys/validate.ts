@@ -5,7 +5,7 @@
  * the workspace's segments, templates and channels.
  */
 import { Ajv } from 'ajv';
-import { CronExpressionParser } from 'cron-parser';
+import { cronProblem, MIN_JOURNEY_SCHEDULE_MS } from '../rules/cron.ts';
 import { DateTime, IANAZone } from 'luxon';
 import conditionSchema from '../schemas/condition.schema.json' with { type: 'json' };
 import journeySchema from '../schemas/journey.schema.json' with { type: 'json' };
@@ -211,13 +211,8 @@ class JourneyCheck {
   }
 
   private cron(cron: string, tz: string): void {
-    // cron-parser reads an empty expression as "every minute".
-    if (cron.trim() === '') return this.add('/trigger/cron', 'must not be empty, e.g. 0 9 * * *');
-    try {
-      CronExpressionParser.parse(cron, { tz });
-    } catch (error) {
-      this.add('/trigger/cron', `invalid cron expression: ${(error as Error).message}`);
-    }
+    const problem = cronProblem(cron, tz, MIN_JOURNEY_SCHEDULE_MS);
+    if (problem) this.add('/trigger/cron', problem);
   }
 
   private entry(entry: Obj): void {

@@ -130,6 +130,13 @@ export interface ChannelState {
    */
   rateSlot(provider: string, ratePerSecond: number, now: number): Promise<number>;
 
+  /**
+   * Erasure: forgets the profile's message records, the provider index entries that find them (which
+   * hold addresses) and its frequency-cap windows. Suppressions stay: an opt-out is kept so that the
+   * address is not messaged again. Answers how many message records were removed.
+   */
+  forgetProfile(profileKey: string): Promise<number>;
+
   raiseAlert(alert: ChannelAlert): Promise<void>;
   alerts(): Promise<ChannelAlert[]>;
   resolveAlert(id: string): Promise<boolean>;

@@ -1,5 +1,5 @@
 import { Ajv } from 'ajv';
-import { CronExpressionParser } from 'cron-parser';
+import { cronProblem, MIN_VALUE_MODEL_SCHEDULE_MS } from '../rules/cron.ts';
 import { IANAZone } from 'luxon';
 import schema from '../schemas/value-model.schema.json' with { type: 'json' };
 import { parseDurationMs } from '../rules/durations.ts';
@@ -33,16 +33,9 @@ export function validateValueModel(doc: unknown): RuleFault[] {
   }
   const cron = d?.schedule?.cron;
   if (typeof cron === 'string') {
-    try {
-      CronExpressionParser.parse(cron, {
-        tz: typeof tz === 'string' && IANAZone.isValidZone(tz) ? tz : 'UTC',
-      });
-    } catch (error) {
-      faults.push({
-        pointer: '/schedule/cron',
-        message: `is not a cron expression: ${(error as Error).message}`,
-      });
-    }
+    const zone = typeof tz === 'string' && IANAZone.isValidZone(tz) ? tz : 'UTC';
+    const problem = cronProblem(cron, zone, MIN_VALUE_MODEL_SCHEDULE_MS);
+    if (problem) faults.push({ pointer: '/schedule/cron', message: problem });
   }
   return faults;
 }

@@ -4,7 +4,7 @@
  * content rendered with the template's `sample` values.
  */
 import type { RuleFault } from '../rules/types.ts';
-import { contentTexts, liquid, mapTexts, TEMPLATE_ROOTS } from './liquid.ts';
+import { contentTexts, liquid, mapTexts, MEMORY_LIMIT, RENDER_LIMIT_MS, TEMPLATE_ROOTS } from './liquid.ts';
 import type { TemplateDefinition } from './template.ts';
 
 /** Syntax and variables of every text in the content. */
@@ -38,15 +38,28 @@ export function liquidFaults(template: TemplateDefinition): RuleFault[] {
   return faults;
 }
 
-/** Renders the content with the sample (lenient: what has no sample value renders empty). */
+/**
+ * Renders the content with the sample (lenient: what has no sample value renders empty), within the
+ * render time and memory limits of a message: a text that exceeds them is a fault in `faults`.
+ */
 export function previewContent(
   template: TemplateDefinition & { sample?: Record<string, unknown> },
+  faults: RuleFault[] = [],
 ): Record<string, unknown> {
   const scope = { profile: {}, event: {}, journey: {}, message: {}, links: {}, ...(template.sample ?? {}) };
-  return mapTexts(template.content, (text) => {
+  const deadline = performance.now() + RENDER_LIMIT_MS;
+  return mapTexts(template.content, (text, pointer) => {
     try {
-      return liquid.parseAndRenderSync(text, scope, { strictVariables: false });
-    } catch {
+      const renderLimit = Math.max(1, deadline - performance.now());
+      return liquid.parseAndRenderSync(text, scope, { strictVariables: false, renderLimit });
+    } catch (error) {
+      const message = (error as Error).message;
+      if (/limit exceeded/.test(message)) {
+        faults.push({
+          pointer,
+          message: `Liquid: ${message} (a template renders in at most ${RENDER_LIMIT_MS} ms and ${MEMORY_LIMIT.toLocaleString('en')} allocated items)`,
+        });
+      }
       return text;
     }
   }) as Record<string, unknown>;

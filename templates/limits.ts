@@ -24,7 +24,8 @@ export function templateNote(template: TemplateDefinition): string | null {
 export function templateFaults(template: TemplateDefinition): RuleFault[] {
   const faults = liquidFaults(template);
   if (faults.length > 0) return faults;
-  const preview = previewContent(template);
+  const preview = previewContent(template, faults);
+  if (faults.length > 0) return faults;
   switch (template.channel) {
     case 'sms': {
       const text = typeof preview.text === 'string' ? preview.text : '';

@@ -4,7 +4,7 @@
  * parameter (`| default: "朋友"` guards one), own properties only, and a `track` filter that turns a
  * link into this message's click-tracking redirect.
  */
-import { Liquid } from 'liquidjs';
+import { Liquid, type FS } from 'liquidjs';
 
 /** What a template may read: the roots and, for some, the fields below them. */
 export const TEMPLATE_ROOTS: Readonly<Record<string, readonly string[] | null>> = {
@@ -34,13 +34,62 @@ export interface TrackHolder {
   link: TrackLink;
 }
 
+/** The longest text a template field may have (LiquidJS `parseLimit`, characters). */
+export const PARSE_LIMIT = 100_000;
+/**
+ * What one render may allocate (LiquidJS `memoryLimit`: range sizes, string lengths built by
+ * filters), so `{% for i in (1..100000000) %}` stops before it starts.
+ */
+export const MEMORY_LIMIT = 1_000_000;
+/** How long all the texts of one template may take to render, in milliseconds. */
+export const RENDER_LIMIT_MS = 100;
+
+/** Tags that read other files: refused, a template is one self-contained document. */
+export const FILE_TAGS = ['include', 'render', 'layout'] as const;
+
+/** No file system: nothing a template names is ever read from the server's disk. */
+const noFiles: FS = {
+  exists: async () => false,
+  existsSync: () => false,
+  readFile: async (file: string) => {
+    throw new Error(`templates cannot read files (${file})`);
+  },
+  readFileSync: (file: string) => {
+    throw new Error(`templates cannot read files (${file})`);
+  },
+  resolve: (_root: string, file: string) => file,
+  contains: async () => false,
+  containsSync: () => false,
+  sep: '/',
+};
+
 export const liquid = new Liquid({
   strictVariables: true,
   strictFilters: true,
   lenientIf: true,
   ownPropertyOnly: true,
   cache: 1000,
+  fs: noFiles,
+  root: [],
+  partials: [],
+  layouts: [],
+  relativeReference: false,
+  dynamicPartials: false,
+  parseLimit: PARSE_LIMIT,
+  memoryLimit: MEMORY_LIMIT,
+  renderLimit: RENDER_LIMIT_MS,
 });
+
+for (const name of FILE_TAGS) {
+  liquid.registerTag(name, {
+    parse() {
+      throw new Error(`{% ${name} %} is not allowed: a template cannot read other files`);
+    },
+    render() {
+      return '';
+    },
+  });
+}
 
 liquid.registerFilter(
   'track',

@@ -2,7 +2,7 @@ import type { JsonObject } from '../model/json.ts';
 import type { Profile } from '../model/profile.ts';
 import { profileFact } from '../segments/context.ts';
 import type { Template } from 'liquidjs';
-import { contentTexts, liquid, mapTexts, type TrackLink } from './liquid.ts';
+import { contentTexts, liquid, mapTexts, RENDER_LIMIT_MS, type TrackLink } from './liquid.ts';
 import type { TemplateDefinition } from './template.ts';
 
 /** What a message is rendered with (the template's `sample` has the same shape). */
@@ -66,10 +66,13 @@ export function renderContent<T extends TemplateDefinition>(
   track?: TrackLink,
 ): T['content'] {
   const context = { ...scope, _track: track ? { link: track } : undefined };
+  // One time budget for all the texts of the template (the memory limit is per text).
+  const deadline = performance.now() + RENDER_LIMIT_MS;
   return mapTexts(template.content, (text, pointer) => {
     if (!text.includes('{')) return text;
     try {
-      return liquid.renderSync(parsed(text), context);
+      const renderLimit = Math.max(1, deadline - performance.now());
+      return liquid.renderSync(parsed(text), context, { renderLimit });
     } catch (error) {
       throw new RenderError(`${pointer}: ${(error as Error).message}`, pointer);
     }

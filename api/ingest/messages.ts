@@ -59,6 +59,15 @@ function checkMessage(raw: unknown, base: string, receivedAt: number): Fault[] {
   if (typeof m.timestamp === 'string' && Date.parse(m.timestamp) > receivedAt + MAX_FUTURE_MS) {
     faults.push({ pointer: `${base}/timestamp`, message: 'is more than 24 hours in the future' });
   }
+  for (const name of ['userId', 'anonymousId', 'previousId'] as const) {
+    const value = m[name];
+    // Beyond 2^53 JSON numbers lose digits: two users' ids would become one.
+    if (typeof value === 'number' && !Number.isSafeInteger(value))
+      faults.push({
+        pointer: `${base}/${name}`,
+        message: `a numeric id must be an integer up to ${Number.MAX_SAFE_INTEGER}: send larger ids as strings`,
+      });
+  }
   if (m.type === 'track' && m.event === undefined)
     faults.push({ pointer: `${base}/event`, message: 'is required for track calls' });
   if (m.type === 'alias') {

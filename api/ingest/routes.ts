@@ -1,3 +1,4 @@
+import { jsonBody } from '../body.ts';
 import express, { type Router } from 'express';
 import type { InboundMessage, MessageType } from '../../model/events.ts';
 import { type KeyRing, requireScope } from '../auth.ts';
@@ -14,8 +15,8 @@ const SINGLE: MessageType[] = ['track', 'identify', 'page', 'screen', 'alias'];
 export function ingestRoutes(keys: KeyRing, ingestor: Ingestor, now: () => number): Router {
   const router = express.Router();
   // Segment clients do not always send a JSON content type; parse whatever arrives as JSON.
-  const single = express.json({ limit: MAX_MESSAGE_BYTES, type: () => true });
-  const batch = express.json({ limit: MAX_BATCH_BYTES, type: () => true });
+  const single = jsonBody({ limit: MAX_MESSAGE_BYTES, type: () => true });
+  const batch = jsonBody({ limit: MAX_BATCH_BYTES, type: () => true });
   const ingest = requireScope(keys, 'ingest');
 
   for (const type of SINGLE) {

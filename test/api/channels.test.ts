@@ -13,6 +13,10 @@ const WECHAT = {
   encodingAESKey: 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG',
 };
 
+const ALIYUN_TOKEN = 'aliyun-push-token';
+const ALIYUN_REPORT = `/v1/inbound/aliyun-sms/report?token=${ALIYUN_TOKEN}`;
+const ALIYUN_UP = `/v1/inbound/aliyun-sms/up?token=${ALIYUN_TOKEN}`;
+
 const event = (openId: string, at: number, inner: string) =>
   `<xml><ToUserName><![CDATA[gh_1]]></ToUserName><FromUserName><![CDATA[${openId}]]></FromUserName>` +
   `<CreateTime>${Math.floor(at / 1000)}</CreateTime><MsgType><![CDATA[event]]></MsgType>${inner}</xml>`;
@@ -27,6 +31,7 @@ function workspace(fake: AliyunSmsFake): string {
           accessKeySecret: fake.accessKeySecret,
           endpoint: fake.endpoint,
           protocol: 'http',
+          callbackToken: ALIYUN_TOKEN,
         },
         wechat: {
           appId: WECHAT.appId,
@@ -116,7 +121,7 @@ describe('channel routes', () => {
       },
     ];
     for (let i = 0; i < 2; i++) {
-      const answer = await t.request('POST', '/v1/inbound/aliyun-sms/report', { key: null, body: report });
+      const answer = await t.request('POST', ALIYUN_REPORT, { key: null, body: report });
       assert.deepEqual(answer, { status: 200, body: { code: 0, msg: '接收成功' } });
     }
     const { body: record } = await t.request('GET', `/v1/messages/${encodeURIComponent(messageId)}`, {
@@ -132,7 +137,7 @@ describe('channel routes', () => {
     const { body: journeys } = await t.request('GET', '/v1/users/ann/journeys', { key: KEYS.read });
     assert.match(JSON.stringify(journeys), new RegExp(`"messageId":"${messageId}"[^}]*"status":"delivered"`));
 
-    const bad = await t.request('POST', '/v1/inbound/aliyun-sms/report', {
+    const bad = await t.request('POST', ALIYUN_REPORT, {
       key: null,
       body: [{ phone_number: 1 }],
     });
@@ -147,10 +152,7 @@ describe('channel routes', () => {
         sequence_id: '77',
       },
     ];
-    assert.equal(
-      (await t.request('POST', '/v1/inbound/aliyun-sms/up', { key: null, body: reply })).status,
-      200,
-    );
+    assert.equal((await t.request('POST', ALIYUN_UP, { key: null, body: reply })).status, 200);
     await cartAdd('ann', '13800138000', 2);
     await messageIdOf('ann', 1);
     await waitFor(
@@ -167,6 +169,77 @@ describe('channel routes', () => {
       [listed.status, listed.body.reason, listed.body.address],
       [200, 'opt_out', '138****8000'],
     );
+  });
+
+  it('refuses an Aliyun push without the token: a forged TD suppresses nothing, a forged receipt changes nothing', async () => {
+    await cartAdd('fay', '13800138009', 1);
+    await waitFor(async () => sendsTo('13800138009').length === 1, 10_000, 'the SMS');
+    const [sms] = sendsTo('13800138009');
+    const forgedReceipt = [
+      {
+        phone_number: '13800138009',
+        send_time: '2026-11-22 10:00:01',
+        report_time: '2026-11-22 10:00:05',
+        success: false,
+        err_code: 'UNDELIV',
+        err_msg: 'failed',
+        sms_size: '1',
+        biz_id: sms.bizId,
+        out_id: sms.outId,
+      },
+    ];
+    const td = [
+      {
+        phone_number: '13800138009',
+        content: 'TD',
+        send_time: '2026-11-22 10:01:00',
+        dest_code: '1',
+        sequence_id: '78',
+      },
+    ];
+    for (const query of ['', '?token=', '?token=aliyun-push-tokeX', '?token=aliyun-push-token-longer']) {
+      const up = await t.request('POST', `/v1/inbound/aliyun-sms/up${query}`, { key: null, body: td });
+      assert.equal(up.status, 401, `TD with ${query || 'no token'}`);
+      const report = await t.request('POST', `/v1/inbound/aliyun-sms/report${query}`, {
+        key: null,
+        body: forgedReceipt,
+      });
+      assert.equal(report.status, 401, `receipt with ${query || 'no token'}`);
+    }
+    assert.equal(
+      (await t.request('GET', '/v1/suppressions/sms/13800138009', { key: KEYS.read })).status,
+      404,
+      'the number is not suppressed',
+    );
+    const { body: record } = await t.request('GET', `/v1/messages/${encodeURIComponent(sms.outId!)}`, {
+      key: KEYS.read,
+    });
+    assert.equal(record.deliveryCode, undefined, 'the record holds no forged receipt');
+  });
+
+  it("erasing a user removes the channels' records of their messages and the indexes holding the number", async () => {
+    await cartAdd('eve', '13800138077', 1);
+    await waitFor(async () => sendsTo('13800138077').length === 1, 10_000, 'the SMS');
+    const [sms] = sendsTo('13800138077');
+    const path = `/v1/messages/${encodeURIComponent(sms.outId!)}`;
+    assert.equal((await t.request('GET', path, { key: KEYS.read })).body.profileKey, 'u:eve');
+    assert.equal((await t.request('DELETE', '/v1/users/eve', { key: KEYS.admin })).status, 200);
+    assert.equal((await t.request('GET', path, { key: KEYS.read })).status, 404);
+    // A late receipt (matched by the provider's id and the number) finds nothing to update.
+    const receipt = [
+      {
+        phone_number: '13800138077',
+        send_time: '2026-11-22 10:00:01',
+        report_time: '2026-11-22 10:00:05',
+        success: true,
+        err_code: 'DELIVERED',
+        err_msg: 'ok',
+        sms_size: '1',
+        biz_id: sms.bizId,
+      },
+    ];
+    assert.equal((await t.request('POST', ALIYUN_REPORT, { key: null, body: receipt })).status, 200);
+    assert.equal((await t.request('GET', path, { key: KEYS.read })).status, 404);
   });
 
   it('redirects a tracked link and records its first click as an event', async () => {
@@ -235,6 +308,14 @@ describe('channel routes', () => {
     assert.equal(suppressed.status, 200);
     assert.equal(suppressed.body.reason, 'opt_out');
     assert.equal((await fetch(local.slice(0, -2) + 'xx', { method: 'POST' })).status, 404);
+    // The same link again, and re-spelt (padding, an extra part): applied once, however it is spelt.
+    const post = (u: string) => fetch(u, { method: 'POST' }).then((r) => r.status);
+    assert.equal(await post(local), 200);
+    for (const respelt of [`${local}=`, `${local}==`, `${local}.x`, `${local}%3D`])
+      assert.equal(await post(respelt), 404, respelt);
+    await t.settle();
+    const { body: cy } = await t.request('GET', '/v1/users/cy', { key: KEYS.read });
+    assert.equal(cy.events.filter((e: { event: string }) => e.event === 'identify').length, 1);
   });
 
   it('lists a configuration fault as an alert until it is resolved', async () => {
@@ -290,6 +371,25 @@ describe('channel routes', () => {
     assert.equal((await push(click, { token: WECHAT.token, appId: WECHAT.appId })).status, 200);
     assert.equal((await push(click, { ...WECHAT, token: 'forged' })).status, 401);
     assert.equal((await push(click, WECHAT, now - 3_600_000)).status, 401, 'a stale push is a replay');
+    // A signed plaintext query used again with another body (the signature does not cover it): refused.
+    const signed = signedPush(click, { token: WECHAT.token, appId: WECHAT.appId }, Date.now());
+    const replayUrl = new URL(`${t.url}/v1/inbound/wechat/${WECHAT.appId}`);
+    for (const [k, v] of Object.entries(signed.query)) replayUrl.searchParams.set(k, v);
+    const post = (body: string) =>
+      fetch(replayUrl, { method: 'POST', body, headers: { 'content-type': 'text/xml' } });
+    assert.equal((await post(signed.body)).status, 200);
+    assert.equal((await post(signed.body)).status, 200, "WeChat's retry of the same push");
+    const forged = event('oVictim', now, '<Event><![CDATA[unsubscribe]]></Event>');
+    for (let i = 0; i < 2; i++) {
+      const replayed = await post(forged);
+      assert.equal(replayed.status, 401);
+      assert.equal(((await replayed.json()) as { error: string }).error, 'replayed');
+    }
+    assert.equal(
+      (await t.request('GET', '/v1/suppressions/wechat/oVictim', { key: KEYS.read })).status,
+      404,
+      'the replayed unsubscribe suppressed nothing',
+    );
     const wrongApp = `${t.url}/v1/inbound/wechat/wx_other?signature=x&timestamp=1&nonce=1`;
     assert.equal((await fetch(wrongApp, { method: 'POST', body: follow })).status, 404);
 
@@ -352,5 +452,62 @@ describe('channel routes', () => {
       bad.body.errors.map((e: { pointer: string }) => e.pointer),
       ['/messageId', '/openId', '/results/TPL1'],
     );
+  });
+});
+
+describe('callbacks with only their tokens', () => {
+  let t: TestEngine;
+  before(async () => {
+    const dir = workspaceFolder({
+      'channels.json': {
+        providers: {
+          // No access key: nothing is sent by SMS, and without a callbackToken its pushes are refused.
+          'aliyun-sms': { accessKeyId: '${UNSET_ALIYUN_KEY}', accessKeySecret: '${UNSET_ALIYUN_SECRET}' },
+          // No AppSecret: nothing is sent, but the callback takes pushes with the Token alone.
+          wechat: { appId: 'wx_receive', secret: '${UNSET_WECHAT_SECRET}', callbackToken: 'only-token' },
+        },
+      },
+    });
+    t = await startTestEngine({ workspaceDir: dir, channelsFile: join(dir, 'channels.json') });
+  });
+  after(() => t.close());
+
+  it('refuses Aliyun pushes when no callbackToken is configured', async () => {
+    const td = [
+      {
+        phone_number: '13800138010',
+        content: 'TD',
+        send_time: '2026-11-22 10:01:00',
+        dest_code: '1',
+        sequence_id: '79',
+      },
+    ];
+    for (const path of [
+      '/v1/inbound/aliyun-sms/up',
+      '/v1/inbound/aliyun-sms/up?token=',
+      '/v1/inbound/aliyun-sms/report',
+    ]) {
+      const answer = await t.request('POST', path, { key: null, body: td });
+      assert.equal(answer.status, 403, path);
+      assert.match(answer.body.msg, /callbackToken/);
+    }
+    assert.equal(
+      (await t.request('GET', '/v1/suppressions/sms/13800138010', { key: KEYS.read })).status,
+      404,
+    );
+  });
+
+  it('takes WeChat pushes with the Token and no AppSecret', async () => {
+    const keys = { token: 'only-token', appId: 'wx_receive' };
+    const { query, body } = signedPush(
+      event('oOnly', Date.now(), '<Event><![CDATA[subscribe]]></Event>'),
+      keys,
+      Date.now(),
+    );
+    const url = new URL(`${t.url}/v1/inbound/wechat/wx_receive`);
+    for (const [k, v] of Object.entries(query)) url.searchParams.set(k, v);
+    const res = await fetch(url, { method: 'POST', body, headers: { 'content-type': 'text/xml' } });
+    assert.deepEqual([res.status, await res.text()], [200, 'success']);
+    await waitFor(async () => (await t.request('GET', '/v1/users/oOnly', { key: KEYS.read })).status === 200);
   });
 });

@@ -186,5 +186,32 @@ export function channelStateConformance(name: string, make: MakeState): void {
         assert.deepEqual(await state.alerts(), []);
       }),
     );
+
+    it(
+      "forgets a profile's message records, their index entries and cap windows; keeps suppressions and others",
+      withState(async (state) => {
+        const go = await state.claim(request('m-forget', T0));
+        await state.settle({ ...go.record, state: 'done', status: 'sent', providerId: 'biz-9' }, [
+          'aliyun-sms:biz-9:13800138000',
+          'aliyun-sms:biz-9',
+        ]);
+        const cap = { key: 'u:ann:sms:P1D', windowMs: 86_400_000, limit: 1 };
+        assert.deepEqual(await state.reserve('m-forget', [cap], T0), { ok: true });
+        const other = await state.claim({ ...request('m-other', T0), profileKey: 'u:bob' });
+        await state.settle({ ...other.record, state: 'done' }, ['aliyun-sms:biz-10:13800138001']);
+        await state.suppress('sms', '13800138000', { reason: 'opt_out', at: T0 });
+
+        assert.equal(await state.forgetProfile('u:ann'), 1);
+        assert.equal(await state.record('m-forget'), null);
+        assert.equal(await state.lookup('aliyun-sms:biz-9:13800138000'), null);
+        assert.equal(await state.lookup('aliyun-sms:biz-9'), null);
+        // The cap window is empty again: a new message fits.
+        assert.deepEqual(await state.reserve('m-next', [cap], T0 + 1), { ok: true });
+        assert.equal((await state.record('m-other'))?.profileKey, 'u:bob');
+        assert.equal(await state.lookup('aliyun-sms:biz-10:13800138001'), 'm-other');
+        assert.equal((await state.suppressed('sms', '13800138000'))?.reason, 'opt_out');
+        assert.equal(await state.forgetProfile('u:ann'), 0);
+      }),
+    );
   });
 }

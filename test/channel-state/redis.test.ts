@@ -1,5 +1,6 @@
+import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { after } from 'node:test';
+import { after, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { RedisChannelState } from '../../engine/adapters/channel-state/redis.ts';
 import { channelStateConformance } from './conformance.ts';
@@ -25,4 +26,37 @@ after(async () => {
 channelStateConformance('redis', async () => {
   const prefix = `${runPrefix}:${++states}`;
   return { state: new RedisChannelState(redis, prefix), cleanup: () => removeKeys(prefix) };
+});
+
+it('keeps no address in the names of its keys; entries of the earlier plain form are still found', async () => {
+  const prefix = `${runPrefix}:${++states}`;
+  const state = new RedisChannelState(redis, prefix);
+  try {
+    const go = await state.claim({
+      messageId: 'm-blind',
+      profileKey: 'u:ann',
+      journeyId: 'cart',
+      channel: 'sms',
+      now: Date.now(),
+      leaseMs: 30_000,
+    });
+    await state.settle({ ...go.record, state: 'done' }, ['aliyun-sms:biz-1:13800138000']);
+    assert.equal(await state.firstSeen('aliyun-sms:up:13800138000:7', 60_000), true);
+    assert.equal(await state.firstSeen('aliyun-sms:up:13800138000:7', 60_000), false);
+    assert.equal(await state.lookup('aliyun-sms:biz-1:13800138000'), 'm-blind');
+    const keys: string[] = [];
+    let cursor = '0';
+    do {
+      const [next, found] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+      keys.push(...found);
+      cursor = next;
+    } while (cursor !== '0');
+    assert.ok(keys.length >= 3);
+    for (const key of keys) assert.ok(!key.includes('13800138000'), key);
+    // An index entry written before keys were digests.
+    await redis.set(`${prefix}:ch:idx:aliyun-sms:biz-2:13800138001`, 'm-old');
+    assert.equal(await state.lookup('aliyun-sms:biz-2:13800138001'), 'm-old');
+  } finally {
+    await removeKeys(prefix);
+  }
 });

@@ -135,3 +135,39 @@ describe('templates when a message leaves', () => {
     assert.deepEqual((plain as { params: object }).params, { name: '朋友' });
   });
 });
+
+describe('templates in a sandbox', () => {
+  it('refuses include, render and layout: a template reads no file of the server', () => {
+    for (const tag of ["{% include '.gitignore' %}", "{% render '../../.env' %}", "{% layout 'x' %}hi"]) {
+      const found = faults(sms({ text: `【潮汐优选】${tag}` }));
+      assert.equal(found.length, 1, tag);
+      assert.match(found[0], /^\/content\/text: Liquid: \{% (include|render|layout) %\} is not allowed/);
+    }
+  });
+
+  it('refuses a loop beyond the memory limit and a render beyond the time limit, quickly', () => {
+    const started = performance.now();
+    const huge = faults(sms({ text: '{% for i in (1..100000000) %}{{ i }}{% endfor %}' }));
+    assert.match(huge[0] ?? '', /^\/content\/text: Liquid: memory alloc limit exceeded/);
+    // Small ranges, many iterations: cut off by the render time limit.
+    const slow = faults(
+      sms({ text: '{% for i in (1..900) %}{% for j in (1..900) %}{{ j }}{% endfor %}{% endfor %}' }),
+    );
+    assert.match(slow[0] ?? '', /^\/content\/text: Liquid: template render limit exceeded/);
+    assert.ok(performance.now() - started < 1000, 'both refused within a second');
+  });
+
+  it('cuts off a message whose render exceeds the limits (a value the sample did not have)', () => {
+    const loop = sms({
+      text: '{% for i in (1..profile.traits.n) %}x{% endfor %}',
+    }) as TemplateDefinition;
+    const scope = {
+      profile: { traits: { n: 100_000_000 } } as never,
+      event: {},
+      journey: {},
+      message: {},
+      links: {},
+    };
+    assert.throws(() => renderContent(loop, scope), /memory alloc limit exceeded/);
+  });
+});

@@ -126,7 +126,7 @@ test('a message id over 64 characters goes out as its SHA-256, the same each tim
   assert.equal(wx.sent[0].clientMsgId, clientMsgId(long));
 });
 
-test('errcodes are classified as in channels.md 2.4; none of those sends is recorded', async (t) => {
+test('WeChat errcodes are classified by outcome class; none of those sends is recorded', async (t) => {
   const wx = await fake(t);
   const provider = new WechatTemplateProvider({ apps: [OFFICIAL], baseUrl: wx.url, timeoutMs: TIMEOUT_MS });
   const cases: [string, Partial<WechatTemplateMessage>, string, string][] = [
@@ -369,7 +369,7 @@ test('subscribe messages: the body, 43101 → PERM_RECIPIENT, the errcodes of 2.
   assert.equal(wx.sent.length, 2);
 });
 
-test('key limits by key prefix (channels.md 2.3)', () => {
+test('WeChat template key limits by key prefix', () => {
   const good = {
     thing1: '一二三四五六七八九十一二三四五六七八九十',
     number2: '1234567890.55',

@@ -322,6 +322,11 @@ describe('journey documents', () => {
     onlyFault(schedule({ cron: '61 9 * * *' }), '/trigger/cron', /invalid cron expression: .*61/);
     onlyFault(schedule({ cron: 'every day' }), '/trigger/cron', /invalid cron expression/);
     onlyFault(schedule({ cron: ' ' }), '/trigger/cron', /must not be empty/);
+    // At most once every 15 minutes: every second, every minute, and bursts inside one hour refused.
+    for (const cron of ['* * * * * *', '* * * * *', '*/5 * * * *', '*/1 9 * * *', '0,10 9 * * *'])
+      onlyFault(schedule({ cron }), '/trigger/cron', /a schedule may fire at most once every 15 minutes/);
+    for (const cron of ['*/15 * * * *', '0 * * * *', '0 9 * * 1'])
+      assert.deepEqual(pointers(schedule({ cron })), [], cron);
     onlyFault(schedule({ tz: 'Asia/Beijing' }), '/trigger/tz', /unknown IANA timezone 'Asia\/Beijing'/);
     onlyFault(schedule({}, null), '/audience', /needs an audience/);
     onlyFault(schedule({}, { condition: cond() }), '/audience/segment', /needs an audience segment/);

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { journeyLogOf } from '../../journeys/timeline.ts';
 import { startCluster } from '../../dev/cluster.ts';
-import { KEYS, waitFor } from '../../dev/engine.ts';
+import { waitFor } from '../../dev/engine.ts';
+import { PROCESS_KEYS as KEYS } from '../../dev/processes.ts';
 import { postBatch } from '../../dev/processes.ts';
 import { ON_TIME, relativeTimeline, signups, TWO_WAITS_WORKSPACE } from '../journeys/two-waits.ts';
 

@@ -4,7 +4,8 @@ import { PROFILE_CHECKS_QUEUE } from '../../engine/jobs/checks.ts';
 import { SWEEP_GRACE_MS } from '../../engine/jobs/sweeper.ts';
 import { journeyLogOf } from '../../journeys/timeline.ts';
 import { startCluster } from '../../dev/cluster.ts';
-import { KEYS, waitFor } from '../../dev/engine.ts';
+import { waitFor } from '../../dev/engine.ts';
+import { PROCESS_KEYS as KEYS } from '../../dev/processes.ts';
 import { postBatch, removeKeys } from '../../dev/processes.ts';
 import { ON_TIME, relativeTimeline, signups, TWO_WAITS_WORKSPACE } from '../journeys/two-waits.ts';
 

@@ -3,7 +3,8 @@ import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { Profile } from '../../model/profile.ts';
 import { startCluster } from '../../dev/cluster.ts';
-import { KEYS, waitFor } from '../../dev/engine.ts';
+import { waitFor } from '../../dev/engine.ts';
+import { PROCESS_KEYS as KEYS } from '../../dev/processes.ts';
 import { postBatch } from '../../dev/processes.ts';
 import { interleavedStream, type TestStream } from '../helpers/stream.ts';
 

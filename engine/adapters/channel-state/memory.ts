@@ -9,7 +9,7 @@ import type {
   MessageRecord,
   Suppression,
 } from '../../../ports/channel-state.ts';
-import { nextClaim, rateWait } from './rules.ts';
+import { blind, nextClaim, rateWait } from './rules.ts';
 
 /** What a snapshot holds: everything but inbound marks and rate windows, which are short-lived. */
 interface Snapshot {
@@ -67,7 +67,7 @@ export class MemoryChannelState implements ChannelState {
 
   async settle(record: MessageRecord, index: string[] = []): Promise<void> {
     this.records.set(record.messageId, this.copy(record)!);
-    for (const key of index) this.index.set(key, record.messageId);
+    for (const key of index) this.index.set(blind(key), record.messageId);
   }
 
   async record(messageId: string): Promise<MessageRecord | null> {
@@ -75,7 +75,7 @@ export class MemoryChannelState implements ChannelState {
   }
 
   async lookup(indexKey: string): Promise<string | null> {
-    return this.index.get(indexKey) ?? null;
+    return this.index.get(blind(indexKey)) ?? this.index.get(indexKey) ?? null;
   }
 
   async update(messageId: string, fields: Partial<MessageRecord>): Promise<MessageRecord | null> {
@@ -83,6 +83,15 @@ export class MemoryChannelState implements ChannelState {
     if (!record) return null;
     Object.assign(record, fields);
     return this.copy(record)!;
+  }
+
+  async forgetProfile(profileKey: string): Promise<number> {
+    const ids = new Set<string>();
+    for (const [id, record] of this.records) if (record.profileKey === profileKey) ids.add(id);
+    for (const id of ids) this.records.delete(id);
+    for (const [key, id] of this.index) if (ids.has(id)) this.index.delete(key);
+    for (const key of this.windows.keys()) if (key.startsWith(`${profileKey}:`)) this.windows.delete(key);
+    return ids.size;
   }
 
   async suppress(channel: string, address: string, suppression: Suppression): Promise<void> {
@@ -144,9 +153,9 @@ export class MemoryChannelState implements ChannelState {
 
   async firstSeen(key: string, ttlMs: number): Promise<boolean> {
     const now = Date.now();
-    const until = this.seen.get(key);
+    const until = this.seen.get(blind(key));
     if (until !== undefined && until > now) return false;
-    this.seen.set(key, now + ttlMs);
+    this.seen.set(blind(key), now + ttlMs);
     if (this.seen.size > 100_000) {
       for (const [k, u] of this.seen) if (u <= now) this.seen.delete(k);
     }
@@ -154,7 +163,7 @@ export class MemoryChannelState implements ChannelState {
   }
 
   async forgetSeen(keys: string[]): Promise<void> {
-    for (const key of keys) this.seen.delete(key);
+    for (const key of keys) this.seen.delete(blind(key));
   }
 
   async rateSlot(provider: string, ratePerSecond: number, now: number): Promise<number> {

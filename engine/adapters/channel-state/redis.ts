@@ -8,6 +8,7 @@ import type {
   MessageRecord,
   Suppression,
 } from '../../../ports/channel-state.ts';
+import { blind } from './rules.ts';
 
 /** Message records, index entries and inbound marks live this long. */
 const RECORD_TTL_SECONDS = 30 * 24 * 3600;
@@ -115,21 +116,54 @@ export class RedisChannelState implements ChannelState {
   }
 
   async claim(request: ClaimRequest): Promise<Claim> {
-    const [kind, raw] = await this.scripts.tidelineClaim(
-      this.key('msg', request.messageId),
-      JSON.stringify(request),
-      RECORD_TTL_SECONDS,
-    );
+    const profile = this.key('pmsg', request.profileKey);
+    const [[kind, raw]] = await Promise.all([
+      this.scripts.tidelineClaim(
+        this.key('msg', request.messageId),
+        JSON.stringify(request),
+        RECORD_TTL_SECONDS,
+      ),
+      // The profile's messages, for erasure (a set per profile: its own key, any hash slot).
+      this.redis.sadd(profile, request.messageId),
+      this.redis.expire(profile, RECORD_TTL_SECONDS),
+    ]);
     return { kind, record: JSON.parse(raw) as MessageRecord };
   }
 
   // Plain commands, not MULTI: the index only helps find the record, and single commands ride the
   // connection's automatic pipeline when it has one.
   async settle(record: MessageRecord, index: string[] = []): Promise<void> {
+    const indexes = this.key('midx', record.messageId);
     await Promise.all([
       this.redis.set(this.key('msg', record.messageId), JSON.stringify(record), 'EX', RECORD_TTL_SECONDS),
-      ...index.map((k) => this.redis.set(this.key('idx', k), record.messageId, 'EX', RECORD_TTL_SECONDS)),
+      ...index.map((k) =>
+        this.redis.set(this.key('idx', blind(k)), record.messageId, 'EX', RECORD_TTL_SECONDS),
+      ),
+      ...(index.length > 0
+        ? [this.redis.sadd(indexes, ...index.map(blind)), this.redis.expire(indexes, RECORD_TTL_SECONDS)]
+        : []),
     ]);
+  }
+
+  async forgetProfile(profileKey: string): Promise<number> {
+    const profile = this.key('pmsg', profileKey);
+    const ids = await this.redis.smembers(profile);
+    let removed = 0;
+    for (const id of ids) {
+      const indexes = await this.redis.smembers(this.key('midx', id));
+      removed += await this.redis.del(this.key('msg', id));
+      await this.redis.del(this.key('midx', id), ...indexes.map((k) => this.key('idx', k)));
+    }
+    await this.redis.del(profile);
+    // Cap windows are named after the profile (`<profileKey>:<channel>:<window>`).
+    const pattern = `${this.key('cap', profileKey).replace(/[*?[\]\\]/g, '\\$&')}:*`;
+    let cursor = '0';
+    do {
+      const [next, keys] = await this.redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length > 0) await this.redis.del(...keys);
+    } while (cursor !== '0');
+    return removed;
   }
 
   async record(messageId: string): Promise<MessageRecord | null> {
@@ -138,7 +172,10 @@ export class RedisChannelState implements ChannelState {
   }
 
   async lookup(indexKey: string): Promise<string | null> {
-    return this.redis.get(this.key('idx', indexKey));
+    // Entries written before keys were digests are still found (they expire within the record TTL).
+    return (
+      (await this.redis.get(this.key('idx', blind(indexKey)))) ?? this.redis.get(this.key('idx', indexKey))
+    );
   }
 
   async update(messageId: string, fields: Partial<MessageRecord>): Promise<MessageRecord | null> {
@@ -201,11 +238,11 @@ export class RedisChannelState implements ChannelState {
   }
 
   async firstSeen(key: string, ttlMs: number): Promise<boolean> {
-    return (await this.redis.set(this.key('seen', key), '1', 'PX', ttlMs, 'NX')) === 'OK';
+    return (await this.redis.set(this.key('seen', blind(key)), '1', 'PX', ttlMs, 'NX')) === 'OK';
   }
 
   async forgetSeen(keys: string[]): Promise<void> {
-    if (keys.length > 0) await this.redis.del(...keys.map((k) => this.key('seen', k)));
+    if (keys.length > 0) await this.redis.del(...keys.map((k) => this.key('seen', blind(k))));
   }
 
   async rateSlot(provider: string, ratePerSecond: number, now: number): Promise<number> {

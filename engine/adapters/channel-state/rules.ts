@@ -2,7 +2,14 @@
  * The claim and rate-window rules, written once: the memory adapter runs them directly, the Redis
  * adapter's Lua scripts mirror them (and the conformance suite holds both to the same answers).
  */
+import { createHash } from 'node:crypto';
 import type { Claim, ClaimRequest, MessageRecord } from '../../../ports/channel-state.ts';
+
+/**
+ * How index and inbound-dedupe keys are kept: as a digest, because they name addresses
+ * (`aliyun-sms:<biz_id>:<phone>`, `aliyun-sms:up:<phone>:<seq>`); looked up by the same digest.
+ */
+export const blind = (key: string): string => createHash('sha256').update(key).digest('base64url');
 
 /** The claim a request gets on the current record, and the record to write (none: unchanged). */
 export function nextClaim(
