@@ -140,6 +140,11 @@ export const ENVIRONMENT = [
     'serve Prometheus /metrics on this port too, without a key (workers have no API); the API serves /metrics to the read key',
   ],
   ['LOG_LEVEL', 'info', 'pino level: debug, info, warn, error, silent'],
+  [
+    'TIDELINE_FROM_SOURCE',
+    '0',
+    '1: run the TypeScript sources through tsx (a development dependency) instead of the compiled build in dist/',
+  ],
 ] as const;
 
 export class ConfigError extends Error {}

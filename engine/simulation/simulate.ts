@@ -238,10 +238,13 @@ function split(chunks: readonly Chunk[], n: number): Chunk[][] {
 }
 
 /**
- * A worker thread starts without the TypeScript loader the main thread registered (bin/tideline.mjs):
- * it registers tsx, then loads the replay worker.
+ * A worker thread starts without the TypeScript loader the main thread may have registered: from the
+ * compiled build it loads the replay worker as it is; from the sources it registers tsx first.
  */
-const WORKER_BOOT = `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))})
+const COMPILED = import.meta.url.endsWith('.js');
+const WORKER_BOOT = COMPILED
+  ? `import(${JSON.stringify(new URL('./replay-worker.js', import.meta.url).href)})`
+  : `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))})
   .then(({ register }) => { register(); return import(${JSON.stringify(new URL('./replay-worker.ts', import.meta.url).href)}); })`;
 
 /** A worker's parse refused a message of its share. */
