@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CronExpressionParser } from 'cron-parser';
 import { Duration, IANAZone } from 'luxon';
+import { parseRateLimit, type RateLimit } from '../api/ingest/rate-limit.ts';
 
 export type StoreKind = 'memory' | 'redis' | 'mongodb';
 export type QueueKind = 'in-process' | 'bullmq';
@@ -46,6 +47,10 @@ export interface Config {
   /** The channels file (providers and send policy); none: every channel goes to the sandbox. */
   channelsFile: string | undefined;
   keys: { write: string; admin: string; read: string };
+  /** Browser origins allowed to post events (CORS on the ingestion routes): `*` or exact origins. */
+  corsOrigins: '*' | string[];
+  /** Requests one key may make to the ingestion routes per window; null: unlimited. */
+  rateLimit: RateLimit | null;
   /** Which keys fell back to their development defaults. */
   devKeys: string[];
 }
@@ -117,6 +122,16 @@ export const ENVIRONMENT = [
     'where recipients reach the API: click and unsubscribe links',
   ],
   ['TIDELINE_LINK_SECRET', 'derived from the manage key', 'signs click and unsubscribe links'],
+  [
+    'TIDELINE_CORS_ORIGINS',
+    '*',
+    'browser origins that may post events (comma-separated, e.g. https://shop.example); ingestion routes only',
+  ],
+  [
+    'TIDELINE_RATE_LIMIT',
+    '1000/PT1S',
+    'ingestion requests per key and window (<requests>/<PTnS|PTnM>, or off); over it: 429 with Retry-After',
+  ],
   ['LOG_LEVEL', 'info', 'pino level: debug, info, warn, error'],
 ] as const;
 
@@ -179,6 +194,35 @@ function oneOf<T extends string>(
   if (!(allowed as readonly string[]).includes(raw))
     throw new ConfigError(`${name}=${raw} must be one of ${allowed.join(', ')}`);
   return raw as T;
+}
+
+function corsOrigins(env: NodeJS.ProcessEnv): '*' | string[] {
+  const raw = (env.TIDELINE_CORS_ORIGINS ?? '*').trim();
+  if (raw === '' || raw === '*') return '*';
+  const origins = raw
+    .split(',')
+    .map((o) => o.trim().replace(/\/+$/, ''))
+    .filter(Boolean);
+  for (const origin of origins) {
+    let parsed: URL | null = null;
+    try {
+      parsed = new URL(origin);
+    } catch {
+      // reported below
+    }
+    if (!parsed || parsed.origin !== origin)
+      throw new ConfigError(
+        `TIDELINE_CORS_ORIGINS: ${origin} is not an origin (scheme://host[:port], e.g. https://shop.example)`,
+      );
+  }
+  return origins;
+}
+
+function rateLimit(env: NodeJS.ProcessEnv): RateLimit | null {
+  const raw = env.TIDELINE_RATE_LIMIT || '1000/PT1S';
+  const parsed = parseRateLimit(raw);
+  if (typeof parsed === 'string') throw new ConfigError(`TIDELINE_RATE_LIMIT=${raw} ${parsed}`);
+  return parsed;
 }
 
 export function loadConfig(mode: Mode, env: NodeJS.ProcessEnv = process.env): Config {
@@ -253,6 +297,8 @@ export function loadConfig(mode: Mode, env: NodeJS.ProcessEnv = process.env): Co
       env.TIDELINE_LINK_SECRET || createHash('sha256').update(`tideline-links:${keys.admin}`).digest('hex'),
     channelsFile: env.TIDELINE_CHANNELS || (workspaceDir ? join(workspaceDir, 'channels.json') : undefined),
     keys,
+    corsOrigins: corsOrigins(env),
+    rateLimit: rateLimit(env),
     devKeys,
   };
 }

@@ -4,6 +4,8 @@ import { Redis } from 'ioredis';
 import { MongoClient } from 'mongodb';
 import type { Logger } from 'pino';
 import { createApp } from '../api/app.ts';
+import { IngestLog } from '../api/ingest/debug-log.ts';
+import { IngestLimiter } from '../api/ingest/rate-limit.ts';
 import { KeyRing } from '../api/auth.ts';
 import { FileJournal } from '../engine/adapters/journal/file-journal.ts';
 import { BullMQScheduler } from '../engine/adapters/schedulers/bullmq.ts';
@@ -34,6 +36,7 @@ import { MemoryDefinitionStore } from '../engine/adapters/definitions/memory.ts'
 import { MongoDefinitionStore } from '../engine/adapters/definitions/mongodb.ts';
 import { RedisDefinitionStore } from '../engine/adapters/definitions/redis.ts';
 import type { Config } from './config.ts';
+import type { RateLimit } from '../api/ingest/rate-limit.ts';
 import { liveFingerprint, publishWorkspaceFiles, workspaceFromStore } from './workspace.ts';
 import { loadDemo } from './demo.ts';
 import { loadChannels } from '../channels/config.ts';
@@ -127,6 +130,19 @@ async function openBackends(
  * Where send claims, caps, suppressions and credits live: in Redis whenever the queues are there
  * (shared by every process), else in this process, snapshotted to the data folder with the store.
  */
+/** Rate limits are counted in Redis when processes share one (queue or store), else in this process. */
+async function openLimiter(
+  config: Config,
+  limit: RateLimit,
+  closers: (() => Promise<unknown>)[],
+): Promise<IngestLimiter> {
+  if (config.queue !== 'bullmq' && config.store !== 'redis') return new IngestLimiter(limit);
+  const client = new Redis(config.redisUrl, { lazyConnect: true, enableOfflineQueue: false });
+  await client.connect();
+  closers.push(() => client.quit());
+  return new IngestLimiter(limit, { client, prefix: config.prefix });
+}
+
 async function openChannelState(config: Config, closers: (() => Promise<unknown>)[]): Promise<ChannelState> {
   if (config.queue === 'bullmq') {
     const redis = new Redis(config.redisUrl, { lazyConnect: true, enableAutoPipelining: true });
@@ -335,6 +351,7 @@ export async function startEngine(config: Config, roles: Roles, logger: Logger):
   let server: Server | null = null;
   let url: string | null = null;
   let demoUserId: string | null = null;
+  const ingestLog = new IngestLog();
   if (roles.api) {
     const keys = new KeyRing([
       { key: config.keys.write, scopes: ['ingest'] },
@@ -368,6 +385,11 @@ export async function startEngine(config: Config, roles: Roles, logger: Logger):
       workspace: () => workspace,
       scheduler,
       ingestor: buffer,
+      ingestion: {
+        corsOrigins: config.corsOrigins,
+        limiter: config.rateLimit ? await openLimiter(config, config.rateLimit, closers) : undefined,
+        log: ingestLog,
+      },
       channels: { state: channelState, links, ...inboundKeys(channels) },
       logger,
       describe: Object.fromEntries(Object.entries(describe).filter(([, v]) => v !== undefined)) as Record<
@@ -396,6 +418,7 @@ export async function startEngine(config: Config, roles: Roles, logger: Logger):
     stopping ??= (async () => {
       clearInterval(refreshTimer);
       clearInterval(sweeperTimer);
+      ingestLog.close();
       if (server) {
         const s = server;
         await new Promise<void>((resolve) => {
