@@ -64,6 +64,13 @@ export const SKEW_TOLERANCE_MS = 10_000;
  */
 function lenient(raw: unknown): unknown {
   if (!isJsonObject(raw)) return raw;
+  let absent = false;
+  for (const name in raw) {
+    const value = raw[name];
+    if (value === null || (value === '' && (name === 'userId' || name === 'anonymousId'))) absent = true;
+  }
+  // Most messages have nothing to drop: they are used as they are, uncopied.
+  if (!absent) return raw;
   const out: JsonObject = {};
   for (const [name, value] of Object.entries(raw)) {
     if (value === null) continue;
@@ -252,7 +259,11 @@ export function parseBatchMessages(body: unknown, receivedAt: number, strict: bo
   const envelope = lenient(body) as JsonObject;
   if (!validateBatch(envelope)) throw HttpError.invalid(faultsOf(validateBatch, ''));
   const batch = envelope.batch as unknown[];
-  const sentAt = typeof envelope.sentAt === 'string' ? envelope.sentAt : undefined;
+  // The batch's sentAt only corrects clocks: one that cannot be read corrects nothing, and refuses nothing.
+  const sentAt =
+    typeof envelope.sentAt === 'string' && Number.isFinite(Date.parse(envelope.sentAt))
+      ? envelope.sentAt
+      : undefined;
   const shared = isJsonObject(envelope.context) ? envelope.context : undefined;
   const messages: InboundMessage[] = [];
   const rejected: Rejection[] = [];

@@ -30,7 +30,6 @@ export const batchSchema = {
   required: ['batch'],
   properties: {
     batch: { type: 'array', minItems: 1 },
-    sentAt: time,
     context: object,
     integrations: object,
   },
