@@ -22,11 +22,27 @@ export interface DebugEntry {
   errors?: Fault[];
   /** Rejected with a status of its own (401, 413, 429...): the whole request was refused. */
   httpStatus?: number;
-  /** The message as sent (without `writeKey`), when it is at most 4 KB; otherwise left out. */
+  /**
+   * The message as sent (without `writeKey`), for the newest 500 entries and when it is at most 4 KB;
+   * otherwise left out.
+   */
   message?: JsonObject;
 }
 
 const MAX_SHOWN_BYTES = 4 * 1024;
+/**
+ * How many of the newest entries keep the message itself: older ones keep only who and what, so the
+ * log holds at most this many bodies (up to 32 KB each) whatever its capacity.
+ */
+const KEPT_BODIES = 500;
+
+interface Summary {
+  type?: string;
+  event?: string;
+  userId?: string;
+  anonymousId?: string;
+  messageId?: string;
+}
 const str = (v: unknown): string | undefined =>
   typeof v === 'string' ? v : typeof v === 'number' ? String(v) : undefined;
 
@@ -40,6 +56,20 @@ interface Recorded {
   httpStatus: number | undefined;
   /** The type the route gave (single calls); otherwise the message's own. */
   type: string | undefined;
+  /** Who and what, read from `raw` when the body is let go. */
+  summary?: Summary;
+}
+
+function summarise(r: Recorded): Summary {
+  if (r.summary) return r.summary;
+  const m = isJsonObject(r.raw) ? r.raw : {};
+  return {
+    type: r.type ?? str(m.type),
+    event: str(m.event),
+    userId: str(m.userId),
+    anonymousId: str(m.anonymousId),
+    messageId: str(m.messageId),
+  };
 }
 
 /**
@@ -58,7 +88,10 @@ export class IngestLog {
     this.emitter.setMaxListeners(0);
   }
 
-  /** Records one message of a request (`index` in a batch), rejected when it has `errors`. */
+  /**
+   * Records one message of a request (`index` in a batch), rejected when it has `errors`; without
+   * `keepBody` (an oversized message) only who and what are kept.
+   */
   message(
     path: string,
     receivedAt: number,
@@ -66,8 +99,14 @@ export class IngestLog {
     index: number | undefined,
     errors: Fault[] | undefined,
     type?: string,
+    keepBody = true,
   ): void {
-    this.add({ seq: 0, receivedAt, path, index, raw, errors, httpStatus: undefined, type });
+    const recorded: Recorded = { seq: 0, receivedAt, path, index, raw, errors, httpStatus: undefined, type };
+    if (!keepBody) {
+      recorded.summary = summarise(recorded);
+      recorded.raw = undefined;
+    }
+    this.add(recorded);
   }
 
   /** Records a request refused as a whole (no key, not JSON, too large, over the rate limit). */
@@ -78,6 +117,11 @@ export class IngestLog {
   private add(recorded: Recorded): void {
     recorded.seq = ++this.seq;
     this.ring[this.next] = recorded;
+    const old = this.ring[(this.next - KEPT_BODIES + this.capacity) % this.capacity];
+    if (this.capacity > KEPT_BODIES && old && old.raw !== undefined) {
+      old.summary = summarise(old);
+      old.raw = undefined;
+    }
     this.next = (this.next + 1) % this.capacity;
     if (this.emitter.listenerCount('entry') > 0) this.emitter.emit('entry', shown(recorded));
   }
@@ -122,14 +166,7 @@ function shown(r: Recorded): DebugEntry {
     path: r.path,
   };
   if (r.index !== undefined) entry.index = r.index;
-  const m = isJsonObject(r.raw) ? r.raw : {};
-  const fields = {
-    type: r.type ?? str(m.type),
-    event: str(m.event),
-    userId: str(m.userId),
-    anonymousId: str(m.anonymousId),
-    messageId: str(m.messageId),
-  };
+  const fields = summarise(r);
   for (const [name, value] of Object.entries(fields))
     if (value !== undefined && value !== '') (entry as unknown as Record<string, unknown>)[name] = value;
   if (r.errors) entry.errors = r.errors;

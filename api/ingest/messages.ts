@@ -212,13 +212,16 @@ function toInbound(
   return out;
 }
 
+/** The fault of a message over 32 KB in a batch. */
+export const TOO_LARGE = 'message is larger than 32 KB';
+
 function oversized(raw: unknown): boolean {
   return Buffer.byteLength(JSON.stringify(raw)) > MAX_MESSAGE_BYTES;
 }
 
 function tooLarge(pointer: string): HttpError {
   return new HttpError(413, 'too_large', `${pointer || '(body)'}: a message may be at most 32 KB`, [
-    { pointer, message: 'message is larger than 32 KB' },
+    { pointer, message: TOO_LARGE },
   ]);
 }
 
@@ -271,7 +274,7 @@ export function parseBatchMessages(body: unknown, receivedAt: number, strict: bo
     const base = `/batch/${index}`;
     if (oversized(raw)) {
       if (strict) throw tooLarge(base);
-      rejected.push({ index, errors: [{ pointer: base, message: 'message is larger than 32 KB' }] });
+      rejected.push({ index, errors: [{ pointer: base, message: TOO_LARGE }] });
       return;
     }
     const message = lenient(raw);

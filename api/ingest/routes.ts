@@ -4,7 +4,13 @@ import type { InboundMessage, MessageType } from '../../engine/events.ts';
 import { type KeyRing, requireScope } from '../auth.ts';
 import { HttpError } from '../errors.ts';
 import type { IngestLog } from './debug-log.ts';
-import { MAX_BATCH_BYTES, MAX_MESSAGE_BYTES, parseBatchMessages, parseSingle } from './messages.ts';
+import {
+  MAX_BATCH_BYTES,
+  MAX_MESSAGE_BYTES,
+  parseBatchMessages,
+  parseSingle,
+  TOO_LARGE,
+} from './messages.ts';
 import type { IngestLimiter } from './rate-limit.ts';
 
 export interface Ingestor {
@@ -124,7 +130,7 @@ export function ingestRoutes(
             (strict && rejected.length > 0
               ? [{ pointer: '', message: 'not applied: strict mode and the batch has invalid messages' }]
               : undefined);
-          log.message(path, receivedAt, m, i, errors);
+          log.message(path, receivedAt, m, i, errors, undefined, errors?.[0]?.message !== TOO_LARGE);
         });
         res.locals.logged = true;
       };
