@@ -165,7 +165,8 @@ export function ingestRoutes(
         err instanceof HttpError && err.faults.length > 0
           ? err.faults
           : [{ pointer: '', message: err instanceof Error ? err.message : 'refused' }];
-      log.request(req.path, now(), status, faults);
+      // Under a mount path req.path is what follows it: the route is the original URL's path.
+      log.request(req.originalUrl.split('?')[0], now(), status, faults);
       next(err);
     });
   }

@@ -295,6 +295,7 @@ describe('one bad message never drops good ones', () => {
     // The refused request is in the debugger, with its status.
     const log = await t.request('GET', '/v1/ingest/messages?status=rejected&limit=10');
     assert.equal(log.body.messages[0].httpStatus, 401);
+    assert.equal(log.body.messages[0].path, '/v1/batch');
   });
 
   it('streams received messages to a live tail', async () => {
