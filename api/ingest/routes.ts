@@ -154,6 +154,24 @@ export function ingestRoutes(
       res.json({ success: true });
     },
   );
+  // analytics.js reads its settings from `<cdnURL>/v1/projects/<writeKey>/settings`: with `cdnURL` at
+  // Tideline the browser SDK needs nothing else (events go back to the host that answered).
+  router.get('/v1/projects/:writeKey/settings', checkOrigin, corsHeaders, (req, res) => {
+    const writeKey = String(req.params.writeKey);
+    const scopes = keys.scopesOf(writeKey);
+    if (!scopes.includes('ingest') && !scopes.includes('manage'))
+      throw new HttpError(404, 'not_found', 'no source with this write key');
+    const forwarded = req.get('x-forwarded-proto')?.split(',')[0].trim();
+    const protocol = forwarded === 'https' || forwarded === 'http' ? forwarded : req.protocol;
+    const segmentio = {
+      apiKey: writeKey,
+      apiHost: `${req.get('host')}/v1`,
+      protocol,
+      addBundledMetadata: false,
+    };
+    res.setHeader('Cache-Control', 'public, max-age=300');
+    res.json({ integrations: { 'Segment.io': segmentio }, plan: {}, metrics: { sampleRate: 0 } });
+  });
   // A request refused as a whole (no key, not JSON, too large, rate limited, strict mode): recorded
   // for the debugger, then answered by the app's error handler.
   if (log) {

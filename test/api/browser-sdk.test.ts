@@ -162,6 +162,24 @@ describe(
       await context.close();
     });
 
+    it('needs only cdnURL at Tideline: the settings say where to send', async () => {
+      const context = await browser.newContext();
+      const page = await context.newPage();
+      page.on('pageerror', (e) => errors.push(e.message));
+      await page.goto(`${siteUrl}/product/9`);
+      const anonymousId = (await page.evaluate(`(async () => {
+        const [analytics] = await window.AnalyticsBrowser.load({ writeKey: ${JSON.stringify(KEYS.write)}, cdnURL: ${JSON.stringify(t.url)} });
+        await analytics.page('Product');
+        return analytics.user().anonymousId();
+      })()`)) as string;
+      await waitFor(async () => (await eventsOf(anonymousId)).length === 1, 15_000, 'the page view');
+      assert.equal((await eventsOf(anonymousId))[0].context?.page?.path, '/product/9');
+      // An unknown write key has no settings.
+      const res = await fetch(`${t.url}/v1/projects/not-a-key/settings`);
+      assert.equal(res.status, 404);
+      await context.close();
+    });
+
     it('in batching mode, flushes the batch when the page is left', async () => {
       const context = await browser.newContext({ timezoneId: 'Europe/Berlin' });
       const page = await context.newPage();
