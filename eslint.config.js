@@ -130,4 +130,20 @@ export default tseslint.config(
   },
   // The analyst console runs in the browser.
   { files: ['web/**'], languageOptions: { globals: globals.browser } },
+  // The mini-program tracker is CommonJS run by WeChat's JavaScript engine.
+  {
+    files: ['sdk/miniprogram/**/*.js'],
+    languageOptions: {
+      sourceType: 'commonjs',
+      globals: {
+        wx: 'readonly',
+        module: 'writable',
+        console: 'readonly',
+        setTimeout: 'readonly',
+        clearTimeout: 'readonly',
+      },
+    },
+    // Written in ES5 style for old base libraries: `var tracker = this` instead of arrow functions.
+    rules: { 'no-var': 'off', '@typescript-eslint/no-this-alias': 'off' },
+  },
 );

@@ -6,7 +6,9 @@ import type { JobStatus, Scheduler } from '../ports/scheduler.ts';
 import type { Store } from '../ports/store.ts';
 import { type KeyRing, requireScope } from './auth.ts';
 import { HttpError } from './errors.ts';
-import { type Ingestor, ingestRoutes } from './ingest/routes.ts';
+import { type Ingestor, type IngestOptions, ingestRoutes } from './ingest/routes.ts';
+import { IngestLog } from './ingest/debug-log.ts';
+import { ingestDebuggerRoutes } from './ingest/debugger.ts';
 import { userRoutes } from './users.ts';
 import { journeyRoutes } from './journeys.ts';
 import { reportRoutes } from './reports.ts';
@@ -52,6 +54,8 @@ export interface AppDeps {
   workspace: () => Workspace;
   scheduler: Scheduler;
   ingestor: Ingestor;
+  /** Browser origins, per-key rate limits and the debugger's log (default: any origin, no limit). */
+  ingestion?: Partial<IngestOptions>;
   logger: Logger;
   now?: () => number;
   /** Click and unsubscribe links, message records, alerts and providers' pushes (absent: no routes). */
@@ -213,7 +217,15 @@ export function createApp(deps: AppDeps): Express {
     if (!status) throw new HttpError(404, 'not_found', `no recompute '${id}' (finished ones are kept a day)`);
     res.json(recomputeView(status));
   });
-  app.use(ingestRoutes(deps.keys, ingestor, now));
+  const ingestLog = deps.ingestion?.log ?? new IngestLog();
+  app.use(
+    ingestRoutes(deps.keys, deps.ingestor, now, {
+      corsOrigins: '*',
+      ...deps.ingestion,
+      log: ingestLog,
+    }),
+  );
+  app.use(ingestDebuggerRoutes(deps.keys, ingestLog));
   const channelState = deps.channels?.state;
   app.use(
     userRoutes(

@@ -41,6 +41,9 @@ export function profileView(p: Profile) {
         consent: consent('wechat'),
       },
     },
+    groups: Object.fromEntries(
+      Object.entries(p.groups ?? {}).map(([groupId, g]) => [groupId, { traits: g.traits, at: iso(g.at) }]),
+    ),
     timezone: p.timezone,
     bucket: p.bucket,
     createdAt: iso(p.createdAt),
@@ -50,5 +53,6 @@ export function profileView(p: Profile) {
 }
 
 export function eventView(e: StoredEvent) {
-  return { ...e, timestamp: iso(e.timestamp), receivedAt: iso(e.receivedAt) };
+  const view = { ...e, timestamp: iso(e.timestamp), receivedAt: iso(e.receivedAt) };
+  return e.originalTimestamp === undefined ? view : { ...view, originalTimestamp: iso(e.originalTimestamp) };
 }

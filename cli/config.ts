@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { CronExpressionParser } from 'cron-parser';
 import { Duration, IANAZone } from 'luxon';
 import { allowList } from '../engine/adapters/webhooks/http.ts';
+import { parseRateLimit, type RateLimit } from '../api/ingest/rate-limit.ts';
 
 export type StoreKind = 'memory' | 'redis' | 'mongodb';
 export type QueueKind = 'in-process' | 'bullmq';
@@ -47,6 +48,10 @@ export interface Config {
   /** The channels file (providers and send policy); none: every channel goes to the sandbox. */
   channelsFile: string | undefined;
   keys: { write: string; admin: string; read: string };
+  /** Browser origins allowed to post events (CORS on the ingestion routes): `*` or exact origins. */
+  corsOrigins: '*' | string[];
+  /** Requests one key may make to the ingestion routes per window; null: unlimited. */
+  rateLimit: RateLimit | null;
   /** Which keys fell back to their development defaults. */
   devKeys: string[];
   /** Internal addresses or CIDR ranges webhook steps may reach (all refused by default). */
@@ -139,6 +144,16 @@ export const ENVIRONMENT = [
     '(unset)',
     'serve Prometheus /metrics on this port too, without a key (workers have no API); the API serves /metrics to the read key',
   ],
+  [
+    'TIDELINE_CORS_ORIGINS',
+    '*',
+    'browser origins that may post events (comma-separated, e.g. https://shop.example); ingestion routes only',
+  ],
+  [
+    'TIDELINE_RATE_LIMIT',
+    '1000/PT1S',
+    'ingestion requests per key and window (<requests>/<PTnS|PTnM>, or off); over it: 429 with Retry-After',
+  ],
   ['LOG_LEVEL', 'info', 'pino level: debug, info, warn, error, silent'],
   [
     'TIDELINE_FROM_SOURCE',
@@ -206,6 +221,35 @@ function oneOf<T extends string>(
   if (!(allowed as readonly string[]).includes(raw))
     throw new ConfigError(`${name}=${raw} must be one of ${allowed.join(', ')}`);
   return raw as T;
+}
+
+function corsOrigins(env: NodeJS.ProcessEnv): '*' | string[] {
+  const raw = (env.TIDELINE_CORS_ORIGINS ?? '*').trim();
+  if (raw === '' || raw === '*') return '*';
+  const origins = raw
+    .split(',')
+    .map((o) => o.trim().replace(/\/+$/, ''))
+    .filter(Boolean);
+  for (const origin of origins) {
+    let parsed: URL | null = null;
+    try {
+      parsed = new URL(origin);
+    } catch {
+      // reported below
+    }
+    if (!parsed || parsed.origin !== origin)
+      throw new ConfigError(
+        `TIDELINE_CORS_ORIGINS: ${origin} is not an origin (scheme://host[:port], e.g. https://shop.example)`,
+      );
+  }
+  return origins;
+}
+
+function rateLimit(env: NodeJS.ProcessEnv): RateLimit | null {
+  const raw = env.TIDELINE_RATE_LIMIT || '1000/PT1S';
+  const parsed = parseRateLimit(raw);
+  if (typeof parsed === 'string') throw new ConfigError(`TIDELINE_RATE_LIMIT=${raw} ${parsed}`);
+  return parsed;
 }
 
 export function loadConfig(mode: Mode, env: NodeJS.ProcessEnv = process.env): Config {
@@ -280,6 +324,8 @@ export function loadConfig(mode: Mode, env: NodeJS.ProcessEnv = process.env): Co
       env.TIDELINE_LINK_SECRET || createHash('sha256').update(`tideline-links:${keys.admin}`).digest('hex'),
     channelsFile: env.TIDELINE_CHANNELS || (workspaceDir ? join(workspaceDir, 'channels.json') : undefined),
     keys,
+    corsOrigins: corsOrigins(env),
+    rateLimit: rateLimit(env),
     devKeys,
     webhookAllow: webhookAllow(env),
     metricsPort:

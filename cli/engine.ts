@@ -97,12 +97,17 @@ export async function startEngine(config: Config, roles: Roles, logger: Logger):
   const buffer = new IngestBuffer(scheduler, undefined, journal);
   let server: Server | null = null;
   let url: string | null = null;
+  let closeApi = () => {};
   let demoUserId: string | null = null;
   if (roles.api) {
     const described = Object.fromEntries(
       Object.entries(describe).filter((entry): entry is [string, string] => entry[1] !== undefined),
     );
-    ({ server, url } = await startApi(
+    ({
+      server,
+      url,
+      close: closeApi,
+    } = await startApi(
       config,
       {
         store,
@@ -115,6 +120,7 @@ export async function startEngine(config: Config, roles: Roles, logger: Logger):
         availability,
         metrics,
       },
+      closers,
       logger,
     ));
     if (config.demo && (await store.countProfiles()) === 0) {
@@ -129,6 +135,7 @@ export async function startEngine(config: Config, roles: Roles, logger: Logger):
     stopping ??= (async () => {
       workspace.stop();
       schedules?.stop();
+      closeApi();
       if (server) {
         const s = server;
         await new Promise<void>((resolve) => {

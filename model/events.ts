@@ -1,7 +1,7 @@
 import type { JsonObject } from './json.ts';
 
-/** The Segment call types Tideline accepts. `group` is not accepted (no account model yet). */
-export type MessageType = 'track' | 'identify' | 'page' | 'screen' | 'alias';
+/** The Segment call types Tideline accepts. */
+export type MessageType = 'track' | 'identify' | 'page' | 'screen' | 'alias' | 'group';
 
 /**
  * One Segment message after validation at the API: ids resolved, times as epoch milliseconds.
@@ -18,11 +18,18 @@ export interface InboundMessage {
   event?: string;
   /** `page` / `screen`: the page or screen name. */
   name?: string;
+  /** `group` calls: the group (account, company, organisation) the user belongs to. */
+  groupId?: string;
   properties?: JsonObject;
   traits?: JsonObject;
   context?: JsonObject;
   /** Event time (ms since epoch): decisions use this, not arrival order. */
   timestamp: number;
+  /**
+   * The time the client's clock gave (ms since epoch), when the API corrected it for clock skew
+   * (`timestamp` is then the corrected time).
+   */
+  originalTimestamp?: number;
   /** When the API received it (ms since epoch). */
   receivedAt: number;
 }
@@ -35,10 +42,14 @@ export interface StoredEvent {
   /** `track` event name; `page`/`screen` are stored as `page`/`screen` with `name` set. */
   event: string;
   name?: string;
+  /** `group` calls: the group id. */
+  groupId?: string;
   properties?: JsonObject;
   traits?: JsonObject;
   context?: JsonObject;
   timestamp: number;
+  /** The client's own time for the event, when it was corrected for clock skew into `timestamp`. */
+  originalTimestamp?: number;
   receivedAt: number;
   /** Arrived later than the grace period after its timestamp: stored, but drives no decision. */
   late?: boolean;

@@ -22,6 +22,15 @@ export interface WechatIdentity {
   at: number;
 }
 
+/** A group (account, company, organisation) the user belongs to, from `group` calls. */
+export interface GroupMembership {
+  /** The group's traits, each last-write-wins by event time. */
+  traits: JsonObject;
+  traitTimes: Record<string, number>;
+  /** Event time of the latest `group` call naming it. */
+  at: number;
+}
+
 export interface Consent {
   granted: boolean;
   at: number;
@@ -50,6 +59,8 @@ export interface Profile {
   /** WeChat openid per app id (Official Account or Mini Program). */
   wechat: Record<string, WechatIdentity>;
   consent: Partial<Record<ContactChannel, Consent>>;
+  /** The groups `group` calls put the user in, by group id (absent until the first one). */
+  groups?: Record<string, GroupMembership>;
   /** IANA timezone; null until a trait or `context.timezone` gives one. */
   timezone: string | null;
   timezoneAt: number;

@@ -1,7 +1,13 @@
 import { createHash } from 'node:crypto';
 import type { InboundMessage, StoredEvent } from '../model/events.ts';
 import { isJsonObject, type Json, type JsonObject } from '../model/json.ts';
-import { type Profile, type PushPlatform, type PushProvider, type PushToken } from '../model/profile.ts';
+import {
+  type GroupMembership,
+  type Profile,
+  type PushPlatform,
+  type PushProvider,
+  type PushToken,
+} from '../model/profile.ts';
 import { CONTACT_CHANNELS, type ContactChannel } from '../model/channels.ts';
 
 /** Traits that feed dedicated profile fields instead of being kept as plain traits. */
@@ -56,7 +62,9 @@ export function applyMessage(profile: Profile, message: InboundMessage, options:
   if (message.anonymousId) addAnonymousId(profile, message.anonymousId);
   if (message.type === 'alias' && message.previousId) addAnonymousId(profile, message.previousId);
 
-  if (message.traits) applyTraits(profile, message.traits, at);
+  if (message.type === 'group') {
+    if (message.groupId !== undefined) applyGroup(profile, message.groupId, message.traits ?? {}, at);
+  } else if (message.traits) applyTraits(profile, message.traits, at);
   const context = message.context;
   if (context) {
     if (typeof context.timezone === 'string') setTimezone(profile, context.timezone, at);
@@ -75,6 +83,8 @@ export function toStoredEvent(message: InboundMessage, options: ApplyOptions): S
     receivedAt: message.receivedAt,
   };
   if (message.name !== undefined) stored.name = message.name;
+  if (message.groupId !== undefined) stored.groupId = message.groupId;
+  if (message.originalTimestamp !== undefined) stored.originalTimestamp = message.originalTimestamp;
   if (message.properties) stored.properties = message.properties;
   if (message.traits) stored.traits = message.traits;
   if (message.context) stored.context = message.context;
@@ -95,6 +105,7 @@ export function mergeProfile(into: Profile, absorbed: Profile): void {
   for (const [name, at] of Object.entries(absorbed.traitTimes)) {
     setTrait(into, name, name in absorbed.traits ? absorbed.traits[name] : null, at);
   }
+  for (const [groupId, group] of Object.entries(absorbed.groups ?? {})) mergeGroup(into, groupId, group);
   for (const tag of absorbed.tags) if (!into.tags.includes(tag)) into.tags.push(tag);
   for (const token of absorbed.pushTokens) upsertPushToken(into, token);
   for (const [appId, identity] of Object.entries(absorbed.wechat)) {
@@ -132,6 +143,27 @@ function applyTraits(profile: Profile, traits: JsonObject, at: number): void {
       if (name === 'timezone' && (typeof value === 'string' || value === null))
         setTimezone(profile, value, at);
     }
+  }
+}
+
+/** A `group` call's traits describe the group, not the user: they are kept under the group's id. */
+function applyGroup(profile: Profile, groupId: string, traits: JsonObject, at: number): void {
+  const traitTimes: Record<string, number> = {};
+  for (const name of Object.keys(traits)) traitTimes[name] = at;
+  mergeGroup(profile, groupId, { traits, traitTimes, at });
+}
+
+function mergeGroup(profile: Profile, groupId: string, source: GroupMembership): void {
+  profile.groups ??= {};
+  const group = (profile.groups[groupId] ??= { traits: {}, traitTimes: {}, at: source.at });
+  group.at = Math.max(group.at, source.at);
+  for (const [name, at] of Object.entries(source.traitTimes)) {
+    const value = name in source.traits ? source.traits[name] : null;
+    const currentAt = group.traitTimes[name];
+    if (currentAt !== undefined && !wins(at, value, currentAt, group.traits[name])) continue;
+    group.traitTimes[name] = at;
+    if (value === null) delete group.traits[name];
+    else group.traits[name] = value;
   }
 }
 

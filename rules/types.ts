@@ -64,6 +64,8 @@ export interface ProfileFact {
   lastSeenAt: string | null;
   timezone: string | null;
   bucket: number;
+  /** The user's groups (`group` calls) by group id: `$.groups.<id>.traits.plan`. */
+  groups?: Record<string, { traits: JsonObject }>;
 }
 
 /**

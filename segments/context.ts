@@ -38,6 +38,7 @@ export const NO_PROFILE: ProfileFact = Object.freeze({
   lastSeenAt: null,
   timezone: null,
   bucket: 0,
+  groups: {},
 });
 
 export function profileFact(p: Profile): ProfileFact {
@@ -52,6 +53,7 @@ export function profileFact(p: Profile): ProfileFact {
     lastSeenAt: lastSeenAtIso(p.lastSeenAt),
     timezone: p.timezone,
     bucket: p.bucket,
+    groups: p.groups ?? {},
   };
 }
 

@@ -19,6 +19,7 @@ export const TEMPLATE_ROOTS: Readonly<Record<string, readonly string[] | null>> 
     'lastSeenAt',
     'timezone',
     'bucket',
+    'groups',
   ],
   event: ['name', 'properties', 'timestamp'],
   journey: ['id', 'version', 'name', 'step'],

@@ -94,8 +94,9 @@ export function renderHeader(el, page, range, rerender) {
     : null;
   const parts = [
     h('a', { href: href({ page: 'journeys' }, range), className: 'brand', testid: 'home' }, t('title')),
+    h('a', { href: href({ page: 'ingest' }, range), className: 'nav', testid: 'ingest-link' }, t('ingest')),
     form,
-    page.page === 'user' ? null : rangeFields(page, range),
+    page.page === 'user' || page.page === 'ingest' ? null : rangeFields(page, range),
     h('div', { className: 'spacer' }),
     language,
     key,

@@ -6,6 +6,7 @@ import { h } from './dom.js';
 import { renderHeader } from './header.js';
 import { locale, t } from './i18n.js';
 import { parse } from './route.js';
+import { ingestView } from './views/ingest.js';
 import { journeyView } from './views/journey.js';
 import { journeysView } from './views/journeys.js';
 import { keyView } from './views/key.js';
@@ -30,6 +31,7 @@ async function render(problem = null) {
   try {
     if (page.page === 'journey') await journeyView(ctx, page.id, page.version);
     else if (page.page === 'user') await userView(ctx, page.id);
+    else if (page.page === 'ingest') await ingestView(ctx);
     else await journeysView(ctx);
   } catch (error) {
     if (ctx.stale()) return;

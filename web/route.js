@@ -1,13 +1,13 @@
 // @ts-check
 /**
- * Hash routes: `#/`, `#/journeys/<id>`, `#/users/<id>`, each with an optional `?from&to&tz` (the
+ * Hash routes: `#/`, `#/journeys/<id>`, `#/users/<id>`, `#/ingest`, each with an optional `?from&to&tz` (the
  * report range, so that a link shows what its sender saw); a journey's may add `&version`.
  */
 
 const DAY = 86_400_000;
 
 /** @typedef {{ from: string, to: string, tz: string }} Range */
-/** @typedef {{ page: 'journeys' } | { page: 'journey', id: string, version?: number } | { page: 'user', id: string }} Page */
+/** @typedef {{ page: 'journeys' } | { page: 'journey', id: string, version?: number } | { page: 'user', id: string } | { page: 'ingest' }} Page */
 
 /** @param {string} tz */
 export function validZone(tz) {
@@ -64,6 +64,7 @@ export function parse(hash = location.hash) {
       range,
     };
   if (parts[0] === 'users' && parts[1]) return { page: { page: 'user', id: parts[1] }, range };
+  if (parts[0] === 'ingest') return { page: { page: 'ingest' }, range };
   return { page: { page: 'journeys' }, range };
 }
 
@@ -76,7 +77,9 @@ export function href(page, range) {
   const path =
     page.page === 'journeys'
       ? '/'
-      : `/${page.page === 'journey' ? 'journeys' : 'users'}/${encodeURIComponent(page.id)}`;
+      : page.page === 'ingest'
+        ? '/ingest'
+        : `/${page.page === 'journey' ? 'journeys' : 'users'}/${encodeURIComponent(page.id)}`;
   const query = new URLSearchParams(range);
   if (page.page === 'journey' && page.version) query.set('version', String(page.version));
   return `#${path}?${query}`;

@@ -185,3 +185,26 @@ export interface Context {
   /** True once the user has moved on: a screen checks after each wait and stops drawing. */
   stale(): boolean;
 }
+
+/** One entry of GET /v1/ingest/messages (and of its live stream). */
+export interface IngestEntry {
+  seq: number;
+  receivedAt: string;
+  status: 'accepted' | 'rejected';
+  path: string;
+  index?: number;
+  type?: string;
+  event?: string;
+  userId?: string;
+  anonymousId?: string;
+  messageId?: string;
+  errors?: { pointer: string; message: string }[];
+  httpStatus?: number;
+  message?: Record<string, unknown>;
+}
+
+/** GET /v1/ingest/messages */
+export interface IngestList {
+  capacity: number;
+  messages: IngestEntry[];
+}

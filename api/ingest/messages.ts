@@ -45,19 +45,80 @@ function isTimezone(zone: unknown): boolean {
   return valid;
 }
 
-/** Validates one message; returns its faults (empty when valid). */
 /**
- * Timestamps further ahead than this are refused: a far-future event would make every windowed
- * aggregate and time-based rule of its user wrong until that time (clocks of devices drift, but not by a day).
+ * Timestamps further ahead than this (after clock-skew correction) are refused: a far-future event
+ * would make every windowed aggregate and time-based rule of its user wrong until that time.
  */
 export const MAX_FUTURE_MS = 24 * 3_600_000;
 
-function checkMessage(raw: unknown, base: string, receivedAt: number): Fault[] {
+/**
+ * A client whose `sentAt` is within this of the API's clock is taken as right: the difference is
+ * transit and buffering, not skew, and an explicit timestamp (a backfill, a test) is kept exactly.
+ * Beyond it the event time is corrected as Segment does.
+ */
+export const SKEW_TOLERANCE_MS = 10_000;
+
+/**
+ * Segment's leniency: a top-level field sent as `null` is absent (analytics.js sends `userId: null`
+ * before login, server SDKs send `properties: null`), and so is an empty `userId` or `anonymousId`.
+ */
+function lenient(raw: unknown): unknown {
+  if (!isJsonObject(raw)) return raw;
+  let absent = false;
+  for (const name in raw) {
+    const value = raw[name];
+    if (value === null || (value === '' && (name === 'userId' || name === 'anonymousId'))) absent = true;
+  }
+  // Most messages have nothing to drop: they are used as they are, uncopied.
+  if (!absent) return raw;
+  const out: JsonObject = {};
+  for (const [name, value] of Object.entries(raw)) {
+    if (value === null) continue;
+    if ((name === 'userId' || name === 'anonymousId') && value === '') continue;
+    out[name] = value;
+  }
+  return out;
+}
+
+/**
+ * The event time. The client's time is `timestamp` (Segment) or `originalTimestamp` (RudderStack);
+ * with the client's `sentAt` (on the message or the batch), a skewed clock is corrected as Segment and
+ * RudderStack do: timestamp = receivedAt - (sentAt - original). Without a client time: arrival.
+ */
+export function eventTime(
+  m: JsonObject,
+  batchSentAt: string | undefined,
+  receivedAt: number,
+): { timestamp: number; originalTimestamp?: number } {
+  const given =
+    typeof m.timestamp === 'string'
+      ? m.timestamp
+      : typeof m.originalTimestamp === 'string'
+        ? m.originalTimestamp
+        : undefined;
+  if (given === undefined) return { timestamp: receivedAt };
+  const original = Date.parse(given);
+  const sentAt = typeof m.sentAt === 'string' ? m.sentAt : batchSentAt;
+  const skew = sentAt === undefined ? 0 : Date.parse(sentAt) - receivedAt;
+  if (Math.abs(skew) <= SKEW_TOLERANCE_MS) return { timestamp: original, originalTimestamp: original };
+  return { timestamp: original - skew, originalTimestamp: original };
+}
+
+function checkMessage(
+  raw: unknown,
+  base: string,
+  receivedAt: number,
+  batchSentAt: string | undefined,
+): Fault[] {
   if (!validateMessage(raw)) return faultsOf(validateMessage, base);
   const m = raw as unknown as JsonObject;
   const faults: Fault[] = [];
-  if (typeof m.timestamp === 'string' && Date.parse(m.timestamp) > receivedAt + MAX_FUTURE_MS) {
-    faults.push({ pointer: `${base}/timestamp`, message: 'is more than 24 hours in the future' });
+  if (eventTime(m, batchSentAt, receivedAt).timestamp > receivedAt + MAX_FUTURE_MS) {
+    const field = typeof m.timestamp === 'string' ? 'timestamp' : 'originalTimestamp';
+    faults.push({
+      pointer: `${base}/${field}`,
+      message: 'is more than 24 hours in the future (after correcting the clock by sentAt)',
+    });
   }
   for (const name of ['userId', 'anonymousId', 'previousId'] as const) {
     const value = m[name];
@@ -70,6 +131,8 @@ function checkMessage(raw: unknown, base: string, receivedAt: number): Fault[] {
   }
   if (m.type === 'track' && m.event === undefined)
     faults.push({ pointer: `${base}/event`, message: 'is required for track calls' });
+  if (m.type === 'group' && m.groupId === undefined)
+    faults.push({ pointer: `${base}/groupId`, message: 'is required for group calls' });
   if (m.type === 'alias') {
     if (m.userId === undefined)
       faults.push({ pointer: `${base}/userId`, message: 'is required for alias calls' });
@@ -107,9 +170,10 @@ function derivedMessageId(m: JsonObject): string {
         m.userId,
         m.anonymousId,
         m.previousId,
+        m.groupId,
         m.event,
         m.name,
-        m.timestamp,
+        m.timestamp ?? m.originalTimestamp,
         m.properties,
         m.traits,
       ]) ?? '',
@@ -118,14 +182,25 @@ function derivedMessageId(m: JsonObject): string {
   return `derived-${hash.slice(0, 32)}`;
 }
 
-function toInbound(m: JsonObject, receivedAt: number, sharedContext: JsonObject | undefined): InboundMessage {
+function toInbound(
+  m: JsonObject,
+  receivedAt: number,
+  sharedContext: JsonObject | undefined,
+  batchSentAt: string | undefined,
+): InboundMessage {
+  const time = eventTime(m, batchSentAt, receivedAt);
   const out: InboundMessage = {
     type: m.type as MessageType,
     messageId:
-      typeof m.messageId === 'string' ? m.messageId : m.timestamp ? derivedMessageId(m) : randomUUID(),
-    timestamp: typeof m.timestamp === 'string' ? Date.parse(m.timestamp) : receivedAt,
+      typeof m.messageId === 'string'
+        ? m.messageId
+        : m.timestamp || m.originalTimestamp
+          ? derivedMessageId(m)
+          : randomUUID(),
+    timestamp: time.timestamp,
     receivedAt,
   };
+  if (time.originalTimestamp !== undefined) out.originalTimestamp = time.originalTimestamp;
   const userId = idOf(m.userId);
   const anonymousId = idOf(m.anonymousId);
   const previousId = idOf(m.previousId);
@@ -134,6 +209,8 @@ function toInbound(m: JsonObject, receivedAt: number, sharedContext: JsonObject 
   if (previousId !== undefined && out.type === 'alias') out.previousId = previousId;
   if (typeof m.event === 'string' && out.type === 'track') out.event = m.event;
   if (typeof m.name === 'string') out.name = m.name;
+  const groupId = idOf(m.groupId);
+  if (groupId !== undefined && out.type === 'group') out.groupId = groupId;
   if (isJsonObject(m.properties)) out.properties = m.properties;
   if (isJsonObject(m.traits)) out.traits = m.traits;
   const context =
@@ -144,12 +221,17 @@ function toInbound(m: JsonObject, receivedAt: number, sharedContext: JsonObject 
   return out;
 }
 
-function checkSize(raw: unknown, pointer: string): void {
-  if (Buffer.byteLength(JSON.stringify(raw)) > MAX_MESSAGE_BYTES) {
-    throw new HttpError(413, 'too_large', `${pointer || '(body)'}: a message may be at most 32 KB`, [
-      { pointer, message: 'message is larger than 32 KB' },
-    ]);
-  }
+/** The fault of a message over 32 KB in a batch. */
+export const TOO_LARGE = 'message is larger than 32 KB';
+
+function oversized(raw: unknown): boolean {
+  return Buffer.byteLength(JSON.stringify(raw)) > MAX_MESSAGE_BYTES;
+}
+
+function tooLarge(pointer: string): HttpError {
+  return new HttpError(413, 'too_large', `${pointer || '(body)'}: a message may be at most 32 KB`, [
+    { pointer, message: TOO_LARGE },
+  ]);
 }
 
 /**
@@ -158,24 +240,62 @@ function checkSize(raw: unknown, pointer: string): void {
  */
 export function parseSingle(body: unknown, type: MessageType, receivedAt: number): InboundMessage {
   if (!isJsonObject(body)) throw HttpError.invalid([{ pointer: '', message: 'body must be a JSON object' }]);
-  checkSize(body, '');
-  const message: JsonObject = { ...body, type };
-  const faults = checkMessage(message, '', receivedAt);
+  if (oversized(body)) throw tooLarge('');
+  const message = { ...(lenient(body) as JsonObject), type };
+  const faults = checkMessage(message, '', receivedAt, undefined);
   if (faults.length > 0) throw HttpError.invalid(faults);
-  return toInbound(message, receivedAt, undefined);
+  return toInbound(message, receivedAt, undefined, undefined);
 }
 
-/** Turns a `/v1/batch` body into messages; any fault rejects the whole batch. */
-export function parseBatch(body: unknown, receivedAt: number): InboundMessage[] {
+/** A message of a batch that was refused: its index in `batch` and what is wrong, by JSON pointer. */
+export interface Rejection {
+  index: number;
+  errors: Fault[];
+}
+
+export interface ParsedBatch {
+  /** The valid messages, in batch order. */
+  messages: InboundMessage[];
+  /** The invalid ones (each changes nothing). */
+  rejected: Rejection[];
+}
+
+/**
+ * Turns a `/v1/batch` body into messages. A fault of the envelope (not an object, no `batch` array)
+ * throws a 400. Each message stands alone: the invalid ones are listed in `rejected` and the valid ones
+ * kept, unless `strict`, where any fault throws for the whole batch (400, or 413 for an oversized
+ * message).
+ */
+export function parseBatchMessages(body: unknown, receivedAt: number, strict: boolean): ParsedBatch {
   if (!isJsonObject(body)) throw HttpError.invalid([{ pointer: '', message: 'body must be a JSON object' }]);
-  if (!validateBatch(body)) throw HttpError.invalid(faultsOf(validateBatch, ''));
-  const batch = body.batch as unknown[];
-  const faults: Fault[] = [];
-  batch.forEach((raw, i) => {
-    checkSize(raw, `/batch/${i}`);
-    faults.push(...checkMessage(raw, `/batch/${i}`, receivedAt));
+  const envelope = lenient(body) as JsonObject;
+  if (!validateBatch(envelope)) throw HttpError.invalid(faultsOf(validateBatch, ''));
+  const batch = envelope.batch as unknown[];
+  // The batch's sentAt only corrects clocks: one that cannot be read corrects nothing, and refuses nothing.
+  const sentAt =
+    typeof envelope.sentAt === 'string' && Number.isFinite(Date.parse(envelope.sentAt))
+      ? envelope.sentAt
+      : undefined;
+  const shared = isJsonObject(envelope.context) ? envelope.context : undefined;
+  const messages: InboundMessage[] = [];
+  const rejected: Rejection[] = [];
+  batch.forEach((raw, index) => {
+    const base = `/batch/${index}`;
+    if (oversized(raw)) {
+      if (strict) throw tooLarge(base);
+      rejected.push({ index, errors: [{ pointer: base, message: TOO_LARGE }] });
+      return;
+    }
+    const message = lenient(raw);
+    const faults = checkMessage(message, base, receivedAt, sentAt);
+    if (faults.length > 0) rejected.push({ index, errors: faults });
+    else messages.push(toInbound(message as JsonObject, receivedAt, shared, sentAt));
   });
-  if (faults.length > 0) throw HttpError.invalid(faults);
-  const shared = isJsonObject(body.context) ? body.context : undefined;
-  return batch.map((raw) => toInbound(raw as JsonObject, receivedAt, shared));
+  if (strict && rejected.length > 0) throw HttpError.invalid(rejected.flatMap((r) => r.errors));
+  return { messages, rejected };
+}
+
+/** A `/v1/batch` body whose messages must all be valid (strict mode): the messages, or a 400/413. */
+export function parseBatch(body: unknown, receivedAt: number): InboundMessage[] {
+  return parseBatchMessages(body, receivedAt, true).messages;
 }

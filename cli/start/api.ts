@@ -1,7 +1,10 @@
 import type { Server } from 'node:http';
+import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { createApp } from '../../api/app.ts';
 import { KeyRing } from '../../api/auth.ts';
+import { IngestLog } from '../../api/ingest/debug-log.ts';
+import { IngestLimiter, type RateLimit } from '../../api/ingest/rate-limit.ts';
 import { inboundKeys } from '../../channels/registry.ts';
 import type { IngestBuffer } from '../../engine/ingest/ingest-queue.ts';
 import { JOURNEY_CONTROL_JOB, JOURNEY_CONTROL_QUEUE } from '../../engine/jobs/journey-control.ts';
@@ -13,6 +16,7 @@ import { DOCUMENT_KINDS } from '../../workspace/kinds.ts';
 import type { Availability } from '../../api/availability.ts';
 import type { ProcessMetrics } from '../../api/process-metrics.ts';
 import type { Config } from '../config.ts';
+import type { Closers } from './backends.ts';
 import type { Channels } from './channels.ts';
 import type { LiveWorkspace } from './live-workspace.ts';
 
@@ -32,13 +36,27 @@ export interface ApiRole {
   metrics: ProcessMetrics;
 }
 
-/** The HTTP API, listening; answers with the server and the URL it is reached at. */
+/** Rate limits are counted in Redis when processes share one (queue or store), else in this process. */
+async function openLimiter(config: Config, limit: RateLimit, closers: Closers): Promise<IngestLimiter> {
+  if (config.queue !== 'bullmq' && config.store !== 'redis') return new IngestLimiter(limit);
+  const client = new Redis(config.redisUrl, { lazyConnect: true, enableOfflineQueue: false });
+  await client.connect();
+  closers.push(() => client.quit());
+  return new IngestLimiter(limit, { client, prefix: config.prefix });
+}
+
+/**
+ * The HTTP API, listening; answers with the server, the URL it is reached at, and what to close on
+ * the way out (the ingestion debugger's live tails).
+ */
 export async function startApi(
   config: Config,
   role: ApiRole,
+  closers: Closers,
   logger: Logger,
-): Promise<{ server: Server; url: string }> {
+): Promise<{ server: Server; url: string; close(): void }> {
   const { scheduler, workspace } = role;
+  const ingestLog = new IngestLog();
   const keys = new KeyRing([
     { key: config.keys.write, scopes: ['ingest'] },
     { key: config.keys.read, scopes: ['read'] },
@@ -77,6 +95,11 @@ export async function startApi(
       links: role.channels.links,
       ...inboundKeys(role.channels.config),
     },
+    ingestion: {
+      corsOrigins: config.corsOrigins,
+      limiter: config.rateLimit ? await openLimiter(config, config.rateLimit, closers) : undefined,
+      log: ingestLog,
+    },
     availability: role.availability,
     metrics: role.metrics,
     logger,
@@ -91,5 +114,5 @@ export async function startApi(
   const port = typeof address === 'object' && address ? address.port : config.port;
   const url = `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${port}`;
   logger.info({ url }, `API listening on ${url}`);
-  return { server, url };
+  return { server, url, close: () => ingestLog.close() };
 }
