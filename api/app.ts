@@ -5,7 +5,7 @@ import type { Logger } from '../ports/logger.ts';
 import type { JobStatus, Scheduler } from '../ports/scheduler.ts';
 import type { Store } from '../ports/store.ts';
 import { type KeyRing, requireScope } from './auth.ts';
-import { HttpError } from './errors.ts';
+import { InputError } from '../model/input-error.ts';
 import { type Ingestor, type IngestOptions, ingestRoutes } from './ingest/routes.ts';
 import { IngestLog } from './ingest/debug-log.ts';
 import { ingestDebuggerRoutes } from './ingest/debugger.ts';
@@ -118,7 +118,7 @@ const unreachable = (err: unknown): boolean => {
 };
 
 const unavailable = (availability: Availability | undefined) => {
-  const error = new HttpError(
+  const error = new InputError(
     503,
     'unavailable',
     'the store or queue is unreachable: nothing was applied; retry later',
@@ -129,8 +129,8 @@ const unavailable = (availability: Availability | undefined) => {
 /** Maps any error to a JSON answer; a user's mistake is never a 500. */
 function errorHandler(logger: Logger, availability?: Availability) {
   return (err: unknown, _req: Request, res: Response, _next: NextFunction): void => {
-    let error: HttpError;
-    if (err instanceof HttpError) error = err;
+    let error: InputError;
+    if (err instanceof InputError) error = err;
     else if (unreachable(err) || (availability && !availability.available())) {
       const answer = unavailable(availability);
       res.setHeader('Retry-After', answer.retryAfter);
@@ -140,7 +140,7 @@ function errorHandler(logger: Logger, availability?: Availability) {
       if (parser?.type === 'entity.too.large') {
         // The limit of the route that refused it (a message, a batch, a definition...).
         const limit = typeof parser.limit === 'number' ? parser.limit : null;
-        error = new HttpError(
+        error = new InputError(
           413,
           'too_large',
           limit === null
@@ -148,12 +148,12 @@ function errorHandler(logger: Logger, availability?: Availability) {
             : `request body too large: this route takes at most ${formatBytes(limit)}`,
         );
       } else if (parser?.type === 'entity.parse.failed') {
-        error = HttpError.invalid([{ pointer: '', message: `body is not valid JSON: ${parser.message}` }]);
+        error = InputError.invalid([{ pointer: '', message: `body is not valid JSON: ${parser.message}` }]);
       } else if (parser?.status && parser.status >= 400 && parser.status < 500) {
-        error = new HttpError(parser.status, 'bad_request', parser.message ?? 'bad request');
+        error = new InputError(parser.status, 'bad_request', parser.message ?? 'bad request');
       } else {
         logger.error({ err }, 'request failed');
-        error = new HttpError(500, 'internal', 'internal error; the request was not applied');
+        error = new InputError(500, 'internal', 'internal error; the request was not applied');
       }
     }
     res.status(error.status).json(error);
@@ -214,7 +214,8 @@ export function createApp(deps: AppDeps): Express {
   app.get('/v1/recomputes/:id', requireScope(deps.keys, 'read'), async (req, res) => {
     const id = String(req.params.id);
     const status = await deps.scheduler.status(RECOMPUTE_QUEUE, id);
-    if (!status) throw new HttpError(404, 'not_found', `no recompute '${id}' (finished ones are kept a day)`);
+    if (!status)
+      throw new InputError(404, 'not_found', `no recompute '${id}' (finished ones are kept a day)`);
     res.json(recomputeView(status));
   });
   const ingestLog = deps.ingestion?.log ?? new IngestLog();
@@ -256,7 +257,7 @@ export function createApp(deps: AppDeps): Express {
   for (const collection of collections(deps.definitions)) {
     app.use(definitionRoutes(deps.keys, deps.definitions, collection, deps.onPublished, recompute, now));
   }
-  app.use((req, _res, next) => next(new HttpError(404, 'not_found', `no route ${req.method} ${req.path}`)));
+  app.use((req, _res, next) => next(new InputError(404, 'not_found', `no route ${req.method} ${req.path}`)));
   app.use(errorHandler(deps.logger, deps.availability));
   return app;
 }

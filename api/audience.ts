@@ -11,7 +11,7 @@ import { holds } from '../segments/membership.ts';
 import { validateSegment } from '../segments/segment.ts';
 import type { Workspace } from '../workspace/workspace.ts';
 import { type KeyRing, requireScope } from './auth.ts';
-import { HttpError } from './errors.ts';
+import { InputError } from '../model/input-error.ts';
 
 const PAGE = 500;
 const HISTORY = 10_000;
@@ -83,7 +83,7 @@ export function audienceRoutes(
       if (!Number.isInteger(limit) || limit < 0 || limit > 100) {
         faults.push({ pointer: '/limit', message: 'must be an integer from 0 to 100' });
       }
-      if (faults.length > 0) throw HttpError.invalid(faults);
+      if (faults.length > 0) throw InputError.invalid(faults);
       const condition = body.condition as Condition;
       const predicate = compile(condition);
       const reads = dependencies(condition);
@@ -112,10 +112,10 @@ export function audienceRoutes(
     const id = String(req.params.id);
     const format = req.query.format === undefined ? 'jsonl' : String(req.query.format);
     if (format !== 'jsonl' && format !== 'csv') {
-      throw HttpError.invalid([{ pointer: '/query/format', message: 'must be jsonl or csv' }]);
+      throw InputError.invalid([{ pointer: '/query/format', message: 'must be jsonl or csv' }]);
     }
     if (!workspace().segments.some((s) => s.id === id))
-      throw new HttpError(404, 'not_found', `no live segment '${id}'`);
+      throw new InputError(404, 'not_found', `no live segment '${id}'`);
     res.setHeader(
       'content-type',
       format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson; charset=utf-8',

@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
-import { HttpError } from './errors.ts';
+import { InputError } from '../model/input-error.ts';
 
 /** ingest: post events; read: profiles and reports; manage: everything, including erasure. */
 export type Scope = 'ingest' | 'read' | 'manage';
@@ -48,14 +48,14 @@ export function requireScope(keys: KeyRing, scope: Scope) {
     } else if (!key || scopes.length === 0) {
       res.setHeader('WWW-Authenticate', 'Basic realm="tideline"');
       next(
-        new HttpError(
+        new InputError(
           401,
           'unauthorized',
           'a valid API key is required (HTTP Basic user name or Bearer token)',
         ),
       );
     } else {
-      next(new HttpError(403, 'forbidden', `this key does not have the '${scope}' scope`));
+      next(new InputError(403, 'forbidden', `this key does not have the '${scope}' scope`));
     }
   };
 }

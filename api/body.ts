@@ -4,7 +4,7 @@
  * exhaust the stack of every recursive step after parsing: validation, rules, storage).
  */
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
-import { HttpError, pointerToken } from './errors.ts';
+import { InputError, pointerToken } from '../model/input-error.ts';
 
 /** Objects and arrays inside one another, at most (the body itself is depth 1). */
 export const MAX_JSON_DEPTH = 64;
@@ -46,7 +46,7 @@ function depthGuard(req: Request, _res: Response, next: NextFunction): void {
   const pointer = tooDeep(req.body);
   if (pointer === null) return next();
   next(
-    HttpError.invalid([
+    InputError.invalid([
       { pointer, message: `nested deeper than ${MAX_JSON_DEPTH} levels of objects and arrays` },
     ]),
   );

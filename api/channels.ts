@@ -12,7 +12,7 @@ import { applyInbound, idsOf, inboundMessageId, type InboundFact, placeOf } from
 import type { LinkSigner } from '../channels/links.ts';
 import type { ChannelState } from '../ports/channel-state.ts';
 import { type KeyRing, requireScope } from './auth.ts';
-import { HttpError } from './errors.ts';
+import { InputError } from '../model/input-error.ts';
 import type { Ingestor } from './ingest/routes.ts';
 
 export interface ChannelRouteDeps {
@@ -38,7 +38,7 @@ export function channelRoutes(deps: ChannelRouteDeps): Router {
   // A tracked link: the first click of a message is recorded and becomes a `message_clicked` event.
   router.get('/c/:token', async (req, res) => {
     const link = links.click(String(req.params.token));
-    if (!link) throw new HttpError(404, 'not_found', 'this link is not valid');
+    if (!link) throw new InputError(404, 'not_found', 'this link is not valid');
     const at = now();
     const record = await state.record(link.messageId);
     if (record) {
@@ -65,7 +65,7 @@ export function channelRoutes(deps: ChannelRouteDeps): Router {
 
   const unsubscribeLink = (token: string) => {
     const link = links.unsubscribe(token);
-    if (!link) throw new HttpError(404, 'not_found', 'this unsubscribe link is not valid');
+    if (!link) throw new InputError(404, 'not_found', 'this unsubscribe link is not valid');
     return link;
   };
 
@@ -122,7 +122,7 @@ export function channelRoutes(deps: ChannelRouteDeps): Router {
 
   router.get('/v1/messages/:id', requireScope(keys, 'read'), async (req, res) => {
     const record = await state.record(String(req.params.id));
-    if (!record) throw new HttpError(404, 'not_found', `no message '${String(req.params.id)}'`);
+    if (!record) throw new InputError(404, 'not_found', `no message '${String(req.params.id)}'`);
     const { caps: _caps, ...view } = record;
     res.json(view);
   });
@@ -131,7 +131,7 @@ export function channelRoutes(deps: ChannelRouteDeps): Router {
   const suppression = (req: express.Request) => {
     const channel = String(req.params.channel);
     if (!['sms', 'email', 'push', 'wechat'].includes(channel)) {
-      throw HttpError.invalid([
+      throw InputError.invalid([
         { pointer: '/path/channel', message: 'must be one of sms, email, push, wechat' },
       ]);
     }
@@ -142,7 +142,8 @@ export function channelRoutes(deps: ChannelRouteDeps): Router {
   router.get('/v1/suppressions/:channel/:address', requireScope(keys, 'read'), async (req, res) => {
     const { channel, address } = suppression(req);
     const found = await state.suppressed(channel, address);
-    if (!found) throw new HttpError(404, 'not_found', `${channel} ${maskAddress(address)} is not suppressed`);
+    if (!found)
+      throw new InputError(404, 'not_found', `${channel} ${maskAddress(address)} is not suppressed`);
     res.json({
       channel,
       address: maskAddress(address),
@@ -163,7 +164,7 @@ export function channelRoutes(deps: ChannelRouteDeps): Router {
   // Resolving an alert resumes the journey's sends on that channel (held messages go within minutes).
   router.delete('/v1/channels/alerts/:id', requireScope(keys, 'manage'), async (req, res) => {
     const id = String(req.params.id);
-    if (!(await state.resolveAlert(id))) throw new HttpError(404, 'not_found', `no alert '${id}'`);
+    if (!(await state.resolveAlert(id))) throw new InputError(404, 'not_found', `no alert '${id}'`);
     res.status(204).end();
   });
 
@@ -192,7 +193,7 @@ export function channelRoutes(deps: ChannelRouteDeps): Router {
           if (status !== 'accept' && status !== 'reject')
             faults.push({ pointer: `/results/${templateId}`, message: 'must be "accept" or "reject"' });
       }
-      if (faults.length > 0) throw HttpError.invalid(faults);
+      if (faults.length > 0) throw InputError.invalid(faults);
       const at = now();
       const facts: InboundFact[] = Object.entries(results as Record<string, 'accept' | 'reject'>).map(
         ([templateId, status]) => ({

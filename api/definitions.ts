@@ -12,7 +12,7 @@ import {
 import type { JsonObject } from '../model/json.ts';
 import type { RuleFault } from '../rules/types.ts';
 import { type KeyRing, requireScope } from './auth.ts';
-import { HttpError } from './errors.ts';
+import { InputError } from '../model/input-error.ts';
 
 /** A kind of versioned workspace document the API manages, with its validator. */
 export interface DefinitionCollection {
@@ -49,13 +49,13 @@ function versionView(v: DefinitionVersion) {
 function positiveInt(value: unknown, pointer: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1)
-    throw HttpError.invalid([{ pointer, message: 'must be a version number (1, 2, ...)' }]);
+    throw InputError.invalid([{ pointer, message: 'must be a version number (1, 2, ...)' }]);
   return n;
 }
 
 function asHttpError(error: unknown): unknown {
-  if (error instanceof DefinitionNotFound) return new HttpError(404, 'not_found', error.message);
-  if (error instanceof DefinitionConflict) return new HttpError(409, 'conflict', error.message);
+  if (error instanceof DefinitionNotFound) return new InputError(404, 'not_found', error.message);
+  if (error instanceof DefinitionConflict) return new InputError(409, 'conflict', error.message);
   return error;
 }
 
@@ -82,14 +82,14 @@ export function definitionRoutes(
   const idOf = (req: Request): string => {
     if (singleton !== undefined) return singleton;
     const id = String(req.params.id);
-    if (!DEFINITION_ID.test(id)) throw new HttpError(404, 'not_found', `no ${collection.noun} '${id}'`);
+    if (!DEFINITION_ID.test(id)) throw new InputError(404, 'not_found', `no ${collection.noun} '${id}'`);
     return id;
   };
 
   /** Validates a body as the next draft of `id` (its `version` is the store's to assign) and saves it. */
   const save = async (body: unknown, pathId: string | null): Promise<DefinitionVersion> => {
     if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-      throw HttpError.invalid([
+      throw InputError.invalid([
         { pointer: '', message: `body must be a ${collection.noun} document (a JSON object)` },
       ]);
     }
@@ -107,7 +107,7 @@ export function definitionRoutes(
     const newest = history.at(-1);
     doc.version = newest?.status === 'draft' ? newest.version : (newest?.version ?? 0) + 1;
     faults.push(...(await collection.validate(doc)));
-    if (faults.length > 0) throw HttpError.invalid(faults);
+    if (faults.length > 0) throw InputError.invalid(faults);
     let saved = await store.saveDraft(collection.kind, id, doc, now());
     // Another save raced this one to a different number: store the document under the number it got.
     if (saved.version !== doc.version)
@@ -140,7 +140,7 @@ export function definitionRoutes(
   router.get(item, read, async (req, res) => {
     const id = idOf(req);
     const history = await store.history(collection.kind, id);
-    if (history.length === 0) throw new HttpError(404, 'not_found', `no ${collection.noun} '${id}'`);
+    if (history.length === 0) throw new InputError(404, 'not_found', `no ${collection.noun} '${id}'`);
     const live = [...history].reverse().find((v) => v.status === 'published') ?? null;
     res.json({
       id,
@@ -153,7 +153,11 @@ export function definitionRoutes(
     const id = idOf(req);
     const version = await store.get(collection.kind, id, positiveInt(req.params.version, '/version'));
     if (!version)
-      throw new HttpError(404, 'not_found', `no version ${req.params.version} of ${collection.noun} '${id}'`);
+      throw new InputError(
+        404,
+        'not_found',
+        `no version ${req.params.version} of ${collection.noun} '${id}'`,
+      );
     res.json(versionView(version));
   });
 
@@ -166,7 +170,7 @@ export function definitionRoutes(
       store.get(collection.kind, id, to),
     ]);
     if (!a || !b)
-      throw new HttpError(404, 'not_found', `${collection.noun} '${id}' has no version ${!a ? from : to}`);
+      throw new InputError(404, 'not_found', `${collection.noun} '${id}' has no version ${!a ? from : to}`);
     // RFC 6902 operations: each `path` is a JSON pointer into the documents.
     res.json({ id, from, to, changes: fastJsonPatch.compare(a.document, b.document) });
   });

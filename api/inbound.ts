@@ -13,7 +13,7 @@ import type { Logger } from '../ports/logger.ts';
 import type { Ingestor } from './ingest/routes.ts';
 import type { WechatCallbackKeys } from '../channels/registry.ts';
 import { openMessage, parseMessage, verifyUrl, wechatFacts } from '../channels/wechat/callback.ts';
-import { HttpError } from './errors.ts';
+import { InputError } from '../model/input-error.ts';
 
 export interface InboundRouteDeps {
   state: ChannelState;
@@ -89,7 +89,7 @@ export function inboundRoutes(deps: InboundRouteDeps): Router {
   const wechatApp = (req: express.Request): WechatCallbackKeys => {
     const app = deps.wechatCallbacks?.find((a) => a.appId === req.params.appId);
     if (!app)
-      throw new HttpError(404, 'not_found', `no WeChat callback for app '${String(req.params.appId)}'`);
+      throw new InputError(404, 'not_found', `no WeChat callback for app '${String(req.params.appId)}'`);
     return app;
   };
   // A signed query is good for one body: the plaintext signature does not cover the body, so a query
@@ -107,12 +107,12 @@ export function inboundRoutes(deps: InboundRouteDeps): Router {
     ]);
     if (queryFresh || !bodyFresh) return;
     await state.forgetSeen([withBody]);
-    throw new HttpError(401, 'replayed', 'WeChat push refused: this signed query was already used');
+    throw new InputError(401, 'replayed', 'WeChat push refused: this signed query was already used');
   };
   // URL verification when the server address is saved in the WeChat console: echo `echostr`.
   router.get('/v1/inbound/wechat/:appId', (req, res) => {
     const echo = verifyUrl(wechatApp(req).token, req.query);
-    if (echo === null) throw new HttpError(401, 'bad_signature', 'signature does not match');
+    if (echo === null) throw new InputError(401, 'bad_signature', 'signature does not match');
     res.type('text/plain').send(echo);
   });
   // Pushes: checked (signature, replay window, AES in safe mode), applied once, answered `success`
@@ -126,7 +126,7 @@ export function inboundRoutes(deps: InboundRouteDeps): Router {
       const opened = openMessage(body, req.query, { ...app, now: now() });
       if (!opened.ok) {
         const status = opened.error === 'bad_signature' || opened.error === 'stale' ? 401 : 400;
-        throw new HttpError(
+        throw new InputError(
           status,
           opened.error,
           `WeChat push refused: ${opened.error.replaceAll('_', ' ')}`,

@@ -4,7 +4,7 @@ import type { StoredEvent } from '../model/events.ts';
 import type { Profile } from '../model/profile.ts';
 import { HISTORY_LIMIT, type Store } from '../ports/store.ts';
 import { type KeyRing, requireScope } from './auth.ts';
-import { HttpError } from './errors.ts';
+import { InputError } from '../model/input-error.ts';
 import { resolveKey } from './users.ts';
 import { isJsonObject, type JsonObject } from '../model/json.ts';
 import { DEFINITION_ID, type DefinitionStore } from '../ports/definitions.ts';
@@ -87,7 +87,7 @@ function timeField(body: JsonObject, name: 'from' | 'to'): number | undefined {
   if (value === undefined) return undefined;
   const ms = typeof value === 'string' ? Date.parse(value) : NaN;
   if (Number.isNaN(ms))
-    throw HttpError.invalid([{ pointer: `/${name}`, message: 'must be an ISO 8601 date-time' }]);
+    throw InputError.invalid([{ pointer: `/${name}`, message: 'must be an ISO 8601 date-time' }]);
   return ms;
 }
 
@@ -110,11 +110,11 @@ export function journeyRoutes(
     router.post(`/v1/journeys/:id/${action}`, manage, jsonBody({ type: () => true }), async (req, res) => {
       const journeyId = String(req.params.id);
       if (!DEFINITION_ID.test(journeyId) || !(await definitions.live('journey', journeyId)))
-        throw new HttpError(404, 'not_found', `no published journey '${journeyId}'`);
+        throw new InputError(404, 'not_found', `no published journey '${journeyId}'`);
       const body: unknown = req.body ?? {};
       const mode = isJsonObject(body) ? (body.mode ?? 'drain') : undefined;
       if (action === 'stop' && mode !== 'drain' && mode !== 'exit')
-        throw HttpError.invalid([
+        throw InputError.invalid([
           { pointer: '/mode', message: "must be 'drain' (users in flight finish) or 'exit'" },
         ]);
       const document: JsonObject =
@@ -125,7 +125,7 @@ export function journeyRoutes(
             : { state: 'stopped', mode: mode as string };
       const current = (await definitions.live('journeyState', journeyId))?.document;
       if (current?.state === 'stopped' && action !== 'stop')
-        throw new HttpError(
+        throw new InputError(
           409,
           'conflict',
           `journey '${journeyId}' is stopped; publish a new version to run it again`,
@@ -156,7 +156,9 @@ export function journeyRoutes(
     async (req, res) => {
       const body: unknown = req.body;
       if (!isJsonObject(body))
-        throw HttpError.invalid([{ pointer: '', message: 'body must be { journey, messages, from?, to? }' }]);
+        throw InputError.invalid([
+          { pointer: '', message: 'body must be { journey, messages, from?, to? }' },
+        ]);
       const faults: { pointer: string; message: string }[] = [];
       // A draft being tried out need not have a version yet.
       const draft = isJsonObject(body.journey) ? { version: 1, ...body.journey } : body.journey;
@@ -168,7 +170,7 @@ export function journeyRoutes(
           pointer: '/messages',
           message: `must be an array of at most ${MAX_DRY_RUN_MESSAGES} Segment messages`,
         });
-      if (faults.length > 0 || !journey || !Array.isArray(messages)) throw HttpError.invalid(faults);
+      if (faults.length > 0 || !journey || !Array.isArray(messages)) throw InputError.invalid(faults);
       try {
         const { journeys: _live, valueModel: _model, ...live } = workspace().definitions;
         res.json(
@@ -181,11 +183,11 @@ export function journeyRoutes(
           }),
         );
       } catch (error) {
-        if (error instanceof HttpError)
-          throw HttpError.invalid(
+        if (error instanceof InputError)
+          throw InputError.invalid(
             error.faults.map((f) => ({ ...f, pointer: f.pointer.replace(/^\/batch/, '/messages') })),
           );
-        if (error instanceof SimulationError) throw new HttpError(400, 'invalid_request', error.message);
+        if (error instanceof SimulationError) throw new InputError(400, 'invalid_request', error.message);
         throw error;
       }
     },
@@ -195,7 +197,7 @@ export function journeyRoutes(
     const id = String(req.params.id);
     const key = await resolveKey(store, id);
     const profile = key ? (await store.getProfiles([key])).get(key) : undefined;
-    if (!key || !profile) throw new HttpError(404, 'not_found', `no user or anonymous visitor '${id}'`);
+    if (!key || !profile) throw new InputError(404, 'not_found', `no user or anonymous visitor '${id}'`);
     const history = await store.recentEvents(key, HISTORY_LIMIT);
     const ids = new Set(Object.keys(profile.journeys ?? {}));
     for (const e of journeyLogOf(history)) ids.add(String(e.properties?.journeyId));
@@ -218,10 +220,10 @@ export function journeyRoutes(
     const journeyId = String(req.params.id);
     const state = req.query.state === undefined ? 'all' : String(req.query.state);
     if (!['all', 'active'].includes(state))
-      throw HttpError.invalid([{ pointer: '/query/state', message: "must be 'active' or 'all'" }]);
+      throw InputError.invalid([{ pointer: '/query/state', message: "must be 'active' or 'all'" }]);
     const limit = req.query.limit === undefined ? 50 : Number(req.query.limit);
     if (!Number.isInteger(limit) || limit < 1 || limit > 1000)
-      throw HttpError.invalid([{ pointer: '/query/limit', message: 'must be an integer from 1 to 1000' }]);
+      throw InputError.invalid([{ pointer: '/query/limit', message: 'must be an integer from 1 to 1000' }]);
     const users: Profile[] = [];
     let active = 0;
     let entered = 0;

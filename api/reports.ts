@@ -13,7 +13,7 @@ import { rangeBounds, type ReportRange } from '../reports/range.ts';
 import { readJourneyCounters, readLastTouchCounters } from '../reports/read.ts';
 import type { Workspace } from '../workspace/workspace.ts';
 import { type KeyRing, requireScope } from './auth.ts';
-import { type Fault, HttpError } from './errors.ts';
+import { type Fault, InputError } from '../model/input-error.ts';
 
 /** The longest range a report answers. */
 const MAX_DAYS = 366;
@@ -59,7 +59,7 @@ function rangeOf(req: Request, now: number): ReportRange {
     else if (days >= MAX_DAYS)
       faults.push({ pointer: '/query/from', message: `a range is at most ${MAX_DAYS} days` });
   }
-  if (faults.length > 0) throw HttpError.invalid(faults);
+  if (faults.length > 0) throw InputError.invalid(faults);
   return { from: from!.toISODate() as string, to: to!.toISODate() as string, tz };
 }
 
@@ -67,7 +67,7 @@ function versionOf(req: Request): number | undefined {
   if (req.query.version === undefined) return undefined;
   const version = Number(req.query.version);
   if (!Number.isSafeInteger(version) || version < 1)
-    throw HttpError.invalid([{ pointer: '/query/version', message: 'must be a version number (1, 2...)' }]);
+    throw InputError.invalid([{ pointer: '/query/version', message: 'must be a version number (1, 2...)' }]);
   return version;
 }
 
@@ -75,7 +75,7 @@ function versionOf(req: Request): number | undefined {
 function wantsCsv(req: Request): boolean {
   const format = req.query.format;
   if (format !== undefined && format !== 'csv' && format !== 'json')
-    throw HttpError.invalid([{ pointer: '/query/format', message: "must be 'json' or 'csv'" }]);
+    throw InputError.invalid([{ pointer: '/query/format', message: "must be 'json' or 'csv'" }]);
   if (format !== undefined) return format === 'csv';
   return req.accepts(['application/json', 'text/csv']) === 'text/csv';
 }
@@ -133,9 +133,9 @@ export function reportRoutes(
   /** `lastTouch`: the workspace's counters of the range, when already read (the overview). */
   const reportOf = async (id: string, range: ReportRange, version?: number, lastTouch?: Counters) => {
     const versions = workspace().journeys.published(id);
-    if (versions.length === 0) throw new HttpError(404, 'not_found', `no published journey '${id}'`);
+    if (versions.length === 0) throw new InputError(404, 'not_found', `no published journey '${id}'`);
     if (version !== undefined && !versions.some((j) => j.version === version))
-      throw HttpError.invalid([
+      throw InputError.invalid([
         { pointer: '/query/version', message: `journey '${id}' has no published version ${version}` },
       ]);
     const [counters, all] = await Promise.all([
@@ -189,7 +189,7 @@ export function reportRoutes(
     const csv = wantsCsv(req);
     const table = req.query.table === undefined ? 'daily' : String(req.query.table);
     if (!(TABLES as readonly string[]).includes(table))
-      throw HttpError.invalid([{ pointer: '/query/table', message: `must be one of ${TABLES.join(', ')}` }]);
+      throw InputError.invalid([{ pointer: '/query/table', message: `must be one of ${TABLES.join(', ')}` }]);
     const report = await reportOf(String(req.params.id), range, version);
     if (csv) res.type('text/csv').send(csvOf(tableOf(report, table as Table)));
     else res.json(report);
@@ -201,7 +201,7 @@ export function reportRoutes(
     const journeyId = String(req.params.id);
     const range = rangeOf(req, now());
     if (workspace().journeys.published(journeyId).length === 0)
-      throw new HttpError(404, 'not_found', `no published journey '${journeyId}'`);
+      throw new InputError(404, 'not_found', `no published journey '${journeyId}'`);
     const { start, end } = rangeBounds(range);
     res.type('application/x-ndjson; charset=utf-8');
     let cursor: string | null = null;

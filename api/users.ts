@@ -2,7 +2,7 @@ import express, { type Router } from 'express';
 import { HISTORY_LIMIT, type Store } from '../ports/store.ts';
 import { profileKeyForAnonymous, profileKeyForUser } from '../model/profile.ts';
 import { type KeyRing, requireScope } from './auth.ts';
-import { HttpError } from './errors.ts';
+import { InputError } from '../model/input-error.ts';
 import { eventView, profileView } from './profile-view.ts';
 import { replay } from '../lifecycle/timeline.ts';
 import type { Workspace } from '../workspace/workspace.ts';
@@ -35,12 +35,12 @@ export function userRoutes(
   router.get('/v1/users/:id', requireScope(keys, 'read'), async (req, res) => {
     const limit = req.query.limit === undefined ? 50 : Number(req.query.limit);
     if (!Number.isInteger(limit) || limit < 0 || limit > 1000) {
-      throw HttpError.invalid([{ pointer: '/query/limit', message: 'must be an integer from 0 to 1000' }]);
+      throw InputError.invalid([{ pointer: '/query/limit', message: 'must be an integer from 0 to 1000' }]);
     }
     const id = String(req.params.id);
     const key = await resolveKey(store, id);
     const profile = key ? (await store.getProfiles([key])).get(key) : undefined;
-    if (!key || !profile) throw new HttpError(404, 'not_found', `no user or anonymous visitor '${id}'`);
+    if (!key || !profile) throw new InputError(404, 'not_found', `no user or anonymous visitor '${id}'`);
     // The user's own calls by default; `include=internal` adds what the engine recorded about them
     // (segment_entered, tag_added, lifecycle_changed...) in the same newest-first timeline.
     const internal = req.query.include === 'internal';
@@ -54,7 +54,7 @@ export function userRoutes(
     const id = String(req.params.id);
     const key = await resolveKey(store, id);
     const profile = key ? (await store.getProfiles([key])).get(key) : undefined;
-    if (!key || !profile) throw new HttpError(404, 'not_found', `no user or anonymous visitor '${id}'`);
+    if (!key || !profile) throw new InputError(404, 'not_found', `no user or anonymous visitor '${id}'`);
     const moves = (await store.recentEvents(key, HISTORY_LIMIT))
       .filter((e) => e.type === 'internal' && e.event === 'lifecycle_changed')
       .reverse()
@@ -89,7 +89,7 @@ export function userRoutes(
     // The channels' traces first: if that fails, the profile is still there to erase again.
     if (key && forget) await forget(key);
     if (!key || !(await store.eraseProfile(key))) {
-      throw new HttpError(404, 'not_found', `no user or anonymous visitor '${id}'`);
+      throw new InputError(404, 'not_found', `no user or anonymous visitor '${id}'`);
     }
     res.json({ deleted: true });
   });

@@ -8,7 +8,7 @@ import { MemoryStore } from '../engine/adapters/stores/memory.ts';
 import { RedisStore } from '../engine/adapters/stores/redis.ts';
 import type { ProfileCommit, Store } from '../ports/store.ts';
 import { REDIS_URL, removeKeys, uniquePrefix } from '../dev/processes.ts';
-import { parseBatch } from '../api/ingest/messages.ts';
+import { parseBatch } from '../engine/ingest/parse.ts';
 import { toStoredEvent } from '../profiles/apply.ts';
 import { generateStream } from '../fixtures/generate.ts';
 import { makeProfile } from '../dev/profiles.ts';

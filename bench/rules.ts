@@ -10,7 +10,7 @@
  *    against the cost with only those 10 (the dependency index should make them close).
  */
 import { parseArgs } from 'node:util';
-import { parseBatch } from '../api/ingest/messages.ts';
+import { parseBatch } from '../engine/ingest/parse.ts';
 import { MemoryStore } from '../engine/adapters/stores/memory.ts';
 import type { InboundMessage } from '../model/events.ts';
 import { applyBatch } from '../engine/ingest/apply-batch.ts';

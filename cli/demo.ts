@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { parseBatch } from '../api/ingest/messages.ts';
+import { parseBatch } from '../engine/ingest/parse.ts';
 import type { InboundMessage } from '../model/events.ts';
 
 export const DEMO_EVENTS = fileURLToPath(new URL('../fixtures/sample-events.ndjson', import.meta.url));

@@ -2,7 +2,7 @@ import { createReadStream, existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { HttpError } from '../api/errors.ts';
+import { InputError } from '../model/input-error.ts';
 import type { LifecycleConfig } from '../lifecycle/config.ts';
 import { simulate, SimulationError, type SimulationResult } from '../engine/simulation/simulate.ts';
 import type { JourneyDefinition } from '../journeys/journey.ts';
@@ -99,7 +99,7 @@ export async function runSimulate(
     else out.write(render(result, options.users, Date.now() - started));
     return 0;
   } catch (error) {
-    if (error instanceof HttpError) {
+    if (error instanceof InputError) {
       // `/batch/<i>/...`: the i-th message of the file (blank lines not counted).
       const where = (pointer: string) =>
         pointer.replace(

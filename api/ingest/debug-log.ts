@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import type { Fault } from '../errors.ts';
+import type { Fault } from '../../model/input-error.ts';
 import { isJsonObject, type JsonObject } from '../../model/json.ts';
 
 /** What the debugger shows of one message (or of a request refused before its messages were read). */

@@ -1,6 +1,6 @@
 import express, { type Router } from 'express';
 import { type KeyRing, requireScope } from '../auth.ts';
-import { HttpError } from '../errors.ts';
+import { InputError } from '../../model/input-error.ts';
 import type { IngestLog } from './debug-log.ts';
 
 const MAX_LIST = 5000;
@@ -17,14 +17,14 @@ export function ingestDebuggerRoutes(keys: KeyRing, log: IngestLog): Router {
   const statusOf = (raw: unknown): 'accepted' | 'rejected' | undefined => {
     if (raw === undefined || raw === '') return undefined;
     if (raw === 'accepted' || raw === 'rejected') return raw;
-    throw HttpError.invalid([{ pointer: '/query/status', message: 'must be accepted or rejected' }]);
+    throw InputError.invalid([{ pointer: '/query/status', message: 'must be accepted or rejected' }]);
   };
   router.get('/v1/ingest/messages', read, (req, res) => {
     const status = statusOf(req.query.status);
     const rawLimit = req.query.limit === undefined ? '100' : String(req.query.limit);
     const limit = Number(rawLimit);
     if (!/^\d+$/.test(rawLimit) || limit < 1 || limit > MAX_LIST) {
-      throw HttpError.invalid([
+      throw InputError.invalid([
         { pointer: '/query/limit', message: `must be an integer from 1 to ${MAX_LIST}` },
       ]);
     }

@@ -3,7 +3,7 @@ import type { NextFunction, Request, Response } from 'express';
 import type { Redis } from 'ioredis';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import { presentedKey } from '../auth.ts';
-import { HttpError } from '../errors.ts';
+import { InputError } from '../../model/input-error.ts';
 
 /** How many ingestion requests one API key may make per window. */
 export interface RateLimit {
@@ -59,7 +59,7 @@ export class IngestLimiter {
         const seconds = Math.max(1, Math.ceil(err.msBeforeNext / 1000));
         res.setHeader('Retry-After', String(seconds));
         next(
-          new HttpError(
+          new InputError(
             429,
             'rate_limited',
             `this key sent more than ${this.limit.requests} requests in ${this.limit.windowSeconds} s; retry after ${seconds} s`,

@@ -3,7 +3,7 @@ import cors from 'cors';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import type { InboundMessage, MessageType } from '../../model/events.ts';
 import { type KeyRing, requireScope } from '../auth.ts';
-import { HttpError } from '../errors.ts';
+import { InputError } from '../../model/input-error.ts';
 import type { IngestLog } from './debug-log.ts';
 import {
   MAX_BATCH_BYTES,
@@ -11,7 +11,7 @@ import {
   parseBatchMessages,
   parseSingle,
   TOO_LARGE,
-} from './messages.ts';
+} from '../../engine/ingest/parse.ts';
 import type { IngestLimiter } from './rate-limit.ts';
 
 export interface Ingestor {
@@ -69,7 +69,7 @@ export function ingestRoutes(
     const origin = req.get('origin');
     if (originAllowed(origin)) return next();
     next(
-      new HttpError(
+      new InputError(
         403,
         'origin_not_allowed',
         `origin ${origin} may not send events here (TIDELINE_CORS_ORIGINS)`,
@@ -104,7 +104,7 @@ export function ingestRoutes(
         try {
           message = parseSingle(req.body, type, receivedAt);
         } catch (err) {
-          if (err instanceof HttpError && log) {
+          if (err instanceof InputError && log) {
             log.message(path, receivedAt, req.body, undefined, err.faults, type);
             res.locals.logged = true;
           }
@@ -161,7 +161,7 @@ export function ingestRoutes(
     const writeKey = String(req.params.writeKey);
     const scopes = keys.scopesOf(writeKey);
     if (!scopes.includes('ingest') && !scopes.includes('manage'))
-      throw new HttpError(404, 'not_found', 'no source with this write key');
+      throw new InputError(404, 'not_found', 'no source with this write key');
     const forwarded = req.get('x-forwarded-proto')?.split(',')[0].trim();
     const protocol = forwarded === 'https' || forwarded === 'http' ? forwarded : req.protocol;
     const segmentio = {
@@ -179,9 +179,9 @@ export function ingestRoutes(
     router.use(INGEST_PATHS, (err: unknown, req: Request, res: Response, next: NextFunction) => {
       if (res.locals.logged) return next(err);
       const parser = err as { status?: number; type?: string; message?: string };
-      const status = err instanceof HttpError ? err.status : (parser?.status ?? 500);
+      const status = err instanceof InputError ? err.status : (parser?.status ?? 500);
       const faults =
-        err instanceof HttpError && err.faults.length > 0
+        err instanceof InputError && err.faults.length > 0
           ? err.faults
           : [{ pointer: '', message: err instanceof Error ? err.message : 'refused' }];
       // Under a mount path req.path is what follows it: the route is the original URL's path.

@@ -3,7 +3,7 @@
  * replays the share of it that it is handed (the users whose ids it names).
  */
 import { parentPort } from 'node:worker_threads';
-import { HttpError } from '../../api/errors.ts';
+import { InputError } from '../../model/input-error.ts';
 import { type ReplayResult, replayShare, type Share } from './replay.ts';
 
 /** Progress, the result, or that a message of the share was refused (the main thread names it). */
@@ -23,7 +23,7 @@ port.once('message', async (share: Share) => {
     });
     post({ replayed: share.chunks.reduce((n, c) => n + c.messages.length, 0), result });
   } catch (error) {
-    if (!(error instanceof HttpError)) throw error;
+    if (!(error instanceof InputError)) throw error;
     post({ refused: true });
   }
   port.close();

@@ -3,7 +3,7 @@
  * then each user's timeline and the totals. The simulator runs one per worker thread, each over its own
  * users (engine/simulation/simulate.ts).
  */
-import { parseBatch } from '../../api/ingest/messages.ts';
+import { parseBatch } from '../ingest/parse.ts';
 import type { JourneyDefinition } from '../../journeys/journey.ts';
 import { journeyLogOf, timelineLine } from '../../journeys/timeline.ts';
 import { Workspace, type WorkspaceDefinitions } from '../../workspace/workspace.ts';
@@ -118,7 +118,7 @@ export interface Share extends Omit<ReplayInput, 'chunks' | 'onProgress'> {
 }
 
 /**
- * Parses a share as the ingestion API does (throwing its HttpError for a refused message; its
+ * Parses a share as the ingestion API does (throwing its InputError for a refused message; its
  * pointers are into the share), each message arriving when it happened, and replays it.
  */
 export async function replayShare(

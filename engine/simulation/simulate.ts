@@ -10,8 +10,8 @@
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { HttpError } from '../../api/errors.ts';
-import { idOf, parseBatch } from '../../api/ingest/messages.ts';
+import { InputError } from '../../model/input-error.ts';
+import { idOf, parseBatch } from '../ingest/parse.ts';
 import type { JourneyDefinition } from '../../journeys/journey.ts';
 import type { WorkspaceDefinitions } from '../../workspace/workspace.ts';
 import { isJsonObject } from '../../model/json.ts';
@@ -108,7 +108,7 @@ export async function simulate(input: SimulationInput): Promise<SimulationResult
           : [await replayShare(shares[0], progress)];
     } catch (error) {
       // A replay refused a message of its share: the whole stream's parse names it.
-      if (error instanceof HttpError || error instanceof RefusedStream) nameRefused(input.messages);
+      if (error instanceof InputError || error instanceof RefusedStream) nameRefused(input.messages);
       throw error;
     }
     return { ...merge(parts), from: iso(from), to: iso(to), messages: total };

@@ -1,4 +1,4 @@
-import { parseBatch } from '../../api/ingest/messages.ts';
+import { parseBatch } from '../../engine/ingest/parse.ts';
 import { InProcessScheduler } from '../../engine/adapters/schedulers/in-process.ts';
 import { MemoryStore } from '../../engine/adapters/stores/memory.ts';
 import { VirtualClock } from '../../engine/clock.ts';

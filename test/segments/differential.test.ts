@@ -16,7 +16,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import stringify from 'safe-stable-stringify';
-import { parseBatch } from '../../api/ingest/messages.ts';
+import { parseBatch } from '../../engine/ingest/parse.ts';
 import { MemoryStore } from '../../engine/adapters/stores/memory.ts';
 import type { InboundMessage, StoredEvent } from '../../model/events.ts';
 import { applyBatch } from '../../engine/ingest/apply-batch.ts';

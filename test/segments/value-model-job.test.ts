@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
-import { parseBatch } from '../../api/ingest/messages.ts';
+import { parseBatch } from '../../engine/ingest/parse.ts';
 import { InProcessScheduler } from '../../engine/adapters/schedulers/in-process.ts';
 import { MemoryStore } from '../../engine/adapters/stores/memory.ts';
 import { VirtualClock } from '../../engine/clock.ts';

@@ -5,7 +5,7 @@ import { IANAZone } from 'luxon';
 import stringify from 'safe-stable-stringify';
 import type { InboundMessage, MessageType } from '../../model/events.ts';
 import { isJsonObject, type JsonObject } from '../../model/json.ts';
-import { type Fault, HttpError, pointerToken } from '../errors.ts';
+import { type Fault, InputError, pointerToken } from '../../model/input-error.ts';
 import { batchSchema, messageSchema } from './schema.ts';
 
 /** Segment's limits. */
@@ -228,22 +228,22 @@ function oversized(raw: unknown): boolean {
   return Buffer.byteLength(JSON.stringify(raw)) > MAX_MESSAGE_BYTES;
 }
 
-function tooLarge(pointer: string): HttpError {
-  return new HttpError(413, 'too_large', `${pointer || '(body)'}: a message may be at most 32 KB`, [
+function tooLarge(pointer: string): InputError {
+  return new InputError(413, 'too_large', `${pointer || '(body)'}: a message may be at most 32 KB`, [
     { pointer, message: TOO_LARGE },
   ]);
 }
 
 /**
- * Turns the body of a single call (`/v1/track`, ...) into a message, or throws a 400/413 HttpError
+ * Turns the body of a single call (`/v1/track`, ...) into a message, or throws a 400/413 InputError
  * listing every fault. The path decides the type.
  */
 export function parseSingle(body: unknown, type: MessageType, receivedAt: number): InboundMessage {
-  if (!isJsonObject(body)) throw HttpError.invalid([{ pointer: '', message: 'body must be a JSON object' }]);
+  if (!isJsonObject(body)) throw InputError.invalid([{ pointer: '', message: 'body must be a JSON object' }]);
   if (oversized(body)) throw tooLarge('');
   const message = { ...(lenient(body) as JsonObject), type };
   const faults = checkMessage(message, '', receivedAt, undefined);
-  if (faults.length > 0) throw HttpError.invalid(faults);
+  if (faults.length > 0) throw InputError.invalid(faults);
   return toInbound(message, receivedAt, undefined, undefined);
 }
 
@@ -267,9 +267,9 @@ export interface ParsedBatch {
  * message).
  */
 export function parseBatchMessages(body: unknown, receivedAt: number, strict: boolean): ParsedBatch {
-  if (!isJsonObject(body)) throw HttpError.invalid([{ pointer: '', message: 'body must be a JSON object' }]);
+  if (!isJsonObject(body)) throw InputError.invalid([{ pointer: '', message: 'body must be a JSON object' }]);
   const envelope = lenient(body) as JsonObject;
-  if (!validateBatch(envelope)) throw HttpError.invalid(faultsOf(validateBatch, ''));
+  if (!validateBatch(envelope)) throw InputError.invalid(faultsOf(validateBatch, ''));
   const batch = envelope.batch as unknown[];
   // The batch's sentAt only corrects clocks: one that cannot be read corrects nothing, and refuses nothing.
   const sentAt =
@@ -291,7 +291,7 @@ export function parseBatchMessages(body: unknown, receivedAt: number, strict: bo
     if (faults.length > 0) rejected.push({ index, errors: faults });
     else messages.push(toInbound(message as JsonObject, receivedAt, shared, sentAt));
   });
-  if (strict && rejected.length > 0) throw HttpError.invalid(rejected.flatMap((r) => r.errors));
+  if (strict && rejected.length > 0) throw InputError.invalid(rejected.flatMap((r) => r.errors));
   return { messages, rejected };
 }
 

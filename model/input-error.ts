@@ -1,11 +1,14 @@
-/** One fault in a request, located by a JSON pointer (RFC 6901) into the body. */
+/** One fault in an input (a request body, a file), located by a JSON pointer (RFC 6901) into it. */
 export interface Fault {
   pointer: string;
   message: string;
 }
 
-/** An error with an HTTP status that the API answers as JSON: `{ error, message, errors }`. */
-export class HttpError extends Error {
+/**
+ * An input refused, with the HTTP status the API answers it with as JSON (`{ error, message, errors }`):
+ * the ingestion parser, the API and the command line raise and report it alike.
+ */
+export class InputError extends Error {
   constructor(
     readonly status: number,
     readonly code: string,
@@ -15,12 +18,12 @@ export class HttpError extends Error {
     super(message);
   }
 
-  static invalid(faults: Fault[]): HttpError {
+  static invalid(faults: Fault[]): InputError {
     const message =
       faults.length === 1
         ? `${faults[0].pointer || '(body)'}: ${faults[0].message}`
         : `${faults.length} problems in the request`;
-    return new HttpError(400, 'invalid_request', message, faults);
+    return new InputError(400, 'invalid_request', message, faults);
   }
 
   toJSON(): object {
