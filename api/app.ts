@@ -220,7 +220,7 @@ export function createApp(deps: AppDeps): Express {
   });
   const ingestLog = deps.ingestion?.log ?? new IngestLog();
   app.use(
-    ingestRoutes(deps.keys, deps.ingestor, now, {
+    ingestRoutes(deps.keys, ingestor, now, {
       corsOrigins: '*',
       ...deps.ingestion,
       log: ingestLog,

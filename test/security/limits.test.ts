@@ -67,8 +67,9 @@ describe('limits over the API: 400 with a pointer, nothing changed', () => {
       key: KEYS.write,
       rawBody: '{"batch":[{"type":"identify","anonymousId":18014398509481984,"traits":{}}]}',
     });
-    assert.equal(batch.status, 400);
-    assert.equal(batch.body.errors[0].pointer, '/batch/0/anonymousId');
+    // In a batch the message is refused alone: listed with its pointer in a 200 (strict mode: 400).
+    assert.equal(batch.status, 200);
+    assert.equal(batch.body.rejected[0].errors[0].pointer, '/batch/0/anonymousId');
     assert.equal(
       (
         await t.request('POST', '/v1/track', {
