@@ -3,19 +3,8 @@ import type { JsonObject } from './json.ts';
 /** The Segment call types Tideline accepts. */
 export type MessageType = 'track' | 'identify' | 'page' | 'screen' | 'alias' | 'group';
 
-/**
- * One Segment message after validation at the API: ids resolved, times as epoch milliseconds.
- * This is what travels on the ingest queue, many to a job.
- */
-export interface InboundMessage {
-  type: MessageType;
-  messageId: string;
-  userId?: string;
-  anonymousId?: string;
-  /** `alias` calls: the id being merged into `userId`. */
-  previousId?: string;
-  /** `track`: the event name. */
-  event?: string;
+/** What a call carries besides its ids, alike on the queue and in the history. */
+interface CallContent {
   /** `page` / `screen`: the page or screen name. */
   name?: string;
   /** `group` calls: the group (account, company, organisation) the user belongs to. */
@@ -34,23 +23,28 @@ export interface InboundMessage {
   receivedAt: number;
 }
 
+/**
+ * One Segment message after validation at the API: ids resolved, times as epoch milliseconds.
+ * This is what travels on the ingest queue, many to a job.
+ */
+export interface InboundMessage extends CallContent {
+  type: MessageType;
+  messageId: string;
+  userId?: string;
+  anonymousId?: string;
+  /** `alias` calls: the id being merged into `userId`. */
+  previousId?: string;
+  /** `track`: the event name. */
+  event?: string;
+}
+
 /** An event as kept in a profile's history (the events collection). */
-export interface StoredEvent {
+export interface StoredEvent extends CallContent {
   messageId: string;
   /** `internal`: raised by the engine itself (segment_entered, segment_exited, ...). */
   type: MessageType | 'internal';
   /** `track` event name; `page`/`screen` are stored as `page`/`screen` with `name` set. */
   event: string;
-  name?: string;
-  /** `group` calls: the group id. */
-  groupId?: string;
-  properties?: JsonObject;
-  traits?: JsonObject;
-  context?: JsonObject;
-  timestamp: number;
-  /** The client's own time for the event, when it was corrected for clock skew into `timestamp`. */
-  originalTimestamp?: number;
-  receivedAt: number;
   /** Arrived later than the grace period after its timestamp: stored, but drives no decision. */
   late?: boolean;
 }

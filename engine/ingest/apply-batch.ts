@@ -151,21 +151,25 @@ async function commitAll(
         const messageIds = [...new Set(pending.flatMap((w) => w.messages.map((m) => m.messageId)))];
         // Profiles kept for another workspace (a publication reads something new) are rebuilt from
         // their stored history before anything is decided on them.
-        const stale = workspace
-          ? [...profiles.values()]
-              .filter((p) => p.materialisedFor !== workspace.materialisation)
-              .map((p) => p.key)
-          : [];
+        const stale = new Set(
+          workspace
+            ? [...profiles.values()]
+                .filter((p) => p.materialisedFor !== workspace.materialisation)
+                .map((p) => p.key)
+            : [],
+        );
         // Users who may enter a journey now: their recent calls tell whether an awaited event already happened.
         const triggers = workspace?.journeys.triggerEvents;
         const [applied, histories, journeyHistories] = await Promise.all([
           store.appliedMessageIds(messageIds),
-          Promise.all(stale.map(async (key) => [key, await store.recentEvents(key, HISTORY_LIMIT)] as const)),
+          Promise.all(
+            [...stale].map(async (key) => [key, await store.recentEvents(key, HISTORY_LIMIT)] as const),
+          ),
           Promise.all(
             pending
               .filter(
                 (w) =>
-                  !stale.includes(w.key) &&
+                  !stale.has(w.key) &&
                   triggers !== undefined &&
                   w.messages.some((m) => m.type === 'track' && triggers.has(m.event as string)),
               )
