@@ -11,11 +11,11 @@
  * - Inside an enrollment, the last message sent before a goal event gets its credit; each message
  *   also has its own window from its send (`mc`: a goal event came within `within` of it).
  * - Holdout users convert by the same rule; they have no messages to credit.
- * - Windows are kept while the enrollment is active and `graceMs` after they close: later events
- *   are no longer counted.
+ * - A window is kept until every message in it has its outcome recorded and the late grace has
+ *   passed since it closed; a goal event counts exactly while its window is kept.
  */
 import type { Json } from '../model/json.ts';
-import type { StoredEvent } from '../model/events.ts';
+import { drivesJourneys, type StoredEvent } from '../model/events.ts';
 import { addCount } from '../ports/store.ts';
 import type { Profile } from '../model/profile.ts';
 import type { CompiledGoal } from '../journeys/compile.ts';
@@ -31,14 +31,11 @@ export interface AttributionOptions {
   now: number;
   /** The workspace's zone, for goal conditions on users without one. */
   timezone: string;
-  /** How long after a window closes a late goal event still counts. */
+  /** How long after a window closes a late goal event still counts (the late grace). */
   graceMs: number;
   /** The user's recent calls, for goal events that arrived before the trigger that opens a window. */
   recent?: readonly StoredEvent[];
 }
-
-/** A goal event arriving up to this long after its window closed still counts (as TIDELINE_LATE_GRACE's default). */
-export const CONVERSION_GRACE_MS = 24 * 3_600_000;
 
 /** How long an order id is remembered as counted (posted again later, it counts again). */
 const ORDER_MEMORY_MS = 90 * 24 * 3_600_000;
@@ -49,9 +46,13 @@ const MAX_WINDOWS = 100;
 
 const str = (value: Json | undefined): string => (typeof value === 'string' ? value : String(value));
 
-/** When a window closes: `within` after entry or after its last send, whichever is later. */
+/**
+ * When a window closes: `within` after entry or after its last send, whichever is later (a message
+ * not handed over yet counts from when it was decided, so a goal event that comes in the same
+ * request as its trigger finds the window its message will have).
+ */
 const closesAt = (w: ConversionWindow): number =>
-  Math.max(w.enteredAt, ...w.messages.map((m) => m.sentAt ?? 0)) + w.within;
+  Math.max(w.enteredAt, ...w.messages.map((m) => m.sentAt ?? (m.settled ? 0 : (m.queuedAt ?? 0)))) + w.within;
 
 /**
  * The report counts of a commit: those of its journey log entries, and the attribution changes its
@@ -104,22 +105,25 @@ export function reportCounts(
           channel: str(channel),
           template: str(template),
           sentAt: null,
+          queuedAt: e.timestamp,
         });
       }
     } else if (e.event === 'message_status' && known) {
       const message = known.messages.find((m) => m.id === p.messageId);
       if (message && (p.status === 'sent' || p.status === 'sandbox') && message.sentAt === null) {
         message.sentAt = e.timestamp;
+        message.settled = true;
         changed = true;
-      }
+      } else if (message && (p.status === 'skipped' || p.status === 'failed')) message.settled = true;
     }
   }
   // Goal events that arrived before the trigger (its windows were not open then).
   for (const e of options.recent ?? []) {
-    if (opened.length > 0 && !e.late && addGoalEvent(profile, opened, e, goalOf, options)) changed = true;
+    if (opened.length > 0 && drivesJourneys(e) && addGoalEvent(profile, opened, e, goalOf, options))
+      changed = true;
   }
   for (const e of events) {
-    if (!e.late && addGoalEvent(profile, windows, e, goalOf, options)) changed = true;
+    if (drivesJourneys(e) && addGoalEvent(profile, windows, e, goalOf, options)) changed = true;
   }
 
   // Every window this commit changed is counted, also one let go below (a goal event that came just
@@ -139,6 +143,7 @@ export function reportCounts(
   const kept = windows.filter(
     (w) =>
       profile.journeys?.[w.journeyId]?.active?.id === w.enrollmentId ||
+      w.messages.some((m) => !m.settled && m.sentAt === null) ||
       closesAt(w) + options.graceMs >= options.now,
   );
   const trimmed = kept.slice(Math.max(0, kept.length - MAX_WINDOWS));

@@ -1,10 +1,8 @@
 import type { WebhookOutcomes } from '../journeys/webhook.ts';
 import { recordSends, type SendOutcomes } from '../journeys/outbox.ts';
-import { lifecycleOverTime } from '../lifecycle/profile-lifecycle.ts';
 import type { Profile } from '../model/profile.ts';
 import type { Decision, DecisionContext } from './decision.ts';
-import { runJourneys, runJourneyTimers } from './pipeline.ts';
-import { updateMembership } from '../segments/moves.ts';
+import { advance } from './timeline.ts';
 
 /** What a timer's run did outside the commit: webhook calls and message hand-overs, made once. */
 export interface CheckCalls {
@@ -13,9 +11,9 @@ export interface CheckCalls {
 }
 
 /**
- * A user's timer fired at `at`: the lifecycle moves that fell due, the segments that change with time
- * alone (entries and exits named after the timer, so a repeated firing stores them once), the journeys'
- * answer to those moves, their own timers, and the outcomes of the hand-overs made for it.
+ * A user's timer fired at `at`: the user's time line is brought up to now (lifecycle moves, segments
+ * that change with time alone, journey timers, each at the instant it fell due), then the outcomes of
+ * the hand-overs made for it are recorded.
  */
 export function decideCheck(
   profile: Profile,
@@ -23,20 +21,8 @@ export function decideCheck(
   calls: CheckCalls,
   { workspace, now }: DecisionContext,
 ): Decision {
-  const cause = { messageId: `check:${at}`, timestamp: at };
-  // The lifecycle first (segments may read it); the stored one was decided at or after its `since`.
-  const before = profile.lifecycle?.state;
-  const events = lifecycleOverTime(profile, profile.lifecycle?.since ?? 0, now, workspace.lifecycle);
-  const candidates =
-    profile.lifecycle?.state === before
-      ? workspace.timeSegments
-      : [...workspace.timeSegments, ...workspace.profileReadingSegments];
-  events.push(...updateMembership(profile, [...new Set(candidates)], cause, now, workspace));
-  // What the moves above (segments, lifecycle) mean for the journeys, then the journey timers
-  // (which hand their own tag/trait consequences to the journeys themselves).
-  const moves = [...events];
-  events.push(...runJourneyTimers(profile, now, workspace, calls.webhooks));
-  events.push(...runJourneys(profile, moves, now, workspace));
+  profile.decidedAt ??= Math.min(profile.lastSeenAt, at);
+  const events = advance(profile, now, workspace, calls.webhooks);
   if (calls.sends) events.push(...recordSends(profile, calls.sends, now));
   return { profile, events, firing: at };
 }

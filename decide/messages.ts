@@ -2,9 +2,11 @@ import type { InboundMessage, StoredEvent } from '../model/events.ts';
 import type { Profile } from '../model/profile.ts';
 import { type ApplyOptions, applyMessage, mergeProfile, newProfile } from '../profiles/apply.ts';
 import type { Workspace } from '../workspace/workspace.ts';
+import { dueWebhooks, type WebhookCall, type WebhookOutcomes } from '../journeys/webhook.ts';
 import type { Decision } from './decision.ts';
 import { mergeMaterialised, rematerialise, runJourneys, updateForEvent } from './pipeline.ts';
 import { updateMembership } from '../segments/moves.ts';
+import { advance, markImported } from './timeline.ts';
 
 /** What the commit loop read for one profile's messages. */
 export interface MessagesInput {
@@ -29,75 +31,143 @@ export interface MessagesDecision {
   decision: Decision | null;
   applied: number;
   duplicates: number;
+  /** Webhook steps the time line reached and waited at, their answers not given. */
+  calls: WebhookCall[];
 }
 
 /**
- * A profile's messages: each new one applied (exactly once by messageId), then segments, tag rules and
- * lifecycle follow each event, a new or rebuilt profile meets every segment once, a linked anonymous
- * profile is folded in, and the journeys react to all of it.
+ * The order of one profile's messages on its time line: event time, then identify and alias calls
+ * before the others at the same instant, then the order they came in.
+ */
+function timeLineOrder(messages: readonly InboundMessage[]): InboundMessage[] {
+  const identity = (m: InboundMessage) => (m.type === 'identify' || m.type === 'alias' ? 0 : 1);
+  return messages
+    .map((m, i) => ({ m, i }))
+    .sort((a, b) => a.m.timestamp - b.m.timestamp || identity(a.m) - identity(b.m) || a.i - b.i)
+    .map(({ m }) => m);
+}
+
+/**
+ * A profile's messages, taken on the user's time line together with every timer that falls due up
+ * to now: each new message (exactly once by messageId) is decided as of its own time, after the
+ * timers due before it (a wait that ended, a lifecycle move, a segment running out); lifecycle,
+ * segments, tag rules and journeys follow each one. A new or rebuilt profile meets every segment once,
+ * and a linked anonymous profile is folded in first. A message stamped before what the user was
+ * already decided as of (it arrived late) is decided at that time; none is decided after now.
+ * `webhooks`: the answers to the webhook steps this decision reaches, called before it (see
+ * engine/ingest/apply-batch.ts); without one, the time line waits at the step for the user's timer.
+ * `importUntil`: the messages are history being imported up to then: what they imply is decided
+ * silently (no journey reacts, no conversion is credited) and kept flagged `imported`; messages
+ * after it, and the time line after it, are live.
  */
 export function decideMessages(
   input: MessagesInput,
-  context: { workspace?: Workspace; now: number },
+  context: { workspace?: Workspace; now: number; webhooks?: WebhookOutcomes; importUntil?: number },
   options: ApplyOptions,
 ): MessagesDecision {
   const { current, history } = input;
-  const { workspace, now } = context;
+  const { workspace, now, webhooks, importUntil } = context;
   // The store hands out a fresh copy per read: it is decided on in place.
   const profile: Profile = current ?? newProfile(input.key, input.userId);
   const events: StoredEvent[] = [];
   const messageIds: string[] = [];
-  if (workspace) {
-    if (history) events.push(...rematerialise(profile, history, now, workspace));
-    else if (!current) profile.materialisedFor = workspace.materialisation;
-  }
   const seen = new Set<string>();
   let duplicates = 0;
-  for (const m of input.messages) {
+  const fresh: InboundMessage[] = [];
+  for (const m of timeLineOrder(input.messages)) {
     if (input.applied.has(m.messageId) || seen.has(m.messageId)) {
       duplicates++;
       continue;
     }
     seen.add(m.messageId);
-    const event = applyMessage(profile, m, options);
-    events.push(event);
-    if (workspace) events.push(...updateForEvent(profile, event, now, workspace));
-    messageIds.push(m.messageId);
+    fresh.push(m);
   }
-  // A new or rebuilt profile is checked against every segment once: one that holds without any of
-  // the user's events ("never ordered"), or that was just published, is otherwise never evaluated.
-  if (workspace && (!current || history) && events.length > 0) {
-    const cause = events.find((e) => e.type !== 'internal') ?? {
-      messageId: `rebuild:${workspace.materialisation}`,
-      timestamp: now,
-    };
-    const candidates = history
-      ? workspace.segments
-      : workspace.segmentsForNewProfile(events.map((e) => e.event));
-    events.push(...updateMembership(profile, candidates, cause, now, workspace));
+  if (current && profile.decidedAt === undefined) profile.decidedAt = Math.min(profile.lastSeenAt, now);
+  if (importUntil !== undefined)
+    profile.importedUntil = Math.max(profile.importedUntil ?? importUntil, importUntil);
+  const isImported = (timestamp: number) => timestamp <= (profile.importedUntil ?? Number.NEGATIVE_INFINITY);
+  /** When a message stamped `timestamp` is decided: its own time, unless the user's time line is past it. */
+  const timeOf = (timestamp: number) => Math.min(Math.max(timestamp, profile.decidedAt ?? timestamp), now);
+  const start = fresh.length > 0 ? timeOf(fresh[0].timestamp) : timeOf(now);
+
+  if (workspace) {
+    if (history) {
+      events.push(...rematerialise(profile, history, start, workspace));
+      const cause = {
+        messageId: fresh[0]?.messageId ?? `rebuild:${workspace.materialisation}`,
+        timestamp: start,
+      };
+      events.push(...updateMembership(profile, workspace.segments, cause, start, workspace));
+    } else if (!current) profile.materialisedFor = workspace.materialisation;
   }
   let absorb: Decision['absorb'];
   if (input.absorbed) {
     let absorbed = input.absorbed.profile;
     if (input.absorbed.history && workspace) {
       absorbed = structuredClone(absorbed);
-      rematerialise(absorbed, input.absorbed.history, now, workspace);
+      rematerialise(absorbed, input.absorbed.history, start, workspace);
     }
     mergeProfile(profile, absorbed);
+    if (absorbed.decidedAt !== undefined)
+      profile.decidedAt = Math.max(profile.decidedAt ?? absorbed.decidedAt, absorbed.decidedAt);
     if (workspace) {
-      events.push(...mergeMaterialised(profile, absorbed, now, workspace));
+      events.push(...mergeMaterialised(profile, absorbed, start, workspace));
       const cause = { messageId: `merge:${absorbed.key}`, timestamp: profile.lastSeenAt };
-      events.push(...updateMembership(profile, workspace.segments, cause, now, workspace));
+      events.push(...updateMembership(profile, workspace.segments, cause, start, workspace));
     }
     absorb = { key: absorbed.key, expectedVersion: input.absorbed.profile.version };
   }
-  const recent = history ?? input.recent ?? [];
-  if (workspace && (workspace.journeys.size > 0 || profile.journeys))
-    events.push(...runJourneys(profile, events, now, workspace, recent));
-  const result = { applied: messageIds.length, duplicates };
+
+  const journeys = workspace !== undefined && (workspace.journeys.size > 0 || !!profile.journeys);
+  const calls = new Map<string, WebhookCall>();
+  const noteCalls = (at: number) => {
+    if (!workspace?.journeys.callsWebhooks) return;
+    for (const call of dueWebhooks(profile, workspace.journeys, at))
+      if (!webhooks?.has(call.key)) calls.set(call.key, call);
+  };
+  const recent: StoredEvent[] = [...(history ?? input.recent ?? [])];
+  if (fresh.length > 0 && isImported(fresh[0].timestamp)) markImported(events);
+  else if (workspace && journeys && events.length > 0)
+    events.push(...runJourneys(profile, [...events], start, workspace));
+  for (const m of fresh) {
+    const at = timeOf(m.timestamp);
+    // Timers due before this message fire first; one due at its very instant fires after it.
+    if (workspace) events.push(...advance(profile, at - 1, workspace, webhooks));
+    const event = applyMessage(profile, m, options);
+    const imported = isImported(m.timestamp);
+    if (imported) event.imported = true;
+    profile.decidedAt = Math.max(profile.decidedAt ?? at, at);
+    events.push(event);
+    messageIds.push(m.messageId);
+    if (!workspace) continue;
+    const raised = updateForEvent(profile, event, at, workspace);
+    // A new profile meets every segment once: one that holds without any of the user's events
+    // ("never ordered"), or that was just published, is otherwise never evaluated.
+    if (!current && messageIds.length === 1)
+      raised.push(
+        ...updateMembership(profile, workspace.segmentsForNewProfile([event.event]), event, at, workspace),
+      );
+    if (imported) markImported(raised);
+    events.push(...raised);
+    if (!imported && (journeys || profile.journeys))
+      events.push(...runJourneys(profile, [event, ...raised], at, workspace, recent));
+    recent.push(event);
+    noteCalls(at);
+  }
+  if (workspace && (messageIds.length > 0 || absorb))
+    events.push(...advance(profile, now, workspace, webhooks));
+  noteCalls(now);
+  const result = { applied: messageIds.length, duplicates, calls: [...calls.values()] };
   if (messageIds.length === 0 && !absorb) return { ...result, decision: null };
   return {
     ...result,
-    decision: { profile, events, messageIds, changed: true, recent, ...(absorb ? { absorb } : {}) },
+    decision: {
+      profile,
+      events,
+      messageIds,
+      changed: true,
+      recent: history ?? input.recent ?? [],
+      ...(absorb ? { absorb } : {}),
+    },
   };
 }

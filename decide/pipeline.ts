@@ -1,4 +1,4 @@
-import { CONVERSION_GRACE_MS, reportCounts } from '../conversions/attribution.ts';
+import { reportCounts } from '../conversions/attribution.ts';
 import type { StoredEvent } from '../model/events.ts';
 import type { Profile } from '../model/profile.ts';
 import {
@@ -128,19 +128,23 @@ const journeyOptions = (workspace: Workspace, now: number, webhooks?: WebhookOut
   webhooks: workspace.definitions.dryRun ? ('skip' as const) : webhooks,
 });
 
-/** The report counters a commit moves: its journey log and the conversions its events make. */
+/**
+ * The report counters a commit moves: its journey log and the conversions its events make. Goal
+ * events count while their window is kept, up to `lateGraceMs` after it closed.
+ */
 export const commitCounts = (
   profile: Profile,
   events: readonly StoredEvent[],
   now: number,
   workspace: Workspace,
+  lateGraceMs: number,
   recent: readonly StoredEvent[] = [],
 ): Counts =>
   reportCounts(profile, events, {
     journeys: workspace.journeys,
     now,
     timezone: workspace.timezone,
-    graceMs: CONVERSION_GRACE_MS,
+    graceMs: lateGraceMs,
     recent,
   });
 

@@ -55,6 +55,15 @@ export class JourneySet {
     }
   }
 
+  /** Whether any published version has a webhook step (users in flight stay on old versions). */
+  get callsWebhooks(): boolean {
+    this.webhooks ??= [...this.versions.values()].some((versions) =>
+      [...versions.values()].some((j) => [...j.steps.values()].some((s) => s.step.type === 'webhook')),
+    );
+    return this.webhooks;
+  }
+  private webhooks?: boolean;
+
   /** What every published version's conditions read (users in flight stay on old versions). */
   get reads(): ConditionDependencies[] {
     return [...this.versions.values()].flatMap((versions) => [...versions.values()].flatMap((j) => j.reads));

@@ -3,7 +3,7 @@
  * holdout, consent, audience, trigger condition, entry limits), exits, awaited events and timers.
  * Everything happens on the profile, inside the commit of the event or timer that caused it.
  */
-import type { StoredEvent } from '../model/events.ts';
+import { drivesJourneys, type StoredEvent } from '../model/events.ts';
 import type { Json } from '../model/json.ts';
 import type { Profile } from '../model/profile.ts';
 import { profileContext } from '../segments/context.ts';
@@ -117,9 +117,11 @@ export function journeysOnEvents(
   options: JourneyRunOptions,
 ): StoredEvent[] {
   const log: StoredEvent[] = [];
-  const calls = [...(options.recent ?? []), ...events].filter((e) => e.type !== 'internal' && !e.late);
+  const calls = [...(options.recent ?? []), ...events].filter(
+    (e) => e.type !== 'internal' && drivesJourneys(e),
+  );
   for (const event of events) {
-    if (event.late || OWN_EVENTS.has(event.event)) continue;
+    if (!drivesJourneys(event) || OWN_EVENTS.has(event.event)) continue;
     for (const [journeyId, memory] of Object.entries(profile.journeys ?? {})) {
       const enrollment = memory.active;
       if (!enrollment) continue;
@@ -359,12 +361,22 @@ export function journeysOverTime(profile: Profile, options: JourneyRunOptions): 
   return log;
 }
 
-/** The earliest pending journey timer of the user (paused journeys' held), or null. */
-export function nextJourneyDue(profile: Profile, journeys: JourneySet): number | null {
+/**
+ * The earliest pending journey timer of the user (paused journeys' held), or null. Without
+ * `webhooks`, enrollments waiting for a webhook call are left out: only the timer's job can make it.
+ */
+export function nextJourneyDue(profile: Profile, journeys: JourneySet, webhooks = true): number | null {
   let next: number | null = null;
   for (const [journeyId, memory] of Object.entries(profile.journeys ?? {})) {
     if (journeys.state(journeyId).state === 'paused') continue;
-    const due = memory.active?.dueAt ?? null;
+    const active = memory.active;
+    if (
+      !webhooks &&
+      active &&
+      journeys.version(journeyId, active.version)?.steps.get(active.step)?.step.type === 'webhook'
+    )
+      continue;
+    const due = active?.dueAt ?? null;
     if (due !== null && (next === null || due < next)) next = due;
   }
   return next;

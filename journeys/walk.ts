@@ -5,7 +5,7 @@
  * as an execution log entry for the user's history.
  */
 import { DateTime } from 'luxon';
-import type { StoredEvent } from '../model/events.ts';
+import { drivesJourneys, type StoredEvent } from '../model/events.ts';
 import type { Json } from '../model/json.ts';
 import { setTrait } from '../profiles/apply.ts';
 import type { Profile } from '../model/profile.ts';
@@ -258,7 +258,12 @@ export function awaited(
   ctx: Pick<WalkContext, 'facts'>,
 ): boolean {
   const step = compiled.step;
-  if (step.type !== 'waitFor' || event.event !== step.event || event.type === 'internal' || event.late)
+  if (
+    step.type !== 'waitFor' ||
+    event.event !== step.event ||
+    event.type === 'internal' ||
+    !drivesJourneys(event)
+  )
     return false;
   // Since entry, not only since the user reached the step; an event passes one waitFor.
   if (event.timestamp < enrollment.enteredAt || usedAwaited(enrollment, event)) return false;

@@ -34,6 +34,12 @@ export type WebhookCaller = (request: WebhookRequest) => Promise<WebhookOutcome>
 /** Outcomes by `webhookKey`, handed to the walk. */
 export type WebhookOutcomes = ReadonlyMap<string, WebhookOutcome>;
 
+/** A webhook step's call: its key (enrollment, step, visit, attempt) and the request to make. */
+export interface WebhookCall {
+  key: string;
+  request: WebhookRequest;
+}
+
 export const DEFAULT_WEBHOOK_TIMEOUT = 'PT5S';
 
 /** One call of one visit of a webhook step: the enrollment, the visit and the attempt. */
@@ -70,12 +76,8 @@ function request(step: WebhookStep, e: Enrollment, journeyId: string, profile: P
 }
 
 /** The calls due for this user now: enrollments waiting at a webhook step whose time has come. */
-export function dueWebhooks(
-  profile: Profile,
-  journeys: JourneySet,
-  now: number,
-): { key: string; request: WebhookRequest }[] {
-  const due: { key: string; request: WebhookRequest }[] = [];
+export function dueWebhooks(profile: Profile, journeys: JourneySet, now: number): WebhookCall[] {
+  const due: WebhookCall[] = [];
   for (const [journeyId, memory] of Object.entries(profile.journeys ?? {})) {
     const e = memory.active;
     if (!e || e.dueAt === null || e.dueAt > now || journeys.state(journeyId).state !== 'running') continue;
@@ -88,7 +90,7 @@ export function dueWebhooks(
 
 /** Makes the calls (in parallel); a caller that throws counts as no answer. */
 export async function callWebhooks(
-  calls: readonly { key: string; request: WebhookRequest }[],
+  calls: readonly WebhookCall[],
   caller: WebhookCaller,
 ): Promise<Map<string, WebhookOutcome>> {
   const outcomes = await Promise.all(

@@ -13,6 +13,10 @@ export interface WindowMessage {
   template: string;
   /** When it left (sent or recorded by the sandbox); null until then, and for messages never sent. */
   sentAt: number | null;
+  /** When the journey decided to send it (its logical time): where its window starts until it leaves. */
+  queuedAt?: number;
+  /** Its outcome is recorded: sent, or skipped or failed for good (the window waits for it). */
+  settled?: boolean;
 }
 
 /** A goal event inside a window (an order, for revenue). */

@@ -47,4 +47,12 @@ export interface StoredEvent extends CallContent {
   event: string;
   /** Arrived later than the grace period after its timestamp: stored, but drives no decision. */
   late?: boolean;
+  /**
+   * Part of imported history (or raised by the engine while it took that history in): it builds the
+   * profile, but no journey reacts to it and no conversion is credited for it.
+   */
+  imported?: boolean;
 }
+
+/** Whether an event may move a user's journeys and conversions: neither late nor imported. */
+export const drivesJourneys = (e: StoredEvent): boolean => !e.late && !e.imported;

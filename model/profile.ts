@@ -81,6 +81,13 @@ export interface Profile {
   activity?: ActivityTimeline;
   /** When this user's re-check timer is due (segments that change with time alone); null: none set. */
   checkAt?: number | null;
+  /**
+   * The time the user's state was last decided as of: events stamped earlier that arrive later are
+   * decided at this time (the user's time line never runs backwards).
+   */
+  decidedAt?: number;
+  /** History up to this time was imported: what it implied was decided silently (no journey, no credit). */
+  importedUntil?: number;
   /** Where the user is in each journey they have entered (journeys/enrollment.ts). */
   journeys?: JourneyMemories;
   /** Messages decided and not yet taken by the channel gateway (journeys/outbox.ts). */

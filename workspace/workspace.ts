@@ -174,16 +174,22 @@ export class Workspace {
   /**
    * The earliest instant after `now` at which the user's lifecycle or one of the time-relative segments
    * could change (a lifecycle move falling due, a window dropping a bucket, a withinLast running out, a
-   * local midnight); null when none can.
+   * local midnight); null when none can. Messages to hand over and webhooks to call count unless
+   * left out (`sends: false`, `webhooks: false`): a decision alone cannot make them.
    */
-  nextCheckAt(profile: Profile, now: number): number | null {
+  nextCheckAt(
+    profile: Profile,
+    now: number,
+    options: { sends?: boolean; webhooks?: boolean } = {},
+  ): number | null {
     let next = profile.activity
       ? (nextTransitionAt(profile.activity, now, this.lifecycle) ?? Number.POSITIVE_INFINITY)
       : Number.POSITIVE_INFINITY;
     // A timer already due (a webhook to call, a message to hand over) fires at once; its job sets
     // the next one.
-    for (const due of [nextJourneyDue(profile, this.journeys), nextSendDue(profile)])
-      if (due !== null && due < next) next = Math.max(due, now);
+    const dues = [nextJourneyDue(profile, this.journeys, options.webhooks ?? true)];
+    if (options.sends ?? true) dues.push(nextSendDue(profile));
+    for (const due of dues) if (due !== null && due < next) next = Math.max(due, now);
     if (this.timeSegments.length === 0) return Number.isFinite(next) ? next : null;
     const ctx = profileContext(profile, now, { timezone: this.timezone });
     for (const segment of this.timeSegments) {

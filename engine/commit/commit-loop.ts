@@ -38,6 +38,8 @@ export interface CommitLoopOptions {
   /** Null in a bare store with nothing published: no timers, no counters. */
   workspace?: Workspace;
   now: () => number;
+  /** How long after a conversion window closes its goal events still count (the late grace). */
+  lateGraceMs: number;
   scheduleChecks?: ScheduleChecks;
   /** Profiles already read for the first attempt (the caller needed them before deciding). */
   firstRead?: ReadonlyMap<string, Profile>;
@@ -97,7 +99,7 @@ export async function commitDecisions<W extends ProfileWork, R = undefined>(
       }
       if (check) checks.push(check);
       const counts = workspace
-        ? commitCounts(profile, decision.events, now, workspace, decision.recent)
+        ? commitCounts(profile, decision.events, now, workspace, options.lateGraceMs, decision.recent)
         : undefined;
       profile.version = expectedVersion + 1;
       commits.push({

@@ -4,6 +4,12 @@ import type { InboundMessage, StoredEvent } from '../../model/events.ts';
 import { HISTORY_LIMIT, type Store } from '../../ports/store.ts';
 import { commitDecisions } from '../commit/commit-loop.ts';
 import type { ScheduleChecks } from '../../workspace/timers.ts';
+import {
+  callWebhooks,
+  type WebhookCaller,
+  type WebhookOutcome,
+  type WebhookOutcomes,
+} from '../../journeys/webhook.ts';
 import type { ApplyOptions } from '../../profiles/apply.ts';
 import { type Profile, profileKeyForAnonymous, profileKeyForUser } from '../../model/profile.ts';
 
@@ -32,6 +38,10 @@ export interface ApplyBatchOptions extends ApplyOptions {
   now?: () => number;
   /** Adds users' re-check timers (segments that change with time alone); called before the commit. */
   scheduleChecks?: ScheduleChecks;
+  /** Makes the calls of webhook steps the messages lead to, before their decision. */
+  callWebhook?: WebhookCaller;
+  /** The batch is history imported up to this time (see decide/messages.ts). */
+  importUntil?: number;
 }
 
 /** Identify and alias calls apply before the other calls of a batch; then event time, then batch order. */
@@ -127,7 +137,12 @@ interface BatchReads {
   histories: ReadonlyMap<string, readonly StoredEvent[]>;
   /** Recent calls of users who may enter a journey now. */
   journeyHistories: ReadonlyMap<string, readonly StoredEvent[]>;
+  /** Answers of the webhook steps each work's messages lead to, by profile key. */
+  webhooks: ReadonlyMap<string, WebhookOutcomes>;
 }
+
+/** Rounds of webhook calls before a batch's decision at most (each answer may lead to another step). */
+const WEBHOOK_ROUNDS = 5;
 
 async function commitAll(
   store: Store,
@@ -142,6 +157,65 @@ async function commitAll(
   const absorbKey = (w: Work, profiles: ReadonlyMap<string, Profile>) =>
     // One absorb per commit (the port's unit); further linked ids are folded on later attempts.
     w.absorbs.map(profileKeyForAnonymous).find((k) => profiles.has(k));
+  const decide = (
+    w: Work,
+    profiles: ReadonlyMap<string, Profile>,
+    at: number,
+    reads: BatchReads,
+    webhooks?: WebhookOutcomes,
+  ) => {
+    const key = absorbKey(w, profiles);
+    const absorbed = key ? profiles.get(key) : undefined;
+    const history = reads.histories.get(w.key);
+    const absorbedHistory = key ? reads.histories.get(key) : undefined;
+    return decideMessages(
+      {
+        key: w.key,
+        userId: w.userId,
+        current: profiles.get(w.key),
+        messages: w.messages,
+        applied: reads.applied,
+        ...(history ? { history } : {}),
+        recent: reads.journeyHistories.get(w.key) ?? [],
+        ...(absorbed ? { absorbed: { profile: absorbed, history: absorbedHistory } } : {}),
+      },
+      {
+        workspace,
+        now: at,
+        ...(webhooks ? { webhooks } : {}),
+        ...(options.importUntil !== undefined ? { importUntil: options.importUntil } : {}),
+      },
+      options,
+    );
+  };
+  /**
+   * A webhook step the messages lead to is called before their decision, as the user's timer would
+   * call it when it fell due: the decision is tried on copies, the steps it stops at are called, and
+   * so on while answers lead to further steps. The answers are reused by every attempt.
+   */
+  const callWebhooksAhead = async (
+    pending: readonly Work[],
+    profiles: ReadonlyMap<string, Profile>,
+    reads: BatchReads & { webhooks: Map<string, WebhookOutcomes> },
+    caller: WebhookCaller,
+  ) => {
+    await Promise.all(
+      pending.map(async (w) => {
+        const outcomes = new Map<string, WebhookOutcome>();
+        for (let round = 0; round < WEBHOOK_ROUNDS; round++) {
+          const copies = new Map<string, Profile>();
+          for (const k of [w.key, ...w.absorbs.map(profileKeyForAnonymous)]) {
+            const p = profiles.get(k);
+            if (p) copies.set(k, structuredClone(p));
+          }
+          const { calls } = decide(w, copies, now(), reads, outcomes);
+          if (calls.length === 0) break;
+          for (const [k, outcome] of await callWebhooks(calls, caller)) outcomes.set(k, outcome);
+        }
+        if (outcomes.size > 0) reads.webhooks.set(w.key, outcomes);
+      }),
+    );
+  };
   const loop = await commitDecisions<Work, BatchReads>(
     store,
     initial,
@@ -181,27 +255,18 @@ async function commitAll(
               }),
           ),
         ]);
-        return { applied, histories: new Map(histories), journeyHistories: new Map(journeyHistories) };
+        const reads = {
+          applied,
+          histories: new Map(histories),
+          journeyHistories: new Map(journeyHistories),
+          webhooks: new Map<string, WebhookOutcomes>(),
+        };
+        if (workspace?.journeys.callsWebhooks && options.callWebhook)
+          await callWebhooksAhead(pending, profiles, reads, options.callWebhook);
+        return reads;
       },
       decide: (w, profiles, at, reads) => {
-        const key = absorbKey(w, profiles);
-        const absorbed = key ? profiles.get(key) : undefined;
-        const history = reads.histories.get(w.key);
-        const absorbedHistory = key ? reads.histories.get(key) : undefined;
-        const decided = decideMessages(
-          {
-            key: w.key,
-            userId: w.userId,
-            current: profiles.get(w.key),
-            messages: w.messages,
-            applied: reads.applied,
-            ...(history ? { history } : {}),
-            recent: reads.journeyHistories.get(w.key) ?? [],
-            ...(absorbed ? { absorbed: { profile: absorbed, history: absorbedHistory } } : {}),
-          },
-          { workspace, now: at },
-          options,
-        );
+        const decided = decide(w, profiles, at, reads, reads.webhooks.get(w.key));
         tallies.set(w, { applied: decided.applied, duplicates: decided.duplicates });
         return decided.decision;
       },
@@ -220,6 +285,7 @@ async function commitAll(
     {
       ...(workspace ? { workspace } : {}),
       now,
+      lateGraceMs: options.lateGraceMs,
       ...(options.scheduleChecks ? { scheduleChecks: options.scheduleChecks } : {}),
     },
   );

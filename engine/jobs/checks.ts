@@ -61,6 +61,7 @@ export function checkJobs(
 export interface CheckOptions {
   workspace: Workspace;
   now: () => number;
+  lateGraceMs: number;
   scheduleChecks: ScheduleChecks;
   /** Makes the calls of webhook steps that fell due (outside the commit). */
   callWebhook?: WebhookCaller;
@@ -113,6 +114,7 @@ export async function runProfileChecks(
     {
       workspace: options.workspace,
       now: options.now,
+      lateGraceMs: options.lateGraceMs,
       scheduleChecks: options.scheduleChecks,
       firstRead: profiles,
     },
@@ -127,6 +129,7 @@ export const registerChecksJob: RegisterJob = (context) =>
       const options: CheckOptions = {
         workspace: context.workspace(),
         now: context.now,
+        lateGraceMs: context.lateGraceMs,
         scheduleChecks: context.scheduleChecks,
         callWebhook: context.callWebhook,
         gateway: context.gateway,

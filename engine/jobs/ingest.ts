@@ -12,6 +12,7 @@ export const registerIngestJob: RegisterJob = (context) =>
         now: context.now,
         workspace: context.workspace(),
         scheduleChecks: context.scheduleChecks,
+        callWebhook: context.callWebhook,
       });
       context.logger.debug({ job: job.id, attempt: job.attempt, ...result }, 'batch applied');
     },

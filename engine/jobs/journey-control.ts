@@ -29,6 +29,7 @@ export async function applyJourneyState(
   options: {
     workspace: Workspace;
     now: () => number;
+    lateGraceMs: number;
     scheduleChecks: ScheduleChecks;
     onProgress?: (progress: JourneyControlResult) => Promise<void>;
   },
@@ -58,6 +59,7 @@ export const registerJourneyControlJob: RegisterJob = (context) =>
     const result = await applyJourneyState(context.store, job.data.journeyId, {
       workspace,
       now: context.now,
+      lateGraceMs: context.lateGraceMs,
       scheduleChecks: context.scheduleChecks,
       onProgress: (progress) => job.progress({ ...progress }),
     });

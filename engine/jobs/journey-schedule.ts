@@ -42,6 +42,7 @@ export async function runScheduledJourney(
   options: {
     workspace: Workspace;
     now: () => number;
+    lateGraceMs: number;
     scheduleChecks: ScheduleChecks;
     logger: Logger;
     onProgress?: (progress: ScheduledRunResult) => Promise<void>;
@@ -88,6 +89,7 @@ export const registerJourneyScheduleJob: RegisterJob = (context) =>
     await runScheduledJourney(context.store, job.data.journeyId, runAt, {
       workspace,
       now: context.now,
+      lateGraceMs: context.lateGraceMs,
       scheduleChecks: context.scheduleChecks,
       logger: context.logger,
       onProgress: (progress) => job.progress({ ...progress }),

@@ -40,6 +40,7 @@ export async function recomputeAll(
   options: {
     workspace: Workspace;
     now: () => number;
+    lateGraceMs: number;
     scheduleChecks: ScheduleChecks;
     logger: Logger;
     cause: string;
@@ -67,7 +68,13 @@ export async function recomputeAll(
 async function recomputeOne(
   store: Store,
   scanned: Profile,
-  options: { workspace: Workspace; now: () => number; scheduleChecks: ScheduleChecks; cause: string },
+  options: {
+    workspace: Workspace;
+    now: () => number;
+    lateGraceMs: number;
+    scheduleChecks: ScheduleChecks;
+    cause: string;
+  },
 ): Promise<boolean> {
   const { workspace } = options;
   const { key } = scanned;
@@ -90,6 +97,7 @@ export const registerRecomputeJob: RegisterJob = (context) =>
     const result = await recomputeAll(context.store, {
       workspace,
       now: context.now,
+      lateGraceMs: context.lateGraceMs,
       scheduleChecks: context.scheduleChecks,
       logger: context.logger,
       cause: `recompute:${job.id}`,

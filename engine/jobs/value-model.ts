@@ -23,9 +23,9 @@ export async function runValueModel(
   store: Store,
   workspace: Workspace,
   now: number,
-  options: { logger: Logger; scheduleChecks: ScheduleChecks },
+  options: { logger: Logger; scheduleChecks: ScheduleChecks; lateGraceMs: number },
 ): Promise<{ buyers: number; scanned: number; changed: number }> {
-  const { logger, scheduleChecks } = options;
+  const { logger, scheduleChecks, lateGraceMs } = options;
   const config = workspace.valueModel;
   if (!config) return { buyers: 0, scanned: 0, changed: 0 };
   const since = now - (parseDurationMs(config.window) ?? 0);
@@ -62,7 +62,7 @@ export async function runValueModel(
         store,
         first.key,
         (profile, at) => decideValueModel(profile, scores.get(profile.key), run, { workspace, now: at }),
-        { workspace, now: () => now, scheduleChecks, firstRead: new Map([[first.key, first]]) },
+        { workspace, now: () => now, lateGraceMs, scheduleChecks, firstRead: new Map([[first.key, first]]) },
       );
       if (decision) changed++;
     }

@@ -94,7 +94,10 @@ export async function replay(input: ReplayInput): Promise<ReplayResult> {
   try {
     let replayed = 0;
     for (const chunk of input.chunks) {
-      await clock.advanceTo(Math.max(clock.now(), chunk.until));
+      // Timers due before the chunk fire first; one due at its very instant, after it (as the decision
+      // of a batch orders them).
+      await clock.advanceTo(Math.max(clock.now(), chunk.until - 1));
+      clock.jumpTo(chunk.until);
       await scheduler.add(INGEST_QUEUE, INGEST_JOB, { messages: chunk.messages });
       await clock.advance(0);
       replayed += chunk.messages.length;

@@ -104,7 +104,13 @@ it('runs a batch of due timers with one read and one write, a conflicting user a
   await runProfileChecks(
     counting,
     keys.map((key) => ({ key, at: NOW })),
-    { workspace: new Workspace(), now: () => NOW + 300, scheduleChecks: async () => {}, gateway },
+    {
+      workspace: new Workspace(),
+      now: () => NOW + 300,
+      lateGraceMs: 86_400_000,
+      scheduleChecks: async () => {},
+      gateway,
+    },
   );
   assert.deepEqual(handed.sort(), ['m-u:a', 'm-u:b', 'm-u:c']);
   assert.deepEqual(reads, [keys, ['u:b']], 'one read for the batch, then the conflicting user alone');

@@ -36,6 +36,7 @@ async function setup() {
     await applyJourneyState(e.store, 'reminder', {
       workspace: e.workspace(),
       now: () => e.clock.now(),
+      lateGraceMs: 86_400_000,
       scheduleChecks: async () => {},
     });
   };

@@ -82,6 +82,7 @@ it('a schedule enrols the audience members its condition holds for, at 09:00 Sha
   const again = await runScheduledJourney(e.store, 'birthday', Date.parse('2026-03-14T01:00:00Z'), {
     workspace,
     now: () => e.clock.now(),
+    lateGraceMs: 86_400_000,
     scheduleChecks: async () => {},
     logger: silentLogger,
   });
