@@ -23,6 +23,7 @@ import type { ChannelState } from '../ports/channel-state.ts';
 import { channelRoutes } from './channels.ts';
 import { DOCUMENT_KINDS, NO_REFERENCES } from '../workspace/kinds.ts';
 import { inboundRoutes } from './inbound.ts';
+import { importRoutes } from './import.ts';
 import type { WechatCallbackKeys } from '../channels/registry.ts';
 import type { Availability } from './availability.ts';
 import type { ProcessMetrics } from './process-metrics.ts';
@@ -218,6 +219,7 @@ export function createApp(deps: AppDeps): Express {
       throw new InputError(404, 'not_found', `no recompute '${id}' (finished ones are kept a day)`);
     res.json(recomputeView(status));
   });
+  app.use(importRoutes(deps.keys, deps.scheduler, now));
   const ingestLog = deps.ingestion?.log ?? new IngestLog();
   app.use(
     ingestRoutes(deps.keys, ingestor, now, {

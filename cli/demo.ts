@@ -2,20 +2,26 @@ import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseBatch } from '../engine/ingest/parse.ts';
-import type { InboundMessage } from '../model/events.ts';
+import { IMPORT_JOB, IMPORT_QUEUE, type ImportJob } from '../engine/jobs/import.ts';
+import type { Scheduler } from '../ports/scheduler.ts';
 
 export const DEMO_EVENTS = fileURLToPath(new URL('../fixtures/sample-events.ndjson', import.meta.url));
 const DAY = 86_400_000;
 
+/** The demo's last day is applied live (its journeys run); everything before is imported history. */
+const LIVE_MS = DAY;
+
 /**
- * Imports the committed sample stream as history, shifted by whole days so that it ends today.
- * It is an import: each event counts as received when it happened, so none is flagged late.
+ * Imports the committed sample stream, shifted by whole days so that it ends today: everything older
+ * than a day is history (profiles, segments, lifecycle built as of then, no journey reacts), the last
+ * day is applied live, each user's history and live day in one decision, so no move that the user's
+ * own activity refutes is ever announced.
  */
 export async function loadDemo(
-  ingestor: { accept(messages: InboundMessage[]): Promise<void> },
+  scheduler: Pick<Scheduler, 'add'>,
   path = DEMO_EVENTS,
   now = Date.now(),
-): Promise<{ messages: number; userId: string | null }> {
+): Promise<{ messages: number; userId: string | null; importId: string }> {
   const raw: Record<string, unknown>[] = [];
   for await (const line of createInterface({ input: createReadStream(path) })) {
     if (line.trim()) raw.push(JSON.parse(line) as Record<string, unknown>);
@@ -27,15 +33,14 @@ export async function loadDemo(
   const shifted = raw
     .map((m) => ({ ...m, timestamp: new Date(Date.parse(String(m.timestamp)) + shift).toISOString() }))
     .filter((m) => Date.parse(m.timestamp) <= now);
-  const pending: Promise<void>[] = [];
-  for (let i = 0; i < shifted.length; i += 500) {
-    const messages = parseBatch({ batch: shifted.slice(i, i + 500) }, now);
-    for (const m of messages) m.receivedAt = m.timestamp;
-    pending.push(ingestor.accept(messages));
-  }
-  await Promise.all(pending);
+  const until = now - LIVE_MS;
+  const messages = parseBatch({ batch: shifted }, now);
+  for (const m of messages) if (m.timestamp <= until) m.receivedAt = m.timestamp;
+  const importId = `import-demo-${now}`;
+  const job: ImportJob = { messages, until };
+  await scheduler.add(IMPORT_QUEUE, IMPORT_JOB, job, { id: importId, keep: true });
   const buyer = raw.find(
     (m) => m.type === 'track' && m.event === 'order_paid' && typeof m.userId === 'string',
   );
-  return { messages: shifted.length, userId: buyer ? String(buyer.userId) : null };
+  return { messages: shifted.length, userId: buyer ? String(buyer.userId) : null, importId };
 }

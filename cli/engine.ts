@@ -124,9 +124,9 @@ export async function startEngine(config: Config, roles: Roles, logger: Logger):
       logger,
     ));
     if (config.demo && (await store.countProfiles()) === 0) {
-      const demo = await loadDemo(buffer);
+      const demo = await loadDemo(scheduler);
       demoUserId = demo.userId;
-      logger.info({ messages: demo.messages }, 'demo workspace loaded');
+      logger.info({ messages: demo.messages, import: demo.importId }, 'demo history importing');
     }
   }
 

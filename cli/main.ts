@@ -150,6 +150,35 @@ program
     process.exitCode = await runSimulate(options, process.stdout, process.stderr);
   });
 
+program
+  .command('import')
+  .description(
+    'take in history from an NDJSON file of Segment messages: profiles, segments and lifecycle are built as of the end, no journey reacts and nothing is sent for the past',
+  )
+  .argument('<file>', 'NDJSON, one Segment message per line, each with a timestamp')
+  .option('--url <url>', 'the Tideline API', `http://127.0.0.1:${process.env.PORT ?? 3000}`)
+  .option('--key <key>', 'the admin key (default: TIDELINE_ADMIN_KEY)')
+  .option('--until <date>', 'history ends here (ISO 8601; default: now); later messages are applied live')
+  .option('--batch <n>', 'messages per request at most (whole users)', positiveInt, 5000)
+  .addHelpText(
+    'after',
+    '\nExample (with `npm start` running):\n  tideline import fixtures/sample-events.ndjson --key dev-admin-key\n',
+  )
+  .action(async (file: string, options: { url: string; key?: string; until?: string; batch: number }) => {
+    const { runImport } = await import('./import.ts');
+    const key = options.key ?? process.env.TIDELINE_ADMIN_KEY;
+    if (!key) {
+      process.stderr.write('tideline import: give the admin key with --key or TIDELINE_ADMIN_KEY\n');
+      process.exit(2);
+    }
+    process.exitCode = await runImport(
+      file,
+      { ...options, key, progress: process.stderr.isTTY === true },
+      process.stdout,
+      process.stderr,
+    );
+  });
+
 const fixtures = program.command('fixtures').description('demo and benchmark data');
 fixtures
   .command('generate')

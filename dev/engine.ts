@@ -6,6 +6,7 @@ import { type Roles, type RunningEngine, startEngine } from '../cli/engine.ts';
 import { createLogger } from '../cli/log.ts';
 import { INGEST_QUEUE } from '../engine/ingest/ingest-queue.ts';
 import { RECOMPUTE_QUEUE } from '../engine/jobs/recompute.ts';
+import { IMPORT_QUEUE } from '../engine/jobs/import.ts';
 
 export const KEYS = DEV_KEYS;
 
@@ -65,9 +66,10 @@ export async function startTestEngine(
       waitFor(
         async () =>
           (await engine.scheduler.pending(INGEST_QUEUE)) === 0 &&
+          (await engine.scheduler.pending(IMPORT_QUEUE)) === 0 &&
           (await engine.scheduler.pending(RECOMPUTE_QUEUE)) === 0,
         timeoutMs,
-        'the ingest and recompute queues to drain',
+        'the ingest, import and recompute queues to drain',
       ),
     async request(method, path, options = {}) {
       const key =

@@ -8,6 +8,7 @@ import { Workspace } from '../workspace/workspace.ts';
 import { DUE_TIMER_DELAY_MS } from './commit/commit-loop.ts';
 import { checkJobs, PROFILE_CHECKS_QUEUE, registerChecksJob } from './jobs/checks.ts';
 import type { RegisterJob } from './jobs/context.ts';
+import { registerImportJob } from './jobs/import.ts';
 import { registerIngestJob } from './jobs/ingest.ts';
 import { registerJourneyControlJob } from './jobs/journey-control.ts';
 import { registerJourneyScheduleJob } from './jobs/journey-schedule.ts';
@@ -18,6 +19,7 @@ import { registerValueModelJob } from './jobs/value-model.ts';
 /** Every queue a worker serves. */
 const JOBS: readonly RegisterJob[] = [
   registerIngestJob,
+  registerImportJob,
   registerChecksJob,
   registerRecomputeJob,
   registerValueModelJob,

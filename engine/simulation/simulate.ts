@@ -11,7 +11,8 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { InputError } from '../../model/input-error.ts';
-import { idOf, parseBatch } from '../ingest/parse.ts';
+import { parseBatch } from '../ingest/parse.ts';
+import { idsOf, LinkedIds } from '../ingest/linked-ids.ts';
 import type { JourneyDefinition } from '../../journeys/journey.ts';
 import type { WorkspaceDefinitions } from '../../workspace/workspace.ts';
 import { isJsonObject } from '../../model/json.ts';
@@ -147,18 +148,6 @@ function plan(messages: readonly Unparsed[]): Chunk[] {
   return chunks;
 }
 
-/** Every id a message names: as a user, as an anonymous visitor (an alias's previousId may be either). */
-function idsOf(userId: unknown, anonymousId: unknown, previousId: unknown): string[] {
-  const ids: string[] = [];
-  const user = idOf(userId);
-  const anonymous = idOf(anonymousId);
-  const previous = idOf(previousId);
-  if (user !== undefined) ids.push(`u:${user}`);
-  if (anonymous !== undefined) ids.push(`a:${anonymous}`);
-  if (previous !== undefined) ids.push(`u:${previous}`, `a:${previous}`);
-  return ids;
-}
-
 /** A message as the main thread plans it, unparsed: when it happened and whose it is. */
 interface Unparsed {
   raw: unknown;
@@ -192,23 +181,14 @@ function readStream(raw: readonly unknown[]): Unparsed[] {
 
 /** The chunks, each split between `n` shards of users: ids linked by any message share a shard. */
 function split(chunks: readonly Chunk[], n: number): Chunk[][] {
-  const parent = new Map<string, string>();
-  const find = (id: string): string => {
-    let root = id;
-    for (let up = parent.get(root); up !== undefined && up !== root; up = parent.get(root)) root = up;
-    if (root !== id) parent.set(id, root);
-    return root;
-  };
+  const linked = new LinkedIds();
+  const find = (id: string) => linked.root(id);
   const firstIds: string[][] = [];
   for (const chunk of chunks) {
     const firsts: string[] = [];
     for (const { ids } of chunk.messages) {
       firsts.push(ids[0]);
-      for (let i = 1; i < ids.length; i++) {
-        const a = find(ids[0]);
-        const b = find(ids[i]);
-        if (a !== b) parent.set(a, b);
-      }
+      linked.link(ids);
     }
     firstIds.push(firsts);
   }
