@@ -85,7 +85,11 @@ export const ENVIRONMENT = [
   ['TIDELINE_SNAPSHOT_INTERVAL', 'PT30S', 'embedded store snapshot interval (ISO 8601 duration)'],
   ['TIDELINE_DEDUPE_HORIZON', 'P30D', 'how long a messageId is remembered'],
   ['TIDELINE_EVENT_RETENTION', 'P90D', 'how long raw events are kept'],
-  ['TIDELINE_LATE_GRACE', 'PT24H', 'events older than this on arrival are stored but flagged late'],
+  [
+    'TIDELINE_LATE_GRACE',
+    'PT24H',
+    'events older than this on arrival are stored but flagged late; a conversion window is kept this long after it closes',
+  ],
   ['TIDELINE_WORKER_CONCURRENCY', '20', 'ingest jobs a worker process runs at once'],
   [
     'TIDELINE_CHECK_CONCURRENCY',

@@ -6,7 +6,7 @@
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { SingleBar } from 'cli-progress';
-import { idsOf, LinkedIds } from '../engine/ingest/linked-ids.ts';
+import { idsOf, linkedChunks } from '../engine/ingest/linked-ids.ts';
 
 export interface ImportOptions {
   url: string;
@@ -57,30 +57,6 @@ async function readLines(path: string, refuse: (line: number, message: string) =
   return lines;
 }
 
-/** Requests of whole users: linked ids share a request, and a request holds at most `max` messages. */
-function requests(lines: readonly Line[], max: number): Line[][] {
-  const linked = new LinkedIds();
-  for (const l of lines) if (l.ids.length > 0) linked.link(l.ids);
-  const groups = new Map<string, Line[]>();
-  for (const l of lines) {
-    const root = l.ids.length > 0 ? linked.root(l.ids[0]) : `line:${l.line}`;
-    let group = groups.get(root);
-    if (!group) groups.set(root, (group = []));
-    group.push(l);
-  }
-  const out: Line[][] = [];
-  let current: Line[] = [];
-  for (const group of groups.values()) {
-    if (current.length > 0 && current.length + group.length > max) {
-      out.push(current);
-      current = [];
-    }
-    current.push(...group);
-  }
-  if (current.length > 0) out.push(current);
-  return out;
-}
-
 export async function runImport(
   file: string,
   options: ImportOptions,
@@ -102,7 +78,7 @@ export async function runImport(
   bar?.start(lines.length, 0);
   const started = Date.now();
   let done = 0;
-  for (const request of requests(lines, options.batch)) {
+  for (const request of linkedChunks(lines, (l) => l.ids, options.batch)) {
     const res = await fetch(`${base}/v1/import?until=${encodeURIComponent(until)}`, {
       method: 'POST',
       headers: { authorization: auth, 'content-type': 'application/x-ndjson' },

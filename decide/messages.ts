@@ -67,8 +67,10 @@ export function decideMessages(
 ): MessagesDecision {
   const { current, history } = input;
   const { workspace, now, webhooks, importUntil } = context;
-  // The store hands out a fresh copy per read: it is decided on in place.
-  const profile: Profile = current ?? newProfile(input.key, input.userId);
+  // The store hands out a fresh copy per read: it is decided on in place. A new user is known by their
+  // user id from their first message that carries it: an anonymous call before it (routed here by an
+  // identify later in the batch) is decided as it would have been on the visitor's own profile.
+  const profile: Profile = current ?? newProfile(input.key, null);
   const events: StoredEvent[] = [];
   const messageIds: string[] = [];
   const seen = new Set<string>();
@@ -154,6 +156,7 @@ export function decideMessages(
     recent.push(event);
     noteCalls(at);
   }
+  if (input.userId !== null && profile.key === `u:${input.userId}`) profile.userId ??= input.userId;
   if (workspace && (messageIds.length > 0 || absorb))
     events.push(...advance(profile, now, workspace, webhooks));
   noteCalls(now);

@@ -38,3 +38,31 @@ export class LinkedIds {
     return root;
   }
 }
+
+/**
+ * Items (messages) in chunks of whole groups of linked ids, each chunk at most `max` items (a bigger
+ * group goes alone); an item naming no id is a group of its own.
+ */
+export function linkedChunks<T>(items: readonly T[], idsOf: (item: T) => string[], max: number): T[][] {
+  const linked = new LinkedIds();
+  for (const item of items) linked.link(idsOf(item));
+  const groups = new Map<string | T, T[]>();
+  for (const item of items) {
+    const ids = idsOf(item);
+    const root = ids.length > 0 ? linked.root(ids[0]) : item;
+    let group = groups.get(root);
+    if (!group) groups.set(root, (group = []));
+    group.push(item);
+  }
+  const chunks: T[][] = [];
+  let chunk: T[] = [];
+  for (const group of groups.values()) {
+    if (chunk.length > 0 && chunk.length + group.length > max) {
+      chunks.push(chunk);
+      chunk = [];
+    }
+    chunk.push(...group);
+  }
+  if (chunk.length > 0) chunks.push(chunk);
+  return chunks;
+}

@@ -3,7 +3,7 @@ import type { Store } from '../../ports/store.ts';
 import type { ScheduleChecks } from '../../workspace/timers.ts';
 import type { Workspace } from '../../workspace/workspace.ts';
 import { applyBatch } from '../ingest/apply-batch.ts';
-import { idsOf, LinkedIds } from '../ingest/linked-ids.ts';
+import { idsOf, linkedChunks } from '../ingest/linked-ids.ts';
 import { processOnLiveWorkspace, type RegisterJob } from './context.ts';
 
 export const IMPORT_QUEUE = 'import';
@@ -27,31 +27,11 @@ export interface ImportProgress {
 const CHUNK = 1_000;
 
 /**
- * The messages in chunks of whole users: the ids a message links (identify, alias) share a chunk,
- * and each user's messages are in time order, so every user's history is decided in one piece.
+ * The messages in chunks of whole users: the ids a message links (identify, alias) share a chunk, so
+ * every user's history is decided in one piece (on their time line, in event-time order).
  */
-export function importChunks(messages: readonly InboundMessage[]): InboundMessage[][] {
-  const linked = new LinkedIds();
-  for (const m of messages) linked.link(idsOf(m.userId, m.anonymousId, m.previousId));
-  const groups = new Map<string, InboundMessage[]>();
-  for (const m of messages) {
-    const root = linked.root(idsOf(m.userId, m.anonymousId, m.previousId)[0]);
-    let group = groups.get(root);
-    if (!group) groups.set(root, (group = []));
-    group.push(m);
-  }
-  const chunks: InboundMessage[][] = [];
-  let chunk: InboundMessage[] = [];
-  for (const group of groups.values()) {
-    if (chunk.length > 0 && chunk.length + group.length > CHUNK) {
-      chunks.push(chunk);
-      chunk = [];
-    }
-    chunk.push(...group.sort((a, b) => a.timestamp - b.timestamp));
-  }
-  if (chunk.length > 0) chunks.push(chunk);
-  return chunks;
-}
+export const importChunks = (messages: readonly InboundMessage[]): InboundMessage[][] =>
+  linkedChunks(messages, (m) => idsOf(m.userId, m.anonymousId, m.previousId), CHUNK);
 
 /**
  * Takes history in: each user's messages build the profile (traits, aggregates, tags, segments,

@@ -276,6 +276,16 @@ export function generateStream(seed: number, users = 30, days = 50): Message[] {
     if (chance(0.7)) traits.phone = `+86138${String(10_000_000 + u).slice(-8)}`;
     push({ type: 'identify', userId, ...(anonymousId ? { anonymousId } : {}), traits }, t);
     let cart = 0;
+    const pay = (cartId: string) =>
+      push(
+        {
+          type: 'track',
+          userId,
+          event: 'order_paid',
+          properties: { cartId, orderId: `o-${cartId}`, amount: int(30, 500) },
+        },
+        t,
+      );
     while (t < end) {
       // A session: views, maybe a cart, maybe a checkout, maybe an order.
       for (let k = int(1, 4); k > 0; k--) {
@@ -292,16 +302,7 @@ export function generateStream(seed: number, users = 30, days = 50): Message[] {
           push({ type: 'track', userId, event: 'checkout_started', properties: { cartId } }, t);
           if (chance(0.7)) {
             t += int(1, 180) * MINUTE;
-            const amount = int(30, 500);
-            push(
-              {
-                type: 'track',
-                userId,
-                event: 'order_paid',
-                properties: { cartId, orderId: `o-${cartId}`, amount },
-              },
-              t,
-            );
+            pay(cartId);
           }
         } else if (fate < 0.5) {
           t += int(1, 90) * MINUTE;
@@ -309,16 +310,7 @@ export function generateStream(seed: number, users = 30, days = 50): Message[] {
         } else if (fate < 0.6) {
           // Paid days later, outside any reminder's waits.
           t += int(1, 6) * DAY;
-          const amount = int(30, 500);
-          push(
-            {
-              type: 'track',
-              userId,
-              event: 'order_paid',
-              properties: { cartId, orderId: `o-${cartId}`, amount },
-            },
-            t,
-          );
+          pay(cartId);
         }
       }
       if (chance(0.1)) push({ type: 'identify', userId, traits: { plan: chance(0.5) ? 'pro' : 'free' } }, t);

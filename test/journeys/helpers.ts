@@ -19,7 +19,7 @@ const DAY = 86_400_000;
 export async function journeyEngine(
   definitions: WorkspaceDefinitions,
   start: number,
-  options: { gateway?: ChannelGateway; store?: MemoryStore } = {},
+  options: { gateway?: ChannelGateway; store?: MemoryStore; lateGraceMs?: number } = {},
 ) {
   const clock = new VirtualClock(start);
   const scheduler = new InProcessScheduler({ clock });
@@ -30,7 +30,7 @@ export async function journeyEngine(
     scheduler,
     store,
     {
-      lateGraceMs: DAY,
+      lateGraceMs: options.lateGraceMs ?? DAY,
       concurrency: 4,
       workspace: () => workspace,
       now: () => clock.now(),

@@ -17,3 +17,17 @@ it('answers the fixture report exactly as worked out by hand (fixtures/reports/R
   const expected = JSON.parse(readFileSync(`${REPORT_FIXTURE}/expected-report.json`, 'utf8'));
   assert.deepEqual(JSON.parse(res.text), expected);
 });
+
+it('answers the same report when the stream is back-filled in one request after its last event', async () => {
+  const backfilled = await replayReportFixture('backfill');
+  try {
+    const [live, late] = await Promise.all([replay.get(QUERY), backfilled.get(QUERY)]);
+    assert.equal(late.status, 200, late.text);
+    const report = JSON.parse(late.text);
+    // Per-step and per-channel credit, messages converted and last touch included.
+    assert.ok(report.channels.length > 0 && report.steps.length > 0);
+    assert.deepEqual(report, JSON.parse(live.text));
+  } finally {
+    await backfilled.close();
+  }
+});

@@ -1,6 +1,7 @@
 /**
  * A workspace folder and a stream replayed on a virtual clock (arrival order = file order, the clock
- * following the newest timestamp), with the real API app over HTTP on the same store for the answers.
+ * following the newest timestamp), or back-filled in one request after its last message (with a late
+ * grace that covers it), with the real API app over HTTP on the same store for the answers.
  */
 import type { AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
@@ -22,17 +23,28 @@ export const readStream = (file: string): Message[] =>
     .filter((l) => l.trim())
     .map((l) => JSON.parse(l) as Message);
 
-export async function replayFolder(folder: string, messages: readonly Message[], until: number) {
+export async function replayFolder(
+  folder: string,
+  messages: readonly Message[],
+  until: number,
+  how: 'replay' | 'backfill' = 'replay',
+) {
   const { docs } = await readWorkspace(folder);
   const definitions = {
     journeys: (docs.get('journey') ?? []) as unknown as JourneyDefinition[],
     templates: (docs.get('template') ?? []) as unknown as TemplateDefinition[],
   };
-  const e = await journeyEngine(definitions, Date.parse(messages[0].timestamp));
-  for (const m of messages) {
-    await e.clock.advanceTo(Math.max(e.clock.now(), Date.parse(m.timestamp)));
-    await e.send([m]);
-  }
+  const first = Date.parse(messages[0].timestamp);
+  const e = await journeyEngine(definitions, first, how === 'backfill' ? { lateGraceMs: until - first } : {});
+  if (how === 'backfill') {
+    const last = Math.max(...messages.map((m) => Date.parse(m.timestamp)));
+    await e.clock.advanceTo(last + 60_000);
+    await e.send([...messages]);
+  } else
+    for (const m of messages) {
+      await e.clock.advanceTo(Math.max(e.clock.now(), Date.parse(m.timestamp)));
+      await e.send([m]);
+    }
   await e.clock.advanceTo(until);
   const app = createApp({
     keys: new KeyRing([{ key: KEYS.read, scopes: ['read'] }]),
@@ -66,9 +78,10 @@ export async function replayFolder(folder: string, messages: readonly Message[],
 
 /** The committed report fixture (fixtures/reports), replayed to the day after its range. */
 export const REPORT_FIXTURE = 'fixtures/reports';
-export const replayReportFixture = () =>
+export const replayReportFixture = (how: 'replay' | 'backfill' = 'replay') =>
   replayFolder(
     `${REPORT_FIXTURE}/workspace`,
     readStream(`${REPORT_FIXTURE}/events.ndjson`),
     Date.parse('2026-03-13T00:00:00Z'),
+    how,
   );
