@@ -29,6 +29,9 @@ interface Snapshot {
 export class MemoryChannelState implements ChannelState {
   private file: string | null = null;
   private timer: NodeJS.Timeout | undefined;
+  /** The content of the file as last written or read. */
+  private saved = '';
+  private writing: Promise<void> = Promise.resolve();
 
   /** A state loaded from `file` (when it exists) and snapshotted to it. */
   static async open(file: string, snapshotIntervalMs = 30_000): Promise<MemoryChannelState> {
@@ -39,12 +42,9 @@ export class MemoryChannelState implements ChannelState {
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
     }
-    let last = state.serialise();
+    state.saved = state.serialise();
     state.timer = setInterval(() => {
-      const now = state.serialise();
-      if (now === last) return;
-      last = now;
-      state.write(now).catch((e: unknown) => process.emitWarning(`channel state snapshot failed: ${e}`));
+      state.save().catch((e: unknown) => process.emitWarning(`channel state snapshot failed: ${e}`));
     }, snapshotIntervalMs);
     state.timer.unref();
     return state;
@@ -91,19 +91,24 @@ export class MemoryChannelState implements ChannelState {
     for (const id of ids) this.records.delete(id);
     for (const [key, id] of this.index) if (ids.has(id)) this.index.delete(key);
     for (const key of this.windows.keys()) if (key.startsWith(`${profileKey}:`)) this.windows.delete(key);
+    // Erasure reaches the file at once, not at the next snapshot.
+    if (this.file) await this.save();
     return ids.size;
   }
 
+  // Keyed by a digest of the address (as on Redis); keys written before that are still read and removed.
   async suppress(channel: string, address: string, suppression: Suppression): Promise<void> {
-    this.suppressions.set(`${channel}:${address}`, { ...suppression });
+    this.suppressions.set(`${channel}:${blind(address)}`, { ...suppression });
   }
 
   async suppressed(channel: string, address: string): Promise<Suppression | null> {
-    const found = this.suppressions.get(`${channel}:${address}`);
+    const found =
+      this.suppressions.get(`${channel}:${blind(address)}`) ?? this.suppressions.get(`${channel}:${address}`);
     return found ? { ...found } : null;
   }
 
   async unsuppress(channel: string, address: string): Promise<void> {
+    this.suppressions.delete(`${channel}:${blind(address)}`);
     this.suppressions.delete(`${channel}:${address}`);
   }
 
@@ -186,7 +191,19 @@ export class MemoryChannelState implements ChannelState {
 
   async close(): Promise<void> {
     clearInterval(this.timer);
-    if (this.file) await this.write(this.serialise());
+    if (this.file) await this.save(true);
+  }
+
+  /** Writes the snapshot when it changed (or `always`), one write at a time. */
+  private save(always = false): Promise<void> {
+    const written = this.writing.then(async () => {
+      const content = this.serialise();
+      if (!always && content === this.saved) return;
+      await this.write(content);
+      this.saved = content;
+    });
+    this.writing = written.catch(() => {});
+    return written;
   }
 
   private serialise(): string {

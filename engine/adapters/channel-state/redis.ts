@@ -183,17 +183,20 @@ export class RedisChannelState implements ChannelState {
     return raw ? (JSON.parse(raw) as MessageRecord) : null;
   }
 
+  // Fields are digests of the address, so that the list outlives an erasure without naming anyone;
+  // fields written before that (the address itself) are still read and removed.
   async suppress(channel: string, address: string, suppression: Suppression): Promise<void> {
-    await this.redis.hset(this.key('suppressed', channel), address, JSON.stringify(suppression));
+    await this.redis.hset(this.key('suppressed', channel), blind(address), JSON.stringify(suppression));
   }
 
   async suppressed(channel: string, address: string): Promise<Suppression | null> {
-    const raw = await this.redis.hget(this.key('suppressed', channel), address);
+    const [digest, plain] = await this.redis.hmget(this.key('suppressed', channel), blind(address), address);
+    const raw = digest ?? plain;
     return raw ? (JSON.parse(raw) as Suppression) : null;
   }
 
   async unsuppress(channel: string, address: string): Promise<void> {
-    await this.redis.hdel(this.key('suppressed', channel), address);
+    await this.redis.hdel(this.key('suppressed', channel), blind(address), address);
   }
 
   async reserve(
