@@ -1,8 +1,6 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import type { Redis } from 'ioredis';
-import type { AliyunSmsFake } from '../../dev/fakes/aliyun-sms.ts';
-import type { FakeSmtp } from '../../dev/fakes/smtp.ts';
 
 /** `what needle` for each needle found in `bytes`. */
 function found(where: string, bytes: Buffer, needles: readonly string[]): string[] {
@@ -51,67 +49,4 @@ export function fileTraces(dir: string, needles: readonly string[]): string[] {
   };
   walk(dir);
   return traces;
-}
-
-/**
- * A workspace whose `cart` journey sends an SMS (Aliyun fake) then an email with a tracked link and
- * the unsubscribe link (SMTP fake), under a frequency cap.
- */
-export function sendingWorkspace(sms: AliyunSmsFake, smtp: FakeSmtp, callbackToken: string) {
-  return {
-    'channels.json': {
-      providers: {
-        'aliyun-sms': {
-          accessKeyId: sms.accessKeyId,
-          accessKeySecret: sms.accessKeySecret,
-          endpoint: sms.endpoint,
-          protocol: 'http',
-          callbackToken,
-        },
-        smtp: {
-          host: smtp.host,
-          port: String(smtp.port),
-          ignoreTLS: 'true',
-          from: 'Shop <shop@example.com>',
-        },
-      },
-      policy: { promotionalSmsHours: null, frequencyCaps: [{ channel: 'any', limit: 5, window: 'P1D' }] },
-    },
-    'templates/cart_sms.json': {
-      id: 'cart_sms',
-      version: 1,
-      name: 'Cart SMS',
-      channel: 'sms',
-      content: { signName: '潮汐优选', templateCode: 'SMS_1', params: { name: '{{ profile.traits.name }}' } },
-    },
-    'templates/cart_email.json': {
-      id: 'cart_email',
-      version: 1,
-      name: 'Cart email',
-      channel: 'email',
-      content: {
-        subject: 'Your cart, {{ profile.traits.name }}',
-        html: '<p><a href="{{ "https://shop.example.com/cart?from=email" | track }}">Your cart</a></p><p><a href="{{ links.unsubscribe }}">Unsubscribe</a></p>',
-        text: 'Your cart: {{ "https://shop.example.com/cart?from=email" | track }}\nUnsubscribe: {{ links.unsubscribe }}',
-      },
-    },
-    'journeys/cart.json': {
-      id: 'cart',
-      version: 1,
-      name: 'Cart',
-      trigger: { type: 'event', event: 'cart_add' },
-      steps: [
-        { id: 'sms', type: 'send', channel: 'sms', template: 'cart_sms' },
-        { id: 'email', type: 'send', channel: 'email', template: 'cart_email' },
-      ],
-    },
-  };
-}
-
-/** The click and unsubscribe links of an email the SMTP fake took, from its text part. */
-export function linksOf(text: string): { click: string; unsubscribe: string } {
-  const click = /Your cart: (\S+)/.exec(text)?.[1];
-  const unsubscribe = /Unsubscribe: (\S+)/.exec(text)?.[1];
-  if (!click || !unsubscribe) throw new Error(`no links in the email:\n${text}`);
-  return { click, unsubscribe };
 }
