@@ -84,7 +84,9 @@ export async function openChannelState(config: Config, closers: Closers): Promis
     const redis = new Redis(config.redisUrl, { lazyConnect: true, enableAutoPipelining: true });
     await redis.connect();
     closers.push(() => redis.quit());
-    return new RedisChannelState(redis, config.prefix);
+    const state = new RedisChannelState(redis, config.prefix);
+    await state.renamePlainEntries();
+    return state;
   }
   const state = await MemoryChannelState.open(
     join(config.dataDir, 'channel-state.json'),
