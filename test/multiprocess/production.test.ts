@@ -188,6 +188,11 @@ describe('production processes refuse an unsafe configuration', () => {
         const worker = spawnTideline('worker', deployment);
         started.push(api, worker);
         const url = await api.url;
+        // The start-up log says which provider callbacks are open.
+        assert.match(
+          api.output(),
+          /inbound callbacks: Aliyun SMS on; WeChat off \(no app with a callbackToken\)/,
+        );
         // A link in a message names the public URL, which a proxy forwards to the API.
         const local = (link: string) => {
           assert.ok(link.startsWith(`${env.TIDELINE_PUBLIC_URL}/`), link);
