@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -214,4 +214,26 @@ describe('production processes refuse an unsafe configuration', () => {
       }
     },
   );
+
+  it('production commands run the compiled build, without tsx', async (t) => {
+    if (
+      !existsSync(new URL('../../dist/cli/main.js', import.meta.url)) ||
+      process.env.TIDELINE_FROM_SOURCE === '1'
+    )
+      return t.skip('no compiled build in dist/ (npm run build), or the sources asked for');
+    // A resolve hook that refuses tsx: the process starts only if it never needs it.
+    const hook = `export async function resolve(specifier, context, next) {
+      if (/(^|\\/)tsx(\\/|$)/.test(specifier)) throw new Error('tsx was asked for: ' + specifier);
+      return next(specifier, context);
+    }`;
+    const register = `import { register } from 'node:module'; register(${JSON.stringify(`data:text/javascript,${encodeURIComponent(hook)}`)});`;
+    const prefix = uniquePrefix('prod-dist');
+    prefixes.push(prefix);
+    const api = spawnTideline('api', { ...base(), TIDELINE_PREFIX: prefix }, [
+      '--import',
+      `data:text/javascript,${encodeURIComponent(register)}`,
+    ]);
+    started.push(api);
+    await api.url;
+  });
 });
