@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { waitFor } from '../../dev/engine.ts';
-import type { AliyunSmsFake } from '../../dev/fakes/aliyun-sms.ts';
+import { type AliyunSmsFake, deliveredReport } from '../../dev/fakes/aliyun-sms.ts';
 import type { FakeSmtp } from '../../dev/fakes/smtp.ts';
 
 /** The Aliyun push token of `sendingWorkspace`. */
@@ -131,16 +131,7 @@ export async function live(
   );
   const sms = fakes.sms.accepted.find((s) => s.phone === p.phone)!;
   const receipt = await call(url, 'POST', `/v1/inbound/aliyun-sms/report?token=${CALLBACK_TOKEN}`, null, [
-    {
-      phone_number: p.phone,
-      send_time: '2026-11-22 10:00:01',
-      report_time: '2026-11-22 10:00:05',
-      success: true,
-      err_code: 'DELIVERED',
-      err_msg: 'ok',
-      sms_size: '1',
-      biz_id: sms.bizId,
-    },
+    deliveredReport(p.phone, sms.bizId),
   ]);
   assert.equal(receipt.status, 200);
   const mail = fakes.smtp.inbox.find((m) => m.envelope.to.includes(p.email))!;

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
@@ -8,6 +7,7 @@ import { type AliyunSmsFake, startAliyunSmsFake } from '../../dev/fakes/aliyun-s
 import { type FakeSmtp, startSmtpServer } from '../../dev/fakes/smtp.ts';
 import { KEYS, startTestEngine } from '../../dev/engine.ts';
 import {
+  freePort,
   PROCESS_KEYS,
   REDIS_URL,
   removeKeys,
@@ -20,14 +20,6 @@ import { fileTraces, redisTraces } from '../helpers/traces.ts';
 import { call, live, person, type Person, sendingWorkspace, stillSuppressed } from '../helpers/recipient.ts';
 
 const needles = (p: Person) => [p.userId, p.phone, p.email];
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 describe('after erasure nothing names the user', () => {
   let sms: AliyunSmsFake;
