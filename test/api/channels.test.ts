@@ -6,6 +6,7 @@ import { deliveredReport, startAliyunSmsFake, type AliyunSmsFake } from '../../d
 import { type PushKeys, signedPush } from '../../dev/fakes/wechat.ts';
 import { KEYS, startTestEngine, type TestEngine, waitFor } from '../../dev/engine.ts';
 import { workspaceFolder } from '../../dev/workspace-folder.ts';
+import { CART_SMS } from '../helpers/recipient.ts';
 
 const WECHAT = {
   appId: 'wx_official',
@@ -43,13 +44,7 @@ function workspace(fake: AliyunSmsFake): string {
       },
       policy: { promotionalSmsHours: null },
     },
-    'templates/cart_sms.json': {
-      id: 'cart_sms',
-      version: 1,
-      name: 'Cart SMS',
-      channel: 'sms',
-      content: { signName: '潮汐优选', templateCode: 'SMS_1', params: { name: '{{ profile.traits.name }}' } },
-    },
+    'templates/cart_sms.json': CART_SMS,
     'journeys/cart.json': {
       id: 'cart',
       version: 1,

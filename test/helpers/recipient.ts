@@ -4,6 +4,15 @@ import { waitFor } from '../../dev/engine.ts';
 import { type AliyunSmsFake, deliveredReport } from '../../dev/fakes/aliyun-sms.ts';
 import type { FakeSmtp } from '../../dev/fakes/smtp.ts';
 
+/** An Aliyun SMS template addressing the user by name. */
+export const CART_SMS = {
+  id: 'cart_sms',
+  version: 1,
+  name: 'Cart SMS',
+  channel: 'sms',
+  content: { signName: '潮汐优选', templateCode: 'SMS_1', params: { name: '{{ profile.traits.name }}' } },
+};
+
 /** The Aliyun push token of `sendingWorkspace`. */
 export const CALLBACK_TOKEN = 'recipient-callback-token';
 
@@ -31,13 +40,7 @@ export function sendingWorkspace(sms: AliyunSmsFake, smtp: FakeSmtp, callbackTok
       },
       policy: { promotionalSmsHours: null, frequencyCaps: [{ channel: 'any', limit: 5, window: 'P1D' }] },
     },
-    'templates/cart_sms.json': {
-      id: 'cart_sms',
-      version: 1,
-      name: 'Cart SMS',
-      channel: 'sms',
-      content: { signName: '潮汐优选', templateCode: 'SMS_1', params: { name: '{{ profile.traits.name }}' } },
-    },
+    'templates/cart_sms.json': CART_SMS,
     'templates/cart_email.json': {
       id: 'cart_email',
       version: 1,
