@@ -240,7 +240,13 @@ export function createApp(deps: AppDeps): Express {
           await deps.scheduler.cancel(PROFILE_CHECKS_QUEUE, checkJobId({ key, at: profile.checkAt }));
         }
       },
-      after: deps.erased,
+      after: async (key, profile) => {
+        // This process's debugger log; other API processes' logs roll over.
+        ingestLog.forget(
+          new Set([...(profile.userId === null ? [] : [profile.userId]), ...profile.anonymousIds]),
+        );
+        await deps.erased?.(key, profile);
+      },
     }),
   );
   app.use(

@@ -21,6 +21,14 @@ import { call, live, person, type Person, sendingWorkspace, stillSuppressed } fr
 
 const needles = (p: Person) => [p.userId, p.phone, p.email];
 
+/** What the ingestion debugger of the API at `url` shows that names the user. */
+async function debuggerTraces(url: string, readKey: string, p: Person): Promise<string[]> {
+  const { status, body } = await call(url, 'GET', '/v1/ingest/messages?limit=100', readKey);
+  assert.equal(status, 200);
+  const text = JSON.stringify(body);
+  return needles(p).filter((n) => text.includes(n));
+}
+
 describe('after erasure nothing names the user', () => {
   let sms: AliyunSmsFake;
   let smtp: FakeSmtp;
@@ -58,10 +66,15 @@ describe('after erasure nothing names the user', () => {
         const p = person();
         await live(p, url, PROCESS_KEYS, { sms, smtp }, (link) => link);
         assert.ok((await redisTraces(redis, needles(p))).length > 0, 'the scan finds the user before');
+        assert.ok(
+          (await debuggerTraces(url, PROCESS_KEYS.read, p)).length > 0,
+          'the debugger shows the user',
+        );
 
         assert.equal((await call(url, 'DELETE', `/v1/users/${p.userId}`, PROCESS_KEYS.admin)).status, 200);
         assert.equal((await call(url, 'GET', `/v1/users/${p.userId}`, PROCESS_KEYS.read)).status, 404);
         assert.deepEqual(await redisTraces(redis, needles(p)), []);
+        assert.deepEqual(await debuggerTraces(url, PROCESS_KEYS.read, p), []);
         await stillSuppressed(url, PROCESS_KEYS.read, p);
       } finally {
         await Promise.all(processes.map((x) => x.stop()));
@@ -90,6 +103,7 @@ describe('after erasure nothing names the user', () => {
 
         assert.equal((await t.request('DELETE', `/v1/users/${p.userId}`, { key: KEYS.admin })).status, 200);
         assert.deepEqual(fileTraces(t.config.dataDir, needles(p)), []);
+        assert.deepEqual(await debuggerTraces(t.url, KEYS.read, p), []);
         await stillSuppressed(t.url, KEYS.read, p);
         await t.engine.stop();
         stopped = true;
