@@ -189,10 +189,9 @@ describe('production processes refuse an unsafe configuration', () => {
         started.push(api, worker);
         const url = await api.url;
         // The start-up log says which provider callbacks are open.
-        assert.match(
-          api.output(),
-          /inbound callbacks: Aliyun SMS on; WeChat off \(no app with a callbackToken\)/,
-        );
+        // (On standard output, which may arrive after the listening line on standard error.)
+        const callbacks = /inbound callbacks: Aliyun SMS on; WeChat off \(no app with a callbackToken\)/;
+        await waitFor(async () => callbacks.test(api.output()), 10_000, 'the callbacks line');
         // A link in a message names the public URL, which a proxy forwards to the API.
         const local = (link: string) => {
           assert.ok(link.startsWith(`${env.TIDELINE_PUBLIC_URL}/`), link);
