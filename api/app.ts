@@ -1,6 +1,7 @@
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import { INGEST_QUEUE } from '../engine/ingest/ingest-queue.ts';
 import { RECOMPUTE_QUEUE } from '../engine/jobs/recompute.ts';
+import { checkJobId, PROFILE_CHECKS_QUEUE } from '../engine/jobs/checks.ts';
 import type { Logger } from '../ports/logger.ts';
 import type { JobStatus, Scheduler } from '../ports/scheduler.ts';
 import type { Store } from '../ports/store.ts';
@@ -9,7 +10,7 @@ import { InputError } from '../model/input-error.ts';
 import { type Ingestor, type IngestOptions, ingestRoutes } from './ingest/routes.ts';
 import { IngestLog } from './ingest/debug-log.ts';
 import { ingestDebuggerRoutes } from './ingest/debugger.ts';
-import { userRoutes } from './users.ts';
+import { type Erasure, userRoutes } from './users.ts';
 import { journeyRoutes } from './journeys.ts';
 import { reportRoutes } from './reports.ts';
 import { consoleRoutes } from './console.ts';
@@ -72,6 +73,8 @@ export interface AppDeps {
   availability?: Availability;
   /** The process's Prometheus metrics, served at `/metrics` to the read key. */
   metrics?: ProcessMetrics;
+  /** Once a user is erased from the store: what the process keeps of them on disk. */
+  erased?: Erasure['after'];
 }
 
 export function recomputeView(status: JobStatus) {
@@ -231,13 +234,22 @@ export function createApp(deps: AppDeps): Express {
   app.use(ingestDebuggerRoutes(deps.keys, ingestLog));
   const channelState = deps.channels?.state;
   app.use(
-    userRoutes(
-      deps.keys,
-      deps.store,
-      deps.workspace,
-      now,
-      channelState && ((key) => channelState.forgetProfile(key)),
-    ),
+    userRoutes(deps.keys, deps.store, deps.workspace, now, {
+      before: async (key, profile) => {
+        await channelState?.forgetProfile(key);
+        // The user's re-check timer carries their key.
+        if (typeof profile.checkAt === 'number') {
+          await deps.scheduler.cancel(PROFILE_CHECKS_QUEUE, checkJobId({ key, at: profile.checkAt }));
+        }
+      },
+      after: async (key, profile) => {
+        // This process's debugger log; other API processes' logs roll over.
+        ingestLog.forget(
+          new Set([...(profile.userId === null ? [] : [profile.userId]), ...profile.anonymousIds]),
+        );
+        await deps.erased?.(key, profile);
+      },
+    }),
   );
   app.use(
     journeyRoutes(

@@ -6,6 +6,15 @@ import { InputError } from '../model/input-error.ts';
 import { eventView, profileView } from './profile-view.ts';
 import { replay } from '../lifecycle/timeline.ts';
 import type { Workspace } from '../workspace/workspace.ts';
+import type { Profile } from '../model/profile.ts';
+
+/** What erasing a user reaches beyond the store's own records. */
+export interface Erasure {
+  /** Before the store forgets the profile: if it fails, the profile is still there to erase again. */
+  before?(profileKey: string, profile: Profile): Promise<unknown>;
+  /** Once the store forgot it: copies the process keeps on disk (the embedded journal and snapshots). */
+  after?(profileKey: string, profile: Profile): Promise<unknown>;
+}
 
 /** The store key for an id given in a URL: a user id, or an anonymous id (followed to its user if linked). */
 export async function resolveKey(store: Store, id: string): Promise<string | null> {
@@ -27,8 +36,7 @@ export function userRoutes(
   store: Store,
   workspace?: () => Workspace,
   now: () => number = Date.now,
-  /** Erasure beyond the store: what the channels keep of the user (message records, indexes). */
-  forget?: (profileKey: string) => Promise<unknown>,
+  erasure: Erasure = {},
 ): Router {
   const router = express.Router();
 
@@ -86,11 +94,12 @@ export function userRoutes(
   router.delete('/v1/users/:id', requireScope(keys, 'manage'), async (req, res) => {
     const id = String(req.params.id);
     const key = await resolveKey(store, id);
-    // The channels' traces first: if that fails, the profile is still there to erase again.
-    if (key && forget) await forget(key);
-    if (!key || !(await store.eraseProfile(key))) {
-      throw new InputError(404, 'not_found', `no user or anonymous visitor '${id}'`);
-    }
+    const profile = key === null ? undefined : (await store.getProfiles([key])).get(key);
+    const missing = () => new InputError(404, 'not_found', `no user or anonymous visitor '${id}'`);
+    if (key === null || !profile) throw missing();
+    await erasure.before?.(key, profile);
+    if (!(await store.eraseProfile(key))) throw missing();
+    await erasure.after?.(key, profile);
     res.json({ deleted: true });
   });
   return router;

@@ -119,6 +119,9 @@ export async function startEngine(config: Config, roles: Roles, logger: Logger):
         describe: described,
         availability,
         metrics,
+        // Embedded: a snapshot without the user at once, which also drops the journal holding their
+        // messages (the channel state writes its file itself).
+        ...(store instanceof MemoryStore ? { erased: () => store.snapshot() } : {}),
       },
       closers,
       logger,

@@ -1,10 +1,20 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 
 const BIN = fileURLToPath(new URL('../bin/tideline.mjs', import.meta.url));
 export const REDIS_URL = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
+
+/** A loopback port nothing listens on right now (for a process the test starts, or to be refused). */
+export async function freePort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as { port: number };
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  return port;
+}
 
 export function uniquePrefix(name: string): string {
   return `tltest-${name}-${randomBytes(4).toString('hex')}`;

@@ -132,8 +132,9 @@ export interface ChannelState {
 
   /**
    * Erasure: forgets the profile's message records, the provider index entries that find them (which
-   * hold addresses) and its frequency-cap windows. Suppressions stay: an opt-out is kept so that the
-   * address is not messaged again. Answers how many message records were removed.
+   * hold addresses) and its frequency-cap windows. Suppressions stay, under a digest of the address: an
+   * opt-out is kept so that the address is not messaged again. Answers how many message records were
+   * removed.
    */
   forgetProfile(profileKey: string): Promise<number>;
 

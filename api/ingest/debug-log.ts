@@ -140,6 +140,24 @@ export class IngestLog {
   }
 
   /**
+   * Erasure: entries of these user or anonymous ids keep only when, where, and the message's type,
+   * event name and id; answers how many were changed.
+   */
+  forget(ids: ReadonlySet<string>): number {
+    let forgotten = 0;
+    for (const recorded of this.ring) {
+      if (!recorded) continue;
+      const { userId, anonymousId, ...kept } = summarise(recorded);
+      if (!(userId !== undefined && ids.has(userId)) && !(anonymousId !== undefined && ids.has(anonymousId)))
+        continue;
+      recorded.summary = kept;
+      recorded.raw = undefined;
+      forgotten++;
+    }
+    return forgotten;
+  }
+
+  /**
    * Calls `listener` with each entry recorded from now on, and `closed` when the process stops;
    * answers the unsubscribe function.
    */

@@ -34,6 +34,8 @@ export interface ApiRole {
   describe: Record<string, string>;
   availability: Availability;
   metrics: ProcessMetrics;
+  /** Once a user is erased from the store: what the process keeps of them on disk. */
+  erased?: () => Promise<void>;
 }
 
 /** Rate limits are counted in Redis when processes share one (queue or store), else in this process. */
@@ -102,6 +104,7 @@ export async function startApi(
     },
     availability: role.availability,
     metrics: role.metrics,
+    ...(role.erased ? { erased: role.erased } : {}),
     logger,
     describe: role.describe,
   });

@@ -84,7 +84,9 @@ export async function openChannelState(config: Config, closers: Closers): Promis
     const redis = new Redis(config.redisUrl, { lazyConnect: true, enableAutoPipelining: true });
     await redis.connect();
     closers.push(() => redis.quit());
-    return new RedisChannelState(redis, config.prefix);
+    const state = new RedisChannelState(redis, config.prefix);
+    await state.renamePlainEntries();
+    return state;
   }
   const state = await MemoryChannelState.open(
     join(config.dataDir, 'channel-state.json'),
@@ -133,15 +135,19 @@ export function redactUrl(url: string): string {
 
 /**
  * The in-process queue forgets on a crash: with the embedded store, accepted jobs are written ahead to
- * a journal in the data folder, and the journal's sealed segments are dropped once a snapshot taken
- * while the queue was empty is on disk.
+ * a journal in the data folder. When a snapshot is captured (every TIDELINE_SNAPSHOT_INTERVAL, whether
+ * or not anything changed), the journal is sealed, the jobs not yet applied are written again after
+ * the seal, and the sealed segments are dropped once the snapshot is on disk: the journal holds at
+ * most one interval's jobs plus the queue.
  */
 export function openJournal(config: Config, scheduler: Scheduler) {
   if (config.store !== 'memory' || !(scheduler instanceof InProcessScheduler)) return {};
   const journal = new FileJournal<IngestJob>(join(config.dataDir, 'journal'));
   const onCapture: MemoryStoreOptions['onCapture'] = () => {
-    if (scheduler.pendingNow(INGEST_QUEUE) > 0) return undefined;
     const sealed = journal.seal();
+    // Appended and queued in one synchronous step (IngestBuffer), so this is exactly what the
+    // snapshot lacks; a job running now is taken again at a replay, where it changes nothing twice.
+    for (const job of scheduler.pendingData(INGEST_QUEUE)) journal.append(job as IngestJob);
     return () => journal.drop(sealed);
   };
   return { journal, onCapture };

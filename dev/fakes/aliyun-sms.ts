@@ -119,6 +119,21 @@ interface Answer {
 const ZONE = 'Asia/Shanghai';
 const VERSION = '2017-05-25';
 
+/** What Aliyun pushes (SmsReport) when the message with `bizId` reached `phone`. */
+export function deliveredReport(phone: string, bizId: string, outId?: string) {
+  return {
+    phone_number: phone,
+    send_time: '2026-11-22 10:00:01',
+    report_time: '2026-11-22 10:00:05',
+    success: true,
+    err_code: 'DELIVERED',
+    err_msg: '用户接收成功',
+    sms_size: '1',
+    biz_id: bizId,
+    ...(outId === undefined ? {} : { out_id: outId }),
+  };
+}
+
 export async function startAliyunSmsFake(options: AliyunSmsFakeOptions = {}): Promise<AliyunSmsFake> {
   const accessKeyId = options.accessKeyId ?? 'testAK';
   const accessKeySecret = options.accessKeySecret ?? 'testSecret';

@@ -14,8 +14,12 @@ import type { RegisterJob } from './context.ts';
 export const PROFILE_CHECKS_QUEUE = 'profile-checks';
 export const PROFILE_CHECK_JOB = 'check';
 
-/** Short (a parked job's id is repeated in several of its Redis entries): `c.<at base 36>.<key>`. */
-export const checkJobId = (check: ProfileCheck): string => `c.${check.at.toString(36)}.${check.key}`;
+/**
+ * `c.<at base 36>.<digest of the key>`: short (a parked job's id is repeated in several of its Redis
+ * entries, and in the queue's event stream, which outlives the job), and naming no user.
+ */
+export const checkJobId = (check: ProfileCheck): string =>
+  `c.${check.at.toString(36)}.${createHash('sha256').update(check.key).digest('base64url').slice(0, 16)}`;
 
 /** A job carrying many users' timers that fell due together (see `checkJobs`). */
 export const PROFILE_CHECK_BATCH_JOB = 'checks';

@@ -2,10 +2,11 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { LinkSigner } from '../../channels/links.ts';
-import { startAliyunSmsFake, type AliyunSmsFake } from '../../dev/fakes/aliyun-sms.ts';
+import { deliveredReport, startAliyunSmsFake, type AliyunSmsFake } from '../../dev/fakes/aliyun-sms.ts';
 import { type PushKeys, signedPush } from '../../dev/fakes/wechat.ts';
 import { KEYS, startTestEngine, type TestEngine, waitFor } from '../../dev/engine.ts';
 import { workspaceFolder } from '../../dev/workspace-folder.ts';
+import { CART_SMS } from '../helpers/recipient.ts';
 
 const WECHAT = {
   appId: 'wx_official',
@@ -43,13 +44,7 @@ function workspace(fake: AliyunSmsFake): string {
       },
       policy: { promotionalSmsHours: null },
     },
-    'templates/cart_sms.json': {
-      id: 'cart_sms',
-      version: 1,
-      name: 'Cart SMS',
-      channel: 'sms',
-      content: { signName: '潮汐优选', templateCode: 'SMS_1', params: { name: '{{ profile.traits.name }}' } },
-    },
+    'templates/cart_sms.json': CART_SMS,
     'journeys/cart.json': {
       id: 'cart',
       version: 1,
@@ -107,19 +102,7 @@ describe('channel routes', () => {
     await waitFor(async () => sendsTo('13800138000').length === 1, 10_000, 'the SMS');
     const [sms] = sendsTo('13800138000');
     const messageId = sms.outId!;
-    const report = [
-      {
-        phone_number: '13800138000',
-        send_time: '2026-11-22 10:00:01',
-        report_time: '2026-11-22 10:00:05',
-        success: true,
-        err_code: 'DELIVERED',
-        err_msg: '用户接收成功',
-        sms_size: '1',
-        biz_id: sms.bizId,
-        out_id: messageId,
-      },
-    ];
+    const report = [deliveredReport('13800138000', sms.bizId, messageId)];
     for (let i = 0; i < 2; i++) {
       const answer = await t.request('POST', ALIYUN_REPORT, { key: null, body: report });
       assert.deepEqual(answer, { status: 200, body: { code: 0, msg: '接收成功' } });
@@ -226,18 +209,7 @@ describe('channel routes', () => {
     assert.equal((await t.request('DELETE', '/v1/users/eve', { key: KEYS.admin })).status, 200);
     assert.equal((await t.request('GET', path, { key: KEYS.read })).status, 404);
     // A late receipt (matched by the provider's id and the number) finds nothing to update.
-    const receipt = [
-      {
-        phone_number: '13800138077',
-        send_time: '2026-11-22 10:00:01',
-        report_time: '2026-11-22 10:00:05',
-        success: true,
-        err_code: 'DELIVERED',
-        err_msg: 'ok',
-        sms_size: '1',
-        biz_id: sms.bizId,
-      },
-    ];
+    const receipt = [deliveredReport('13800138077', sms.bizId)];
     assert.equal((await t.request('POST', ALIYUN_REPORT, { key: null, body: receipt })).status, 200);
     assert.equal((await t.request('GET', path, { key: KEYS.read })).status, 404);
   });

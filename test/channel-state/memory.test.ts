@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { it } from 'node:test';
@@ -61,6 +61,32 @@ it('keeps suppressions, records, credits, cap windows and alerts across a restar
     );
     assert.equal((await second.alerts()).length, 1);
     await second.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+it('reads a snapshot of an earlier version, whose suppressions and credits name the address, and writes digests', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tideline-channel-state-'));
+  try {
+    const file = join(dir, 'channels.json');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        records: [],
+        index: [],
+        suppressions: [['sms:13800138003', { reason: 'stop', at: 3 }]],
+        windows: [],
+        credits: [['wxapp:oOld:TPL1', 2]],
+        alerts: [],
+      }),
+    );
+    const state = await MemoryChannelState.open(file);
+    assert.deepEqual(await state.suppressed('sms', '13800138003'), { reason: 'stop', at: 3 });
+    assert.equal(await state.credits('wxapp:oOld:TPL1'), 2);
+    await state.close();
+    const written = readFileSync(file, 'utf8');
+    assert.ok(!written.includes('13800138003') && !written.includes('oOld'), written);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

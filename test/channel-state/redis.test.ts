@@ -60,3 +60,42 @@ it('keeps no address in the names of its keys; entries of the earlier plain form
     await removeKeys(prefix);
   }
 });
+
+it('keeps suppressions and credits under digests, and renames the plain ones of earlier versions once', async () => {
+  const prefix = `${runPrefix}:${++states}`;
+  const state = new RedisChannelState(redis, prefix);
+  const everything = async () => {
+    const found: string[] = [];
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+      cursor = next;
+      for (const key of keys) {
+        found.push(key);
+        if ((await redis.type(key)) === 'hash') found.push(...Object.keys(await redis.hgetall(key)));
+      }
+    } while (cursor !== '0');
+    return found.join('\n');
+  };
+  try {
+    await state.suppress('email', 'new@example.com', { reason: 'opt_out', at: 1 });
+    await state.grantCredit('wxapp:oNew:TPL1', 'accept');
+    // What an earlier version wrote: the address as a field, the openid in a key name.
+    await redis.hset(`${prefix}:ch:suppressed:sms`, '13800138002', JSON.stringify({ reason: 'stop', at: 2 }));
+    await redis.set(`${prefix}:ch:credit:wxapp:oOld:TPL1`, '2');
+    await state.renamePlainEntries();
+    const kept = await everything();
+    for (const name of ['new@example.com', 'oNew', '13800138002', 'oOld'])
+      assert.ok(!kept.includes(name), name);
+    assert.deepEqual(await state.suppressed('sms', '13800138002'), { reason: 'stop', at: 2 });
+    assert.deepEqual(await state.suppressed('email', 'new@example.com'), { reason: 'opt_out', at: 1 });
+    assert.equal(await state.credits('wxapp:oOld:TPL1'), 2);
+    assert.equal(await state.takeCredit('wxapp:oNew:TPL1'), true);
+    // Once per deployment.
+    await redis.set(`${prefix}:ch:credit:wxapp:oLater:TPL1`, '1');
+    await state.renamePlainEntries();
+    assert.equal(await redis.get(`${prefix}:ch:credit:wxapp:oLater:TPL1`), '1');
+  } finally {
+    await removeKeys(prefix);
+  }
+});

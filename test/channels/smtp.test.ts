@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { createHash, generateKeyPairSync, type KeyObject, verify } from 'node:crypto';
-import { createServer } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import type { NodemailerError, SMTPPoolSentMessageInfo } from 'nodemailer';
 import type { Delivery, EmailMessage } from '../../channels/provider.ts';
@@ -8,6 +7,7 @@ import { classifyError, classifySent, redact } from '../../channels/smtp/classif
 import { emailMessageId } from '../../channels/smtp/message.ts';
 import { SmtpProvider, type SmtpProviderOptions } from '../../channels/smtp/provider.ts';
 import { type FakeSmtp, type ReceivedMail, startSmtpServer } from '../../dev/fakes/smtp.ts';
+import { freePort } from '../../dev/processes.ts';
 
 const FROM = 'Tideline News <news@tideline.test>';
 const UNSUBSCRIBE_URL = 'https://tideline.test/u/one-click?t=abc123';
@@ -399,14 +399,6 @@ describe('classification of answers the fake does not give', () => {
     );
   });
 });
-
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as { port: number };
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-  return port;
-}
 
 function dkimTags(value: string): Record<string, string> {
   const tags: Record<string, string> = {};

@@ -3,6 +3,7 @@ import { it } from 'node:test';
 import { MemoryStore } from '../../engine/adapters/stores/memory.ts';
 import type { ChannelGateway } from '../../ports/channel-gateway.ts';
 import {
+  checkJobId,
   checkJobs,
   PROFILE_CHECK_BATCH_JOB,
   PROFILE_CHECK_JOB,
@@ -41,8 +42,13 @@ it('keeps one job per timer when only one is due, or in process', () => {
   const due = [{ key: 'u:a', at: NOW - 10 }];
   assert.deepEqual(
     checkJobs(due, NOW, redis).map((j) => [j.name, j.options?.id, j.options?.delay]),
-    [[PROFILE_CHECK_JOB, `c.${(NOW - 10).toString(36)}.u:a`, DUE_TIMER_DELAY_MS]],
+    [[PROFILE_CHECK_JOB, checkJobId(due[0]), DUE_TIMER_DELAY_MS]],
   );
+  // The id names the time and a digest of the key, not the user.
+  assert.match(checkJobId(due[0]), new RegExp(`^c\\.${(NOW - 10).toString(36)}\\.[\\w-]{16}$`));
+  assert.equal(checkJobId(due[0]), checkJobId({ key: 'u:a', at: NOW - 10 }));
+  assert.notEqual(checkJobId(due[0]), checkJobId({ key: 'u:b', at: NOW - 10 }));
+  assert.ok(!checkJobId(due[0]).includes('u:a'));
   const inProcess = checkJobs([...due, { key: 'u:b', at: NOW }, { key: 'u:c', at: NOW + 5 }], NOW, {
     coalesce: false,
     minDelayMs: 0,

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -8,6 +8,10 @@ import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { LinkSigner } from '../../channels/links.ts';
 import { waitFor } from '../../dev/engine.ts';
+import { startAliyunSmsFake } from '../../dev/fakes/aliyun-sms.ts';
+import { startSmtpServer } from '../../dev/fakes/smtp.ts';
+import { workspaceFolder } from '../../dev/workspace-folder.ts';
+import { call, live, person, sendingWorkspace } from '../helpers/recipient.ts';
 import {
   REDIS_URL,
   removeKeys,
@@ -36,6 +40,34 @@ after(async () => {
   await Promise.all(started.map((p) => p.stop()));
   for (const prefix of prefixes) await removeKeys(prefix);
 });
+
+/**
+ * The production example of docs/operations.md: everything before its processes line, run as
+ * written in a shell, and the environment it leaves.
+ */
+function exampleEnv(): Record<string, string> {
+  const readme = readFileSync(new URL('../../docs/operations.md', import.meta.url), 'utf8');
+  const block = /```sh\n(# production, Redis only[\s\S]*?)```/.exec(readme)?.[1];
+  assert.ok(block, 'the production example');
+  const lines = block.trimEnd().split('\n');
+  assert.equal(lines.at(-1), 'npx tideline api & npx tideline worker & npx tideline worker &');
+  const dir = mkdtempSync(join(tmpdir(), 'tideline-prod-'));
+  try {
+    const printed = execFileSync('bash', ['-c', `${lines.slice(0, -1).join('\n')}\nenv -0`], {
+      cwd: dir,
+      encoding: 'utf8',
+      env: { PATH: process.env.PATH ?? '' },
+    });
+    return Object.fromEntries(
+      printed
+        .split('\0')
+        .filter((l) => l.startsWith('TIDELINE_'))
+        .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
 
 describe('production processes refuse an unsafe configuration', () => {
   it('refuses to start api and worker without keys of their own, naming what to set', async () => {
@@ -82,29 +114,7 @@ describe('production processes refuse an unsafe configuration', () => {
   });
 
   it('the documented production example starts, its processes share the link secret, a different one is refused', async () => {
-    const readme = readFileSync(new URL('../../docs/operations.md', import.meta.url), 'utf8');
-    const block = /```sh\n(# production, Redis only[\s\S]*?)```/.exec(readme)?.[1];
-    assert.ok(block, 'the production example');
-    const lines = block.trimEnd().split('\n');
-    assert.equal(lines.at(-1), 'npx tideline api & npx tideline worker & npx tideline worker &');
-    // Everything before the processes line, run as written; then the environment it leaves.
-    const dir = mkdtempSync(join(tmpdir(), 'tideline-prod-'));
-    let env: Record<string, string>;
-    try {
-      const printed = execFileSync('bash', ['-c', `${lines.slice(0, -1).join('\n')}\nenv -0`], {
-        cwd: dir,
-        encoding: 'utf8',
-        env: { PATH: process.env.PATH ?? '' },
-      });
-      env = Object.fromEntries(
-        printed
-          .split('\0')
-          .filter((l) => l.startsWith('TIDELINE_'))
-          .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
-      );
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    const env = exampleEnv();
     assert.deepEqual(Object.keys(env).sort(), [
       'TIDELINE_ADMIN_KEY',
       'TIDELINE_LINK_SECRET',
@@ -157,5 +167,72 @@ describe('production processes refuse an unsafe configuration', () => {
     } finally {
       redis.disconnect();
     }
+  });
+
+  it(
+    "the production example's worker sends messages whose click and unsubscribe links work at its API",
+    {
+      timeout: 120_000,
+    },
+    async () => {
+      const env = exampleEnv();
+      const sms = await startAliyunSmsFake();
+      const smtp = await startSmtpServer({ auth: false });
+      const dir = workspaceFolder(sendingWorkspace(sms, smtp));
+      try {
+        const prefix = uniquePrefix('prod-links');
+        prefixes.push(prefix);
+        // The example's environment, with a workspace whose journey sends through the fakes.
+        const deployment = { ...env, TIDELINE_PREFIX: prefix, TIDELINE_WORKSPACE: dir };
+        const api = spawnTideline('api', deployment);
+        const worker = spawnTideline('worker', deployment);
+        started.push(api, worker);
+        const url = await api.url;
+        // The start-up log says which provider callbacks are open.
+        // (On standard output, which may arrive after the listening line on standard error.)
+        const callbacks = /inbound callbacks: Aliyun SMS on; WeChat off \(no app with a callbackToken\)/;
+        await waitFor(async () => callbacks.test(api.output()), 10_000, 'the callbacks line');
+        // A link in a message names the public URL, which a proxy forwards to the API.
+        const local = (link: string) => {
+          assert.ok(link.startsWith(`${env.TIDELINE_PUBLIC_URL}/`), link);
+          return `${url}${link.slice(env.TIDELINE_PUBLIC_URL.length)}`;
+        };
+        const keys = { write: env.TIDELINE_WRITE_KEY, read: env.TIDELINE_READ_KEY };
+        // Sent by the worker process, opened at the API process: the click is recorded (an event on the
+        // profile), the unsubscribe turns consent off and suppresses the address.
+        const p = person();
+        const { unsubscribe } = await live(p, url, keys, { sms, smtp }, local);
+        const page = await fetch(local(unsubscribe));
+        assert.equal(page.status, 200);
+        const { body } = await call(url, 'GET', `/v1/users/${p.userId}`, keys.read);
+        const clicks = (body?.events as { event: string }[]).filter((e) => e.event === 'message_clicked');
+        assert.equal(clicks.length, 1);
+      } finally {
+        await Promise.all([sms.close(), smtp.close()]);
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  );
+
+  it('production commands run the compiled build, without tsx', async (t) => {
+    if (
+      !existsSync(new URL('../../dist/cli/main.js', import.meta.url)) ||
+      process.env.TIDELINE_FROM_SOURCE === '1'
+    )
+      return t.skip('no compiled build in dist/ (npm run build), or the sources asked for');
+    // A resolve hook that refuses tsx: the process starts only if it never needs it.
+    const hook = `export async function resolve(specifier, context, next) {
+      if (/(^|\\/)tsx(\\/|$)/.test(specifier)) throw new Error('tsx was asked for: ' + specifier);
+      return next(specifier, context);
+    }`;
+    const register = `import { register } from 'node:module'; register(${JSON.stringify(`data:text/javascript,${encodeURIComponent(hook)}`)});`;
+    const prefix = uniquePrefix('prod-dist');
+    prefixes.push(prefix);
+    const api = spawnTideline('api', { ...base(), TIDELINE_PREFIX: prefix }, [
+      '--import',
+      `data:text/javascript,${encodeURIComponent(register)}`,
+    ]);
+    started.push(api);
+    await api.url;
   });
 });

@@ -1,22 +1,12 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { KEYS, startTestEngine, type TestEngine, waitFor } from '../../dev/engine.ts';
-import { spawnTideline } from '../../dev/processes.ts';
-
-/** A free loopback port for a Redis of the test's own (the shared one is never stopped). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
+import { freePort, spawnTideline } from '../../dev/processes.ts';
 
 /** redis-server on `port`, with AOF in `dir`; resolves once it answers PING. */
 async function startRedis(port: number, dir: string, extra: string[] = []): Promise<ChildProcess> {

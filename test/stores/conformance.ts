@@ -13,7 +13,12 @@ export const CONFORMANCE_OPTIONS: StoreOptions = {
 
 const T0 = Date.now() - 2 * HOUR;
 
-type MakeStore = (options: StoreOptions) => Promise<{ store: Store; cleanup(): Promise<void> }>;
+type MakeStore = (options: StoreOptions) => Promise<{
+  store: Store;
+  cleanup(): Promise<void>;
+  /** Where each needle appears in anything the store's backend holds (every key or document). */
+  traces?: (needles: readonly string[]) => Promise<string[]>;
+}>;
 
 /**
  * The semantics every Store adapter must have. `make` returns a new, empty store (not yet initialised)
@@ -21,13 +26,13 @@ type MakeStore = (options: StoreOptions) => Promise<{ store: Store; cleanup(): P
  */
 export function storeConformance(name: string, make: MakeStore): void {
   async function withStore(
-    fn: (store: Store) => Promise<void>,
+    fn: (store: Store, traces?: (needles: readonly string[]) => Promise<string[]>) => Promise<void>,
     options = CONFORMANCE_OPTIONS,
   ): Promise<void> {
-    const { store, cleanup } = await make(options);
+    const { store, cleanup, traces } = await make(options);
     await store.init();
     try {
-      await fn(store);
+      await fn(store, traces);
     } finally {
       await store.close();
       await cleanup();
@@ -238,6 +243,29 @@ export function storeConformance(name: string, make: MakeStore): void {
         // Erased means gone: the key can be created again from scratch.
         assert.deepEqual(await store.commit([createCommit(makeProfile('u:ada'))]), { conflicts: [] });
         assert.equal(await store.countProfiles(), 2);
+      }));
+
+    it('keeps nothing that names an erased user: key names, values, documents', (t) =>
+      withStore(async (store, traces) => {
+        if (!traces) return t.skip('the adapter holds nothing outside this process');
+        const tag = Math.random().toString(36).slice(2, 10);
+        const [userId, email, phone] = [
+          `gone-${tag}`,
+          `gone.${tag}@example.com`,
+          `+86139${tag.length}${Date.now() % 1e7}`,
+        ];
+        const key = `u:${userId}`;
+        const profile = makeProfile(key, {
+          anonymousIds: [`anon-${tag}`],
+          traits: { email, phone },
+          checkAt: T0 + HOUR,
+        });
+        const said = { ...event(`m-${tag}`, 1), userId, properties: { email, phone } };
+        await store.commit([{ ...createCommit(profile, [said]), messageIds: [`m-${tag}`] }]);
+        await store.linkAlias(`anon-${tag}`, userId);
+        assert.ok((await traces([userId, email, phone])).length > 0, 'the scan finds the user before');
+        assert.equal(await store.eraseProfile(key), true);
+        assert.deepEqual(await traces([userId, email, phone]), []);
       }));
 
     it('counts profiles', () =>

@@ -19,6 +19,19 @@ if (url) {
       cleanup: async () => {
         await client.db(dbName).dropDatabase();
       },
+      // Every document of every collection.
+      traces: async (needles) => {
+        const db = client.db(dbName);
+        const found: string[] = [];
+        for (const { name } of await db.listCollections().toArray()) {
+          for await (const doc of db.collection(name).find()) {
+            const text = JSON.stringify(doc);
+            for (const n of needles)
+              if (text.includes(n)) found.push(`${name} ${String(doc._id)} holds ${n}`);
+          }
+        }
+        return found;
+      },
     };
   });
 } else {

@@ -7,6 +7,7 @@ import { RedisStore } from '../../engine/adapters/stores/redis.ts';
 import type { ProfilePage } from '../../ports/store.ts';
 import { makeProfile } from '../../dev/profiles.ts';
 import { CONFORMANCE_OPTIONS, storeConformance } from './conformance.ts';
+import { redisTraces } from '../helpers/traces.ts';
 
 const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
 const runPrefix = `tltest:${randomBytes(6).toString('hex')}:`;
@@ -22,7 +23,11 @@ after(async () => {
 
 storeConformance('redis', async (options) => {
   const prefix = `${runPrefix}${++stores}:`;
-  return { store: new RedisStore({ ...options, redis, prefix }), cleanup: () => removeKeys(prefix) };
+  return {
+    store: new RedisStore({ ...options, redis, prefix }),
+    cleanup: () => removeKeys(prefix),
+    traces: (needles) => redisTraces(redis, needles),
+  };
 });
 
 describe('redis store scan index', () => {

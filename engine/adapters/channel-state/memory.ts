@@ -9,7 +9,7 @@ import type {
   MessageRecord,
   Suppression,
 } from '../../../ports/channel-state.ts';
-import { blind, nextClaim, rateWait } from './rules.ts';
+import { blind, DIGEST, nextClaim, rateWait } from './rules.ts';
 
 /** What a snapshot holds: everything but inbound marks and rate windows, which are short-lived. */
 interface Snapshot {
@@ -29,6 +29,9 @@ interface Snapshot {
 export class MemoryChannelState implements ChannelState {
   private file: string | null = null;
   private timer: NodeJS.Timeout | undefined;
+  /** The content of the file as last written or read. */
+  private saved = '';
+  private writing: Promise<void> = Promise.resolve();
 
   /** A state loaded from `file` (when it exists) and snapshotted to it. */
   static async open(file: string, snapshotIntervalMs = 30_000): Promise<MemoryChannelState> {
@@ -39,12 +42,9 @@ export class MemoryChannelState implements ChannelState {
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
     }
-    let last = state.serialise();
+    state.saved = state.serialise();
     state.timer = setInterval(() => {
-      const now = state.serialise();
-      if (now === last) return;
-      last = now;
-      state.write(now).catch((e: unknown) => process.emitWarning(`channel state snapshot failed: ${e}`));
+      state.save().catch((e: unknown) => process.emitWarning(`channel state snapshot failed: ${e}`));
     }, snapshotIntervalMs);
     state.timer.unref();
     return state;
@@ -91,20 +91,23 @@ export class MemoryChannelState implements ChannelState {
     for (const id of ids) this.records.delete(id);
     for (const [key, id] of this.index) if (ids.has(id)) this.index.delete(key);
     for (const key of this.windows.keys()) if (key.startsWith(`${profileKey}:`)) this.windows.delete(key);
+    // Erasure reaches the file at once, not at the next snapshot.
+    if (this.file) await this.save();
     return ids.size;
   }
 
+  // Suppressions and credits are keyed by digests of the address or openid, as on Redis.
   async suppress(channel: string, address: string, suppression: Suppression): Promise<void> {
-    this.suppressions.set(`${channel}:${address}`, { ...suppression });
+    this.suppressions.set(`${channel}:${blind(address)}`, { ...suppression });
   }
 
   async suppressed(channel: string, address: string): Promise<Suppression | null> {
-    const found = this.suppressions.get(`${channel}:${address}`);
+    const found = this.suppressions.get(`${channel}:${blind(address)}`);
     return found ? { ...found } : null;
   }
 
   async unsuppress(channel: string, address: string): Promise<void> {
-    this.suppressions.delete(`${channel}:${address}`);
+    this.suppressions.delete(`${channel}:${blind(address)}`);
   }
 
   async reserve(
@@ -131,24 +134,27 @@ export class MemoryChannelState implements ChannelState {
   }
 
   async grantCredit(key: string, status: 'accept' | 'reject'): Promise<number> {
-    const next = status === 'accept' ? (this.creditCounts.get(key) ?? 0) + 1 : 0;
-    this.creditCounts.set(key, next);
+    const digest = blind(key);
+    const next = status === 'accept' ? (this.creditCounts.get(digest) ?? 0) + 1 : 0;
+    this.creditCounts.set(digest, next);
     return next;
   }
 
   async takeCredit(key: string): Promise<boolean> {
-    const n = this.creditCounts.get(key) ?? 0;
+    const digest = blind(key);
+    const n = this.creditCounts.get(digest) ?? 0;
     if (n <= 0) return false;
-    this.creditCounts.set(key, n - 1);
+    this.creditCounts.set(digest, n - 1);
     return true;
   }
 
   async returnCredit(key: string): Promise<void> {
-    this.creditCounts.set(key, (this.creditCounts.get(key) ?? 0) + 1);
+    const digest = blind(key);
+    this.creditCounts.set(digest, (this.creditCounts.get(digest) ?? 0) + 1);
   }
 
   async credits(key: string): Promise<number> {
-    return this.creditCounts.get(key) ?? 0;
+    return this.creditCounts.get(blind(key)) ?? 0;
   }
 
   async firstSeen(key: string, ttlMs: number): Promise<boolean> {
@@ -186,7 +192,19 @@ export class MemoryChannelState implements ChannelState {
 
   async close(): Promise<void> {
     clearInterval(this.timer);
-    if (this.file) await this.write(this.serialise());
+    if (this.file) await this.save(true);
+  }
+
+  /** Writes the snapshot when it changed (or `always`), one write at a time. */
+  private save(always = false): Promise<void> {
+    const written = this.writing.then(async () => {
+      const content = this.serialise();
+      if (!always && content === this.saved) return;
+      await this.write(content);
+      this.saved = content;
+    });
+    this.writing = written.catch(() => {});
+    return written;
   }
 
   private serialise(): string {
@@ -204,9 +222,14 @@ export class MemoryChannelState implements ChannelState {
   private restore(snapshot: Snapshot): void {
     for (const [k, v] of snapshot.records) this.records.set(k, v);
     for (const [k, v] of snapshot.index) this.index.set(k, v);
-    for (const [k, v] of snapshot.suppressions) this.suppressions.set(k, v);
+    // Snapshots written before suppressions and credits were kept under digests name the address.
+    for (const [k, v] of snapshot.suppressions) {
+      const at = k.indexOf(':');
+      const address = k.slice(at + 1);
+      this.suppressions.set(DIGEST.test(address) ? k : `${k.slice(0, at)}:${blind(address)}`, v);
+    }
     for (const [k, v] of snapshot.windows) this.windows.set(k, new Map(v));
-    for (const [k, v] of snapshot.credits) this.creditCounts.set(k, v);
+    for (const [k, v] of snapshot.credits) this.creditCounts.set(DIGEST.test(k) ? k : blind(k), v);
     for (const [k, v] of snapshot.alerts) this.alertsById.set(k, v);
   }
 

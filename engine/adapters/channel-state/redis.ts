@@ -8,7 +8,9 @@ import type {
   MessageRecord,
   Suppression,
 } from '../../../ports/channel-state.ts';
-import { blind } from './rules.ts';
+import { blind, DIGEST } from './rules.ts';
+
+const globEscape = (text: string) => text.replace(/[*?[\]\\]/g, '\\$&');
 
 /** Message records, index entries and inbound marks live this long. */
 const RECORD_TTL_SECONDS = 30 * 24 * 3600;
@@ -156,7 +158,7 @@ export class RedisChannelState implements ChannelState {
     }
     await this.redis.del(profile);
     // Cap windows are named after the profile (`<profileKey>:<channel>:<window>`).
-    const pattern = `${this.key('cap', profileKey).replace(/[*?[\]\\]/g, '\\$&')}:*`;
+    const pattern = `${globEscape(this.key('cap', profileKey))}:*`;
     let cursor = '0';
     do {
       const [next, keys] = await this.redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
@@ -183,17 +185,18 @@ export class RedisChannelState implements ChannelState {
     return raw ? (JSON.parse(raw) as MessageRecord) : null;
   }
 
+  // Fields are digests of the address, so that the list outlives an erasure without naming anyone.
   async suppress(channel: string, address: string, suppression: Suppression): Promise<void> {
-    await this.redis.hset(this.key('suppressed', channel), address, JSON.stringify(suppression));
+    await this.redis.hset(this.key('suppressed', channel), blind(address), JSON.stringify(suppression));
   }
 
   async suppressed(channel: string, address: string): Promise<Suppression | null> {
-    const raw = await this.redis.hget(this.key('suppressed', channel), address);
+    const raw = await this.redis.hget(this.key('suppressed', channel), blind(address));
     return raw ? (JSON.parse(raw) as Suppression) : null;
   }
 
   async unsuppress(channel: string, address: string): Promise<void> {
-    await this.redis.hdel(this.key('suppressed', channel), address);
+    await this.redis.hdel(this.key('suppressed', channel), blind(address));
   }
 
   async reserve(
@@ -217,24 +220,69 @@ export class RedisChannelState implements ChannelState {
     await Promise.all(keys.map((k) => this.redis.zrem(this.key('cap', k), messageId)));
   }
 
+  // Credits are per (app, openid, template): kept under a digest, so that no key names the openid.
+  private credit(key: string): string {
+    return this.key('credit', blind(key));
+  }
+
   async grantCredit(key: string, status: 'accept' | 'reject'): Promise<number> {
     if (status === 'reject') {
-      await this.redis.set(this.key('credit', key), 0);
+      await this.redis.set(this.credit(key), 0);
       return 0;
     }
-    return this.redis.incr(this.key('credit', key));
+    return this.redis.incr(this.credit(key));
   }
 
   async takeCredit(key: string): Promise<boolean> {
-    return (await this.scripts.tidelineTakeCredit(this.key('credit', key))) === 1;
+    return (await this.scripts.tidelineTakeCredit(this.credit(key))) === 1;
   }
 
   async returnCredit(key: string): Promise<void> {
-    await this.redis.incr(this.key('credit', key));
+    await this.redis.incr(this.credit(key));
   }
 
   async credits(key: string): Promise<number> {
-    return Number((await this.redis.get(this.key('credit', key))) ?? 0);
+    return Number((await this.redis.get(this.credit(key))) ?? 0);
+  }
+
+  /**
+   * Suppressions and credits written before they were kept under digests (fields and key names that
+   * are the address or the openid) are renamed, once per deployment: at start, before any send.
+   */
+  async renamePlainEntries(): Promise<void> {
+    const done = this.key('digested');
+    if (await this.redis.exists(done)) return;
+    for (const list of await this.keysLike(this.key('suppressed', ''))) {
+      let cursor = '0';
+      do {
+        const [next, flat] = await this.redis.hscan(list, cursor, 'COUNT', 1000);
+        cursor = next;
+        for (let i = 0; i < flat.length; i += 2) {
+          if (DIGEST.test(flat[i])) continue;
+          await this.redis.hsetnx(list, blind(flat[i]), flat[i + 1]);
+          await this.redis.hdel(list, flat[i]);
+        }
+      } while (cursor !== '0');
+    }
+    const credits = this.key('credit', '');
+    for (const key of await this.keysLike(credits)) {
+      const name = key.slice(credits.length);
+      if (DIGEST.test(name)) continue;
+      const count = await this.redis.getdel(key);
+      if (count !== null) await this.redis.incrby(this.credit(name), Number(count));
+    }
+    await this.redis.set(done, '1');
+  }
+
+  private async keysLike(start: string): Promise<string[]> {
+    const found: string[] = [];
+    let cursor = '0';
+    do {
+      const [next, keys] = await this.redis.scan(cursor, 'MATCH', `${globEscape(start)}*`, 'COUNT', 1000);
+      cursor = next;
+      found.push(...keys);
+    } while (cursor !== '0');
+    return found;
   }
 
   async firstSeen(key: string, ttlMs: number): Promise<boolean> {

@@ -11,6 +11,9 @@ import type { Claim, ClaimRequest, MessageRecord } from '../../../ports/channel-
  */
 export const blind = (key: string): string => createHash('sha256').update(key).digest('base64url');
 
+/** What `blind` makes of a key: 43 characters of base64url. */
+export const DIGEST = /^[\w-]{43}$/;
+
 /** The claim a request gets on the current record, and the record to write (none: unchanged). */
 export function nextClaim(
   current: MessageRecord | undefined,

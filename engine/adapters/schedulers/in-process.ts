@@ -144,6 +144,11 @@ export class InProcessScheduler implements Scheduler {
     return this.lane(queue).entries.size;
   }
 
+  /** The data of the jobs not finished yet (waiting, delayed, running), in the order they were added. */
+  pendingData(queue: string): unknown[] {
+    return [...this.lane(queue).entries.values()].map((entry) => copyJson(entry.payload));
+  }
+
   /** Jobs that failed their last attempt, oldest first (the last 1000 per queue). */
   failed(queue: string): FailedJob[] {
     return [...this.lane(queue).failed];

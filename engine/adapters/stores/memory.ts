@@ -121,8 +121,9 @@ export class MemoryStore implements Store {
     if (!dir) return;
     await this.load(join(dir, 'store.json'));
     this.timer = setInterval(() => {
-      if (!this.changed) return;
-      this.snapshot().catch((error: unknown) => process.emitWarning(`store snapshot failed: ${error}`));
+      (this.changed ? this.snapshot() : this.covered()).catch((error: unknown) =>
+        process.emitWarning(`store snapshot failed: ${error}`),
+      );
     }, this.options.snapshotIntervalMs ?? 30_000);
     this.timer.unref();
   }
@@ -312,6 +313,19 @@ export class MemoryStore implements Store {
       this.changed = true;
     });
     return written;
+  }
+
+  /**
+   * Nothing changed since the last snapshot, so it holds what was applied since (duplicates, messages
+   * that changed nothing): a capture without writing, whose work (dropping the journal it covers) runs
+   * once that snapshot is on disk.
+   */
+  private covered(): Promise<void> {
+    const afterWrite = this.options.onCapture?.();
+    if (!afterWrite) return Promise.resolve();
+    const done = this.writing.then(afterWrite);
+    this.writing = done.catch(() => {});
+    return done;
   }
 
   private sortedKeys(): string[] {
