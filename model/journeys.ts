@@ -71,4 +71,6 @@ export interface OutboxMessage {
   attempts: number;
   /** When the next call is due (the decision's time, or a retry's). */
   dueAt: number;
+  /** Why the gateway holds it until `dueAt` (quiet hours, a paused channel), while it does. */
+  deferred?: string;
 }
