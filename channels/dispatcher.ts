@@ -87,8 +87,7 @@ interface Route {
 
 /** How often the list of paused channels is read again. */
 const ALERT_REFRESH_MS = 5_000;
-/** How long a message waits when another worker holds its claim, or its channel is paused. */
-const BUSY_WAIT_MS = 10_000;
+/** How long a message waits when its channel is paused. */
 const PAUSED_WAIT_MS = 5 * 60_000;
 /** When an UNKNOWN outcome is first reconciled (give the provider's records time to show it). */
 const RECONCILE_AFTER_MS = 30_000;
@@ -128,7 +127,7 @@ export class Dispatcher implements ChannelGateway {
     });
     switch (claim.kind) {
       case 'busy':
-        return { status: 'deferred', reason: 'in_flight', retryAt: now + BUSY_WAIT_MS };
+        return { status: 'busy' };
       case 'done':
         return outcomeOf(claim.record);
       case 'unknown':
@@ -330,8 +329,8 @@ export class Dispatcher implements ChannelGateway {
         now: this.now(),
         leaseMs: this.leaseMs,
       });
-      if (claim.kind !== 'go')
-        return { status: 'deferred', reason: 'in_flight', retryAt: this.now() + BUSY_WAIT_MS };
+      if (claim.kind === 'done') return outcomeOf(claim.record);
+      if (claim.kind !== 'go') return { status: 'busy' };
       return this.deliver(request, route, claim.record);
     }
     if (found.class === 'UNKNOWN') return this.finish(record, 'unknown', { reason: 'unknown_outcome' });

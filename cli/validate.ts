@@ -2,12 +2,13 @@ import { validateChannels } from '../channels/config.ts';
 import { templateNote } from '../templates/limits.ts';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import type { JourneyContext } from '../journeys/validate.ts';
+import { type JourneyContext, journeyNote } from '../journeys/validate.ts';
 import { DOCUMENT_KINDS, documentKindOf } from '../workspace/kinds.ts';
 import { validateCondition } from '../rules/validate.ts';
 import type { RuleFault } from '../rules/types.ts';
 import { SEND_CHANNELS } from '../model/channels.ts';
 import type { TemplateDefinition } from '../templates/template.ts';
+import type { JourneyDefinition } from '../journeys/journey.ts';
 
 export interface FileReport {
   file: string;
@@ -112,7 +113,13 @@ export async function validateFiles(paths: readonly string[]): Promise<FileRepor
       const kind = fileKind.noun;
       const faults = fileKind.validate(doc, known);
       const note =
-        kind === 'template' && faults.length === 0 ? templateNote(doc as TemplateDefinition) : null;
+        faults.length > 0
+          ? null
+          : kind === 'template'
+            ? templateNote(doc as TemplateDefinition)
+            : kind === 'journey'
+              ? journeyNote(doc as JourneyDefinition)
+              : null;
       return { file, kind, faults, ...(note ? { note } : {}) };
     }
     return {

@@ -16,8 +16,14 @@ import { sendBackoff } from '../policy/send-time.ts';
 /** Gateway calls per message at most; the last `retry` answer fails it. */
 export const MAX_SEND_ATTEMPTS = 5;
 
+/** A round's outcome of a message, with the due time it was handed over at. */
+export interface HandedOutcome {
+  outcome: SendOutcome;
+  dueAt: number;
+}
+
 /** Outcomes by `attemptKey`, from one round of calls. */
-export type SendOutcomes = ReadonlyMap<string, SendOutcome>;
+export type SendOutcomes = ReadonlyMap<string, HandedOutcome>;
 
 const attemptKey = (m: OutboxMessage): string => `${m.messageId}#${m.attempts + 1}`;
 
@@ -36,35 +42,91 @@ export async function deliverSends(
 ): Promise<SendOutcomes> {
   const due = (profile.outbox ?? []).filter((m) => m.dueAt <= now);
   const outcomes = await Promise.all(
-    due.map(async (message): Promise<[string, SendOutcome]> => {
+    due.map(async (message): Promise<[string, HandedOutcome]> => {
+      let outcome: SendOutcome;
       try {
-        return [attemptKey(message), await gateway.send({ message, profile })];
+        outcome = await gateway.send({ message, profile });
       } catch (error) {
-        const retryAt = now + sendBackoff(message.attempts + 1);
-        return [attemptKey(message), { status: 'retry', reason: (error as Error).message, retryAt }];
+        outcome = {
+          status: 'retry',
+          reason: (error as Error).message,
+          retryAt: now + sendBackoff(message.attempts + 1),
+        };
       }
+      return [attemptKey(message), { outcome, dueAt: message.dueAt }];
     }),
   );
   return new Map(outcomes);
 }
 
 /**
- * Records the outcomes of this round in the user's log and updates the outbox. An outcome whose
- * attempt another worker already recorded is ignored, so each attempt is logged once.
+ * Records the outcomes of this round in the user's log and updates the outbox. Each outcome is
+ * recorded only on the message as it was handed over: an attempt another worker already recorded,
+ * or a deferral of a round another worker already deferred, is ignored, so the outbox moves forward
+ * once per round and each status change is logged once. A message's status entries are stamped with
+ * its due time, which only moves forward, so the last one logged is also the latest.
  */
 export function recordSends(profile: Profile, outcomes: SendOutcomes, now: number): StoredEvent[] {
   if (outcomes.size === 0 || !profile.outbox) return [];
   const log: StoredEvent[] = [];
   const kept: OutboxMessage[] = [];
   for (const message of profile.outbox) {
-    const outcome = outcomes.get(attemptKey(message));
-    if (!outcome) {
+    const handed = outcomes.get(attemptKey(message));
+    const outcome = handed?.outcome;
+    if (
+      !outcome ||
+      outcome.status === 'busy' ||
+      (outcome.status === 'deferred' && handed.dueAt !== message.dueAt)
+    ) {
       kept.push(message);
       continue;
     }
-    // A deferral (quiet hours, a paused channel) is not an attempt.
-    const attempt = outcome.status === 'deferred' ? message.attempts : message.attempts + 1;
+    // Logical time, like every journey decision: when the message was due (a replay or a late
+    // timer stamps it then, not when the worker got to it).
+    const at = Math.max(message.dueAt, message.requestedAt);
+    const { messageId, channel, template } = message;
+    if (outcome.status === 'deferred') {
+      const next = { ...message, dueAt: Math.max(outcome.retryAt, message.dueAt), deferred: outcome.reason };
+      kept.push(next);
+      // Held again for the same reason: the status has not changed.
+      if (message.deferred === outcome.reason) continue;
+      log.push(
+        logEntry(
+          profile,
+          'message_status',
+          message,
+          [messageId, message.attempts, 'deferred', message.dueAt],
+          at,
+          now,
+          {
+            messageId,
+            channel,
+            template,
+            status: 'deferred',
+            attempt: message.attempts,
+            reason: outcome.reason,
+            retryAt: new Date(next.dueAt).toISOString(),
+          },
+        ),
+      );
+      continue;
+    }
+    const attempt = message.attempts + 1;
     const giveUp = outcome.status === 'retry' && attempt >= MAX_SEND_ATTEMPTS;
+    if (outcome.status === 'skipped') {
+      // Skipped at the gateway is logged as the walk logs a skip: one entry with its reason.
+      log.push(
+        logEntry(profile, 'message_skipped', message, [messageId, attempt], at, now, {
+          action: 'send',
+          messageId,
+          channel,
+          template,
+          reason: outcome.reason,
+          attempt,
+        }),
+      );
+      continue;
+    }
     const status = giveUp ? 'failed' : outcome.status;
     const details: Record<string, Json> = { status, attempt };
     if (outcome.status === 'sent') {
@@ -73,29 +135,23 @@ export function recordSends(profile: Profile, outcomes: SendOutcomes, now: numbe
       if (outcome.segments !== undefined) details.segments = outcome.segments;
     } else if (outcome.status !== 'sandbox') details.reason = outcome.reason;
     if (outcome.status === 'failed' && outcome.code) details.code = outcome.code;
-    if ((outcome.status === 'retry' && !giveUp) || outcome.status === 'deferred') {
-      details.retryAt = new Date(outcome.retryAt).toISOString();
-      kept.push({ ...message, attempts: attempt, dueAt: outcome.retryAt });
+    if (outcome.status === 'retry' && !giveUp) {
+      const { deferred: _deferred, ...retried } = message;
+      const dueAt = Math.max(outcome.retryAt, message.dueAt);
+      details.retryAt = new Date(dueAt).toISOString();
+      kept.push({ ...retried, attempts: attempt, dueAt });
     }
     // The provider said the device is gone: the token goes with the outcome's commit.
     if (outcome.status === 'failed' && outcome.forgetPushToken) {
       profile.pushTokens = profile.pushTokens.filter((t) => t.token !== outcome.forgetPushToken);
     }
-    const { messageId, channel, template } = message;
     log.push(
-      logEntry(
-        profile,
-        'message_status',
-        message,
-        outcome.status === 'deferred'
-          ? [messageId, attempt, 'deferred', message.dueAt]
-          : [messageId, attempt],
-        // Logical time, like every journey decision: when the message was due (a replay or a late
-        // timer stamps it then, not when the worker got to it).
-        Math.max(message.dueAt, message.requestedAt),
-        now,
-        { messageId, channel, template, ...details },
-      ),
+      logEntry(profile, 'message_status', message, [messageId, attempt], at, now, {
+        messageId,
+        channel,
+        template,
+        ...details,
+      }),
     );
   }
   if (kept.length > 0) profile.outbox = kept;

@@ -1,6 +1,6 @@
 /**
  * Journeys reacting to a user's events and to the passage of time: entry (in this order: global
- * holdout, consent, audience, trigger condition, entry limits), exits, awaited events and timers.
+ * holdout, reachability, audience, trigger condition, entry limits), exits, awaited events and timers.
  * Everything happens on the profile, inside the commit of the event or timer that caused it.
  */
 import { drivesJourneys, type StoredEvent } from '../model/events.ts';
@@ -19,7 +19,7 @@ import {
 } from './enrollment.ts';
 import type { JourneySet } from './journey-set.ts';
 import type { WebhookOutcomes } from './webhook.ts';
-import { awaited, unreachable, walk, type WalkContext, type WalkEnd } from './walk.ts';
+import { awaited, CONTACT_GRACE_MS, unreachable, walk, type WalkContext, type WalkEnd } from './walk.ts';
 import type { Enrollment, JourneyMemory } from '../model/journeys.ts';
 
 /** Events the journeys write themselves: never triggers, exits or awaited events. */
@@ -132,7 +132,37 @@ export function journeysOnEvents(
     for (const journey of options.journeys.triggeredBy(event))
       enter(profile, journey, event, options, calls, log);
   }
+  // A held trigger enters on what happened within its hold (event time), not on what arrived later.
+  const earliest = Math.min(...events.filter((e) => !e.late).map((e) => e.timestamp));
+  enterHeld(profile, options, calls, log, earliest);
   return log;
+}
+
+/**
+ * Triggers held for a trailing identify: the user enters once events stamped within the hold made
+ * them reachable (`seenAt`: the earliest of those events); at the hold's end (`final`) the trigger
+ * is let go either way.
+ */
+function enterHeld(
+  profile: Profile,
+  options: JourneyRunOptions,
+  calls: readonly StoredEvent[],
+  log: StoredEvent[],
+  seenAt: number | 'final',
+): void {
+  const final = seenAt === 'final';
+  for (const [journeyId, memory] of Object.entries(profile.journeys ?? {})) {
+    const held = memory.awaitingContact;
+    if (!held || (final ? held.until > options.now : seenAt > held.until)) continue;
+    const journey = options.journeys.triggeredBy(held.trigger).find((j) => j.id === journeyId);
+    const transactional = journey?.definition.policy?.transactional ?? false;
+    if (!final && journey && !reachableOnAny(profile, journey, transactional)) continue;
+    delete memory.awaitingContact;
+    if (journey) enter(profile, journey, held.trigger, options, calls, log, false);
+    // Never entered: nothing to remember of the journey.
+    if (!memory.active && memory.entries === 0 && memory.lastEnteredAt === null && !memory.lastTrigger)
+      delete profile.journeys![journeyId];
+  }
 }
 
 /** An awaited event moves the user on; an exit criterion ends the enrollment. */
@@ -219,6 +249,14 @@ function exitReason(journey: CompiledJourney, event: StoredEvent, ctx: WalkConte
   return hit ? `event:${event.event}` : null;
 }
 
+/** The entry rule (ENTRY_RULE in validate.ts): a journey without a send step has no such condition. */
+function reachableOnAny(profile: Profile, journey: CompiledJourney, transactional: boolean): boolean {
+  return (
+    journey.channels.size === 0 ||
+    [...journey.channels].some((c) => unreachable(profile, c, transactional) === null)
+  );
+}
+
 /** Tries to enrol the user on a trigger event, checking in the order above; walks them if they enter. */
 function enter(
   profile: Profile,
@@ -227,16 +265,21 @@ function enter(
   options: JourneyRunOptions,
   calls: readonly StoredEvent[],
   log: StoredEvent[],
+  /** False for a trigger already held once. */
+  mayHold = true,
 ): void {
   if (options.journeys.state(journey.id).state !== 'running') return;
   const control = options.globalControl;
   const inControl = !!control && profile.bucket >= control.from && profile.bucket < control.to;
   const transactional = journey.definition.policy?.transactional ?? false;
-  if (
-    journey.channels.size > 0 &&
-    [...journey.channels].every((c) => unreachable(profile, c, transactional) === 'no_consent')
-  )
+  // Checked before the holdout draw, so the holdout and the treated group are held to the same rule.
+  if (!reachableOnAny(profile, journey, transactional)) {
+    // Held once, for the identify that often trails the trigger with the address or the consent.
+    const memory = memoryOf(profile, journey.id);
+    if (mayHold && memory.awaitingContact === undefined && memory.lastTrigger !== trigger.messageId)
+      memory.awaitingContact = { trigger, until: trigger.timestamp + CONTACT_GRACE_MS };
     return;
+  }
   const ctx = context(profile, journey, options, calls);
   const audience = journey.definition.audience;
   if (audience?.segment && !profile.segments.includes(audience.segment)) return;
@@ -340,9 +383,10 @@ function holdInControl(
   );
 }
 
-/** Timers that fell due: waits over, waitFor timeouts, deferred sends. */
+/** Timers that fell due: held triggers, waits over, waitFor timeouts, deferred sends. */
 export function journeysOverTime(profile: Profile, options: JourneyRunOptions): StoredEvent[] {
   const log: StoredEvent[] = [];
+  enterHeld(profile, options, options.recent ?? [], log, 'final');
   for (const [journeyId, memory] of Object.entries(profile.journeys ?? {})) {
     const enrollment = memory.active;
     if (!enrollment) continue;
@@ -370,14 +414,12 @@ export function nextJourneyDue(profile: Profile, journeys: JourneySet, webhooks 
   for (const [journeyId, memory] of Object.entries(profile.journeys ?? {})) {
     if (journeys.state(journeyId).state === 'paused') continue;
     const active = memory.active;
-    if (
+    const waitsForCall =
       !webhooks &&
       active &&
-      journeys.version(journeyId, active.version)?.steps.get(active.step)?.step.type === 'webhook'
-    )
-      continue;
-    const due = active?.dueAt ?? null;
-    if (due !== null && (next === null || due < next)) next = due;
+      journeys.version(journeyId, active.version)?.steps.get(active.step)?.step.type === 'webhook';
+    for (const due of [waitsForCall ? null : (active?.dueAt ?? null), memory.awaitingContact?.until ?? null])
+      if (due !== null && (next === null || due < next)) next = due;
   }
   return next;
 }
@@ -412,6 +454,10 @@ export function mergeJourneys(into: Profile, absorbed: Profile, now: number): St
       lastExitedAt: max(ours.lastExitedAt, theirs.lastExitedAt),
       ...((ours.lastTrigger ?? theirs.lastTrigger)
         ? { lastTrigger: ours.lastTrigger ?? theirs.lastTrigger }
+        : {}),
+      // The visitor's trigger held for this very identify.
+      ...((ours.awaitingContact ?? theirs.awaitingContact)
+        ? { awaitingContact: ours.awaitingContact ?? theirs.awaitingContact }
         : {}),
     };
   }

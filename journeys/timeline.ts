@@ -24,13 +24,20 @@ export function inLogOrder(log: readonly StoredEvent[]): StoredEvent[] {
 
 /**
  * The journey log entries of a user's history (any order), in the order they were decided. A
- * message reads as one entry, its decision, with the latest status the gateway gave it (queued until
- * the gateway has taken it).
+ * message reads as one entry, its decision, with the latest status logged for it (queued until the
+ * gateway has taken it); one the gateway skipped reads as a skip, like one the walk skipped.
  */
 export function journeyLogOf(history: readonly StoredEvent[]): StoredEvent[] {
+  const idOf = (e: StoredEvent) => String(e.properties?.messageId);
+  const queued = new Set(
+    history.filter((e) => e.type === 'internal' && e.event === 'message_sent').map(idOf),
+  );
+  // A skip of a queued message is that message's status, not a decision of its own.
+  const isStatus = (e: StoredEvent) =>
+    e.type === 'internal' &&
+    (e.event === 'message_status' || (e.event === 'message_skipped' && queued.has(idOf(e))));
   const status = new Map<string, StoredEvent>();
-  for (const e of inLogOrder(history.filter((x) => x.type === 'internal' && x.event === 'message_status')))
-    status.set(String(e.properties?.messageId), e);
+  for (const e of inLogOrder(history.filter(isStatus))) status.set(idOf(e), e);
   // A delivery receipt (an event of the user's, from the provider's push) is the latest word on a sent message.
   for (const e of history) {
     const delivered =
@@ -54,10 +61,18 @@ export function journeyLogOf(history: readonly StoredEvent[]): StoredEvent[] {
       properties: { ...sent.properties, status: delivered },
     });
   }
-  return inLogOrder(history.filter(isJourneyLog)).map((e) => {
-    const latest = e.event === 'message_sent' ? status.get(String(e.properties?.messageId)) : undefined;
+  return inLogOrder(history.filter((e) => isJourneyLog(e) && !isStatus(e))).map((e) => {
+    const latest = e.event === 'message_sent' ? status.get(idOf(e)) : undefined;
     if (!latest) return e;
     const { status: now, attempt, reason } = latest.properties ?? {};
+    if (latest.event === 'message_skipped') {
+      const { status: _queued, ...decided } = e.properties ?? {};
+      return {
+        ...e,
+        event: 'message_skipped',
+        properties: { ...decided, reason: reason ?? null, attempt, statusAt: latest.timestamp },
+      };
+    }
     return {
       ...e,
       properties: {

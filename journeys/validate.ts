@@ -61,6 +61,22 @@ export function validateJourney(
   return faults.length > 0 ? { faults } : { journey: doc as JourneyDefinition, faults };
 }
 
+/** The entry rule, in the words of the docs and the schema. */
+export const ENTRY_RULE =
+  'A user enters a journey only when at least one of its send channels has both an address and consent (holdout users by the same rule, so both groups stay comparable)';
+export const NO_SEND_ENTRY_RULE = 'A journey without a send step has no reachability condition';
+
+/** What `tideline validate` says of a valid journey: its send channels and who can enter. */
+export function journeyNote(journey: JourneyDefinition): string {
+  const channels = new Set<string>();
+  for (const step of journey.steps) {
+    if (step.type !== 'send') continue;
+    channels.add(step.channel);
+    if (step.fallback) channels.add(step.fallback.channel);
+  }
+  return channels.size === 0 ? NO_SEND_ENTRY_RULE : `sends on ${[...channels].join(', ')}; ${ENTRY_RULE}`;
+}
+
 /** Step ids to their index in `steps`. */
 export function stepIndex(journey: JourneyDefinition): Map<string, number> {
   return indexSteps(journey.steps);

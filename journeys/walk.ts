@@ -334,11 +334,12 @@ export function unreachable(profile: Profile, channel: SendChannel, transactiona
   if (consent?.granted === false) return 'no_consent';
   switch (channel) {
     case 'sms':
-      if (typeof profile.traits.phone !== 'string') return 'no_address';
+      if (typeof profile.traits.phone !== 'string' || profile.traits.phone.trim() === '') return 'no_address';
       // Promotional SMS (China) and email need consent given beforehand.
       return transactional || consent?.granted ? null : 'no_consent';
     case 'email':
-      if (typeof profile.traits.email !== 'string') return 'no_address';
+      if (typeof profile.traits.email !== 'string' || !profile.traits.email.includes('@'))
+        return 'no_address';
       return transactional || consent?.granted ? null : 'no_consent';
     case 'push':
       return profile.pushTokens.length > 0 ? null : 'no_address';

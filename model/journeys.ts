@@ -41,6 +41,12 @@ export interface JourneyMemory {
   lastExitedAt: number | null;
   /** The messageId of the trigger that last enrolled the user: the same trigger never enrols twice. */
   lastTrigger?: string;
+  /**
+   * A trigger that found the user reachable on none of the journey's send channels, held until
+   * `until` for an identify that often trails it (with the address or the consent); the user enters
+   * (at the trigger's time) once reachable, or the trigger is let go at `until`.
+   */
+  awaitingContact?: { trigger: StoredEvent; until: number };
 }
 
 export type JourneyMemories = Record<string, JourneyMemory>;
@@ -71,4 +77,6 @@ export interface OutboxMessage {
   attempts: number;
   /** When the next call is due (the decision's time, or a retry's). */
   dueAt: number;
+  /** Why the gateway holds it until `dueAt` (quiet hours, a paused channel), while it does. */
+  deferred?: string;
 }

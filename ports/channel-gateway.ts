@@ -11,7 +11,8 @@ export interface SendRequest {
  * What became of a message: taken by a provider (`sent`), recorded by the sandbox (`sandbox`), not
  * sent for a policy reason (`skipped`), given up (`failed`), possibly taken but never confirmed
  * (`unknown`: never re-sent blindly), to be tried again at `retryAt` (`retry`, counts as an attempt),
- * or held until `retryAt` by policy (`deferred`: quiet hours, a paused channel; not an attempt).
+ * held until `retryAt` by policy (`deferred`: quiet hours, a paused channel; not an attempt), or
+ * nothing yet (`busy`: another hand-over of the same message holds its claim and records its outcome).
  */
 export type SendOutcome =
   | { status: 'sent'; provider?: string; providerId?: string; segments?: number }
@@ -20,7 +21,8 @@ export type SendOutcome =
   | { status: 'failed'; reason: string; code?: string; forgetPushToken?: string }
   | { status: 'unknown'; reason: string }
   | { status: 'retry'; reason: string; retryAt: number }
-  | { status: 'deferred'; reason: string; retryAt: number };
+  | { status: 'deferred'; reason: string; retryAt: number }
+  | { status: 'busy' };
 
 /**
  * The port every send goes through. Adapters claim the message id before they call a provider, so

@@ -15,6 +15,14 @@ const DAY = 24 * HOUR;
 
 const note = (template: string): Step => ({ id: 'note', type: 'send', channel: 'sandbox', template });
 const pause: Step = { id: 'pause', type: 'wait', duration: 'PT2H' };
+/** A trigger handed to the runtime directly. */
+const ping: StoredEvent = {
+  messageId: 'ping-1',
+  type: 'track',
+  event: 'ping',
+  timestamp: T0,
+  receivedAt: T0,
+};
 
 /** A one-message journey entered and completed at `at`. */
 const once = (at: string, via: string, template: string, status = 'sandbox') => [
@@ -125,13 +133,6 @@ it('the runtime itself never enrols twice on one trigger event (e.g. the same mo
     journey('every', 'ping', [pause, note('every')], { entry: { reentry: 'anytime' } }),
   ]);
   const profile = newProfile('u:ann', 'ann');
-  const ping: StoredEvent = {
-    messageId: 'ping-1',
-    type: 'track',
-    event: 'ping',
-    timestamp: T0,
-    receivedAt: T0,
-  };
   const options = { journeys, now: T0, timezone: 'Asia/Shanghai' };
   const first = journeysOnEvents(profile, [ping], options);
   assert.deepEqual(
@@ -148,13 +149,6 @@ it('the runtime itself never enrols twice on one trigger event (e.g. the same mo
 
 it('the global control group (profile buckets) enters no journey: the first check', () => {
   const journeys = new JourneySet([journey('any', 'ping', [note('any')])]);
-  const ping: StoredEvent = {
-    messageId: 'ping-1',
-    type: 'track',
-    event: 'ping',
-    timestamp: T0,
-    receivedAt: T0,
-  };
   const controlled = { ...newProfile('u:c', 'c'), bucket: 50 };
   const treated = { ...newProfile('u:t', 't'), bucket: 5000 };
   const options = { journeys, now: T0, timezone: 'Asia/Shanghai', globalControl: { from: 0, to: 100 } };
@@ -220,9 +214,16 @@ describe('entry: audience', () => {
   });
 });
 
-describe('entry: consent', () => {
+describe('entry: reachability (an address and consent on at least one send channel)', () => {
   let e: Engine;
   const sms: Step = { id: 'sms', type: 'send', channel: 'sms', template: 'promo_sms' };
+  const held = journey('held_sms', 'visit', [sms], { holdout: { percent: 100 } });
+  /** Entered on the 02:00 visit, one message, done. */
+  const visited = (message: string, holdout = false) => [
+    `03-02 02:00 journey_entered via visit${holdout ? ' (holdout)' : ''}`,
+    `03-02 02:00 message_sent ${message}`,
+    '03-02 02:00 journey_exited completed',
+  ];
   before(async () => {
     e = await journeyEngine(
       {
@@ -231,6 +232,8 @@ describe('entry: consent', () => {
           journey('sms_or_email', 'visit', [
             { ...sms, fallback: { channel: 'email', template: 'promo_email' } },
           ]),
+          held,
+          journey('tags_only', 'visit', [{ id: 'tag', type: 'tag', add: ['visitor'] }]),
         ],
       },
       T0,
@@ -244,28 +247,82 @@ describe('entry: consent', () => {
       ),
       // Promotional SMS needs consent given beforehand: none recorded is no consent.
       identify('unasked', { phone: '+8613800000003' }, T0 - MIN),
-      ...['yes', 'no', 'unasked'].map((u) => track(u, 'visit', T0)),
+      // Consent on both channels, an address on neither.
+      identify('nowhere', { consent: { sms: true, email: true } }, T0 - MIN),
+      // An SMS address without consent, email consent without an address: neither channel is whole.
+      identify('halves', { phone: '+8613800000004', consent: { sms: false, email: true } }, T0 - MIN),
+      ...['yes', 'no', 'unasked', 'nowhere', 'halves'].map((u) => track(u, 'visit', T0)),
+      // Their address comes with an identify 2 s and 10 s after the trigger.
+      ...['trailing', 'late'].map((u) => track(u, 'visit', T0)),
     ]);
+    const reachable = { phone: '+8613800000009', consent: { sms: true } };
+    await e.clock.advanceTo(T0 + 2000);
+    await e.send([identify('trailing', reachable, T0 + 2000)]);
+    await e.clock.advanceTo(T0 + 10_000);
+    await e.send([identify('late', reachable, T0 + 10_000)]);
+    await e.clock.advanceTo(T0 + HOUR);
   });
   after(() => e.close());
 
   it('a journey that only sends SMS does not enrol a user without SMS consent', async () => {
-    assert.deepEqual(await e.timeline('yes', 'sms_only'), [
-      '03-02 02:00 journey_entered via visit',
-      '03-02 02:00 message_sent sms:promo_sms sandbox',
-      '03-02 02:00 journey_exited completed',
-    ]);
+    assert.deepEqual(await e.timeline('yes', 'sms_only'), visited('sms:promo_sms sandbox'));
     assert.deepEqual(await e.timeline('no', 'sms_only'), []);
     assert.deepEqual(await e.timeline('unasked', 'sms_only'), []);
   });
 
-  it('one reachable channel (here the fallback) is enough to enter', async () => {
-    assert.deepEqual(await e.timeline('no', 'sms_or_email'), [
-      '03-02 02:00 journey_entered via visit',
-      '03-02 02:00 message_sent email:promo_email sandbox',
-      '03-02 02:00 journey_exited completed',
-    ]);
+  it('no address on any channel: no entry, whatever the consent', async () => {
+    assert.deepEqual(await e.timeline('nowhere', 'sms_only'), []);
+    assert.deepEqual(await e.timeline('nowhere', 'sms_or_email'), []);
   });
+
+  it('a trigger waits 5 s for a trailing identify: the user enters at its time, or not at all', async () => {
+    assert.deepEqual(await e.timeline('trailing', 'sms_only'), visited('sms:promo_sms sandbox'));
+    assert.deepEqual(await e.timeline('late', 'sms_only'), []);
+    const profile = (await e.store.getProfiles(['u:late'])).get('u:late');
+    assert.equal(profile?.journeys?.sms_only, undefined, 'nothing kept of a trigger let go');
+  });
+
+  it('an address and consent must be on the same channel', async () => {
+    assert.deepEqual(await e.timeline('halves', 'sms_or_email'), []);
+  });
+
+  it('one reachable channel of two (here the fallback) is enough to enter', async () => {
+    assert.deepEqual(await e.timeline('no', 'sms_or_email'), visited('email:promo_email sandbox'));
+  });
+
+  it('holdout users by the same rule: one who cannot be reached is not enrolled in the holdout either', async () => {
+    assert.deepEqual(await e.timeline('yes', 'held_sms'), visited('sms:promo_sms shadow', true));
+    for (const u of ['no', 'unasked', 'nowhere', 'halves'])
+      assert.deepEqual(await e.timeline(u, 'held_sms'), [], u);
+  });
+
+  it('a journey without a send step has no reachability condition', async () => {
+    for (const u of ['yes', 'nowhere', 'halves'])
+      assert.deepEqual(
+        (await e.timeline(u, 'tags_only')).map((l) => l.split(' ').slice(2, 3).join()),
+        ['journey_entered', 'journey_step', 'journey_exited'],
+        u,
+      );
+  });
+});
+
+it('the global control group holds only users the journey could reach', () => {
+  const journeys = new JourneySet([
+    journey('sms', 'ping', [{ id: 'sms', type: 'send', channel: 'sms', template: 'promo_sms' }]),
+  ]);
+  const options = { journeys, now: T0, timezone: 'Asia/Shanghai', globalControl: { from: 0, to: 100 } };
+  const unreachable = { ...newProfile('u:c', 'c'), bucket: 50 };
+  assert.deepEqual(journeysOnEvents(unreachable, [ping], options), []);
+  const reachable = {
+    ...newProfile('u:r', 'r'),
+    bucket: 50,
+    traits: { phone: '+8613800000005' },
+    consent: { sms: { granted: true, at: T0 - MIN } },
+  };
+  assert.deepEqual(
+    journeysOnEvents(reachable, [ping], options).map((x) => [x.event, x.properties?.reason]),
+    [['journey_held', 'global_control']],
+  );
 });
 
 describe('entry: holdout', () => {

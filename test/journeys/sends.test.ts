@@ -5,7 +5,10 @@ import { MemoryStore } from '../../engine/adapters/stores/memory.ts';
 import type { ChannelGateway, SendOutcome, SendRequest } from '../../ports/channel-gateway.ts';
 import type { CommitResult, ProfileCommit } from '../../ports/store.ts';
 import { PROFILE_CHECK_JOB, PROFILE_CHECKS_QUEUE } from '../../engine/jobs/checks.ts';
-import { MAX_SEND_ATTEMPTS } from '../../journeys/outbox.ts';
+import { MAX_SEND_ATTEMPTS, recordSends } from '../../journeys/outbox.ts';
+import type { OutboxMessage } from '../../model/journeys.ts';
+import type { StoredEvent } from '../../model/events.ts';
+import { newProfile } from '../../profiles/apply.ts';
 import { journey, journeyEngine, track } from './helpers.ts';
 
 const T0 = Date.parse('2026-03-02T02:00:00Z');
@@ -164,4 +167,49 @@ it('a worker that dies after the gateway took the message hands the same id over
   assert.equal(statuses.length, 1);
   assert.match((await e.timeline('ann')).join('\n'), /message_sent sandbox:hello sandbox/);
   await e.close();
+});
+
+it('an outcome is recorded only on the message as it was handed over: each status change once', () => {
+  const message: OutboxMessage = {
+    messageId: 'j:t:hello:1',
+    journeyId: 'j',
+    enrollmentId: 'j:t',
+    version: 1,
+    step: 'hello',
+    channel: 'sms',
+    template: 'hello',
+    trigger: { messageId: 't', at: T0 },
+    requestedAt: T0,
+    attempts: 0,
+    dueAt: T0,
+  };
+  const profile = { ...newProfile('u:ann', 'ann'), outbox: [message] };
+  const round = (outcome: SendOutcome, handed: OutboxMessage) =>
+    new Map([[`${handed.messageId}#${handed.attempts + 1}`, { outcome, dueAt: handed.dueAt }]]);
+  const paused: SendOutcome = { status: 'deferred', reason: 'channel_paused', retryAt: T0 + 300 * SEC };
+  const statuses = (log: StoredEvent[]) =>
+    log.map((e) => `${e.event} ${e.properties?.status ?? ''} ${e.properties?.reason}`);
+
+  // Another hand-over holds the claim: nothing to record, the message is left as it is.
+  assert.deepEqual(recordSends(profile, round({ status: 'busy' }, message), T0), []);
+  assert.deepEqual(profile.outbox, [message]);
+  // Two workers deferred the same round: the first one's deferral is recorded, the other's is stale.
+  assert.deepEqual(statuses(recordSends(profile, round(paused, message), T0)), [
+    'message_status deferred channel_paused',
+  ]);
+  assert.deepEqual(recordSends(profile, round(paused, message), T0), []);
+  // Paused again at the next round: no change, nothing logged; the message waits on.
+  const again = profile.outbox[0];
+  const later = { ...paused, retryAt: T0 + 600 * SEC };
+  assert.deepEqual(recordSends(profile, round(later, again), T0 + 300 * SEC), []);
+  assert.equal(profile.outbox[0].dueAt, T0 + 600 * SEC);
+  // The claim holder's answer of that round lands whatever was deferred meanwhile: a skip, as the walk logs one.
+  const log = recordSends(
+    profile,
+    round({ status: 'skipped', reason: 'frequency_capped' }, message),
+    T0 + 600 * SEC,
+  );
+  assert.deepEqual(statuses(log), ['message_skipped  frequency_capped']);
+  assert.ok(log[0].timestamp >= T0 + 600 * SEC, 'stamped after the deferrals: the latest status reads last');
+  assert.equal(profile.outbox, undefined);
 });

@@ -423,9 +423,7 @@ describe('step: send', () => {
       identify('local', { ...phone(2), city: 'Shanghai' }, T0 - MIN),
       identify('plain', phone(3), T0 - MIN),
       identify('mailer', { email: 'm@example.com', consent: { email: true } }, T0 - MIN),
-      identify('refused', { phone: '+8613800000004', consent: { sms: false } }, T0 - MIN),
-      identify('nophone', { consent: { sms: true } }, T0 - MIN),
-      ...['gold', 'local', 'plain', 'mailer', 'refused', 'nophone'].map((u) => track(u, 'signup', T0)),
+      ...['gold', 'local', 'plain', 'mailer'].map((u) => track(u, 'signup', T0)),
       // 10:00 in Shanghai (the workspace's zone): outside the quiet hours.
       track('plain', 'night_signup', T0),
     ]);
@@ -459,16 +457,38 @@ describe('step: send', () => {
   });
 
   it('skipped with the reason when no channel can reach the user (after 5 s for a trailing identify)', async () => {
-    const skipped = (reason: string) => [
-      '03-02 02:00 journey_entered via signup',
-      '03-02 02:00 journey_step offer deferred 2026-03-02T02:00:05.000Z',
-      `03-02 02:00 message_skipped sms:offer_plain ${reason}`,
-      '03-02 02:00 journey_exited completed',
-    ];
-    assert.deepEqual(await e.timeline('refused'), skipped('no_consent'));
-    assert.deepEqual(await e.timeline('nophone'), skipped('no_address'));
-    const [, , skip] = await e.log('nophone');
-    assert.equal(new Date(skip.timestamp).toISOString(), '2026-03-02T02:00:05.000Z');
+    // Reachable by email, so they enter; the SMS step is the walk's to skip.
+    const emailThenSms = journey('email_then_sms', 'signup', [
+      { id: 'welcome', type: 'send', channel: 'email', template: 'offer_email' },
+      { id: 'offer', type: 'send', channel: 'sms', template: 'offer_plain' },
+    ]);
+    const s = await journeyEngine({ journeys: [emailThenSms] }, T0);
+    try {
+      await s.send([
+        identify(
+          'refused',
+          { phone: '+8613800000004', email: 'r@example.com', consent: { sms: false, email: true } },
+          T0 - MIN,
+        ),
+        identify('nophone', { email: 'n@example.com', consent: { sms: true, email: true } }, T0 - MIN),
+        ...['refused', 'nophone'].map((u) => track(u, 'signup', T0)),
+      ]);
+      await s.clock.advanceTo(T0 + HOUR);
+      const skipped = (reason: string) => [
+        '03-02 02:00 journey_entered via signup',
+        '03-02 02:00 message_sent email:offer_email sandbox',
+        '03-02 02:00 journey_step offer reached',
+        '03-02 02:00 journey_step offer deferred 2026-03-02T02:00:05.000Z',
+        `03-02 02:00 message_skipped sms:offer_plain ${reason}`,
+        '03-02 02:00 journey_exited completed',
+      ];
+      assert.deepEqual(await s.timeline('refused'), skipped('no_consent'));
+      assert.deepEqual(await s.timeline('nophone'), skipped('no_address'));
+      const skip = (await s.log('nophone')).find((x) => x.event === 'message_skipped')!;
+      assert.equal(new Date(skip.timestamp).toISOString(), '2026-03-02T02:00:05.000Z');
+    } finally {
+      await s.close();
+    }
   });
 
   it("quiet hours, defer: sent when the window ends in the user's timezone", async () => {

@@ -5,7 +5,15 @@ import { Ajv } from 'ajv';
 import journeySchema from '../../schemas/journey.schema.json' with { type: 'json' };
 import templateSchema from '../../schemas/template.schema.json' with { type: 'json' };
 import { type JourneyDefinition } from '../../journeys/journey.ts';
-import { type JourneyContext, stepIndex, successors, validateJourney } from '../../journeys/validate.ts';
+import {
+  ENTRY_RULE,
+  type JourneyContext,
+  journeyNote,
+  NO_SEND_ENTRY_RULE,
+  stepIndex,
+  successors,
+  validateJourney,
+} from '../../journeys/validate.ts';
 import { SEND_CHANNELS } from '../../model/channels.ts';
 import { validateTemplate } from '../../templates/validate.ts';
 
@@ -709,3 +717,45 @@ describe('the demo workspace', () => {
 function cond(): any {
   return { fact: 'profile', path: '$.traits.city', operator: 'equal', value: 'Shanghai' };
 }
+
+describe('the entry rule, said one way', () => {
+  const flat = (text: string) => text.replace(/\s+/g, ' ');
+  const doc = (steps: unknown[]) =>
+    ({
+      id: 'j',
+      version: 1,
+      name: 'J',
+      trigger: { type: 'event', event: 'visit' },
+      steps,
+    }) as JourneyDefinition;
+
+  it("a valid journey's note names its send channels and the rule; one without a send step has no condition", () => {
+    assert.equal(
+      journeyNote(
+        doc([
+          {
+            id: 'a',
+            type: 'send',
+            channel: 'sms',
+            template: 'sms_t',
+            fallback: { channel: 'email', template: 'email_t' },
+          },
+        ]),
+      ),
+      `sends on sms, email; ${ENTRY_RULE}`,
+    );
+    assert.equal(journeyNote(doc([{ id: 't', type: 'tag', add: ['x'] }])), NO_SEND_ENTRY_RULE);
+  });
+
+  it('the docs and the schema say it in the same words', () => {
+    const read = (path: string) => flat(readFileSync(new URL(`../../${path}`, import.meta.url), 'utf8'));
+    for (const text of [
+      read('docs/journeys.md'),
+      read('docs/decisions.md'),
+      flat(journeySchema.properties.entry.description),
+    ]) {
+      assert.ok(text.includes(`${ENTRY_RULE}.`));
+      assert.ok(text.includes(`${NO_SEND_ENTRY_RULE}.`));
+    }
+  });
+});
