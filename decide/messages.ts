@@ -102,60 +102,107 @@ export function decideMessages(
       events.push(...updateMembership(profile, workspace.segments, cause, start, workspace));
     } else if (!current) profile.materialisedFor = workspace.materialisation;
   }
-  let absorb: Decision['absorb'];
-  if (input.absorbed) {
-    let absorbed = input.absorbed.profile;
-    if (input.absorbed.history && workspace) {
-      absorbed = structuredClone(absorbed);
-      rematerialise(absorbed, input.absorbed.history, start, workspace);
-    }
-    mergeProfile(profile, absorbed);
-    if (absorbed.decidedAt !== undefined)
-      profile.decidedAt = Math.max(profile.decidedAt ?? absorbed.decidedAt, absorbed.decidedAt);
-    if (workspace) {
-      events.push(...mergeMaterialised(profile, absorbed, start, workspace));
-      const cause = { messageId: `merge:${absorbed.key}`, timestamp: profile.lastSeenAt };
-      events.push(...updateMembership(profile, workspace.segments, cause, start, workspace));
-    }
-    absorb = { key: absorbed.key, expectedVersion: input.absorbed.profile.version };
-  }
-
-  const journeys = workspace !== undefined && (workspace.journeys.size > 0 || !!profile.journeys);
   const calls = new Map<string, WebhookCall>();
   const noteCalls = (at: number) => {
     if (!workspace?.journeys.callsWebhooks) return;
     for (const call of dueWebhooks(profile, workspace.journeys, at))
       if (!webhooks?.has(call.key)) calls.set(call.key, call);
   };
+  const reacts = (p: Profile) => workspace !== undefined && (workspace.journeys.size > 0 || !!p.journeys);
+  /** The journeys' answer to moves made at `at` (none for imported history). */
+  const answer = (p: Profile, moves: StoredEvent[], at: number, imported: boolean) => {
+    if (imported) markImported(moves);
+    events.push(...moves);
+    if (workspace && !imported && moves.length > 0 && reacts(p))
+      events.push(...runJourneys(p, [...moves], at, workspace));
+  };
   const recent: StoredEvent[] = [...(history ?? input.recent ?? [])];
-  if (fresh.length > 0 && isImported(fresh[0].timestamp)) markImported(events);
-  else if (workspace && journeys && events.length > 0)
-    events.push(...runJourneys(profile, [...events], start, workspace));
-  for (const m of fresh) {
-    const at = timeOf(m.timestamp);
+  if (history && workspace)
+    answer(profile, events.splice(0), start, fresh.length > 0 && isImported(fresh[0].timestamp));
+
+  // A linked anonymous visitor is folded in when the call that links them comes on the time line;
+  // their own calls before it are decided on their profile, as they would have been on arrival.
+  let absorb: Decision['absorb'];
+  let visitor: Profile | undefined;
+  const visitorRecent: StoredEvent[] = [];
+  if (input.absorbed) {
+    visitor = input.absorbed.profile;
+    if (input.absorbed.history && workspace) {
+      visitor = structuredClone(visitor);
+      rematerialise(visitor, input.absorbed.history, start, workspace);
+    }
+    if (importUntil !== undefined)
+      visitor.importedUntil = Math.max(visitor.importedUntil ?? importUntil, importUntil);
+    absorb = { key: visitor.key, expectedVersion: input.absorbed.profile.version };
+  }
+  const links = (m: InboundMessage) =>
+    (m.type === 'identify' || m.type === 'alias') && m.userId !== undefined;
+  // Without a stored visitor, calls of an anonymous id that this batch links, made before the link,
+  // start the visitor's profile here.
+  if (!visitor) {
+    const first = fresh.find(links);
+    const id = first?.anonymousId ?? first?.previousId;
+    const before = first ? fresh.slice(0, fresh.indexOf(first)) : [];
+    if (id !== undefined && before.some((m) => m.userId === undefined && m.anonymousId === id)) {
+      visitor = newProfile(`a:${id}`, null);
+      if (workspace) visitor.materialisedFor = workspace.materialisation;
+      if (importUntil !== undefined) visitor.importedUntil = importUntil;
+    }
+  }
+  const newcomers = new Set<Profile>(current ? [] : [profile]);
+  if (visitor && !input.absorbed) newcomers.add(visitor);
+  const anonymousId = visitor?.key.slice(2);
+  const link = fresh.findIndex(
+    (m) => links(m) && (m.anonymousId === anonymousId || m.previousId === anonymousId),
+  );
+  const fold = (at: number) => {
+    if (!visitor) return;
+    if (workspace) events.push(...advance(visitor, at - 1, workspace, webhooks));
+    mergeProfile(profile, visitor);
+    if (visitor.decidedAt !== undefined)
+      profile.decidedAt = Math.max(profile.decidedAt ?? visitor.decidedAt, visitor.decidedAt);
+    if (!workspace) return;
+    const moves = mergeMaterialised(profile, visitor, at, workspace);
+    const cause = { messageId: `merge:${visitor.key}`, timestamp: profile.lastSeenAt };
+    moves.push(...updateMembership(profile, workspace.segments, cause, at, workspace));
+    answer(profile, moves, at, isImported(at));
+    visitor = undefined;
+  };
+  if (link < 0) fold(start);
+
+  /** One message on a profile's time line: the timers due before it, the message, what follows from it. */
+  const take = (p: Profile, m: InboundMessage, seenCalls: StoredEvent[]) => {
+    const at = Math.min(Math.max(m.timestamp, p.decidedAt ?? m.timestamp), now);
     // Timers due before this message fire first; one due at its very instant fires after it.
-    if (workspace) events.push(...advance(profile, at - 1, workspace, webhooks));
-    const event = applyMessage(profile, m, options);
-    const imported = isImported(m.timestamp);
+    if (workspace) events.push(...advance(p, at - 1, workspace, webhooks));
+    const event = applyMessage(p, m, options);
+    const imported = m.timestamp <= (p.importedUntil ?? Number.NEGATIVE_INFINITY);
     if (imported) event.imported = true;
-    profile.decidedAt = Math.max(profile.decidedAt ?? at, at);
+    p.decidedAt = Math.max(p.decidedAt ?? at, at);
     events.push(event);
     messageIds.push(m.messageId);
-    if (!workspace) continue;
-    const raised = updateForEvent(profile, event, at, workspace);
+    if (!workspace) return at;
+    const raised = updateForEvent(p, event, at, workspace);
     // A new profile meets every segment once: one that holds without any of the user's events
     // ("never ordered"), or that was just published, is otherwise never evaluated.
-    if (!current && messageIds.length === 1)
+    if (newcomers.delete(p)) {
       raised.push(
-        ...updateMembership(profile, workspace.segmentsForNewProfile([event.event]), event, at, workspace),
+        ...updateMembership(p, workspace.segmentsForNewProfile([event.event]), event, at, workspace),
       );
+    }
     if (imported) markImported(raised);
     events.push(...raised);
-    if (!imported && (journeys || profile.journeys))
-      events.push(...runJourneys(profile, [event, ...raised], at, workspace, recent));
-    recent.push(event);
-    noteCalls(at);
-  }
+    if (!imported && reacts(p)) events.push(...runJourneys(p, [event, ...raised], at, workspace, seenCalls));
+    seenCalls.push(event);
+    return at;
+  };
+  fresh.forEach((m, i) => {
+    const onVisitor =
+      visitor !== undefined && i < link && m.userId === undefined && m.anonymousId === anonymousId;
+    const at = take(onVisitor ? visitor! : profile, m, onVisitor ? visitorRecent : recent);
+    if (i === link) fold(at);
+    if (!onVisitor) noteCalls(at);
+  });
   if (input.userId !== null && profile.key === `u:${input.userId}`) profile.userId ??= input.userId;
   if (workspace && (messageIds.length > 0 || absorb))
     events.push(...advance(profile, now, workspace, webhooks));
