@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import { deleteOnNode, escapeGlob, type RedisClient, scanKeys } from '../redis-connection.ts';
 import type {
   CapWindow,
   ChannelAlert,
@@ -100,7 +100,7 @@ export class RedisChannelState implements ChannelState {
   private readonly scripts: Scripts;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
   ) {
     redis.defineCommand('tidelineClaim', { lua: CLAIM, numberOfKeys: 1 });
@@ -152,17 +152,16 @@ export class RedisChannelState implements ChannelState {
     for (const id of ids) {
       const indexes = await this.redis.smembers(this.key('midx', id));
       removed += await this.redis.del(this.key('msg', id));
-      await this.redis.del(this.key('midx', id), ...indexes.map((k) => this.key('idx', k)));
+      // One key a command: on a cluster they lie in different slots.
+      await Promise.all(
+        [this.key('midx', id), ...indexes.map((k) => this.key('idx', k))].map((k) => this.redis.del(k)),
+      );
     }
     await this.redis.del(profile);
     // Cap windows are named after the profile (`<profileKey>:<channel>:<window>`).
-    const pattern = `${this.key('cap', profileKey).replace(/[*?[\]\\]/g, '\\$&')}:*`;
-    let cursor = '0';
-    do {
-      const [next, keys] = await this.redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) await this.redis.del(...keys);
-    } while (cursor !== '0');
+    await scanKeys(this.redis, `${escapeGlob(this.key('cap', profileKey))}:*`, async (node, keys) => {
+      await deleteOnNode(node, keys);
+    });
     return removed;
   }
 
@@ -242,7 +241,7 @@ export class RedisChannelState implements ChannelState {
   }
 
   async forgetSeen(keys: string[]): Promise<void> {
-    if (keys.length > 0) await this.redis.del(...keys.map((k) => this.key('seen', blind(k))));
+    await Promise.all(keys.map((k) => this.redis.del(this.key('seen', blind(k)))));
   }
 
   async rateSlot(provider: string, ratePerSecond: number, now: number): Promise<number> {

@@ -1,4 +1,5 @@
-import type { ChainableCommander, Redis } from 'ioredis';
+import type { ChainableCommander } from 'ioredis';
+import { escapeGlob, type RedisClient, scanKeys } from '../redis-connection.ts';
 import type { StoredEvent } from '../../../model/events.ts';
 import {
   type CommitResult,
@@ -206,11 +207,6 @@ interface PipelineScripts {
   tidelineCommit(numberOfKeys: number, ...keysAndArgs: Arg[]): ChainableCommander;
 }
 
-/** `text` matched literally by a SCAN MATCH pattern. */
-function escapeGlob(text: string): string {
-  return text.replace(/[*?[\]\\]/g, '\\$&');
-}
-
 /** A score bound as Redis reads it (`+inf`, `-inf` or the number). */
 function scoreArg(value: number): string {
   if (value === Infinity) return '+inf';
@@ -228,13 +224,17 @@ function decodeProfile(value: Buffer): Profile {
 
 export class RedisStore implements Store {
   readonly kind = 'redis';
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
   private readonly scripts: Scripts;
   private readonly prefix: string;
   private readonly clock: { now(): number };
 
   constructor(
-    private readonly options: StoreOptions & { redis: Redis; prefix: string; clock?: { now(): number } },
+    private readonly options: StoreOptions & {
+      redis: RedisClient;
+      prefix: string;
+      clock?: { now(): number };
+    },
   ) {
     this.redis = options.redis;
     this.scripts = options.redis as unknown as Scripts;
@@ -462,21 +462,10 @@ export class RedisStore implements Store {
     ]);
     if (indexed === Number(counted ?? 0)) return;
     const profilePrefix = this.profileKey('');
-    let cursor = '0';
-    do {
-      const [next, found] = await this.redis.scan(
-        cursor,
-        'MATCH',
-        `${escapeGlob(profilePrefix)}*`,
-        'COUNT',
-        1000,
-      );
-      if (found.length > 0) {
-        const keys = found.map((k) => k.slice(profilePrefix.length));
-        await this.scripts.tidelineIndex(found.length + 1, this.indexKey(), ...found, ...keys);
-      }
-      cursor = next;
-    } while (cursor !== '0');
+    await scanKeys(this.redis, `${escapeGlob(profilePrefix)}*`, async (_, found) => {
+      const keys = found.map((k) => k.slice(profilePrefix.length));
+      await this.scripts.tidelineIndex(found.length + 1, this.indexKey(), ...found, ...keys);
+    });
   }
 
   private profileKey(key: string): string {
