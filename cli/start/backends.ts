@@ -8,6 +8,7 @@ import { MongoDefinitionStore } from '../../engine/adapters/definitions/mongodb.
 import { RedisDefinitionStore } from '../../engine/adapters/definitions/redis.ts';
 import { FileJournal } from '../../engine/adapters/journal/file-journal.ts';
 import { connectRedis, masters, type RedisTarget } from '../../engine/adapters/redis-connection.ts';
+import { CLUSTER_BUCKETS } from '../../engine/adapters/redis-slots.ts';
 import { BullMQScheduler } from '../../engine/adapters/schedulers/bullmq.ts';
 import { InProcessScheduler } from '../../engine/adapters/schedulers/in-process.ts';
 import { MemoryStore, type MemoryStoreOptions } from '../../engine/adapters/stores/memory.ts';
@@ -89,7 +90,12 @@ export async function openBackends(
       logger.warn({}, 'could not read the Redis appendonly setting; make sure AOF is on for production');
     }
     return {
-      store: new RedisStore({ ...options, redis, prefix: `${config.prefix}:` }),
+      store: new RedisStore({
+        ...options,
+        redis,
+        prefix: `${config.prefix}:`,
+        ...(config.redisClusterNodes.length > 0 ? { buckets: CLUSTER_BUCKETS } : {}),
+      }),
       definitions: new RedisDefinitionStore({ redis, prefix: redisPrefixes(config).definitions }),
     };
   }
