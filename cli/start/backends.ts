@@ -117,7 +117,11 @@ export async function openChannelState(config: Config, closers: Closers): Promis
     const redis = connectRedis(redisTarget(config), { lazyConnect: true, enableAutoPipelining: true });
     await redis.connect();
     closers.push(() => redis.quit());
-    return new RedisChannelState(redis, config.prefix);
+    return new RedisChannelState(
+      redis,
+      config.prefix,
+      config.redisClusterNodes.length > 0 ? { buckets: CLUSTER_BUCKETS } : {},
+    );
   }
   const state = await MemoryChannelState.open(
     join(config.dataDir, 'channel-state.json'),

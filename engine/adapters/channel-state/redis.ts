@@ -8,6 +8,7 @@ import type {
   MessageRecord,
   Suppression,
 } from '../../../ports/channel-state.ts';
+import { bucketOf, bucketTag } from '../redis-slots.ts';
 import { blind } from './rules.ts';
 
 /** Message records, index entries and inbound marks live this long. */
@@ -99,9 +100,14 @@ interface Scripts {
 export class RedisChannelState implements ChannelState {
   private readonly scripts: Scripts;
 
+  /**
+   * `buckets` > 1 (on a Redis Cluster): the cap windows of a send lie in the slot of the profile's bucket
+   * (as its store keys do), so one reservation is one slot; on one Redis the keys are untagged.
+   */
   constructor(
     private readonly redis: RedisClient,
     private readonly prefix: string,
+    private readonly options: { buckets?: number } = {},
   ) {
     redis.defineCommand('tidelineClaim', { lua: CLAIM, numberOfKeys: 1 });
     redis.defineCommand('tidelineUpdate', { lua: UPDATE, numberOfKeys: 1 });
@@ -113,6 +119,20 @@ export class RedisChannelState implements ChannelState {
 
   private key(...parts: string[]): string {
     return `${this.prefix}:ch:${parts.join(':')}`;
+  }
+
+  /**
+   * A cap window's key: on a cluster under the hash tag of the owner's bucket (a device's window too,
+   * so a device shared by two profiles is counted per profile there), or of `{caps}` when no owner is
+   * named.
+   */
+  private capKey(windowKey: string, owner?: string): string {
+    return `${this.prefix}:ch:${this.capSlot(owner)}cap:${windowKey}`;
+  }
+  private capSlot(owner?: string): string {
+    const buckets = this.options.buckets ?? 1;
+    if (buckets === 1) return '';
+    return owner === undefined ? '{caps}:' : `${bucketTag(bucketOf(owner, buckets))}:`;
   }
 
   async claim(request: ClaimRequest): Promise<Claim> {
@@ -159,9 +179,12 @@ export class RedisChannelState implements ChannelState {
     }
     await this.redis.del(profile);
     // Cap windows are named after the profile (`<profileKey>:<channel>:<window>`).
-    await scanKeys(this.redis, `${escapeGlob(this.key('cap', profileKey))}:*`, async (node, keys) => {
-      await deleteOnNode(node, keys);
-    });
+    const slots = (this.options.buckets ?? 1) === 1 ? [undefined] : [profileKey, undefined];
+    for (const owner of slots) {
+      await scanKeys(this.redis, `${escapeGlob(this.capKey(profileKey, owner))}:*`, async (node, keys) => {
+        await deleteOnNode(node, keys);
+      });
+    }
     return removed;
   }
 
@@ -199,9 +222,10 @@ export class RedisChannelState implements ChannelState {
     messageId: string,
     windows: CapWindow[],
     now: number,
+    owner?: string,
   ): Promise<{ ok: true } | { ok: false; full: string }> {
     if (windows.length === 0) return { ok: true };
-    const keys = windows.map((w) => this.key('cap', w.key));
+    const keys = windows.map((w) => this.capKey(w.key, owner));
     const full = await this.scripts.tidelineReserve(
       keys.length,
       ...keys,
@@ -209,11 +233,11 @@ export class RedisChannelState implements ChannelState {
       now,
       ...windows.flatMap((w) => [w.windowMs, w.limit]),
     );
-    return full ? { ok: false, full: full.slice(this.key('cap', '').length) } : { ok: true };
+    return full ? { ok: false, full: windows[keys.indexOf(full)].key } : { ok: true };
   }
 
-  async release(messageId: string, keys: string[]): Promise<void> {
-    await Promise.all(keys.map((k) => this.redis.zrem(this.key('cap', k), messageId)));
+  async release(messageId: string, keys: string[], owner?: string): Promise<void> {
+    await Promise.all(keys.map((k) => this.redis.zrem(this.capKey(k, owner), messageId)));
   }
 
   async grantCredit(key: string, status: 'accept' | 'reject'): Promise<number> {
