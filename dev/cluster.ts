@@ -1,27 +1,42 @@
-import { Redis } from 'ioredis';
+import { redisPrefixes } from '../cli/start/backends.ts';
+import { connectRedis, isCluster } from '../engine/adapters/redis-connection.ts';
+import { CLUSTER_BUCKETS } from '../engine/adapters/redis-slots.ts';
 import { BullMQScheduler } from '../engine/adapters/schedulers/bullmq.ts';
 import { RedisStore } from '../engine/adapters/stores/redis.ts';
 import { INGEST_QUEUE } from '../engine/ingest/ingest-queue.ts';
 import type { Profile } from '../model/profile.ts';
 import { waitFor } from './engine.ts';
-import { REDIS_URL, removeKeys, spawnTideline, type TidelineProcess, uniquePrefix } from './processes.ts';
+import {
+  REDIS_TARGET,
+  REDIS_URL,
+  removeKeys,
+  spawnTideline,
+  type TidelineProcess,
+  uniquePrefix,
+} from './processes.ts';
 
 const DAY = 86_400_000;
 
 /**
  * What processes running with TIDELINE_PREFIX `prefix` keep in Redis: their store (keys `<prefix>:`)
- * and their queues (`<prefix>:q:`), seen from the test or bench.
+ * and their queues (`<prefix>:q:`, or `<prefix>:{q}:` on a cluster), seen from the test or bench. On the
+ * cluster of REDIS_CLUSTER_NODES when it is set, as the spawned processes are.
  */
 export async function redisView(prefix: string) {
-  const redis = new Redis(REDIS_URL);
+  const clusterNodes = REDIS_TARGET.clusterNodes ?? [];
+  const redis = connectRedis(REDIS_TARGET);
   const store = new RedisStore({
     redis,
     prefix: `${prefix}:`,
     eventRetentionMs: 365 * DAY,
     dedupeHorizonMs: 30 * DAY,
+    ...(isCluster(REDIS_TARGET) ? { buckets: CLUSTER_BUCKETS } : {}),
   });
   await store.init();
-  const queue = new BullMQScheduler({ connection: { url: REDIS_URL }, prefix: `${prefix}:q` });
+  const queue = new BullMQScheduler({
+    connection: { url: REDIS_URL, clusterNodes },
+    prefix: redisPrefixes({ prefix, redisClusterNodes: [...clusterNodes] }).queues,
+  });
   return { redis, store, queue };
 }
 
