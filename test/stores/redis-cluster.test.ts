@@ -7,6 +7,8 @@ import { localCluster } from '../../dev/redis-cluster.ts';
 import { connectRedis } from '../../engine/adapters/redis-connection.ts';
 import { bucketOf, CLUSTER_BUCKETS } from '../../engine/adapters/redis-slots.ts';
 import { RedisStore } from '../../engine/adapters/stores/redis.ts';
+import { applyBatch } from '../../engine/ingest/apply-batch.ts';
+import type { InboundMessage } from '../../model/events.ts';
 import { CONFORMANCE_OPTIONS, storeConformance } from './conformance.ts';
 
 // The bucketed layout on a Redis Cluster (dev/redis-cluster.ts starts one on loopback unless
@@ -144,3 +146,36 @@ describe('redis cluster store: merges across buckets', () => {
     assert.equal(await store.countProfiles(), 1);
   });
 });
+
+describe('redis cluster store: an anonymous visitor who identifies, through applyBatch', () => {
+  it('merges the visitor into the user of another bucket once, and a replayed visitor call stays applied once', async () => {
+    const prefix = `${runPrefix}-identify:`;
+    const store = open(prefix);
+    await store.init();
+    apart('a:visitor-1', 'u:ann');
+    const now = Date.now();
+    const call = (messageId: string, fields: Partial<InboundMessage>): InboundMessage => ({
+      type: 'track',
+      messageId,
+      timestamp: now,
+      receivedAt: now,
+      ...fields,
+    });
+    const options = { lateGraceMs: 86_400_000 };
+    const viewed = call('m1', { anonymousId: 'visitor-1', event: 'Viewed' });
+    assert.equal((await applyBatch(store, [viewed], options)).applied, 1);
+    const identified = call('m2', { type: 'identify', anonymousId: 'visitor-1', userId: 'ann', traits: {} });
+    assert.equal((await applyBatch(store, [identified], options)).applied, 1);
+    const profiles = await store.getProfiles(['a:visitor-1', 'u:ann']);
+    assert.deepEqual([...profiles.keys()], ['u:ann']);
+    const before = profiles.get('u:ann');
+    assert.deepEqual(ids(await store.recentEvents('u:ann', 10)).sort(), ['m1', 'm2']);
+    // The visitor's call again (a retried request): it goes to the user now, and is known there.
+    const replay = await applyBatch(store, [viewed], options);
+    assert.deepEqual([replay.applied, replay.duplicates], [0, 1]);
+    assert.deepEqual((await store.getProfiles(['u:ann'])).get('u:ann'), before);
+    assert.equal(await store.countProfiles(), 1);
+  });
+});
+
+const ids = (events: { messageId: string }[]) => events.map((e) => e.messageId);
