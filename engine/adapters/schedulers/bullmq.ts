@@ -73,6 +73,9 @@ export class BullMQScheduler implements Scheduler {
 
   async addBulk<T>(queue: string, jobs: readonly NewJob<T>[]): Promise<string[]> {
     const q = this.queue(queue);
+    // BullMQ stamps a job (its delay's start) before it waits for the connection, which on a cluster
+    // first discovers the slots: connected first, a delay counts from when it is stored.
+    await q.waitUntilReady();
     const ids = jobs.map((job) => job.options?.id ?? randomUUID());
     await this.forgetFinished(
       q,
