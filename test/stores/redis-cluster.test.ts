@@ -1,27 +1,18 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { createCommit, makeProfile, updateCommit } from '../../dev/profiles.ts';
 import { removeKeys } from '../../dev/processes.ts';
-import { localCluster } from '../../dev/redis-cluster.ts';
-import { connectRedis } from '../../engine/adapters/redis-connection.ts';
 import { bucketOf, CLUSTER_BUCKETS } from '../../engine/adapters/redis-slots.ts';
 import { RedisStore } from '../../engine/adapters/stores/redis.ts';
 import { applyBatch } from '../../engine/ingest/apply-batch.ts';
 import type { InboundMessage } from '../../model/events.ts';
 import { CONFORMANCE_OPTIONS, storeConformance } from './conformance.ts';
+import { onCluster } from '../helpers/cluster.ts';
 
-// The bucketed layout on a Redis Cluster (dev/redis-cluster.ts starts one on loopback unless
-// REDIS_CLUSTER_NODES is set): every commit is one slot, the per-bucket indexes are merged on read.
-const clusterNodes = await localCluster();
-const redis = connectRedis({ clusterNodes });
-const runPrefix = `tltest-${randomBytes(6).toString('hex')}`;
+// The bucketed layout on a Redis Cluster: every commit is one slot, the per-bucket indexes are merged
+// on read.
+const { redis, runPrefix } = await onCluster();
 let stores = 0;
-
-after(async () => {
-  await removeKeys(runPrefix, redis);
-  await redis.quit();
-});
 
 const open = (prefix: string, clock?: { now(): number }) =>
   new RedisStore({
