@@ -134,6 +134,24 @@ export async function startLocalCluster(): Promise<string[]> {
   return seeds;
 }
 
+/**
+ * `CLUSTER FAILOVER` on a replica of the local cluster (a master hands over to it without losing a
+ * write), then waits until the replica is a master and the cluster is ok again; answers its port.
+ */
+export async function failOverLocal(): Promise<number> {
+  const nodes = (await cli(ports[0], 'cluster', 'nodes')) ?? '';
+  const replica = /:(\d+)@\d+ (?:myself,)?slave /.exec(nodes);
+  if (!replica) throw new Error(`no replica in the local cluster:\n${nodes}`);
+  const port = Number(replica[1]);
+  await run('redis-cli', ['-h', HOST, '-p', String(port), 'cluster', 'failover']);
+  for (let i = 0; i < 300; i++) {
+    const role = await cli(port, 'role');
+    if (role?.startsWith('master') && (await healthy())) return port;
+    await sleep(100);
+  }
+  throw new Error(`the replica on port ${port} did not take over`);
+}
+
 /** Shuts the six nodes down and removes their files. */
 export async function stopLocalCluster(): Promise<void> {
   await Promise.all(ports.map((port) => cli(port, 'shutdown', 'nosave')));
