@@ -719,13 +719,18 @@ export class RedisStore implements Store {
   /**
    * By key in byte order (ZRANGE BYLEX on the index, then MGET); the cursor is the last key of the page.
    * Exactly once for every profile that exists for the whole scan. A page may come back short when
-   * profiles are deleted between the two reads. On a cluster, every bucket's index is read from the
-   * cursor on and the pages merged.
+   * profiles are deleted between the two reads.
+   *
+   * On a cluster, a few keys from the cursor on are read from every bucket's index: all keys up to the
+   * smallest last key of a bucket that had more are then known, and make the page (so it may hold fewer
+   * than `limit`), rather than `limit` keys from each of a thousand buckets.
    */
   /** With a filter, `limit` bounds the profiles looked at (each is decoded, then filtered). */
   async scanProfiles(cursor: string | null, limit: number, filter?: ScanFilter): Promise<ProfilePage> {
     checkScanLimit(limit);
     // One more than asked, to know whether this page is the last.
+    const each =
+      this.buckets === 1 ? limit + 1 : Math.min(limit + 1, Math.ceil((2 * (limit + 1)) / this.buckets) + 2);
     const pages = await Promise.all(
       this.allSlots().map((slot) =>
         this.redis.zrange(
@@ -735,17 +740,32 @@ export class RedisStore implements Store {
           'BYLEX',
           'LIMIT',
           0,
-          limit + 1,
+          each,
         ),
       ),
     );
-    const keys =
-      pages.length === 1
-        ? pages[0]
-        : pages
-            .flat()
-            .sort(byBytes)
-            .slice(0, limit + 1);
+    let keys: string[];
+    let more: boolean;
+    if (pages.length === 1) {
+      keys = pages[0];
+      more = keys.length > limit;
+    } else {
+      // Beyond the smallest last key of a bucket that may have more, another bucket's keys are unknown.
+      let bound: Buffer | undefined;
+      for (const bucketPage of pages) {
+        if (bucketPage.length < each) continue;
+        const last = Buffer.from(bucketPage[bucketPage.length - 1]);
+        if (bound === undefined || Buffer.compare(last, bound) < 0) bound = last;
+      }
+      const known = pages
+        .flat()
+        .map((key) => ({ key, bytes: Buffer.from(key) }))
+        .filter((k) => bound === undefined || Buffer.compare(k.bytes, bound) <= 0)
+        .sort((a, b) => Buffer.compare(a.bytes, b.bytes))
+        .map((k) => k.key);
+      keys = known.slice(0, limit + 1);
+      more = bound !== undefined || known.length > limit;
+    }
     const page = keys.slice(0, limit);
     const profiles: Profile[] = [];
     if (page.length > 0) {
@@ -755,7 +775,7 @@ export class RedisStore implements Store {
         if (profile && passes(profile, filter)) profiles.push(profile);
       }
     }
-    return { profiles, cursor: keys.length > limit ? page[page.length - 1] : null };
+    return { profiles, cursor: more && page.length > 0 ? page[page.length - 1] : null };
   }
 
   /**
