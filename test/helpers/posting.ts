@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Profile } from '../../model/profile.ts';
+import type { Store } from '../../ports/store.ts';
 import { PROCESS_KEYS as KEYS, postBatch } from '../../dev/processes.ts';
 import type { TestStream } from './stream.ts';
 
@@ -52,4 +53,13 @@ export function assertExactlyOnce(
   }
   for (const anonymousId of stream.anonymousIds)
     assert.ok(!profiles.has(`a:${anonymousId}`), `${anonymousId} was merged into its user`);
+}
+
+/** The first users' histories hold each of their messages once. */
+export async function assertStoredOnce(store: Store, stream: TestStream, users = 20): Promise<void> {
+  for (const userId of stream.userIds.slice(0, users)) {
+    const events = (await store.recentEvents(`u:${userId}`, 1000)).filter((e) => e.type !== 'internal');
+    assert.equal(new Set(events.map((e) => e.messageId)).size, events.length, 'no event stored twice');
+    assert.equal(events.length, stream.perUser.get(userId));
+  }
 }

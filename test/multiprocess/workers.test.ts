@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { startCluster } from '../../dev/cluster.ts';
 import { waitFor } from '../../dev/engine.ts';
 import type { Profile } from '../../model/profile.ts';
-import { assertExactlyOnce, postAll } from '../helpers/posting.ts';
+import { assertExactlyOnce, assertStoredOnce, postAll } from '../helpers/posting.ts';
 import { interleavedStream } from '../helpers/stream.ts';
 
 /** The cluster of this suite: its workspace has segments over aggregates (with a where filter) and traits. */
@@ -62,11 +62,7 @@ describe('production processes on Redis and BullMQ', { timeout: 300_000 }, () =>
       await c.drained();
       const profiles = await c.profiles(stream);
       assertExactlyOnce(profiles, stream);
-      for (const userId of stream.userIds.slice(0, 20)) {
-        const events = (await c.store.recentEvents(`u:${userId}`, 1000)).filter((e) => e.type !== 'internal');
-        assert.equal(new Set(events.map((e) => e.messageId)).size, events.length, 'no event stored twice');
-        assert.equal(events.length, stream.perUser.get(userId));
-      }
+      await assertStoredOnce(c.store, stream);
     } finally {
       await c.close();
     }
