@@ -70,6 +70,10 @@ export function spawnTideline(
       LOG_LEVEL: 'info',
       REDIS_URL,
       ...(command === 'start' ? {} : productionEnv),
+      // A test that names a Redis server means that one, also in a run on a cluster.
+      ...(env.REDIS_URL !== undefined && env.REDIS_CLUSTER_NODES === undefined
+        ? { REDIS_CLUSTER_NODES: '' }
+        : {}),
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
