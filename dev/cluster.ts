@@ -71,8 +71,10 @@ export async function startCluster(
   const url = await api.url;
   return {
     url,
-    /** The processes' TIDELINE_PREFIX: their store keys are `<prefix>:`, their queues' `<prefix>:q:`. */
+    /** The processes' TIDELINE_PREFIX: their store keys are `<prefix>:`. */
     prefix,
+    /** What their queues' keys start with (`<prefix>:q`, or `<prefix>:{q}` on a cluster), before `:<queue>:`. */
+    queuePrefix: redisPrefixes({ prefix, redisClusterNodes: [...(target.clusterNodes ?? [])] }).queues,
     store,
     workers: workerProcesses,
     addWorker,
