@@ -38,7 +38,7 @@ import { readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import type { Redis } from 'ioredis';
+import { Redis } from 'ioredis';
 import type { BullMQScheduler } from '../engine/adapters/schedulers/bullmq.ts';
 import type { RedisStore } from '../engine/adapters/stores/redis.ts';
 import type { StoredEvent } from '../model/events.ts';
@@ -136,7 +136,11 @@ async function startCluster(): Promise<Cluster> {
         if (l.trim()) logged.push(`${i === 0 ? 'api' : `worker ${i}`}: ${l}`);
     }),
   );
-  const cluster: Cluster = { prefix, logged, url: '', procs, ...(await redisView(prefix)) };
+  const view = await redisView(prefix);
+  // Memory, SCAN and the slow log are read off one server.
+  if (!(view.redis instanceof Redis))
+    throw new Error('bench:journeys measures one Redis: unset REDIS_CLUSTER_NODES');
+  const cluster: Cluster = { prefix, logged, url: '', procs, ...view, redis: view.redis };
   live.add(cluster);
   cluster.url = await procs[0].url;
   // The workers publish the workspace and start consuming; give them a moment to be ready.

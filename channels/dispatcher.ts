@@ -153,7 +153,7 @@ export class Dispatcher implements ChannelGateway {
     const transactional = message.transactional ?? false;
     const device = route.channel === 'push' ? (route.address as PushAddress).token : null;
     const windows = capWindows(this.options.policy, profile.key, route.channel, transactional, device);
-    const reserved = await state.reserve(message.messageId, windows, this.now());
+    const reserved = await state.reserve(message.messageId, windows, this.now(), profile.key);
     if (!reserved.ok)
       return this.finish(record, 'skipped', { reason: 'frequency_capped', code: reserved.full });
     record.caps = windows.map((w) => w.key);
@@ -163,7 +163,7 @@ export class Dispatcher implements ChannelGateway {
         ? creditKey(route.address as WechatAddress, rendered as MiniprogramMessage)
         : null;
     if (credit !== null && !(await state.takeCredit(credit))) {
-      await state.release(message.messageId, record.caps);
+      await state.release(message.messageId, record.caps, profile.key);
       return this.finish(record, 'skipped', { reason: 'no_subscription_credit' });
     }
 
@@ -215,7 +215,7 @@ export class Dispatcher implements ChannelGateway {
       ...(code ? { code } : {}),
       ...(result.segments !== undefined ? { segments: result.segments } : {}),
     };
-    const release = () => state.release(message.messageId, record.caps ?? []);
+    const release = () => state.release(message.messageId, record.caps ?? [], request.profile.key);
     switch (result.class) {
       case 'OK': {
         const index = result.providerId

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CronExpressionParser } from 'cron-parser';
 import { Duration, IANAZone } from 'luxon';
+import { parseClusterNodes } from '../engine/adapters/redis-connection.ts';
 import { allowList } from '../engine/adapters/webhooks/http.ts';
 import { parseRateLimit, type RateLimit } from '../api/ingest/rate-limit.ts';
 
@@ -16,6 +17,8 @@ export interface Config {
   store: StoreKind;
   queue: QueueKind;
   redisUrl: string;
+  /** Seeds of a Redis Cluster (REDIS_CLUSTER_NODES): when any, every Redis connection is a cluster one. */
+  redisClusterNodes: string[];
   mongoUrl: string | undefined;
   mongoDb: string;
   prefix: string;
@@ -77,7 +80,12 @@ export const ENVIRONMENT = [
     'memory | redis | mongodb; mongodb when MONGO_URL is set',
   ],
   ['TIDELINE_QUEUE', 'in-process (start), bullmq (api, worker)', 'in-process | bullmq'],
-  ['REDIS_URL', 'redis://127.0.0.1:6379', 'Redis for the Redis store and BullMQ'],
+  ['REDIS_URL', 'redis://127.0.0.1:6379', 'one Redis server for the Redis store and BullMQ'],
+  [
+    'REDIS_CLUSTER_NODES',
+    '(unset)',
+    'a Redis or Valkey Cluster instead of REDIS_URL: comma-separated host:port seeds (or redis:// and rediss:// URLs, the first one giving the credentials); every Redis connection is then a cluster one',
+  ],
   ['MONGO_URL', '(unset)', 'MongoDB connection string (a replica set); selects the MongoDB store'],
   ['MONGO_DB', 'tideline', 'MongoDB database name'],
   ['TIDELINE_PREFIX', 'tideline', 'prefix of every Redis key (store and queues)'],
@@ -249,6 +257,23 @@ function corsOrigins(env: NodeJS.ProcessEnv): '*' | string[] {
   return origins;
 }
 
+function clusterNodes(env: NodeJS.ProcessEnv): string[] {
+  let seeds: string[];
+  try {
+    seeds = parseClusterNodes(env.REDIS_CLUSTER_NODES ?? '');
+  } catch (error) {
+    throw new ConfigError(
+      `REDIS_CLUSTER_NODES: ${(error as Error).message} (e.g. 10.0.0.1:6379,10.0.0.2:6379)`,
+    );
+  }
+  // A hash tag in the prefix would put every key in one slot, i.e. on one shard.
+  if (seeds.length > 0 && /[{}]/.test(env.TIDELINE_PREFIX ?? ''))
+    throw new ConfigError(
+      `TIDELINE_PREFIX=${env.TIDELINE_PREFIX}: on a Redis Cluster the prefix takes no { or }; Tideline puts the hash tags in the keys itself`,
+    );
+  return seeds;
+}
+
 function rateLimit(env: NodeJS.ProcessEnv): RateLimit | null {
   const raw = env.TIDELINE_RATE_LIMIT || '1000/PT1S';
   const parsed = parseRateLimit(raw);
@@ -303,6 +328,7 @@ export function loadConfig(mode: Mode, env: NodeJS.ProcessEnv = process.env): Co
     store,
     queue,
     redisUrl: env.REDIS_URL || 'redis://127.0.0.1:6379',
+    redisClusterNodes: clusterNodes(env),
     mongoUrl,
     mongoDb: env.MONGO_DB || 'tideline',
     prefix: env.TIDELINE_PREFIX || 'tideline',

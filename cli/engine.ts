@@ -13,7 +13,14 @@ import { loadDemo } from './demo.ts';
 import { startApi } from './start/api.ts';
 import { openAvailability } from './start/availability.ts';
 import { startMetrics } from './start/metrics.ts';
-import { type Closers, openBackends, openJournal, openScheduler, redactUrl } from './start/backends.ts';
+import {
+  type Closers,
+  describeRedis,
+  openBackends,
+  openJournal,
+  openScheduler,
+  redactUrl,
+} from './start/backends.ts';
 import { openChannels, openGateway } from './start/channels.ts';
 import { openLiveWorkspace } from './start/live-workspace.ts';
 import { keepSchedules } from './start/schedules.ts';
@@ -56,7 +63,7 @@ export async function startEngine(config: Config, roles: Roles, logger: Logger):
   const describe = {
     store: config.store,
     queue: config.queue,
-    redis: config.store === 'redis' || config.queue === 'bullmq' ? redactUrl(config.redisUrl) : undefined,
+    redis: config.store === 'redis' || config.queue === 'bullmq' ? describeRedis(config) : undefined,
     mongodb: config.store === 'mongodb' ? redactUrl(config.mongoUrl as string) : undefined,
   };
   logger.info({ ...describe, roles }, `store: ${config.store}, queue: ${config.queue}`);

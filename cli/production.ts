@@ -5,11 +5,11 @@
  * other processes use, and a Redis that may evict keys. Each refusal says what to set.
  */
 import { createHmac } from 'node:crypto';
-import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { loadChannels } from '../channels/config.ts';
 import { ConfigError, type Config, DEV_KEYS } from './config.ts';
-import { redactUrl } from './start/backends.ts';
+import { connectRedis, masters } from '../engine/adapters/redis-connection.ts';
+import { describeRedis, redisTarget } from './start/backends.ts';
 
 /** The shortest key or link secret accepted in production. */
 export const MIN_SECRET_LENGTH = 16;
@@ -66,7 +66,7 @@ export const linkSecretFingerprint = (secret: string): string =>
  * later process must match.
  */
 export async function deploymentFaults(config: Config): Promise<string[]> {
-  const redis = new Redis(config.redisUrl, {
+  const redis = connectRedis(redisTarget(config), {
     lazyConnect: true,
     maxRetriesPerRequest: 1,
     connectTimeout: 5000,
@@ -80,17 +80,20 @@ export async function deploymentFaults(config: Config): Promise<string[]> {
       await redis.connect();
     } catch (error) {
       throw new ConfigError(
-        `Redis at ${redactUrl(config.redisUrl)} is unreachable (${(error as Error).message}): start it or set REDIS_URL`,
+        `Redis at ${describeRedis(config)} is unreachable (${(error as Error).message}): start it or set REDIS_URL (or REDIS_CLUSTER_NODES)`,
       );
     }
     let policy: string | undefined;
-    try {
-      const answer = (await redis.config('GET', 'maxmemory-policy')) as string[];
-      policy = answer[1];
-    } catch {
-      // Managed Redis services may refuse CONFIG: their documented policy is the operator's to check.
+    // Every master of a cluster: one evicting shard is enough to lose work.
+    for (const node of masters(redis)) {
+      try {
+        const answer = (await node.config('GET', 'maxmemory-policy')) as string[];
+        if (answer[1] !== 'noeviction') policy ??= answer[1];
+      } catch {
+        // Managed Redis services may refuse CONFIG: their documented policy is the operator's to check.
+      }
     }
-    if (policy !== undefined && policy !== 'noeviction')
+    if (policy !== undefined)
       faults.push(
         `Redis maxmemory-policy is ${policy}: set it to noeviction (an evicting Redis drops queued events and send claims)`,
       );

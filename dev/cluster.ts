@@ -1,38 +1,62 @@
-import { Redis } from 'ioredis';
+import { redisPrefixes } from '../cli/start/backends.ts';
+import { connectRedis, isCluster, type RedisTarget } from '../engine/adapters/redis-connection.ts';
+import { CLUSTER_BUCKETS } from '../engine/adapters/redis-slots.ts';
 import { BullMQScheduler } from '../engine/adapters/schedulers/bullmq.ts';
 import { RedisStore } from '../engine/adapters/stores/redis.ts';
 import { INGEST_QUEUE } from '../engine/ingest/ingest-queue.ts';
 import type { Profile } from '../model/profile.ts';
 import { waitFor } from './engine.ts';
-import { REDIS_URL, removeKeys, spawnTideline, type TidelineProcess, uniquePrefix } from './processes.ts';
+import {
+  REDIS_TARGET,
+  REDIS_URL,
+  removeKeys,
+  spawnTideline,
+  type TidelineProcess,
+  uniquePrefix,
+} from './processes.ts';
 
 const DAY = 86_400_000;
 
 /**
  * What processes running with TIDELINE_PREFIX `prefix` keep in Redis: their store (keys `<prefix>:`)
- * and their queues (`<prefix>:q:`), seen from the test or bench.
+ * and their queues (`<prefix>:q:`, or `<prefix>:{q}:` on a cluster), seen from the test or bench. On the
+ * cluster of REDIS_CLUSTER_NODES when it is set, as the spawned processes are.
  */
-export async function redisView(prefix: string) {
-  const redis = new Redis(REDIS_URL);
+export async function redisView(prefix: string, target: RedisTarget = REDIS_TARGET) {
+  const clusterNodes = target.clusterNodes ?? [];
+  const redis = connectRedis(target);
   const store = new RedisStore({
     redis,
     prefix: `${prefix}:`,
     eventRetentionMs: 365 * DAY,
     dedupeHorizonMs: 30 * DAY,
+    ...(isCluster(target) ? { buckets: CLUSTER_BUCKETS } : {}),
   });
   await store.init();
-  const queue = new BullMQScheduler({ connection: { url: REDIS_URL }, prefix: `${prefix}:q` });
+  const queue = new BullMQScheduler({
+    connection: { url: target.url ?? REDIS_URL, clusterNodes },
+    prefix: redisPrefixes({ prefix, redisClusterNodes: [...clusterNodes] }).queues,
+  });
   return { redis, store, queue };
 }
 
-/** Production processes (API + workers, Redis store, BullMQ) on a fresh key prefix, plus a view into their Redis. */
-export async function startCluster(workers: number, extraEnv: Record<string, string> = {}) {
+/**
+ * Production processes (API + workers, Redis store, BullMQ) on a fresh key prefix, plus a view into their
+ * Redis: REDIS_URL's, REDIS_CLUSTER_NODES' or `target`'s.
+ */
+export async function startCluster(
+  workers: number,
+  extraEnv: Record<string, string> = {},
+  target: RedisTarget = REDIS_TARGET,
+) {
   const prefix = uniquePrefix('mp');
   const env = {
     TIDELINE_STORE: 'redis',
     TIDELINE_QUEUE: 'bullmq',
     TIDELINE_PREFIX: prefix,
     TIDELINE_WORKER_CONCURRENCY: '20',
+    ...(target.url ? { REDIS_URL: target.url } : {}),
+    REDIS_CLUSTER_NODES: (target.clusterNodes ?? []).join(','),
     ...extraEnv,
   };
   const api = spawnTideline('api', env);
@@ -43,12 +67,14 @@ export async function startCluster(workers: number, extraEnv: Record<string, str
     return w;
   };
   for (let i = 0; i < workers; i++) addWorker();
-  const { redis, store, queue } = await redisView(prefix);
+  const { redis, store, queue } = await redisView(prefix, target);
   const url = await api.url;
   return {
     url,
-    /** The processes' TIDELINE_PREFIX: their store keys are `<prefix>:`, their queues' `<prefix>:q:`. */
+    /** The processes' TIDELINE_PREFIX: their store keys are `<prefix>:`. */
     prefix,
+    /** What their queues' keys start with (`<prefix>:q`, or `<prefix>:{q}` on a cluster), before `:<queue>:`. */
+    queuePrefix: redisPrefixes({ prefix, redisClusterNodes: [...(target.clusterNodes ?? [])] }).queues,
     store,
     workers: workerProcesses,
     addWorker,

@@ -2,10 +2,23 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { Redis } from 'ioredis';
+import {
+  connectRedis,
+  deleteOnNode,
+  escapeGlob,
+  parseClusterNodes,
+  type RedisClient,
+  type RedisTarget,
+  scanKeys,
+} from '../engine/adapters/redis-connection.ts';
 
 const BIN = fileURLToPath(new URL('../bin/tideline.mjs', import.meta.url));
 export const REDIS_URL = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
+/** The Redis that spawned processes use: the cluster of REDIS_CLUSTER_NODES when it is set. */
+export const REDIS_TARGET: RedisTarget = {
+  url: REDIS_URL,
+  clusterNodes: parseClusterNodes(process.env.REDIS_CLUSTER_NODES ?? ''),
+};
 
 /** A loopback port nothing listens on right now (for a process the test starts, or to be refused). */
 export async function freePort(): Promise<number> {
@@ -67,6 +80,10 @@ export function spawnTideline(
       LOG_LEVEL: 'info',
       REDIS_URL,
       ...(command === 'start' ? {} : productionEnv),
+      // A test that names a Redis server means that one, also in a run on a cluster.
+      ...(env.REDIS_URL !== undefined && env.REDIS_CLUSTER_NODES === undefined
+        ? { REDIS_CLUSTER_NODES: '' }
+        : {}),
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -104,16 +121,16 @@ export function spawnTideline(
   };
 }
 
-/** Deletes every key that starts with `prefix` (SCAN, then DEL), on `redis` or a connection of its own; how many. */
-export async function removeKeys(prefix: string, redis?: Redis): Promise<number> {
-  const client = redis ?? new Redis(REDIS_URL);
+/**
+ * Deletes every key that starts with `prefix` (SCAN on each master, then UNLINK), on `redis` or a
+ * connection of its own to REDIS_TARGET; how many.
+ */
+export async function removeKeys(prefix: string, redis?: RedisClient): Promise<number> {
+  const client = redis ?? connectRedis(REDIS_TARGET);
   let deleted = 0;
-  let cursor = '0';
-  do {
-    const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length > 0) deleted += await client.del(...keys);
-  } while (cursor !== '0');
+  await scanKeys(client, `${escapeGlob(prefix)}*`, async (node, keys) => {
+    deleted += await deleteOnNode(node, keys);
+  });
   if (!redis) await client.quit();
   return deleted;
 }

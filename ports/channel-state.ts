@@ -102,14 +102,16 @@ export interface ChannelState {
 
   /**
    * Reserves the message in every window, or in none when one is full (answering that window's key).
-   * A message already holding a reservation in a window keeps it (retries count once).
+   * A message already holding a reservation in a window keeps it (retries count once). `owner`: the
+   * profile the send is for, which an adapter may keep its windows with (release names the same one).
    */
   reserve(
     messageId: string,
     windows: CapWindow[],
     now: number,
+    owner?: string,
   ): Promise<{ ok: true } | { ok: false; full: string }>;
-  release(messageId: string, keys: string[]): Promise<void>;
+  release(messageId: string, keys: string[], owner?: string): Promise<void>;
 
   /** Adds one Mini Program send credit (accept), or clears them (reject). */
   grantCredit(key: string, status: 'accept' | 'reject'): Promise<number>;

@@ -63,8 +63,16 @@ export interface Store {
 
   /** Fresh objects, the caller's own: deciders change them in place and commit them. */
   getProfiles(keys: readonly string[]): Promise<Map<string, Profile>>;
-  /** Which of these message ids were already applied within the dedupe horizon. */
-  appliedMessageIds(messageIds: readonly string[]): Promise<Set<string>>;
+  /**
+   * Which of these message ids were already applied within the dedupe horizon. `profiles`, for a message
+   * id, names the profiles it may have been applied to (the one it goes to now and the anonymous one of
+   * its anonymousId): an adapter that keeps the applied ids with the profiles looks there, and
+   * everywhere for an id it does not name.
+   */
+  appliedMessageIds(
+    messageIds: readonly string[],
+    profiles?: ReadonlyMap<string, readonly string[]>,
+  ): Promise<Set<string>>;
   /** Each commit is atomic on its own; commits for different keys are independent. */
   commit(commits: readonly ProfileCommit[]): Promise<CommitResult>;
 

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import { presentedKey } from '../auth.ts';
 import { InputError } from '../../model/input-error.ts';
@@ -32,7 +32,7 @@ export class IngestLimiter {
 
   constructor(
     readonly limit: RateLimit,
-    redis?: { client: Redis; prefix: string },
+    redis?: { client: Redis | Cluster; prefix: string },
   ) {
     const options = { points: limit.requests, duration: limit.windowSeconds };
     this.limiter = redis

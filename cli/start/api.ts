@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
-import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { createApp } from '../../api/app.ts';
+import { connectRedis } from '../../engine/adapters/redis-connection.ts';
 import { KeyRing } from '../../api/auth.ts';
 import { IngestLog } from '../../api/ingest/debug-log.ts';
 import { IngestLimiter, type RateLimit } from '../../api/ingest/rate-limit.ts';
@@ -16,7 +16,7 @@ import { DOCUMENT_KINDS } from '../../workspace/kinds.ts';
 import type { Availability } from '../../api/availability.ts';
 import type { ProcessMetrics } from '../../api/process-metrics.ts';
 import type { Config } from '../config.ts';
-import type { Closers } from './backends.ts';
+import { type Closers, redisTarget } from './backends.ts';
 import type { Channels } from './channels.ts';
 import type { LiveWorkspace } from './live-workspace.ts';
 
@@ -41,7 +41,7 @@ export interface ApiRole {
 /** Rate limits are counted in Redis when processes share one (queue or store), else in this process. */
 async function openLimiter(config: Config, limit: RateLimit, closers: Closers): Promise<IngestLimiter> {
   if (config.queue !== 'bullmq' && config.store !== 'redis') return new IngestLimiter(limit);
-  const client = new Redis(config.redisUrl, { lazyConnect: true, enableOfflineQueue: false });
+  const client = connectRedis(redisTarget(config), { lazyConnect: true, enableOfflineQueue: false });
   await client.connect();
   closers.push(() => client.quit());
   return new IngestLimiter(limit, { client, prefix: config.prefix });

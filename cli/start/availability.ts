@@ -6,10 +6,11 @@
  * client that queues commands until it reconnects.
  */
 import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
+import { connectRedis, type RedisTarget } from '../../engine/adapters/redis-connection.ts';
 import type { Logger } from 'pino';
 import type { Availability, ReadyReport } from '../../api/availability.ts';
 import type { Config } from '../config.ts';
+import { redisTarget } from './backends.ts';
 
 /** How often the watch connection pings Redis, and how long a ping may take. */
 const PING_EVERY_MS = 1000;
@@ -38,13 +39,13 @@ const withTimeout = <T>(promise: Promise<T>, ms: number): Promise<T> =>
  * the `/ready` of an API process also wants a recent beat from some worker.
  */
 export async function watchRedis(options: {
-  url: string;
+  target: RedisTarget;
   prefix: string;
   worker: boolean;
   logger: Logger;
 }): Promise<Availability> {
-  const { url, prefix, worker, logger } = options;
-  const redis = new Redis(url, {
+  const { target, prefix, worker, logger } = options;
+  const redis = connectRedis(target, {
     lazyConnect: true,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
@@ -129,5 +130,5 @@ export async function openAvailability(
   logger: Logger,
 ): Promise<Availability> {
   if (config.store !== 'redis' && config.queue !== 'bullmq') return inProcessAvailability;
-  return watchRedis({ url: config.redisUrl, prefix: config.prefix, worker: roles.worker, logger });
+  return watchRedis({ target: redisTarget(config), prefix: config.prefix, worker: roles.worker, logger });
 }

@@ -1,5 +1,4 @@
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
 import { MongoClient } from 'mongodb';
 import type { Logger } from 'pino';
 import { MemoryChannelState } from '../../engine/adapters/channel-state/memory.ts';
@@ -8,6 +7,8 @@ import { MemoryDefinitionStore } from '../../engine/adapters/definitions/memory.
 import { MongoDefinitionStore } from '../../engine/adapters/definitions/mongodb.ts';
 import { RedisDefinitionStore } from '../../engine/adapters/definitions/redis.ts';
 import { FileJournal } from '../../engine/adapters/journal/file-journal.ts';
+import { connectRedis, masters, type RedisTarget } from '../../engine/adapters/redis-connection.ts';
+import { CLUSTER_BUCKETS } from '../../engine/adapters/redis-slots.ts';
 import { BullMQScheduler } from '../../engine/adapters/schedulers/bullmq.ts';
 import { InProcessScheduler } from '../../engine/adapters/schedulers/in-process.ts';
 import { MemoryStore, type MemoryStoreOptions } from '../../engine/adapters/stores/memory.ts';
@@ -20,6 +21,33 @@ import type { DefinitionStore } from '../../ports/definitions.ts';
 import type { Job, Scheduler } from '../../ports/scheduler.ts';
 import type { Store, StoreOptions } from '../../ports/store.ts';
 import type { Config } from '../config.ts';
+
+/** The deployment's Redis: a cluster when REDIS_CLUSTER_NODES is set, else REDIS_URL's server. */
+export const redisTarget = (config: Pick<Config, 'redisUrl' | 'redisClusterNodes'>): RedisTarget => ({
+  url: config.redisUrl,
+  clusterNodes: config.redisClusterNodes,
+});
+
+/** Where the Redis of the deployment is, for logs (no credentials). */
+export const describeRedis = (config: Pick<Config, 'redisUrl' | 'redisClusterNodes'>): string =>
+  config.redisClusterNodes.length > 0
+    ? `cluster ${config.redisClusterNodes.map(redactUrl).join(',')}`
+    : redactUrl(config.redisUrl);
+
+/**
+ * Key prefixes that differ on a cluster: there the definitions keep a slot of their own and BullMQ's
+ * queues carry a hash tag (it keeps a queue's keys in one slot). On one Redis the keys are untagged.
+ */
+export function redisPrefixes(config: Pick<Config, 'prefix' | 'redisClusterNodes'>): {
+  definitions: string;
+  queues: string;
+} {
+  const cluster = config.redisClusterNodes.length > 0;
+  return {
+    definitions: cluster ? `${config.prefix}:{defs}:` : `${config.prefix}:`,
+    queues: cluster ? `${config.prefix}:{q}` : `${config.prefix}:q`,
+  };
+}
 
 /** What a process closes on the way out, last opened first. */
 export type Closers = (() => Promise<unknown>)[];
@@ -47,14 +75,14 @@ export async function openBackends(
     };
   }
   if (config.store === 'redis') {
-    const redis = new Redis(config.redisUrl, { lazyConnect: true });
+    const redis = connectRedis(redisTarget(config), { lazyConnect: true });
     await redis.connect();
     closers.push(() => redis.quit());
     try {
-      const [, appendonly] = (await redis.config('GET', 'appendonly')) as [string, string];
-      if (appendonly !== 'yes') {
+      const answers = await Promise.all(masters(redis).map((node) => node.config('GET', 'appendonly')));
+      if (answers.some((answer) => (answer as string[])[1] !== 'yes')) {
         logger.warn(
-          { redis: redactUrl(config.redisUrl) },
+          { redis: describeRedis(config) },
           'Redis persistence (AOF) is off: with the Redis-only store a Redis restart loses data. Turn on appendonly for production.',
         );
       }
@@ -62,8 +90,13 @@ export async function openBackends(
       logger.warn({}, 'could not read the Redis appendonly setting; make sure AOF is on for production');
     }
     return {
-      store: new RedisStore({ ...options, redis, prefix: `${config.prefix}:` }),
-      definitions: new RedisDefinitionStore({ redis, prefix: `${config.prefix}:` }),
+      store: new RedisStore({
+        ...options,
+        redis,
+        prefix: `${config.prefix}:`,
+        ...(config.redisClusterNodes.length > 0 ? { buckets: CLUSTER_BUCKETS } : {}),
+      }),
+      definitions: new RedisDefinitionStore({ redis, prefix: redisPrefixes(config).definitions }),
     };
   }
   const client = new MongoClient(config.mongoUrl as string);
@@ -81,10 +114,14 @@ export async function openBackends(
  */
 export async function openChannelState(config: Config, closers: Closers): Promise<ChannelState> {
   if (config.queue === 'bullmq') {
-    const redis = new Redis(config.redisUrl, { lazyConnect: true, enableAutoPipelining: true });
+    const redis = connectRedis(redisTarget(config), { lazyConnect: true, enableAutoPipelining: true });
     await redis.connect();
     closers.push(() => redis.quit());
-    const state = new RedisChannelState(redis, config.prefix);
+    const state = new RedisChannelState(
+      redis,
+      config.prefix,
+      config.redisClusterNodes.length > 0 ? { buckets: CLUSTER_BUCKETS } : {},
+    );
     await state.renamePlainEntries();
     return state;
   }
@@ -113,8 +150,8 @@ export function openScheduler(config: Config, logger: Logger, failed?: (queue: s
   };
   if (config.queue === 'in-process') return new InProcessScheduler({ clock: new SystemClock(), onFailed });
   return new BullMQScheduler({
-    connection: { url: config.redisUrl },
-    prefix: `${config.prefix}:q`,
+    connection: { url: config.redisUrl, clusterNodes: config.redisClusterNodes },
+    prefix: redisPrefixes(config).queues,
     lockDurationMs: config.lockDurationMs,
     stalledIntervalMs: config.stalledIntervalMs,
     onFailed,
@@ -124,7 +161,7 @@ export function openScheduler(config: Config, logger: Logger, failed?: (queue: s
 /** `redis://user:secret@host:6379` -> `redis://host:6379`, for logs. */
 export function redactUrl(url: string): string {
   try {
-    const u = new URL(url);
+    const u = new URL(url.includes('://') ? url : `redis://${url}`);
     u.username = '';
     u.password = '';
     return u.toString();

@@ -223,6 +223,17 @@ async function commitAll(
       alsoRead: (w) => w.absorbs.map(profileKeyForAnonymous),
       read: async (pending, profiles) => {
         const messageIds = [...new Set(pending.flatMap((w) => w.messages.map((m) => m.messageId)))];
+        // Where each message may have been applied: its profile now, or the anonymous one it went to
+        // before its anonymousId was linked.
+        const appliedTo = new Map<string, string[]>();
+        for (const w of pending) {
+          for (const m of w.messages) {
+            const keys = appliedTo.get(m.messageId) ?? [];
+            keys.push(w.key);
+            if (m.anonymousId) keys.push(profileKeyForAnonymous(m.anonymousId));
+            appliedTo.set(m.messageId, keys);
+          }
+        }
         // Profiles kept for another workspace (a publication reads something new) are rebuilt from
         // their stored history before anything is decided on them.
         const stale = new Set(
@@ -235,7 +246,7 @@ async function commitAll(
         // Users who may enter a journey now: their recent calls tell whether an awaited event already happened.
         const triggers = workspace?.journeys.triggerEvents;
         const [applied, histories, journeyHistories] = await Promise.all([
-          store.appliedMessageIds(messageIds),
+          store.appliedMessageIds(messageIds, appliedTo),
           Promise.all(
             [...stale].map(async (key) => [key, await store.recentEvents(key, HISTORY_LIMIT)] as const),
           ),

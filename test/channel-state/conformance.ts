@@ -126,6 +126,29 @@ export function channelStateConformance(name: string, make: MakeState): void {
     );
 
     it(
+      "reserves a profile's windows and a device's window in one step when the send names its profile",
+      withState(async (state) => {
+        const windows = [
+          { key: 'u:ann:push:P1D', windowMs: 86_400_000, limit: 5 },
+          { key: 'u:ann:any:P7D', windowMs: 7 * 86_400_000, limit: 5 },
+          { key: 'device:tok-1:P1D', windowMs: 86_400_000, limit: 2 },
+        ];
+        assert.deepEqual(await state.reserve('p1', windows, T0, 'u:ann'), { ok: true });
+        assert.deepEqual(await state.reserve('p2', windows, T0 + 1, 'u:ann'), { ok: true });
+        assert.deepEqual(await state.reserve('p3', windows, T0 + 2, 'u:ann'), {
+          ok: false,
+          full: 'device:tok-1:P1D',
+        });
+        await state.release(
+          'p2',
+          windows.map((w) => w.key),
+          'u:ann',
+        );
+        assert.deepEqual(await state.reserve('p3', windows, T0 + 3, 'u:ann'), { ok: true });
+      }),
+    );
+
+    it(
       'spends Mini Program credits one at a time and never below zero',
       withState(async (state) => {
         const key = 'wxapp:oAnn:TPL1';

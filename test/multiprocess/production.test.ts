@@ -5,15 +5,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { Redis } from 'ioredis';
 import { LinkSigner } from '../../channels/links.ts';
 import { waitFor } from '../../dev/engine.ts';
 import { startAliyunSmsFake } from '../../dev/fakes/aliyun-sms.ts';
 import { startSmtpServer } from '../../dev/fakes/smtp.ts';
 import { workspaceFolder } from '../../dev/workspace-folder.ts';
 import { call, live, person, sendingWorkspace } from '../helpers/recipient.ts';
+import { connectRedis } from '../../engine/adapters/redis-connection.ts';
 import {
-  REDIS_URL,
+  REDIS_TARGET,
   removeKeys,
   spawnTideline,
   type TidelineProcess,
@@ -160,7 +160,8 @@ describe('production processes refuse an unsafe configuration', () => {
       /TIDELINE_LINK_SECRET differs from the one the other processes of this deployment/,
     );
     // The store keeps a fingerprint, not the secret.
-    const redis = new Redis(REDIS_URL);
+    // Where the processes are: the cluster of REDIS_CLUSTER_NODES in a run on one.
+    const redis = connectRedis(REDIS_TARGET);
     try {
       const kept = await redis.get(`${prefix}:link-secret-fingerprint`);
       assert.ok(kept && kept.length === 64 && kept !== env.TIDELINE_LINK_SECRET);

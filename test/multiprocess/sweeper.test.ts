@@ -36,7 +36,7 @@ describe('the sweeper in Redis-only production mode', () => {
       );
       // ... when Redis loses the timer queue: every key BullMQ keeps for it (jobs, delayed set, meta...).
       const lostAt = Date.now();
-      const deleted = await removeKeys(`${c.prefix}:q:${PROFILE_CHECKS_QUEUE}`);
+      const deleted = await removeKeys(`${c.queuePrefix}:${PROFILE_CHECKS_QUEUE}`);
       assert.ok(deleted >= USERS, `deleted ${deleted} keys of the timer queue`);
       console.log(`timer queue lost ${lostAt - start} ms after the signups (${deleted} keys)`);
 

@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import type { Profile } from '../../model/profile.ts';
 import { startCluster } from '../../dev/cluster.ts';
 import { waitFor } from '../../dev/engine.ts';
-import { PROCESS_KEYS as KEYS } from '../../dev/processes.ts';
-import { postBatch } from '../../dev/processes.ts';
-import { interleavedStream, type TestStream } from '../helpers/stream.ts';
+import type { Profile } from '../../model/profile.ts';
+import { assertExactlyOnce, assertStoredOnce, postAll } from '../helpers/posting.ts';
+import { interleavedStream } from '../helpers/stream.ts';
 
 /** The cluster of this suite: its workspace has segments over aggregates (with a where filter) and traits. */
 const cluster = (workers: number, extraEnv: Record<string, string> = {}) =>
@@ -14,42 +13,6 @@ const cluster = (workers: number, extraEnv: Record<string, string> = {}) =>
     TIDELINE_WORKSPACE: fileURLToPath(new URL('../workspace', import.meta.url)),
     ...extraEnv,
   });
-
-async function postAll(
-  url: string,
-  messages: Record<string, unknown>[],
-  size = 100,
-  parallel = 4,
-): Promise<number> {
-  let acknowledged = 0;
-  const batches: Record<string, unknown>[][] = [];
-  for (let i = 0; i < messages.length; i += size) batches.push(messages.slice(i, i + size));
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: parallel }, async () => {
-      while (next < batches.length) {
-        const batch = batches[next++];
-        const status = await postBatch(url, KEYS.write, batch);
-        assert.equal(status, 200);
-        acknowledged += batch.length;
-      }
-    }),
-  );
-  return acknowledged;
-}
-
-function assertExactlyOnce(
-  profiles: Map<string, Omit<Profile, 'version' | 'checkAt'>>,
-  stream: TestStream,
-): void {
-  for (const [userId, count] of stream.perUser) {
-    const p = profiles.get(`u:${userId}`);
-    assert.ok(p, `profile of ${userId}`);
-    assert.equal(p.eventCount, count, `${userId} has every message applied exactly once`);
-  }
-  for (const anonymousId of stream.anonymousIds)
-    assert.ok(!profiles.has(`a:${anonymousId}`), `${anonymousId} was merged into its user`);
-}
 
 describe('production processes on Redis and BullMQ', { timeout: 300_000 }, () => {
   it('two workers with concurrency 20 give exactly the profiles one worker gives (10,000 events, 500 users)', async () => {
@@ -99,11 +62,7 @@ describe('production processes on Redis and BullMQ', { timeout: 300_000 }, () =>
       await c.drained();
       const profiles = await c.profiles(stream);
       assertExactlyOnce(profiles, stream);
-      for (const userId of stream.userIds.slice(0, 20)) {
-        const events = (await c.store.recentEvents(`u:${userId}`, 1000)).filter((e) => e.type !== 'internal');
-        assert.equal(new Set(events.map((e) => e.messageId)).size, events.length, 'no event stored twice');
-        assert.equal(events.length, stream.perUser.get(userId));
-      }
+      await assertStoredOnce(c.store, stream);
     } finally {
       await c.close();
     }

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import { deleteOnNode, escapeGlob, type RedisClient, scanKeys } from '../redis-connection.ts';
 import type {
   CapWindow,
   ChannelAlert,
@@ -8,9 +8,8 @@ import type {
   MessageRecord,
   Suppression,
 } from '../../../ports/channel-state.ts';
+import { bucketOf, bucketTag } from '../redis-slots.ts';
 import { blind, DIGEST } from './rules.ts';
-
-const globEscape = (text: string) => text.replace(/[*?[\]\\]/g, '\\$&');
 
 /** Message records, index entries and inbound marks live this long. */
 const RECORD_TTL_SECONDS = 30 * 24 * 3600;
@@ -101,9 +100,14 @@ interface Scripts {
 export class RedisChannelState implements ChannelState {
   private readonly scripts: Scripts;
 
+  /**
+   * `buckets` > 1 (on a Redis Cluster): the cap windows of a send lie in the slot of the profile's bucket
+   * (as its store keys do), so one reservation is one slot; on one Redis the keys are untagged.
+   */
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
+    private readonly options: { buckets?: number } = {},
   ) {
     redis.defineCommand('tidelineClaim', { lua: CLAIM, numberOfKeys: 1 });
     redis.defineCommand('tidelineUpdate', { lua: UPDATE, numberOfKeys: 1 });
@@ -115,6 +119,20 @@ export class RedisChannelState implements ChannelState {
 
   private key(...parts: string[]): string {
     return `${this.prefix}:ch:${parts.join(':')}`;
+  }
+
+  /**
+   * A cap window's key: on a cluster under the hash tag of the owner's bucket (a device's window too,
+   * so a device shared by two profiles is counted per profile there), or of `{caps}` when no owner is
+   * named.
+   */
+  private capKey(windowKey: string, owner?: string): string {
+    return `${this.prefix}:ch:${this.capSlot(owner)}cap:${windowKey}`;
+  }
+  private capSlot(owner?: string): string {
+    const buckets = this.options.buckets ?? 1;
+    if (buckets === 1) return '';
+    return owner === undefined ? '{caps}:' : `${bucketTag(bucketOf(owner, buckets))}:`;
   }
 
   async claim(request: ClaimRequest): Promise<Claim> {
@@ -154,17 +172,19 @@ export class RedisChannelState implements ChannelState {
     for (const id of ids) {
       const indexes = await this.redis.smembers(this.key('midx', id));
       removed += await this.redis.del(this.key('msg', id));
-      await this.redis.del(this.key('midx', id), ...indexes.map((k) => this.key('idx', k)));
+      // One key a command: on a cluster they lie in different slots.
+      await Promise.all(
+        [this.key('midx', id), ...indexes.map((k) => this.key('idx', k))].map((k) => this.redis.del(k)),
+      );
     }
     await this.redis.del(profile);
     // Cap windows are named after the profile (`<profileKey>:<channel>:<window>`).
-    const pattern = `${globEscape(this.key('cap', profileKey))}:*`;
-    let cursor = '0';
-    do {
-      const [next, keys] = await this.redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) await this.redis.del(...keys);
-    } while (cursor !== '0');
+    const slots = (this.options.buckets ?? 1) === 1 ? [undefined] : [profileKey, undefined];
+    for (const owner of slots) {
+      await scanKeys(this.redis, `${escapeGlob(this.capKey(profileKey, owner))}:*`, async (node, keys) => {
+        await deleteOnNode(node, keys);
+      });
+    }
     return removed;
   }
 
@@ -203,9 +223,10 @@ export class RedisChannelState implements ChannelState {
     messageId: string,
     windows: CapWindow[],
     now: number,
+    owner?: string,
   ): Promise<{ ok: true } | { ok: false; full: string }> {
     if (windows.length === 0) return { ok: true };
-    const keys = windows.map((w) => this.key('cap', w.key));
+    const keys = windows.map((w) => this.capKey(w.key, owner));
     const full = await this.scripts.tidelineReserve(
       keys.length,
       ...keys,
@@ -213,11 +234,11 @@ export class RedisChannelState implements ChannelState {
       now,
       ...windows.flatMap((w) => [w.windowMs, w.limit]),
     );
-    return full ? { ok: false, full: full.slice(this.key('cap', '').length) } : { ok: true };
+    return full ? { ok: false, full: windows[keys.indexOf(full)].key } : { ok: true };
   }
 
-  async release(messageId: string, keys: string[]): Promise<void> {
-    await Promise.all(keys.map((k) => this.redis.zrem(this.key('cap', k), messageId)));
+  async release(messageId: string, keys: string[], owner?: string): Promise<void> {
+    await Promise.all(keys.map((k) => this.redis.zrem(this.capKey(k, owner), messageId)));
   }
 
   // Credits are per (app, openid, template): kept under a digest, so that no key names the openid.
@@ -276,12 +297,9 @@ export class RedisChannelState implements ChannelState {
 
   private async keysLike(start: string): Promise<string[]> {
     const found: string[] = [];
-    let cursor = '0';
-    do {
-      const [next, keys] = await this.redis.scan(cursor, 'MATCH', `${globEscape(start)}*`, 'COUNT', 1000);
-      cursor = next;
+    await scanKeys(this.redis, `${escapeGlob(start)}*`, async (_node, keys) => {
       found.push(...keys);
-    } while (cursor !== '0');
+    });
     return found;
   }
 
@@ -290,7 +308,7 @@ export class RedisChannelState implements ChannelState {
   }
 
   async forgetSeen(keys: string[]): Promise<void> {
-    if (keys.length > 0) await this.redis.del(...keys.map((k) => this.key('seen', blind(k))));
+    await Promise.all(keys.map((k) => this.redis.del(this.key('seen', blind(k)))));
   }
 
   async rateSlot(provider: string, ratePerSecond: number, now: number): Promise<number> {

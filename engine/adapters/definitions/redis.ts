@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis-connection.ts';
 import type { JsonObject } from '../../../model/json.ts';
 import {
   changeStatus,
@@ -36,11 +36,11 @@ interface Scripts {
 
 export class RedisDefinitionStore implements DefinitionStore {
   readonly adapter = 'redis';
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
   private readonly scripts: Scripts;
   private readonly prefix: string;
 
-  constructor(options: { redis: Redis; prefix: string }) {
+  constructor(options: { redis: RedisClient; prefix: string }) {
     this.redis = options.redis;
     this.scripts = options.redis as unknown as Scripts;
     this.prefix = options.prefix;

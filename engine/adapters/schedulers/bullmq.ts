@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { type Job as BullJob, type ConnectionOptions, type DefaultJobOptions, Queue, Worker } from 'bullmq';
-import { Redis, type RedisOptions } from 'ioredis';
+import type { RedisOptions } from 'ioredis';
+import { connectRedis, isCluster, type RedisClient } from '../redis-connection.ts';
 import type {
   Job,
   JobHandler,
@@ -14,8 +15,11 @@ import type {
 } from '../../../ports/scheduler.ts';
 import type { JsonObject } from '../../../model/json.ts';
 
-/** ioredis options, with an optional `redis://` URL for what they leave out. */
-export type BullMQConnection = RedisOptions & { url?: string };
+/**
+ * ioredis options, with an optional `redis://` URL for what they leave out, or the seeds of a Redis
+ * Cluster (then `prefix` must carry a hash tag, e.g. `tideline:{q}`: BullMQ keeps a queue in one slot).
+ */
+export type BullMQConnection = RedisOptions & { url?: string; clusterNodes?: readonly string[] };
 
 export interface BullMQSchedulerOptions {
   connection: BullMQConnection;
@@ -46,7 +50,9 @@ export class BullMQScheduler implements Scheduler {
   private readonly onError: (error: Error) => void;
   private readonly queues = new Map<string, Queue>();
   private readonly workers: Worker[] = [];
-  private client?: Redis;
+  private client?: RedisClient;
+  /** Workers' connections on a cluster, which BullMQ is given made and leaves to us to close. */
+  private readonly workerClients: RedisClient[] = [];
 
   constructor(options: BullMQSchedulerOptions) {
     this.options = options;
@@ -67,6 +73,9 @@ export class BullMQScheduler implements Scheduler {
 
   async addBulk<T>(queue: string, jobs: readonly NewJob<T>[]): Promise<string[]> {
     const q = this.queue(queue);
+    // BullMQ stamps a job (its delay's start) before it waits for the connection, which on a cluster
+    // first discovers the slots: connected first, a delay counts from when it is stored.
+    await q.waitUntilReady();
     const ids = jobs.map((job) => job.options?.id ?? randomUUID());
     await this.forgetFinished(
       q,
@@ -110,11 +119,21 @@ export class BullMQScheduler implements Scheduler {
   }
 
   process<T>(queue: string, handler: JobHandler<T>, options: ProcessOptions): void {
-    const { url, ...redis } = this.options.connection;
-    const worker = new Worker<T>(queue, (job: BullJob<T>) => handler(toPortJob(job)), {
+    const { url, clusterNodes, ...redis } = this.options.connection;
+    let connection: ConnectionOptions;
+    if (isCluster({ clusterNodes })) {
+      // BullMQ takes a cluster as a made connection, and duplicates it for its blocking commands.
+      const client = connectRedis({ clusterNodes }, { ...redis, maxRetriesPerRequest: null });
+      client.on('error', this.onError);
+      this.workerClients.push(client);
+      connection = client;
+    } else {
       // BullMQ makes the worker's connections from options; blocking ones must retry forever.
       // (The cast: BullMQ declares its own RedisOptions, whose retryStrategy does not allow null.)
-      connection: { ...redis, url, maxRetriesPerRequest: null } as ConnectionOptions,
+      connection = { ...redis, url, maxRetriesPerRequest: null } as ConnectionOptions;
+    }
+    const worker = new Worker<T>(queue, (job: BullJob<T>) => handler(toPortJob(job)), {
+      connection,
       prefix: this.options.prefix,
       concurrency: options.concurrency,
       // A job whose worker died is run again; BullMQ's default (1) would fail it for good after a
@@ -160,7 +179,8 @@ export class BullMQScheduler implements Scheduler {
     // workers first: they finish their running jobs, which may still add jobs to the queues
     await Promise.all(this.workers.map((worker) => worker.close()));
     await Promise.all([...this.queues.values()].map((queue) => queue.close()));
-    await this.client?.quit();
+    await Promise.all([this.client, ...this.workerClients].map((client) => client?.quit()));
+    this.workerClients.length = 0;
     this.workers.length = 0;
     this.queues.clear();
     this.client = undefined;
@@ -180,10 +200,10 @@ export class BullMQScheduler implements Scheduler {
   }
 
   /** One connection, shared by every queue of this scheduler (BullMQ leaves it to us to close). */
-  private redis(): Redis {
+  private redis(): RedisClient {
     if (this.client === undefined) {
-      const { url, ...options } = this.options.connection;
-      this.client = url === undefined ? new Redis(options) : new Redis(url, options);
+      const { url, clusterNodes, ...options } = this.options.connection;
+      this.client = connectRedis({ url, clusterNodes }, options);
       this.client.on('error', this.onError);
     }
     return this.client;

@@ -1,4 +1,6 @@
-import type { ChainableCommander, Redis } from 'ioredis';
+import { randomUUID } from 'node:crypto';
+import type { ChainableCommander } from 'ioredis';
+import { escapeGlob, type RedisClient, scanKeys } from '../redis-connection.ts';
 import type { StoredEvent } from '../../../model/events.ts';
 import {
   type CommitResult,
@@ -13,25 +15,34 @@ import {
   type ScanFilter,
   dueAt,
 } from '../../../ports/store.ts';
-import type { Profile } from '../../../model/profile.ts';
+import { type Profile, profileKeyForAnonymous } from '../../../model/profile.ts';
+import { bucketOf, bucketTag } from '../redis-slots.ts';
 import { compressProfile, decompressProfile } from './profile-codec.ts';
 
 /*
- * Data layout, every key under `prefix`:
+ * Data layout. On one Redis every key is under `prefix`; on a cluster (`buckets` > 1) every key of a
+ * profile is under `prefix{<bucket>}:`, its bucket's hash tag (redis-slots.ts), and so are the bucket's
+ * shares of the structures below marked "per bucket", which are summed or merged on read. So each commit
+ * is one script call on one slot, and the buckets spread over the cluster's shards.
  *   p:<profileKey>  string   `<version>:z<compressProfile()>`: the scripts read the version, the profile
  *                            is deflated against a preset dictionary (~250 bytes instead of ~1 KB)
  *   h:<profileKey>  zset     messageId -> event timestamp (the history's order and retention)
  *   e:<profileKey>  hash     messageId -> event JSON
- *   m:<messageId>   string   "1", expires after the dedupe horizon
- *   aliases         hash     anonymousId -> userId
- *   profiles        string   number of profiles, kept by the scripts
+ *   m:<messageId>   string   "1", expires after the dedupe horizon; per bucket: in the bucket of the
+ *                            profile the message was applied to
+ *   aliases         hash     anonymousId -> userId; per bucket: in the bucket of the anonymous profile
+ *   profiles        string   number of profiles, kept by the scripts (per bucket)
  *   keys            zset     every profileKey, score 0 (so in byte order), kept by the scripts: what
- *                            scanProfiles pages through (ZRANGE BYLEX), ~100 bytes a profile
+ *                            scanProfiles pages through (ZRANGE BYLEX), ~100 bytes a profile (per bucket)
  *   due             zset     profileKey -> its checkAt (ms), for the profiles with a re-check timer, kept
- *                            by the scripts: what dueProfiles pages through (the sweeper)
+ *                            by the scripts: what dueProfiles pages through (the sweeper) (per bucket)
  *   due:built       string   set once init() has indexed the timers of profiles written before `due`
  *   r:<scope>       hash     report counters of a journey's day (`j:<id>:<day>`) or the workspace's (`w:<day>`), kept by the
- *                            commit script (conversions/counters.ts names the fields)
+ *                            commit script (conversions/counters.ts names the fields) (per bucket)
+ *   s:<profileKey>  string   only on a cluster, while the profile is being merged into one of another
+ *                            bucket: `<moveId>\n<sealedAt>\n<target profileKey>` (see `move`)
+ *   x:<profileKey>  string   only on a cluster, in the target's bucket: `landed:<moveId>` once the merge
+ *                            of that (absorbed) profile was committed, `void:<moveId>` if it was given up
  * h: and e: expire together once their newest event leaves the retention window. Needs Redis >= 6.2.
  *
  * Why an index rather than SCAN MATCH p:*: SCAN walks the whole keyspace (histories, a dedupe marker per
@@ -40,42 +51,51 @@ import { compressProfile, decompressProfile } from './profile-codec.ts';
  * O(log n + page), by key, each profile once, for ~100 bytes a profile (about 416 -> 520 in all).
  */
 
-// KEYS: profile, history, events, counter, index, due, [absorbed profile, history, events,] report
-//       counter hashes..., markers...
+// KEYS: profile, history, events, counter, index, due, seal, receipt (or the seal again),
+//       [absorbed profile, history, events, seal,] report counter hashes..., markers...
 // ARGV: expectedVersion, value, retention cutoff, dedupe ms, absorbed expectedVersion or '', profileKey,
 //       absorbed profileKey or '', checkAt or '' (none), number of counter hashes h, number of counts n,
+//       moveId or '' (the second step of a merge across buckets: the receipt must not name it yet; one
+//       of an earlier move of the same profile is stale and overwritten),
 //       then (hash 1..h, field, by) per count, then (messageId, timestamp, event JSON) per event.
-// Returns 1, or 0 for a conflict (nothing written).
+// Returns 1, or 0 for a conflict (nothing written). A sealed profile (being merged away) is a conflict.
 const COMMIT = `
 local function version(key)
   local v = redis.call('GET', key)
   return v and tonumber(string.match(v, '^%d+')) or 0
 end
-if version(KEYS[1]) ~= tonumber(ARGV[1]) then return 0 end
+if version(KEYS[1]) ~= tonumber(ARGV[1]) or redis.call('EXISTS', KEYS[7]) == 1 then return 0 end
 local absorbing = ARGV[5] ~= ''
-if absorbing and version(KEYS[7]) ~= tonumber(ARGV[5]) then return 0 end
+if absorbing and (version(KEYS[9]) ~= tonumber(ARGV[5]) or redis.call('EXISTS', KEYS[12]) == 1) then
+  return 0
+end
+if ARGV[11] ~= '' then
+  local receipt = redis.call('GET', KEYS[8])
+  if receipt == 'landed:' .. ARGV[11] or receipt == 'void:' .. ARGV[11] then return 0 end
+  redis.call('SET', KEYS[8], 'landed:' .. ARGV[11])
+end
 
 redis.call('SET', KEYS[1], ARGV[2])
 if ARGV[1] == '0' then
   redis.call('INCR', KEYS[4])
   redis.call('ZADD', KEYS[5], 0, ARGV[6])
 end
-local markers = 7
+local markers = 9
 if absorbing then
-  markers = 10
-  if redis.call('DEL', KEYS[7]) == 1 then
+  markers = 13
+  if redis.call('DEL', KEYS[9]) == 1 then
     redis.call('DECR', KEYS[4])
     redis.call('ZREM', KEYS[5], ARGV[7])
   end
   redis.call('ZREM', KEYS[6], ARGV[7])
-  local moved = redis.call('HGETALL', KEYS[9])
+  local moved = redis.call('HGETALL', KEYS[11])
   for i = 1, #moved, 2 do
-    local at = redis.call('ZSCORE', KEYS[8], moved[i])
+    local at = redis.call('ZSCORE', KEYS[10], moved[i])
     if at and redis.call('HSETNX', KEYS[3], moved[i], moved[i + 1]) == 1 then
       redis.call('ZADD', KEYS[2], at, moved[i])
     end
   end
-  redis.call('DEL', KEYS[8], KEYS[9])
+  redis.call('DEL', KEYS[10], KEYS[11])
 end
 if ARGV[8] == '' then
   redis.call('ZREM', KEYS[6], ARGV[6])
@@ -85,8 +105,8 @@ end
 
 local hashes = markers - 1
 markers = markers + tonumber(ARGV[9])
-local counted = 11 + 3 * tonumber(ARGV[10])
-for i = 11, counted - 1, 3 do
+local counted = 12 + 3 * tonumber(ARGV[10])
+for i = 12, counted - 1, 3 do
   redis.call('HINCRBY', KEYS[hashes + tonumber(ARGV[i])], ARGV[i + 1], ARGV[i + 2])
 end
 
@@ -110,14 +130,82 @@ for i = markers, #KEYS do redis.call('SET', KEYS[i], '1', 'PX', ARGV[4]) end
 return 1
 `;
 
+// The first step of a merge across buckets, in the absorbed profile's bucket: seals the profile (its own
+// commits then conflict) unless it moved on, and answers its history to carry over. A profile already
+// sealed for the same target keeps its seal and moveId (a retried merge); for another one it conflicts.
+// KEYS: profile, seal, history, events. ARGV: expectedVersion, new moveId, target profileKey, now.
+// Returns false, or moveId followed by (messageId, timestamp, event JSON) per stored event.
+const SEAL = `
+local v = redis.call('GET', KEYS[1])
+if not v or tonumber(string.match(v, '^%d+')) ~= tonumber(ARGV[1]) then return false end
+local id = ARGV[2]
+local seal = redis.call('GET', KEYS[2])
+if seal then
+  local sid, _, target = string.match(seal, '^([^\\n]*)\\n([^\\n]*)\\n(.*)$')
+  if target ~= ARGV[3] then return false end
+  id = sid
+else
+  redis.call('SET', KEYS[2], id .. '\\n' .. ARGV[4] .. '\\n' .. ARGV[3])
+end
+local reply = { id }
+local history = redis.call('ZRANGE', KEYS[3], 0, -1, 'WITHSCORES')
+for i = 1, #history, 2 do
+  local event = redis.call('HGET', KEYS[4], history[i])
+  if event then
+    reply[#reply + 1] = history[i]
+    reply[#reply + 1] = history[i + 1]
+    reply[#reply + 1] = event
+  end
+end
+return reply
+`;
+
+// The last step of a merge across buckets, in the absorbed profile's bucket: deletes it if it is still
+// sealed by this move. KEYS: profile, seal, history, events, counter, index, due. ARGV: moveId, profileKey.
+const FINISH = `
+local seal = redis.call('GET', KEYS[2])
+if not seal or string.sub(seal, 1, #ARGV[1] + 1) ~= ARGV[1] .. '\\n' then return 0 end
+redis.call('DEL', KEYS[2], KEYS[3], KEYS[4])
+if redis.call('DEL', KEYS[1]) == 1 then
+  redis.call('DECR', KEYS[5])
+  redis.call('ZREM', KEYS[6], ARGV[2])
+end
+redis.call('ZREM', KEYS[7], ARGV[2])
+return 1
+`;
+
+// Gives up a merge that has not landed (its second step then conflicts). KEYS: receipt. ARGV: moveId,
+// ttl seconds. Returns the receipt, which says whether the merge landed or is void.
+const VOID = `
+local receipt = redis.call('GET', KEYS[1])
+if receipt == 'landed:' .. ARGV[1] then return receipt end
+redis.call('SET', KEYS[1], 'void:' .. ARGV[1], 'EX', ARGV[2])
+return 'void:' .. ARGV[1]
+`;
+
+// KEYS: key. ARGV: prefix. Deletes the key if its value starts with the prefix.
+const DEL_IF_PREFIX = `
+local v = redis.call('GET', KEYS[1])
+if v and string.sub(v, 1, #ARGV[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`;
+
+// KEYS: aliases hash. ARGV: anonymousId, userId. Deletes the alias if it points to that user.
+const UNLINK_ALIAS = `
+if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then return redis.call('HDEL', KEYS[1], ARGV[1]) end
+return 0
+`;
+
 // Deletes only if the profile is still at the version the caller read its anonymousIds from (-1 otherwise),
 // and only the aliases that point to this profile's user.
-// KEYS: profile, history, events, aliases, counter, index, due.
+// KEYS: profile, history, events, aliases (on a cluster, where they lie in other slots, the seal again:
+// its aliases are unlinked before, and no anonymousIds are passed), counter, index, due, seal.
 // ARGV: version, userId, profileKey, anonymousIds...
 const ERASE = `
 local v = redis.call('GET', KEYS[1])
 if (v and tonumber(string.match(v, '^%d+')) or 0) ~= tonumber(ARGV[1]) then return -1 end
 local erased = redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
+redis.call('DEL', KEYS[8])
 if v then
   redis.call('DECR', KEYS[5])
   redis.call('ZREM', KEYS[6], ARGV[3])
@@ -144,9 +232,18 @@ return added
 // One page of the due index, by rank: the entries of a sorted set come in (score, member) order, so those
 // due by a time are a prefix of it. The page starts after the `after` entry when it is still there with
 // the same score; otherwise at the first entry of its score (an entry may then come again, none is skipped).
-// KEYS: due. ARGV: before ('+inf' allowed), limit, after's at or '', after's profileKey.
+// With `exact` (a bucket's share of the index, where `after` usually lies in another bucket), the entries
+// of after's score up to its key in byte order are skipped too, so that the merged pages skip none.
+// KEYS: due. ARGV: before ('+inf' allowed), limit, after's at or '', after's profileKey, exact ('1' or '').
 // Returns member, score, member, score... of at most `limit` entries with a score <= before.
 const DUE = `
+local function bytesNotAfter(a, b)
+  for i = 1, math.min(#a, #b) do
+    local x, y = string.byte(a, i), string.byte(b, i)
+    if x ~= y then return x < y end
+  end
+  return #a <= #b
+end
 local start = 0
 if ARGV[3] ~= '' then
   local score = redis.call('ZSCORE', KEYS[1], ARGV[4])
@@ -154,6 +251,15 @@ if ARGV[3] ~= '' then
     start = redis.call('ZRANK', KEYS[1], ARGV[4]) + 1
   else
     start = redis.call('ZCOUNT', KEYS[1], '-inf', '(' .. ARGV[3])
+    if ARGV[5] == '1' then
+      for _ = 1, redis.call('ZCARD', KEYS[1]) do
+        local entry = redis.call('ZRANGE', KEYS[1], start, start, 'WITHSCORES')
+        if #entry == 0 or tonumber(entry[2]) ~= tonumber(ARGV[3]) or not bytesNotAfter(entry[1], ARGV[4]) then
+          break
+        end
+        start = start + 1
+      end
+    end
   end
 end
 local entries = redis.call('ZRANGE', KEYS[1], start, start + tonumber(ARGV[2]) - 1, 'WITHSCORES')
@@ -201,15 +307,20 @@ interface Scripts {
   tidelineDueIndex(numberOfKeys: number, ...keysAndArgs: Arg[]): Promise<number>;
   tidelineIndex(numberOfKeys: number, ...keysAndArgs: Arg[]): Promise<number>;
   tidelineRecent(...keysAndArgs: Arg[]): Promise<(string | null)[]>;
+  tidelineSeal(...keysAndArgs: Arg[]): Promise<string[] | null>;
+  tidelineFinish(...keysAndArgs: Arg[]): Promise<number>;
+  tidelineVoid(...keysAndArgs: Arg[]): Promise<string>;
+  tidelineDelIfPrefix(...keysAndArgs: Arg[]): Promise<number>;
+  tidelineUnlinkAlias(...keysAndArgs: Arg[]): Promise<number>;
 }
 interface PipelineScripts {
   tidelineCommit(numberOfKeys: number, ...keysAndArgs: Arg[]): ChainableCommander;
 }
 
-/** `text` matched literally by a SCAN MATCH pattern. */
-function escapeGlob(text: string): string {
-  return text.replace(/[*?[\]\\]/g, '\\$&');
-}
+/** How long a merge across buckets may hold the absorbed profile sealed before a reader gives it up. */
+const SEAL_LEASE_MS = 30_000;
+/** How long a given-up merge's receipt is kept (its second step must find it and conflict). */
+const VOID_RECEIPT_SECONDS = 7 * 86_400;
 
 /** A score bound as Redis reads it (`+inf`, `-inf` or the number). */
 function scoreArg(value: number): string {
@@ -217,6 +328,9 @@ function scoreArg(value: number): string {
   if (value === -Infinity) return '-inf';
   return String(value);
 }
+
+/** Byte order of UTF-8, Redis' order of members with equal scores. */
+const byBytes = (a: string, b: string): number => Buffer.compare(Buffer.from(a), Buffer.from(b));
 
 function encodeProfile(profile: Profile): Buffer {
   return Buffer.concat([Buffer.from(`${profile.version}:z`), compressProfile(profile)]);
@@ -226,31 +340,76 @@ function decodeProfile(value: Buffer): Profile {
   return decompressProfile(value.subarray(value.indexOf(':z') + 2));
 }
 
+interface Seal {
+  moveId: string;
+  at: number;
+  target: string;
+}
+
+function parseSeal(value: string): Seal {
+  const [moveId, at, ...target] = value.split('\n');
+  return { moveId, at: Number(at), target: target.join('\n') };
+}
+
+/** `values` grouped by what `of` says, in first-seen order. */
+function groupBy<T>(values: readonly T[], of: (value: T) => string): Map<string, T[]> {
+  const groups = new Map<string, T[]>();
+  for (const value of values) {
+    const key = of(value);
+    const group = groups.get(key);
+    if (group) group.push(value);
+    else groups.set(key, [value]);
+  }
+  return groups;
+}
+
+export interface RedisStoreOptions extends StoreOptions {
+  redis: RedisClient;
+  prefix: string;
+  clock?: { now(): number };
+  /**
+   * 1 (the default): one Redis, every key under `prefix`. More (CLUSTER_BUCKETS on a Redis Cluster):
+   * every profile's keys under its bucket's hash tag. Part of the data layout: a store must always be
+   * opened with the same number.
+   */
+  buckets?: number;
+}
+
 export class RedisStore implements Store {
   readonly kind = 'redis';
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
   private readonly scripts: Scripts;
   private readonly prefix: string;
   private readonly clock: { now(): number };
+  private readonly buckets: number;
 
-  constructor(
-    private readonly options: StoreOptions & { redis: Redis; prefix: string; clock?: { now(): number } },
-  ) {
+  constructor(private readonly options: RedisStoreOptions) {
     this.redis = options.redis;
     this.scripts = options.redis as unknown as Scripts;
     this.prefix = options.prefix;
     this.clock = options.clock ?? Date;
+    this.buckets = options.buckets ?? 1;
+    if (!Number.isSafeInteger(this.buckets) || this.buckets < 1)
+      throw new RangeError(`RedisStore: buckets must be an integer >= 1, got ${this.buckets}`);
   }
 
   async init(): Promise<void> {
     this.redis.defineCommand('tidelineCommit', { lua: COMMIT });
-    this.redis.defineCommand('tidelineErase', { lua: ERASE, numberOfKeys: 7 });
+    this.redis.defineCommand('tidelineErase', { lua: ERASE, numberOfKeys: 8 });
     this.redis.defineCommand('tidelineIndex', { lua: INDEX });
     this.redis.defineCommand('tidelineDue', { lua: DUE, numberOfKeys: 1, readOnly: true });
     this.redis.defineCommand('tidelineDueIndex', { lua: DUE_INDEX });
     this.redis.defineCommand('tidelineRecent', { lua: RECENT, numberOfKeys: 2, readOnly: true });
-    await this.rebuildIndex();
-    await this.rebuildDueIndex();
+    this.redis.defineCommand('tidelineSeal', { lua: SEAL, numberOfKeys: 4 });
+    this.redis.defineCommand('tidelineFinish', { lua: FINISH, numberOfKeys: 7 });
+    this.redis.defineCommand('tidelineVoid', { lua: VOID, numberOfKeys: 1 });
+    this.redis.defineCommand('tidelineDelIfPrefix', { lua: DEL_IF_PREFIX, numberOfKeys: 1 });
+    this.redis.defineCommand('tidelineUnlinkAlias', { lua: UNLINK_ALIAS, numberOfKeys: 1 });
+    // The bucketed layout has kept its indexes from its first write: nothing to rebuild.
+    if (this.buckets === 1) {
+      await this.rebuildIndex();
+      await this.rebuildDueIndex();
+    }
   }
 
   /** The Redis connection belongs to the caller. */
@@ -259,17 +418,74 @@ export class RedisStore implements Store {
   async getProfiles(keys: readonly string[]): Promise<Map<string, Profile>> {
     const found = new Map<string, Profile>();
     if (keys.length === 0) return found;
-    const values = await this.redis.mgetBuffer(keys.map((k) => this.profileKey(k)));
-    values.forEach((value, i) => {
-      if (value) found.set(keys[i], decodeProfile(value));
-    });
-    return found;
+    if (this.buckets === 1) {
+      const values = await this.redis.mgetBuffer(keys.map((k) => this.profileKey(k)));
+      values.forEach((value, i) => {
+        if (value) found.set(keys[i], decodeProfile(value));
+      });
+      return found;
+    }
+    // One MGET per slot: the profiles and their seals.
+    const sealed: [string, Profile, Seal][] = [];
+    await Promise.all(
+      [...groupBy(keys, (k) => this.slot(k)).values()].map(async (group) => {
+        const values = await this.redis.mgetBuffer([
+          ...group.map((k) => this.profileKey(k)),
+          ...group.map((k) => this.sealKey(k)),
+        ]);
+        group.forEach((key, i) => {
+          const value = values[i];
+          if (!value) return;
+          const seal = values[group.length + i];
+          if (seal) sealed.push([key, decodeProfile(value), parseSeal(seal.toString())]);
+          else found.set(key, decodeProfile(value));
+        });
+      }),
+    );
+    await Promise.all(
+      sealed.map(async ([key, profile, seal]) => {
+        if (await this.settleSeal(key, seal)) found.set(key, profile);
+      }),
+    );
+    // In the order asked, as with one MGET.
+    return new Map(keys.filter((k) => found.has(k)).map((k) => [k, found.get(k) as Profile]));
   }
 
-  async appliedMessageIds(messageIds: readonly string[]): Promise<Set<string>> {
+  /**
+   * Markers lie in the bucket of the profile a message was applied to: `profiles` says, for a message
+   * id, which profiles those may be (the one it goes to now, the anonymous one of its anonymousId).
+   * An id it does not name is looked for in every bucket.
+   */
+  async appliedMessageIds(
+    messageIds: readonly string[],
+    profiles?: ReadonlyMap<string, readonly string[]>,
+  ): Promise<Set<string>> {
     if (messageIds.length === 0) return new Set();
-    const markers = await this.redis.mget(messageIds.map((id) => this.markerKey(id)));
-    return new Set(messageIds.filter((_, i) => markers[i] !== null));
+    if (this.buckets === 1) {
+      const markers = await this.redis.mget(messageIds.map((id) => this.markerKey(this.prefix, id)));
+      return new Set(messageIds.filter((_, i) => markers[i] !== null));
+    }
+    const bySlot = new Map<string, Set<string>>();
+    for (const id of messageIds) {
+      const keys = profiles?.get(id);
+      const slots = keys && keys.length > 0 ? keys.map((k) => this.slot(k)) : this.allSlots();
+      for (const slot of slots) {
+        const ids = bySlot.get(slot);
+        if (ids) ids.add(id);
+        else bySlot.set(slot, new Set([id]));
+      }
+    }
+    const applied = new Set<string>();
+    await Promise.all(
+      [...bySlot].map(async ([slot, set]) => {
+        const ids = [...set];
+        const markers = await this.redis.mget(ids.map((id) => this.markerKey(slot, id)));
+        ids.forEach((id, i) => {
+          if (markers[i] !== null) applied.add(id);
+        });
+      }),
+    );
+    return applied;
   }
 
   async commit(commits: readonly ProfileCommit[]): Promise<CommitResult> {
@@ -277,68 +493,172 @@ export class RedisStore implements Store {
     const wrong = commits.find((c) => c.profile.version !== c.expectedVersion + 1);
     if (wrong) throw new Error(`commit ${wrong.key}: profile.version must be expectedVersion + 1`);
     const cutoff = this.clock.now() - this.options.eventRetentionMs;
-    const pipeline = this.redis.pipeline();
-    const scripts = pipeline as unknown as PipelineScripts;
-    for (const c of commits) {
-      const keys = [
-        this.profileKey(c.key),
-        this.historyKey(c.key),
-        this.eventsKey(c.key),
-        this.counterKey(),
-        this.indexKey(),
-        this.dueKey(),
-      ];
-      if (c.absorb) {
-        keys.push(this.profileKey(c.absorb.key), this.historyKey(c.absorb.key), this.eventsKey(c.absorb.key));
-      }
-      const scopes = Object.keys(c.counts ?? {});
-      for (const scope of scopes) keys.push(this.countersKey(scope));
-      for (const id of c.messageIds) keys.push(this.markerKey(id));
-      const counts: Arg[] = [];
-      scopes.forEach((scope, i) => {
-        for (const [field, by] of Object.entries(c.counts![scope])) counts.push(i + 1, field, by);
-      });
-      const args: Arg[] = [
-        c.expectedVersion,
-        encodeProfile(c.profile),
-        cutoff,
-        this.options.dedupeHorizonMs,
-        c.absorb ? c.absorb.expectedVersion : '',
-        c.key,
-        c.absorb ? c.absorb.key : '',
-        dueAt(c.profile) ?? '',
-        scopes.length,
-        counts.length / 3,
-        ...counts,
-      ];
-      for (const e of c.events) args.push(e.messageId, e.timestamp, JSON.stringify(e));
-      scripts.tidelineCommit(keys.length, ...keys, ...args);
-    }
-    const replies = (await pipeline.exec()) ?? [];
+    const moves = commits.filter((c) => c.absorb && this.slot(c.absorb.key) !== this.slot(c.key));
+    const direct = commits.filter((c) => !moves.includes(c));
+    // One pipeline per slot (a cluster runs a pipeline on one node); on one Redis, one pipeline.
+    const groups = this.buckets === 1 ? [direct] : [...groupBy(direct, (c) => this.slot(c.key)).values()];
     const conflicts: string[] = [];
-    for (const [i, [error, applied]] of replies.entries()) {
-      if (error) throw error;
-      if (applied !== 1) conflicts.push(commits[i].key);
-    }
+    await Promise.all([
+      ...groups.map(async (group) => {
+        if (group.length === 0) return;
+        const pipeline = this.redis.pipeline();
+        const scripts = pipeline as unknown as PipelineScripts;
+        for (const c of group) {
+          const [keys, args] = this.commitCall(c, cutoff);
+          scripts.tidelineCommit(keys.length, ...keys, ...args);
+        }
+        const replies = (await pipeline.exec()) ?? [];
+        for (const [i, [error, applied]] of replies.entries()) {
+          if (error) throw error;
+          if (applied !== 1) conflicts.push(group[i].key);
+        }
+      }),
+      ...moves.map(async (c) => {
+        if (!(await this.move(c, cutoff))) conflicts.push(c.key);
+      }),
+    ]);
     return { conflicts };
+  }
+
+  /** The keys and arguments of one COMMIT call. */
+  private commitCall(
+    c: ProfileCommit,
+    cutoff: number,
+    move?: { moveId: string; receipt: string; moved: Arg[] },
+  ): [string[], Arg[]] {
+    const slot = this.slot(c.key);
+    const absorb = move ? undefined : c.absorb;
+    const keys = [
+      this.profileKey(c.key),
+      this.historyKey(c.key),
+      this.eventsKey(c.key),
+      this.counterKey(slot),
+      this.indexKey(slot),
+      this.dueKey(slot),
+      this.sealKey(c.key),
+      move ? move.receipt : this.sealKey(c.key),
+    ];
+    if (absorb) {
+      keys.push(
+        this.profileKey(absorb.key),
+        this.historyKey(absorb.key),
+        this.eventsKey(absorb.key),
+        this.sealKey(absorb.key),
+      );
+    }
+    const scopes = Object.keys(c.counts ?? {});
+    for (const scope of scopes) keys.push(this.countersKey(slot, scope));
+    for (const id of c.messageIds) keys.push(this.markerKey(slot, id));
+    const counts: Arg[] = [];
+    scopes.forEach((scope, i) => {
+      for (const [field, by] of Object.entries(c.counts![scope])) counts.push(i + 1, field, by);
+    });
+    const args: Arg[] = [
+      c.expectedVersion,
+      encodeProfile(c.profile),
+      cutoff,
+      this.options.dedupeHorizonMs,
+      absorb ? absorb.expectedVersion : '',
+      c.key,
+      absorb ? absorb.key : '',
+      dueAt(c.profile) ?? '',
+      scopes.length,
+      counts.length / 3,
+      move ? move.moveId : '',
+      ...counts,
+      ...(move ? move.moved : []),
+    ];
+    for (const e of c.events) args.push(e.messageId, e.timestamp, JSON.stringify(e));
+    return [keys, args];
+  }
+
+  /**
+   * A merge of a profile of another bucket, in steps that each touch one slot:
+   * 1. seal the absorbed profile (its own commits conflict from then on) and read its history;
+   * 2. commit the target with that history and write the receipt `landed:<moveId>` in the target's slot,
+   *    in one script, unless a receipt is there already (then it conflicts);
+   * 3. delete the absorbed profile if its seal is still this move's; 4. delete the receipt.
+   * The receipt decides: a reader who finds a seal looks it up (`settleSeal`) and finishes a landed move
+   * or, once the seal is older than its lease, makes it void, so a crash between any two steps neither
+   * loses the absorbed profile nor merges it twice.
+   */
+  private async move(c: ProfileCommit, cutoff: number): Promise<boolean> {
+    const absorbed = c.absorb as NonNullable<ProfileCommit['absorb']>;
+    const sealed = await this.scripts.tidelineSeal(
+      this.profileKey(absorbed.key),
+      this.sealKey(absorbed.key),
+      this.historyKey(absorbed.key),
+      this.eventsKey(absorbed.key),
+      absorbed.expectedVersion,
+      randomUUID(),
+      c.key,
+      this.clock.now(),
+    );
+    if (sealed === null) return false;
+    const [moveId, ...moved] = sealed;
+    const receipt = this.receiptKey(c.key, absorbed.key);
+    const [keys, args] = this.commitCall(c, cutoff, { moveId, receipt, moved });
+    const pipeline = this.redis.pipeline();
+    (pipeline as unknown as PipelineScripts).tidelineCommit(keys.length, ...keys, ...args);
+    const [[error, applied]] = (await pipeline.exec()) ?? [[new Error('commit: no reply'), 0]];
+    if (error) throw error;
+    // A conflict leaves the seal for the retry, which finds it and keeps its moveId.
+    if (applied !== 1) return false;
+    await this.finishMove(absorbed.key, c.key, moveId);
+    return true;
+  }
+
+  private async finishMove(absorbedKey: string, target: string, moveId: string): Promise<void> {
+    const slot = this.slot(absorbedKey);
+    await this.scripts.tidelineFinish(
+      this.profileKey(absorbedKey),
+      this.sealKey(absorbedKey),
+      this.historyKey(absorbedKey),
+      this.eventsKey(absorbedKey),
+      this.counterKey(slot),
+      this.indexKey(slot),
+      this.dueKey(slot),
+      moveId,
+      absorbedKey,
+    );
+    await this.scripts.tidelineDelIfPrefix(this.receiptKey(target, absorbedKey), `landed:${moveId}`);
+  }
+
+  /** A sealed profile found by a read: whether it is still there (true) or its merge had landed. */
+  private async settleSeal(key: string, seal: Seal): Promise<boolean> {
+    const receiptKey = this.receiptKey(seal.target, key);
+    let receipt = await this.redis.get(receiptKey);
+    if (receipt === null && this.clock.now() - seal.at > SEAL_LEASE_MS) {
+      receipt = await this.scripts.tidelineVoid(receiptKey, seal.moveId, VOID_RECEIPT_SECONDS);
+    }
+    if (receipt === `landed:${seal.moveId}`) {
+      await this.finishMove(key, seal.target, seal.moveId);
+      return false;
+    }
+    if (receipt === `void:${seal.moveId}`) {
+      await this.scripts.tidelineDelIfPrefix(this.sealKey(key), `${seal.moveId}\n`);
+    }
+    return true;
   }
 
   async getAliases(anonymousIds: readonly string[]): Promise<Map<string, string>> {
     const aliases = new Map<string, string>();
     if (anonymousIds.length === 0) return aliases;
-    const userIds = await this.redis.hmget(this.aliasesKey(), ...anonymousIds);
-    userIds.forEach((userId, i) => {
-      if (userId !== null) aliases.set(anonymousIds[i], userId);
-    });
-    return aliases;
+    await Promise.all(
+      [...groupBy(anonymousIds, (id) => this.aliasesKey(id))].map(async ([hash, ids]) => {
+        const userIds = await this.redis.hmget(hash, ...ids);
+        userIds.forEach((userId, i) => {
+          if (userId !== null) aliases.set(ids[i], userId);
+        });
+      }),
+    );
+    // In the order asked, as with one HMGET.
+    return new Map(anonymousIds.filter((id) => aliases.has(id)).map((id) => [id, aliases.get(id) as string]));
   }
 
   async linkAlias(anonymousId: string, userId: string): Promise<string> {
-    const replies = await this.redis
-      .multi()
-      .hsetnx(this.aliasesKey(), anonymousId, userId)
-      .hget(this.aliasesKey(), anonymousId)
-      .exec();
+    const hash = this.aliasesKey(anonymousId);
+    const replies = await this.redis.multi().hsetnx(hash, anonymousId, userId).hget(hash, anonymousId).exec();
     const [error, linked] = replies?.[1] ?? [new Error('linkAlias: transaction aborted'), null];
     if (error) throw error;
     return linked as string;
@@ -357,76 +677,132 @@ export class RedisStore implements Store {
   }
 
   async eraseProfile(key: string): Promise<boolean> {
+    const slot = this.slot(key);
+    let unlinked = 0;
     for (;;) {
       const value = await this.redis.getBuffer(this.profileKey(key));
       const profile = value ? decodeProfile(value) : null;
+      const anonymousIds = profile?.anonymousIds ?? [];
+      // On a cluster the aliases lie in their anonymous profiles' buckets: unlinked first, one by one,
+      // so that a crash leaves the profile (and a retry finishes) rather than aliases to nobody.
+      if (this.buckets > 1 && profile?.userId) {
+        for (const id of anonymousIds) {
+          unlinked += await this.scripts.tidelineUnlinkAlias(this.aliasesKey(id), id, profile.userId);
+        }
+      }
       const keys = [
         this.profileKey(key),
         this.historyKey(key),
         this.eventsKey(key),
-        this.aliasesKey(),
-        this.counterKey(),
-        this.indexKey(),
-        this.dueKey(),
+        this.buckets === 1 ? this.aliasesKey('') : this.sealKey(key),
+        this.counterKey(slot),
+        this.indexKey(slot),
+        this.dueKey(slot),
+        this.sealKey(key),
       ];
       const erased = await this.scripts.tidelineErase(
         ...keys,
         profile?.version ?? 0,
         profile?.userId ?? '',
         key,
-        ...(profile?.anonymousIds ?? []),
+        ...(this.buckets === 1 ? anonymousIds : []),
       );
-      if (erased >= 0) return erased > 0;
+      if (erased >= 0) return erased + unlinked > 0;
     }
   }
 
   async countProfiles(): Promise<number> {
-    return Number((await this.redis.get(this.counterKey())) ?? 0);
+    const counts = await Promise.all(this.allSlots().map((slot) => this.redis.get(this.counterKey(slot))));
+    return counts.reduce((sum, n) => sum + Number(n ?? 0), 0);
   }
 
   /**
    * By key in byte order (ZRANGE BYLEX on the index, then MGET); the cursor is the last key of the page.
    * Exactly once for every profile that exists for the whole scan. A page may come back short when
    * profiles are deleted between the two reads.
+   *
+   * On a cluster, a few keys from the cursor on are read from every bucket's index: all keys up to the
+   * smallest last key of a bucket that had more are then known, and make the page (so it may hold fewer
+   * than `limit`), rather than `limit` keys from each of a thousand buckets.
    */
   /** With a filter, `limit` bounds the profiles looked at (each is decoded, then filtered). */
   async scanProfiles(cursor: string | null, limit: number, filter?: ScanFilter): Promise<ProfilePage> {
     checkScanLimit(limit);
     // One more than asked, to know whether this page is the last.
-    const keys = await this.redis.zrange(
-      this.indexKey(),
-      cursor === null ? '-' : `(${cursor}`,
-      '+',
-      'BYLEX',
-      'LIMIT',
-      0,
-      limit + 1,
+    const each =
+      this.buckets === 1 ? limit + 1 : Math.min(limit + 1, Math.ceil((2 * (limit + 1)) / this.buckets) + 2);
+    const pages = await Promise.all(
+      this.allSlots().map((slot) =>
+        this.redis.zrange(
+          this.indexKey(slot),
+          cursor === null ? '-' : `(${cursor}`,
+          '+',
+          'BYLEX',
+          'LIMIT',
+          0,
+          each,
+        ),
+      ),
     );
+    let keys: string[];
+    let more: boolean;
+    if (pages.length === 1) {
+      keys = pages[0];
+      more = keys.length > limit;
+    } else {
+      // Beyond the smallest last key of a bucket that may have more, another bucket's keys are unknown.
+      let bound: Buffer | undefined;
+      for (const bucketPage of pages) {
+        if (bucketPage.length < each) continue;
+        const last = Buffer.from(bucketPage[bucketPage.length - 1]);
+        if (bound === undefined || Buffer.compare(last, bound) < 0) bound = last;
+      }
+      const known = pages
+        .flat()
+        .map((key) => ({ key, bytes: Buffer.from(key) }))
+        .filter((k) => bound === undefined || Buffer.compare(k.bytes, bound) <= 0)
+        .sort((a, b) => Buffer.compare(a.bytes, b.bytes))
+        .map((k) => k.key);
+      keys = known.slice(0, limit + 1);
+      more = bound !== undefined || known.length > limit;
+    }
     const page = keys.slice(0, limit);
     const profiles: Profile[] = [];
     if (page.length > 0) {
-      const values = await this.redis.mgetBuffer(page.map((k) => this.profileKey(k)));
-      for (const value of values) {
-        const profile = value ? decodeProfile(value) : null;
+      const found = await this.getProfiles(page);
+      for (const key of page) {
+        const profile = found.get(key);
         if (profile && passes(profile, filter)) profiles.push(profile);
       }
     }
-    return { profiles, cursor: keys.length > limit ? page[page.length - 1] : null };
+    return { profiles, cursor: more && page.length > 0 ? page[page.length - 1] : null };
   }
 
-  /** ZRANGE by rank on the due index (O(log n + limit)), in a script so that `after` is found atomically. */
+  /**
+   * ZRANGE by rank on the due index (O(log n + limit)), in a script so that `after` is found atomically;
+   * on a cluster in every bucket, the pages merged by (time, key).
+   */
   async dueProfiles(before: number, limit: number, after?: DueProfile): Promise<DueProfile[]> {
     checkDueArguments(before, limit, after);
-    const reply = await this.scripts.tidelineDue(
-      this.dueKey(),
-      scoreArg(before),
-      limit,
-      after ? after.at : '',
-      after ? after.key : '',
+    const exact = this.buckets > 1 ? '1' : '';
+    const replies = await Promise.all(
+      this.allSlots().map((slot) =>
+        this.scripts.tidelineDue(
+          this.dueKey(slot),
+          scoreArg(before),
+          limit,
+          after ? after.at : '',
+          after ? after.key : '',
+          exact,
+        ),
+      ),
     );
     const page: DueProfile[] = [];
-    for (let i = 0; i < reply.length; i += 2) page.push({ key: reply[i], at: Number(reply[i + 1]) });
-    return page;
+    for (const reply of replies) {
+      for (let i = 0; i < reply.length; i += 2) page.push({ key: reply[i], at: Number(reply[i + 1]) });
+    }
+    if (replies.length === 1) return page;
+    return page.sort((a, b) => a.at - b.at || byBytes(a.key, b.key)).slice(0, limit);
   }
 
   /**
@@ -443,7 +819,7 @@ export class RedisStore implements Store {
       if (page.profiles.length > 0) {
         const keys = page.profiles.map((p) => this.profileKey(p.key));
         const args = page.profiles.flatMap((p) => [p.version, p.key, dueAt(p) ?? '']);
-        await this.scripts.tidelineDueIndex(keys.length + 1, this.dueKey(), ...keys, ...args);
+        await this.scripts.tidelineDueIndex(keys.length + 1, this.dueKey(this.prefix), ...keys, ...args);
       }
       cursor = page.cursor;
     } while (cursor !== null);
@@ -457,63 +833,75 @@ export class RedisStore implements Store {
    */
   private async rebuildIndex(): Promise<void> {
     const [indexed, counted] = await Promise.all([
-      this.redis.zcard(this.indexKey()),
-      this.redis.get(this.counterKey()),
+      this.redis.zcard(this.indexKey(this.prefix)),
+      this.redis.get(this.counterKey(this.prefix)),
     ]);
     if (indexed === Number(counted ?? 0)) return;
     const profilePrefix = this.profileKey('');
-    let cursor = '0';
-    do {
-      const [next, found] = await this.redis.scan(
-        cursor,
-        'MATCH',
-        `${escapeGlob(profilePrefix)}*`,
-        'COUNT',
-        1000,
-      );
-      if (found.length > 0) {
-        const keys = found.map((k) => k.slice(profilePrefix.length));
-        await this.scripts.tidelineIndex(found.length + 1, this.indexKey(), ...found, ...keys);
-      }
-      cursor = next;
-    } while (cursor !== '0');
+    await scanKeys(this.redis, `${escapeGlob(profilePrefix)}*`, async (_, found) => {
+      const keys = found.map((k) => k.slice(profilePrefix.length));
+      await this.scripts.tidelineIndex(found.length + 1, this.indexKey(this.prefix), ...found, ...keys);
+    });
   }
 
-  private profileKey(key: string): string {
-    return `${this.prefix}p:${key}`;
-  }
   async readCounters(scope: string): Promise<ReadonlyMap<string, number>> {
     // The flat reply, not ioredis' object: a journey's hash can hold hundreds of thousands of fields.
-    const flat = (await this.redis.call('HGETALL', this.countersKey(scope))) as string[];
+    const flats = await Promise.all(
+      this.allSlots().map(
+        (slot) => this.redis.call('HGETALL', this.countersKey(slot, scope)) as Promise<string[]>,
+      ),
+    );
     const counters = new Map<string, number>();
-    for (let i = 0; i < flat.length; i += 2) counters.set(flat[i], Number(flat[i + 1]));
+    for (const flat of flats) {
+      for (let i = 0; i < flat.length; i += 2)
+        counters.set(flat[i], (counters.get(flat[i]) ?? 0) + Number(flat[i + 1]));
+    }
     return counters;
   }
 
-  private countersKey(scope: string): string {
-    return `${this.prefix}r:${scope}`;
+  /** What a profile's keys start with: the prefix, and on a cluster its bucket's hash tag. */
+  private slot(key: string): string {
+    return this.buckets === 1 ? this.prefix : `${this.prefix}${bucketTag(bucketOf(key, this.buckets))}:`;
+  }
+  private allSlots(): string[] {
+    if (this.buckets === 1) return [this.prefix];
+    return Array.from({ length: this.buckets }, (_, b) => `${this.prefix}${bucketTag(b)}:`);
   }
 
+  private profileKey(key: string): string {
+    return `${this.slot(key)}p:${key}`;
+  }
   private historyKey(key: string): string {
-    return `${this.prefix}h:${key}`;
+    return `${this.slot(key)}h:${key}`;
   }
   private eventsKey(key: string): string {
-    return `${this.prefix}e:${key}`;
+    return `${this.slot(key)}e:${key}`;
   }
-  private markerKey(messageId: string): string {
-    return `${this.prefix}m:${messageId}`;
+  private sealKey(key: string): string {
+    return `${this.slot(key)}s:${key}`;
   }
-  private aliasesKey(): string {
-    return `${this.prefix}aliases`;
+  /** In the target's slot, named after the absorbed profile. */
+  private receiptKey(target: string, absorbed: string): string {
+    return `${this.slot(target)}x:${absorbed}`;
   }
-  private counterKey(): string {
-    return `${this.prefix}profiles`;
+  /** In the bucket of the anonymous profile. */
+  private aliasesKey(anonymousId: string): string {
+    return `${this.buckets === 1 ? this.prefix : this.slot(profileKeyForAnonymous(anonymousId))}aliases`;
   }
-  private indexKey(): string {
-    return `${this.prefix}keys`;
+  private countersKey(slot: string, scope: string): string {
+    return `${slot}r:${scope}`;
   }
-  private dueKey(): string {
-    return `${this.prefix}due`;
+  private markerKey(slot: string, messageId: string): string {
+    return `${slot}m:${messageId}`;
+  }
+  private counterKey(slot: string): string {
+    return `${slot}profiles`;
+  }
+  private indexKey(slot: string): string {
+    return `${slot}keys`;
+  }
+  private dueKey(slot: string): string {
+    return `${slot}due`;
   }
   private dueBuiltKey(): string {
     return `${this.prefix}due:built`;

@@ -1,0 +1,28 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { removeKeys } from '../../dev/processes.ts';
+import { redisPrefixes } from '../../cli/start/backends.ts';
+import { BullMQScheduler } from '../../engine/adapters/schedulers/bullmq.ts';
+import { schedulerConformance } from './conformance.ts';
+import { onCluster } from '../helpers/cluster.ts';
+
+// BullMQ on a Redis Cluster, with the hash-tagged queue prefix the processes use there.
+const { clusterNodes, redis, runPrefix: run } = await onCluster();
+let made = 0;
+
+schedulerConformance('bullmq on a cluster', async () => {
+  const prefix = redisPrefixes({ prefix: `${run}-${++made}`, redisClusterNodes: clusterNodes }).queues;
+  const scheduler = new BullMQScheduler({
+    connection: { clusterNodes },
+    prefix,
+    maxAttempts: 3,
+    backoffMs: 10,
+  });
+  return {
+    scheduler,
+    advance: (ms) => sleep(ms),
+    cleanup: async () => {
+      await scheduler.close();
+      await removeKeys(prefix, redis);
+    },
+  };
+});
