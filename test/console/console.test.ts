@@ -239,11 +239,29 @@ describe(
     });
 
     it('looks up a user: profile, tags, lifecycle, journeys and messages', async () => {
-      // A user the win-back journey texted: it tags them too.
-      const { enrollments } = await read<EnrollmentList>(url, '/v1/journeys/win_back/enrollments?limit=200');
-      const user = enrollments.find((e) => e.user.userId && e.log.some((l) => l.event === 'message_sent'))
-        ?.user.userId;
-      assert.ok(user, 'the demo has a win-back user with a message');
+      // A user a demo journey sent a message to, who carries tags (tag rules, segment tags).
+      let user: string | undefined;
+      for (const journey of [
+        'cart_abandonment',
+        'browse_abandonment',
+        'qr_follow_up',
+        'welcome_series',
+        'win_back',
+      ]) {
+        const { enrollments } = await read<EnrollmentList>(
+          url,
+          `/v1/journeys/${journey}/enrollments?limit=200`,
+        );
+        for (const e of enrollments) {
+          if (!e.user.userId || !e.log.some((l) => l.event === 'message_sent')) continue;
+          const { profile } = await read<{ profile: { tags: string[] } }>(url, `/v1/users/${e.user.userId}`);
+          if (profile.tags.length === 0) continue;
+          user = e.user.userId;
+          break;
+        }
+        if (user) break;
+      }
+      assert.ok(user, 'the demo has a tagged user with a message');
 
       await page.locator(selector('user-search')).fill(user);
       await page.locator(selector('user-search')).press('Enter');
