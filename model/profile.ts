@@ -82,8 +82,9 @@ export interface Profile {
   /** When this user's re-check timer is due (segments that change with time alone); null: none set. */
   checkAt?: number | null;
   /**
-   * The time the user's state was last decided as of: events stamped earlier that arrive later are
-   * decided at this time (the user's time line never runs backwards).
+   * The last instant of the user's time line that was decided (an event's time, or a timer's due
+   * time): events stamped earlier that arrive later are decided at this time (the time line never
+   * runs backwards).
    */
   decidedAt?: number;
   /** History up to this time was imported: what it implied was decided silently (no journey, no credit). */
