@@ -85,6 +85,8 @@ export async function commitDecisions<W extends ProfileWork, R = undefined>(
       decisions.set(work, decision);
       if (!decision) continue;
       const { profile } = decision;
+      // Decisions are stamped with the logical time they stand for; when they were made is now.
+      for (const e of decision.events) if (e.type === 'internal') e.receivedAt = now;
       const check = workspace
         ? planCheck(
             profile,
