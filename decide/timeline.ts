@@ -27,10 +27,11 @@ export function advance(
   let fired = Number.NEGATIVE_INFINITY;
   for (let i = 0; i < MAX_FIRINGS; i++) {
     const next = workspace.nextCheckAt(profile, Math.max(profile.decidedAt, fired), timers);
-    // Nothing else falls due before `to`. The user stays decided as of the last instant that
-    // happened (a logical time, so the profile is the same whenever it was processed): a message
-    // stamped after it is still decided at its own time.
-    if (next === null || next > to) break;
+    if (next === null || next > to) {
+      // Nothing else falls due before `to`: the user is decided as of then.
+      if (to > profile.decidedAt) profile.decidedAt = to;
+      break;
+    }
     // Still due after firing: a webhook whose call this decision does not have; the timer's job makes it.
     if (next <= fired) break;
     events.push(...fire(profile, next, workspace, webhooks));

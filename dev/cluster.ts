@@ -83,12 +83,17 @@ export async function startCluster(
     async profiles(stream: {
       userIds: readonly string[];
       anonymousIds: readonly string[];
-    }): Promise<Map<string, Omit<Profile, 'version' | 'checkAt'>>> {
+    }): Promise<Map<string, Omit<Profile, 'version' | 'checkAt' | 'decidedAt'>>> {
       const keys = [...stream.userIds.map((u) => `u:${u}`), ...stream.anonymousIds.map((a) => `a:${a}`)];
       const found = await store.getProfiles(keys);
       // Compared: the user's state. Not compared: the commit counter, and when the user's re-check timer is
       // set (an earlier timer may stay set after the next check moved later; it fires and does nothing).
-      return new Map([...found].map(([k, { version: _version, checkAt: _checkAt, ...rest }]) => [k, rest]));
+      return new Map(
+        [...found].map(([k, { version: _version, checkAt: _checkAt, decidedAt: _decidedAt, ...rest }]) => [
+          k,
+          rest,
+        ]),
+      );
     },
     async close() {
       await Promise.all([api.stop(), ...workerProcesses.map((w) => w.stop())]);

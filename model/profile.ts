@@ -82,9 +82,9 @@ export interface Profile {
   /** When this user's re-check timer is due (segments that change with time alone); null: none set. */
   checkAt?: number | null;
   /**
-   * The last instant of the user's time line that was decided (an event's time, or a timer's due
-   * time): events stamped earlier that arrive later are decided at this time (the time line never
-   * runs backwards).
+   * The time the user's state was last decided as of (the decision time of their last decision):
+   * events stamped earlier that arrive later are decided at this time (the time line never runs
+   * backwards). Like `checkAt`, it says when the profile was processed, not what it holds.
    */
   decidedAt?: number;
   /** History up to this time was imported: what it implied was decided silently (no journey, no credit). */

@@ -18,7 +18,7 @@ describe('production processes on Redis and BullMQ', { timeout: 300_000 }, () =>
   it('two workers with concurrency 20 give exactly the profiles one worker gives (10,000 events, 500 users)', async () => {
     const stream = interleavedStream(500, 20);
     assert.equal(stream.messages.length, 10_000);
-    const results: Map<string, Omit<Profile, 'version' | 'checkAt'>>[] = [];
+    const results: Map<string, Omit<Profile, 'version' | 'checkAt' | 'decidedAt'>>[] = [];
     for (const workers of [1, 2]) {
       const c = await cluster(workers);
       try {
