@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -9,12 +9,24 @@ import type { ProfilePage } from '../../ports/store.ts';
 import { createCommit, makeProfile, updateCommit } from '../../dev/profiles.ts';
 import { CONFORMANCE_OPTIONS, storeConformance } from './conformance.ts';
 
-storeConformance('memory', async (options) => ({ store: new MemoryStore(options), cleanup: async () => {} }));
+/** A memory store snapshotting to its own folder; what names an erased user is looked for in its snapshot. */
+async function snapshotted(options: ConstructorParameters<typeof MemoryStore>[0]) {
+  const dataDir = await mkdtemp(join(tmpdir(), 'tideline-store-'));
+  const store = new MemoryStore({ ...options, dataDir });
+  return {
+    store,
+    cleanup: () => rm(dataDir, { recursive: true, force: true }),
+    async traces(needles: readonly string[]) {
+      await store.snapshot();
+      const text = await readFile(join(dataDir, 'store.json'), 'utf8');
+      return needles.filter((n) => text.includes(n));
+    },
+  };
+}
+
+storeConformance('memory', (options) => snapshotted(options));
 // The simulator's store: objects, not deflated profiles and JSON events.
-storeConformance('memory (uncompressed)', async (options) => ({
-  store: new MemoryStore({ ...options, compress: false }),
-  cleanup: async () => {},
-}));
+storeConformance('memory (uncompressed)', (options) => snapshotted({ ...options, compress: false }));
 
 describe('memory store sharing its profiles (the simulator: one writer, one decision at a time)', () => {
   it('hands out the stored objects, and refuses a commit that overlapped another instead of reporting a conflict', async () => {

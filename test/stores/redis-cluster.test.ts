@@ -3,11 +3,13 @@ import { describe, it } from 'node:test';
 import { createCommit, makeProfile, updateCommit } from '../../dev/profiles.ts';
 import { removeKeys } from '../../dev/processes.ts';
 import { bucketOf, CLUSTER_BUCKETS } from '../../engine/adapters/redis-slots.ts';
+import { masters } from '../../engine/adapters/redis-connection.ts';
 import { RedisStore } from '../../engine/adapters/stores/redis.ts';
 import { applyBatch } from '../../engine/ingest/apply-batch.ts';
 import type { InboundMessage } from '../../model/events.ts';
 import { CONFORMANCE_OPTIONS, storeConformance } from './conformance.ts';
 import { onCluster } from '../helpers/cluster.ts';
+import { redisTraces } from '../helpers/traces.ts';
 
 // The bucketed layout on a Redis Cluster: every commit is one slot, the per-bucket indexes are merged
 // on read.
@@ -33,6 +35,9 @@ storeConformance('redis cluster', async (options) => {
   return {
     store: new RedisStore({ ...options, redis, prefix, buckets: SUITE_BUCKETS }),
     cleanup: async () => void (await removeKeys(prefix, redis)),
+    // Every key of every master, searched as on a single Redis.
+    traces: async (needles: readonly string[]) =>
+      (await Promise.all(masters(redis).map((node) => redisTraces(node, needles)))).flat(),
   };
 });
 
