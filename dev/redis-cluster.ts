@@ -18,7 +18,8 @@ import { promisify } from 'node:util';
 
 const run = promisify(execFile);
 
-export const CLUSTER_FIRST_PORT = 7100;
+/** The first of the six ports; `TIDELINE_CLUSTER_PORT` moves them (two checkouts testing at once). */
+export const CLUSTER_FIRST_PORT = Number(process.env.TIDELINE_CLUSTER_PORT ?? 7100);
 const NODES = 6;
 const HOST = '127.0.0.1';
 const ports = Array.from({ length: NODES }, (_, i) => CLUSTER_FIRST_PORT + i);
