@@ -28,6 +28,7 @@ import { importRoutes } from './import.ts';
 import type { WechatCallbackKeys } from '../channels/registry.ts';
 import type { Availability } from './availability.ts';
 import type { ProcessMetrics } from './process-metrics.ts';
+import { parseDocumentText } from '../workspace/document-text.ts';
 
 /** The API's document collections: one per workspace document kind. */
 const collections = (definitions: DefinitionStore): DefinitionCollection[] =>
@@ -98,6 +99,8 @@ interface BodyParserError {
   status?: number;
   message?: string;
   limit?: number;
+  /** The raw body, on a parse failure. */
+  body?: string;
 }
 
 const formatBytes = (bytes: number): string =>
@@ -152,7 +155,13 @@ function errorHandler(logger: Logger, availability?: Availability) {
             : `request body too large: this route takes at most ${formatBytes(limit)}`,
         );
       } else if (parser?.type === 'entity.parse.failed') {
-        error = InputError.invalid([{ pointer: '', message: `body is not valid JSON: ${parser.message}` }]);
+        // Where in the body: line and column, as an editor shows them.
+        const parsed = typeof parser.body === 'string' ? parseDocumentText(parser.body) : null;
+        const fault =
+          parsed && 'fault' in parsed
+            ? { ...parsed.fault, message: `body is ${parsed.fault.message}` }
+            : { pointer: '', message: `body is not valid JSON: ${parser.message}` };
+        error = InputError.invalid([fault]);
       } else if (parser?.status && parser.status >= 400 && parser.status < 500) {
         error = new InputError(parser.status, 'bad_request', parser.message ?? 'bad request');
       } else {

@@ -46,7 +46,7 @@ export const DEFAULT_POLICY: SendPolicy = {
   pushMarketingPerDevicePerDay: 3,
 };
 
-const check = new Ajv({ allErrors: true, strict: false }).compile(schema);
+const check = new Ajv({ allErrors: true, verbose: true, strict: false }).compile(schema);
 
 /** Shape faults, and durations luxon cannot read. */
 export function validateChannels(doc: unknown): RuleFault[] {

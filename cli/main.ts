@@ -99,11 +99,12 @@ program
 program
   .command('validate')
   .description(
-    'check workspace files (segments, lifecycle config, conditions); prints every fault with its JSON pointer',
+    'check workspace files (segments, tag rules, lifecycle, journeys, templates, conditions); prints every fault as file:line:column: JSON pointer: message',
   )
   .argument('<paths...>', 'files, or folders searched for .json files')
   .action(async (paths: string[]) => {
     const { validateFiles } = await import('./validate.ts');
+    const { formatFault } = await import('../workspace/document-text.ts');
     let reports: Awaited<ReturnType<typeof validateFiles>>;
     try {
       reports = await validateFiles(paths);
@@ -113,7 +114,7 @@ program
     }
     let faults = 0;
     for (const { file, kind, faults: found, note } of reports) {
-      for (const f of found) process.stdout.write(`${file}:${f.pointer || '/'}: ${f.message}\n`);
+      for (const f of found) process.stdout.write(`${formatFault(file, f)}\n`);
       if (found.length === 0) process.stdout.write(`${file}: ok (${kind}${note ? `; ${note}` : ''})\n`);
       faults += found.length;
     }

@@ -7,6 +7,7 @@ import { DOCUMENT_KINDS, documentKindOf } from '../workspace/kinds.ts';
 import { validateCondition } from '../rules/validate.ts';
 import type { RuleFault } from '../rules/types.ts';
 import { SEND_CHANNELS } from '../model/channels.ts';
+import { locateFaults, parseDocumentText } from '../workspace/document-text.ts';
 import type { TemplateDefinition } from '../templates/template.ts';
 import type { JourneyDefinition } from '../journeys/journey.ts';
 
@@ -75,12 +76,10 @@ function referencable(docs: readonly unknown[]): JourneyContext {
 /** The workspace folder around a file in one of its folders (`<ws>/journeys/x.json` -> `<ws>`). */
 const workspaceOf = (file: string): string => dirname(dirname(file));
 
-async function readJson(file: string): Promise<{ doc?: unknown; error?: string }> {
-  try {
-    return { doc: JSON.parse(await readFile(file, 'utf8')) };
-  } catch (error) {
-    return { error: (error as Error).message };
-  }
+async function readJson(file: string): Promise<{ doc?: unknown; text?: string; fault?: RuleFault }> {
+  const text = await readFile(file, 'utf8');
+  const parsed = parseDocumentText(text);
+  return 'fault' in parsed ? { fault: parsed.fault } : { doc: parsed.doc, text };
 }
 
 /**
@@ -104,14 +103,13 @@ export async function validateFiles(paths: readonly string[]): Promise<FileRepor
   }
   const known = referencable([...read.map((r) => r.doc), ...around]);
 
-  return read.map(({ doc, error }, i): FileReport => {
+  return read.map(({ doc, text, fault }, i): FileReport => {
     const file = files[i];
-    if (error !== undefined)
-      return { file, kind: null, faults: [{ pointer: '', message: `not valid JSON: ${error}` }] };
+    if (fault) return { file, kind: null, faults: [fault] };
     const fileKind = kindOf(doc);
     if (fileKind) {
       const kind = fileKind.noun;
-      const faults = fileKind.validate(doc, known);
+      const faults = locateFaults(text ?? '', fileKind.validate(doc, known));
       const note =
         faults.length > 0
           ? null

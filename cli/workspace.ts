@@ -8,6 +8,7 @@ import type { RuleFault } from '../rules/types.ts';
 import type { SegmentDefinition } from '../segments/segment.ts';
 import type { TagRuleDefinition } from '../segments/tag-rule.ts';
 import { Workspace } from '../workspace/workspace.ts';
+import { formatFault, locateFaults, parseDocumentText } from '../workspace/document-text.ts';
 import { DOCUMENT_KINDS, NO_REFERENCES } from '../workspace/kinds.ts';
 import { ConfigError } from './config.ts';
 import type { ValueModelConfig } from '../segments/value-model-config.ts';
@@ -35,15 +36,15 @@ async function readDefinitions(
   const ids = new Set<string>();
   for (const file of files) {
     const filePath = join(path, file);
-    let doc: unknown;
-    try {
-      doc = JSON.parse(await readFile(filePath, 'utf8'));
-    } catch (error) {
-      problems.push(`${filePath}:/: not valid JSON: ${(error as Error).message}`);
+    const text = await readFile(filePath, 'utf8');
+    const parsed = parseDocumentText(text);
+    if ('fault' in parsed) {
+      problems.push(formatFault(filePath, parsed.fault));
       continue;
     }
-    const faults = validate(doc);
-    for (const f of faults) problems.push(`${filePath}:${f.pointer || '/'}: ${f.message}`);
+    const doc = parsed.doc;
+    const faults = locateFaults(text, validate(doc));
+    for (const f of faults) problems.push(formatFault(filePath, f));
     if (faults.length > 0) continue;
     const definition = doc as JsonObject;
     if (ids.has(String(definition.id)))

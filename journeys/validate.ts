@@ -13,6 +13,7 @@ import { parseDurationMs } from '../rules/durations.ts';
 import type { RuleFault } from '../rules/types.ts';
 import { validateCondition } from '../rules/validate.ts';
 import { schemaFaults, type TagNames } from '../rules/schema-faults.ts';
+import { didYouMean } from '../rules/suggest.ts';
 import { type JourneyDefinition, STEP_TYPES, TRIGGER_TYPES } from './journey.ts';
 import { SEND_CHANNELS } from '../model/channels.ts';
 
@@ -24,7 +25,7 @@ export interface JourneyContext {
   channels: ReadonlySet<string>;
 }
 
-const ajv = new Ajv({ allErrors: true, strict: false, discriminator: true });
+const ajv = new Ajv({ allErrors: true, verbose: true, strict: false, discriminator: true });
 ajv.addSchema(conditionSchema, 'condition.schema.json');
 const checkJourneyShape = ajv.compile(journeySchema);
 
@@ -58,7 +59,18 @@ export function validateJourney(
     ? []
     : schemaFaults(checkJourneyShape.errors, check.owned, journeyTags);
   faults.push(...check.faults);
-  return faults.length > 0 ? { faults } : { journey: doc as JourneyDefinition, faults };
+  if (faults.length === 0) return { journey: doc as JourneyDefinition, faults };
+  return { faults: isObj(doc) ? faults.map((f) => namingStep(f, list(doc.steps))) : faults };
+}
+
+/** A fault inside a step says which step, by its id (the pointer only gives its place in the list). */
+function namingStep(fault: RuleFault, steps: readonly unknown[]): RuleFault {
+  const index = /^\/steps\/(\d+)(\/|$)/.exec(fault.pointer)?.[1];
+  const step = index === undefined ? undefined : steps[Number(index)];
+  if (!isObj(step) || typeof step.id !== 'string' || step.id === '') return fault;
+  const named = [`step '${step.id}'`, `step id '${step.id}'`, `${step.id} -> `];
+  if (named.some((name) => fault.message.includes(name))) return fault;
+  return { ...fault, message: `step '${step.id}': ${fault.message}` };
 }
 
 /** The entry rule, in the words of the docs and the schema. */
@@ -322,14 +334,16 @@ class JourneyCheck {
   private template(id: unknown, pointer: string, channel: string | undefined): void {
     if (typeof id !== 'string') return;
     const template = this.known.templates.get(id);
-    if (template === undefined) this.add(pointer, `unknown template '${id}'`);
+    if (template === undefined)
+      this.add(pointer, `unknown template '${id}'${didYouMean(id, this.known.templates.keys())}`);
     else if (channel !== undefined && template.channel !== channel) {
       this.add(pointer, `template '${id}' is for ${template.channel}, not ${channel}`);
     }
   }
 
   private segment(id: unknown, pointer: string): void {
-    if (typeof id === 'string' && !this.known.segments.has(id)) this.add(pointer, `unknown segment '${id}'`);
+    if (typeof id === 'string' && !this.known.segments.has(id))
+      this.add(pointer, `unknown segment '${id}'${didYouMean(id, this.known.segments)}`);
   }
 
   private duration(value: unknown, pointer: string, maxMs?: number): void {
@@ -366,7 +380,7 @@ class JourneyCheck {
     steps.forEach((step, i) => {
       for (const { pointer, target } of outcomes(step)) {
         if (typeof target === 'string' && !index.has(target)) {
-          this.add(`/steps/${i}${pointer}`, `no step '${target}'`);
+          this.add(`/steps/${i}${pointer}`, `no step '${target}'${didYouMean(target, index.keys())}`);
         }
       }
     });

@@ -1,5 +1,6 @@
 import { Ajv, type ErrorObject } from 'ajv';
 import { Duration } from 'luxon';
+import { didYouMean } from '../rules/suggest.ts';
 import schema from '../schemas/lifecycle.schema.json' with { type: 'json' };
 
 /** Which events count as activity. Conversion events always count; system events never do. */
@@ -59,7 +60,7 @@ export const DEFAULT_LIFECYCLE: LifecycleConfig = {
   latency: 'PT15M',
 };
 
-const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true });
+const ajv = new Ajv({ allErrors: true, verbose: true, strict: true, allowUnionTypes: true });
 const validateStructure = ajv.compile(schema);
 
 const DURATION_FIELDS = ['newFor', 'activeWithin', 'churnAfter', 'reactivatedFor', 'latency'] as const;
@@ -82,7 +83,10 @@ function structuralFault(e: ErrorObject): Fault | null {
     case 'required':
       return { pointer: `${at}/${token(String(params.missingProperty))}`, message: 'is required' };
     case 'additionalProperties':
-      return { pointer: `${at}/${token(String(params.additionalProperty))}`, message: 'is not a known key' };
+      return {
+        pointer: `${at}/${token(String(params.additionalProperty))}`,
+        message: `is not a known key${didYouMean(params.additionalProperty, Object.keys((e.parentSchema as { properties?: object }).properties ?? {}))}`,
+      };
     case 'uniqueItems':
       return {
         pointer: `${at}/${Math.max(Number(params.i), Number(params.j))}`,

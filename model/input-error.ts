@@ -2,6 +2,9 @@
 export interface Fault {
   pointer: string;
   message: string;
+  /** Where in the request's text (1-based), when known. */
+  line?: number;
+  column?: number;
 }
 
 /**

@@ -1,6 +1,7 @@
 import type { ErrorObject } from 'ajv';
 import type { RuleFault } from './types.ts';
 import { childPointer } from './validate.ts';
+import { didYouMean } from './suggest.ts';
 
 /** Names the types a discriminated object (a step, a trigger) may have, for the fault of an unknown one. */
 export type TagNames = (pointer: string) => { what: string; values: readonly string[] };
@@ -31,7 +32,14 @@ function schemaFault(error: ErrorObject, tags?: TagNames): RuleFault | null {
   switch (error.keyword) {
     case 'additionalProperties': {
       const key = (error.params as { additionalProperty: string }).additionalProperty;
-      return { pointer: childPointer(path, key), message: `unknown field '${key}'` };
+      // With ajv's `verbose`, the object's schema names the fields it allows.
+      const allowed = Object.keys(
+        (error.parentSchema as { properties?: object } | undefined)?.properties ?? {},
+      );
+      return {
+        pointer: childPointer(path, key),
+        message: `unknown field '${key}'${didYouMean(key, allowed)}`,
+      };
     }
     case 'required': {
       const key = (error.params as { missingProperty: string }).missingProperty;
@@ -46,12 +54,18 @@ function schemaFault(error: ErrorObject, tags?: TagNames): RuleFault | null {
       const value =
         typeof params.tagValue === 'string' ? `'${params.tagValue}'` : JSON.stringify(params.tagValue);
       return named
-        ? { pointer, message: `unknown ${named.what} type ${value} (${named.values.join(', ')})` }
+        ? {
+            pointer,
+            message: `unknown ${named.what} type ${value}${didYouMean(params.tagValue, named.values)} (${named.what} types: ${named.values.join(', ')})`,
+          }
         : { pointer, message: `unknown type ${value}` };
     }
     case 'enum': {
-      const values = (error.params as { allowedValues: unknown[] }).allowedValues;
-      return { pointer: path, message: `must be one of ${values.map((v) => String(v)).join(', ')}` };
+      const values = (error.params as { allowedValues: unknown[] }).allowedValues.map((v) => String(v));
+      return {
+        pointer: path,
+        message: `must be one of ${values.join(', ')}${didYouMean(error.data, values)}`,
+      };
     }
     default:
       return { pointer: path, message: error.message ?? 'is invalid' };

@@ -89,4 +89,7 @@ export interface FactContext {
 export interface RuleFault {
   pointer: string;
   message: string;
+  /** Where the pointer lies in the document's text (1-based), when the text is known. */
+  line?: number;
+  column?: number;
 }

@@ -1,7 +1,8 @@
 import { Ajv, type ErrorObject } from 'ajv';
 import conditionSchema from '../schemas/condition.schema.json' with { type: 'json' };
 import segmentSchema from '../schemas/segment.schema.json' with { type: 'json' };
-import { childPointer, validateCondition } from '../rules/validate.ts';
+import { validateCondition } from '../rules/validate.ts';
+import { schemaFaults } from '../rules/schema-faults.ts';
 import type { Condition, RuleFault } from '../rules/types.ts';
 
 /** A segment file (schemas/segment.schema.json). */
@@ -16,7 +17,7 @@ export interface SegmentDefinition {
   tag?: string;
 }
 
-const ajv = new Ajv({ allErrors: true, strict: false });
+const ajv = new Ajv({ allErrors: true, verbose: true, strict: false });
 ajv.addSchema(conditionSchema, 'condition.schema.json');
 const validateStructure = ajv.compile(segmentSchema);
 
@@ -25,19 +26,7 @@ export function structuralFaults(
   errors: ErrorObject[] | null | undefined,
   conditionPointer: string,
 ): RuleFault[] {
-  return (errors ?? [])
-    .filter((e) => !e.instancePath.startsWith(conditionPointer))
-    .map((e) => {
-      if (e.keyword === 'additionalProperties') {
-        const key = (e.params as { additionalProperty: string }).additionalProperty;
-        return { pointer: childPointer(e.instancePath, key), message: `unknown field '${key}'` };
-      }
-      if (e.keyword === 'required') {
-        const key = (e.params as { missingProperty: string }).missingProperty;
-        return { pointer: childPointer(e.instancePath, key), message: 'is required' };
-      }
-      return { pointer: e.instancePath, message: e.message ?? 'is invalid' };
-    });
+  return schemaFaults(errors, [conditionPointer]);
 }
 
 /** Leaves reading the `event` fact: a segment is a state of the user, not a reaction to one event. */

@@ -20,7 +20,7 @@ export interface TagRuleDefinition {
   event: { type: 'add_tags' | 'remove_tags'; params: { tags: string[] } };
 }
 
-const ajv = new Ajv({ allErrors: true, strict: false });
+const ajv = new Ajv({ allErrors: true, verbose: true, strict: false });
 ajv.addSchema(conditionSchema, 'condition.schema.json');
 const validateStructure = ajv.compile(tagRuleSchema);
 

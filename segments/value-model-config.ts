@@ -17,7 +17,7 @@ export interface ValueModelConfig {
   window: string;
 }
 
-const validateStructure = new Ajv({ allErrors: true, strict: false }).compile(schema);
+const validateStructure = new Ajv({ allErrors: true, verbose: true, strict: false }).compile(schema);
 
 /** Every fault of a value model document, with its JSON pointer. */
 export function validateValueModel(doc: unknown): RuleFault[] {

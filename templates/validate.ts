@@ -5,9 +5,12 @@ import type { RuleFault } from '../rules/types.ts';
 import { templateFaults } from './limits.ts';
 import type { TemplateDefinition } from './template.ts';
 
-const checkTemplateShape = new Ajv({ allErrors: true, strict: false, discriminator: true }).compile(
-  templateSchema,
-);
+const checkTemplateShape = new Ajv({
+  allErrors: true,
+  verbose: true,
+  strict: false,
+  discriminator: true,
+}).compile(templateSchema);
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);

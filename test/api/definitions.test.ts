@@ -45,6 +45,33 @@ describe('segments and tag rules over the API: draft, publish, diff, archive', (
     assert.deepEqual((await t.request('GET', '/v1/segments')).body.segments, []);
   });
 
+  it('a body that is not JSON gets the line and column of the syntax error, and a typo gets a suggestion', async () => {
+    const text = '{\n  "id": "vip",\n  "name": "VIP"\n  "version": 1\n}';
+    const res = await fetch(`${t.url}/v1/segments`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${KEYS.admin}`, 'content-type': 'application/json' },
+      body: text,
+    });
+    assert.equal(res.status, 400);
+    const body = (await res.json()) as {
+      errors: { pointer: string; message: string; line: number; column: number }[];
+    };
+    assert.deepEqual(
+      body.errors.map(({ line, column }) => ({ line, column })),
+      [{ line: 4, column: 3 }],
+    );
+    assert.match(body.errors[0].message, /^body is not valid JSON: expected ','/);
+    const typo = await t.request('POST', '/v1/segments', { key: KEYS.admin, body: { ...vip, conditon: {} } });
+    assert.equal(typo.status, 400);
+    assert.ok(
+      typo.body.errors.some(
+        (e: { pointer: string; message: string }) =>
+          e.pointer === '/conditon' && /did you mean 'condition'\?/.test(e.message),
+      ),
+      JSON.stringify(typo.body.errors),
+    );
+  });
+
   it('only the manage key writes; the read key reads', async () => {
     assert.equal((await t.request('POST', '/v1/segments', { key: KEYS.read, body: vip })).status, 403);
     assert.equal((await t.request('POST', '/v1/segments', { key: KEYS.write, body: vip })).status, 403);

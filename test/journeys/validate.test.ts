@@ -104,7 +104,7 @@ describe('journey documents', () => {
     onlyFault(
       journey((j) => (j.steps[2] = { id: 'x', type: 'foo', bar: 1 })),
       '/steps/2/type',
-      /^unknown step type 'foo' \(wait, waitFor, branch, split, send, tag, update, webhook, exit\)$/,
+      /^step 'x': unknown step type 'foo' \(step types: wait, waitFor, branch, split, send, tag, update, webhook, exit\)$/,
     );
     onlyFault(
       journey((j) => delete j.steps[1].type),
@@ -130,7 +130,7 @@ describe('journey documents', () => {
     onlyFault(
       journey((j) => (j.steps[2].bar = true)),
       '/steps/2/bar',
-      /^unknown field 'bar'$/,
+      /^step 'last': unknown field 'bar'$/,
     );
     onlyFault(
       journey((j) => (j.steps[2] = { id: 'last', type: 'exit', next: 'first' })),
@@ -143,7 +143,7 @@ describe('journey documents', () => {
     onlyFault(
       journey((j) => (j.trigger = { type: 'webhook', url: 'x' })),
       '/trigger/type',
-      /^unknown trigger type 'webhook' \(event, segment, lifecycle, schedule\)$/,
+      /^unknown trigger type 'webhook' \(trigger types: event, segment, lifecycle, schedule\)$/,
     );
     onlyFault(
       journey((j) => (j.trigger = { type: 'lifecycle', to: 'sleepy' })),
@@ -161,7 +161,7 @@ describe('journey documents', () => {
     onlyFault(
       journey((j) => (j.steps[0].next = 'nowhere')),
       '/steps/0/next',
-      /^no step 'nowhere'$/,
+      /^step 'first': no step 'nowhere'$/,
     );
     const doc = journey((j) => {
       j.steps = [
@@ -257,19 +257,19 @@ describe('journey documents', () => {
       '/exit/1/segment',
       '/goal/segment',
     ]);
-    assert.match(faults(doc)[0].message, /^unknown segment 'vipp'$/);
+    assert.match(faults(doc)[0].message, /^unknown segment 'vipp', did you mean 'vip'\?$/);
   });
 
   it('send steps: unknown template, unconfigured channel, template for another channel', () => {
     onlyFault(
       journey((j) => (j.steps[0].template = 'nope')),
       '/steps/0/template',
-      /^unknown template 'nope'$/,
+      /^step 'first': unknown template 'nope'$/,
     );
     onlyFault(
       journey((j) => (j.steps[0].template = 'email_t')),
       '/steps/0/template',
-      /^template 'email_t' is for email, not sms$/,
+      /^step 'first': template 'email_t' is for email, not sms$/,
     );
     onlyFault(
       journey((j) => (j.steps[0] = { id: 'first', type: 'send', channel: 'wechat', template: 'wechat_t' })),
@@ -317,7 +317,7 @@ describe('journey documents', () => {
     ]);
     const messages = faults(doc).map((f) => f.message);
     assert.match(messages[0], /positive ISO 8601 duration .* not '7 days'/);
-    assert.match(messages[4], /^at most PT30S/);
+    assert.match(messages[4], /^step 'hook': at most PT30S/);
   });
 
   it('schedule triggers: cron, timezone, audience', () => {
