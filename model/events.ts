@@ -45,6 +45,8 @@ export interface StoredEvent extends CallContent {
   type: MessageType | 'internal';
   /** `track` event name; `page`/`screen` are stored as `page`/`screen` with `name` set. */
   event: string;
+  /** The call's anonymousId, when it had no userId or was an identify (a visitor linked to a user). */
+  anonymousId?: string;
   /** Arrived later than the grace period after its timestamp: stored, but drives no decision. */
   late?: boolean;
   /**

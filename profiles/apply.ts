@@ -88,6 +88,10 @@ export function toStoredEvent(message: InboundMessage, options: ApplyOptions): S
   if (message.properties) stored.properties = message.properties;
   if (message.traits) stored.traits = message.traits;
   if (message.context) stored.context = message.context;
+  // Who the call came from, where the profile's key does not say it once visitors are folded into
+  // users: an anonymous call, or an identify that linked a visitor.
+  if (message.anonymousId !== undefined && (message.userId === undefined || message.type === 'identify'))
+    stored.anonymousId = message.anonymousId;
   if (message.receivedAt - message.timestamp > options.lateGraceMs) stored.late = true;
   return stored;
 }
