@@ -29,6 +29,7 @@ import type { WechatCallbackKeys } from '../channels/registry.ts';
 import type { Availability } from './availability.ts';
 import type { ProcessMetrics } from './process-metrics.ts';
 import { parseDocumentText } from '../workspace/document-text.ts';
+import { historyRoutes } from './history.ts';
 
 /** The API's document collections: one per workspace document kind. */
 const collections = (definitions: DefinitionStore): DefinitionCollection[] =>
@@ -270,6 +271,7 @@ export function createApp(deps: AppDeps): Express {
       now,
     ),
   );
+  app.use(historyRoutes(deps.keys, deps.store, now));
   app.use(audienceRoutes(deps.keys, deps.store, deps.workspace, now));
   app.use(reportRoutes(deps.keys, deps.store, deps.workspace, now));
   app.use(consoleRoutes());

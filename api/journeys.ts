@@ -4,11 +4,14 @@ import type { StoredEvent } from '../model/events.ts';
 import type { Profile } from '../model/profile.ts';
 import { HISTORY_LIMIT, type Store } from '../ports/store.ts';
 import { type KeyRing, requireScope } from './auth.ts';
-import { InputError } from '../model/input-error.ts';
+import { type Fault, InputError } from '../model/input-error.ts';
 import { resolveKey } from './users.ts';
 import { isJsonObject, type JsonObject } from '../model/json.ts';
 import { DEFINITION_ID, type DefinitionStore } from '../ports/definitions.ts';
 import { simulate, SimulationError } from '../engine/simulation/simulate.ts';
+import { storedStream, StreamTooLong } from '../engine/simulation/stored-stream.ts';
+import type { JourneyDefinition } from '../journeys/journey.ts';
+import { pastTime } from './times.ts';
 import { journeyContext } from '../journeys/context.ts';
 import { journeyLogOf } from '../journeys/timeline.ts';
 import { validateJourney } from '../journeys/validate.ts';
@@ -81,6 +84,8 @@ function userSummary(profile: Profile) {
 }
 
 const MAX_DRY_RUN_MESSAGES = 20_000;
+/** A backtest holds the period's calls in memory. */
+const MAX_BACKTEST_MESSAGES = 2_000_000;
 
 function timeField(body: JsonObject, name: 'from' | 'to'): number | undefined {
   const value = body[name];
@@ -147,8 +152,29 @@ export function journeyRoutes(
     });
   }
 
-  // The simulator over HTTP: the journey (published or not) against the live segments, tag rules and
-  // lifecycle, on a stream given in the body. Nothing is stored.
+  /** The journey of a dry run or backtest body (a draft need not have a version yet), or its faults. */
+  const journeyOf = async (body: JsonObject, faults: Fault[]) => {
+    const draft = isJsonObject(body.journey) ? { version: 1, ...body.journey } : body.journey;
+    const { journey, faults: journeyFaults } = validateJourney(draft, await journeyContext(definitions));
+    faults.push(...journeyFaults.map((f) => ({ ...f, pointer: `/journey${f.pointer}` })));
+    return journey;
+  };
+  /** The journey replayed against the live segments, tag rules and lifecycle. Nothing is stored. */
+  const replay = async (journey: JourneyDefinition, messages: unknown[], from?: number, to?: number) => {
+    try {
+      const { journeys: _live, valueModel: _model, ...live } = workspace().definitions;
+      return await simulate({ ...live, journeys: [journey], messages, from, to });
+    } catch (error) {
+      if (error instanceof InputError)
+        throw InputError.invalid(
+          error.faults.map((f) => ({ ...f, pointer: f.pointer.replace(/^\/batch/, '/messages') })),
+        );
+      if (error instanceof SimulationError) throw new InputError(400, 'invalid_request', error.message);
+      throw error;
+    }
+  };
+
+  // The simulator over HTTP: the journey (published or not) on a stream given in the body.
   router.post(
     '/v1/journeys/simulate',
     requireScope(keys, 'manage'),
@@ -159,11 +185,8 @@ export function journeyRoutes(
         throw InputError.invalid([
           { pointer: '', message: 'body must be { journey, messages, from?, to? }' },
         ]);
-      const faults: { pointer: string; message: string }[] = [];
-      // A draft being tried out need not have a version yet.
-      const draft = isJsonObject(body.journey) ? { version: 1, ...body.journey } : body.journey;
-      const { journey, faults: journeyFaults } = validateJourney(draft, await journeyContext(definitions));
-      faults.push(...journeyFaults.map((f) => ({ ...f, pointer: `/journey${f.pointer}` })));
+      const faults: Fault[] = [];
+      const journey = await journeyOf(body, faults);
       const messages = body.messages;
       if (!Array.isArray(messages) || messages.length > MAX_DRY_RUN_MESSAGES)
         faults.push({
@@ -171,25 +194,46 @@ export function journeyRoutes(
           message: `must be an array of at most ${MAX_DRY_RUN_MESSAGES} Segment messages`,
         });
       if (faults.length > 0 || !journey || !Array.isArray(messages)) throw InputError.invalid(faults);
+      res.json(await replay(journey, messages, timeField(body, 'from'), timeField(body, 'to')));
+    },
+  );
+
+  // The backtest: the journey (a draft or a published one) replayed on the calls the store kept for a
+  // past period, on a virtual clock, with the real engine; nothing is sent or changed.
+  router.post(
+    '/v1/journeys/backtest',
+    requireScope(keys, 'manage'),
+    jsonBody({ limit: '1mb', type: () => true }),
+    async (req, res) => {
+      const body: unknown = req.body;
+      if (!isJsonObject(body))
+        throw InputError.invalid([
+          { pointer: '', message: 'body must be { journey, since, until?, users? }' },
+        ]);
+      const faults: Fault[] = [];
+      const journey = await journeyOf(body, faults);
+      const until = body.until === undefined ? now() : pastTime(body.until, now(), '/until', faults);
+      const since = pastTime(body.since, until ?? now(), '/since', faults);
+      const users = body.users ?? 20;
+      if (!Number.isSafeInteger(users) || (users as number) < 0 || (users as number) > 1000)
+        faults.push({ pointer: '/users', message: 'must be an integer from 0 to 1000 (timelines shown)' });
+      if (since !== undefined && until !== undefined && since >= until)
+        faults.push({ pointer: '/since', message: 'must be before until' });
+      if (faults.length > 0 || !journey || since === undefined || until === undefined)
+        throw InputError.invalid(faults);
+      let messages: JsonObject[];
       try {
-        const { journeys: _live, valueModel: _model, ...live } = workspace().definitions;
-        res.json(
-          await simulate({
-            ...live,
-            journeys: [journey],
-            messages,
-            from: timeField(body, 'from'),
-            to: timeField(body, 'to'),
-          }),
-        );
+        messages = await storedStream(store, { since, until, maxMessages: MAX_BACKTEST_MESSAGES });
       } catch (error) {
-        if (error instanceof InputError)
-          throw InputError.invalid(
-            error.faults.map((f) => ({ ...f, pointer: f.pointer.replace(/^\/batch/, '/messages') })),
-          );
-        if (error instanceof SimulationError) throw new InputError(400, 'invalid_request', error.message);
+        if (error instanceof StreamTooLong)
+          throw new InputError(413, 'too_large', `${error.message}: backtest a shorter one`);
         throw error;
       }
+      const result = await replay(journey, messages, since, until);
+      const shown = Object.keys(result.timelines)
+        .sort()
+        .slice(0, users as number);
+      res.json({ ...result, timelines: Object.fromEntries(shown.map((u) => [u, result.timelines[u]])) });
     },
   );
 

@@ -128,7 +128,24 @@ program
     'replay an event stream through journeys on a virtual clock; prints per-user timelines and totals',
   )
   .requiredOption('--journey <file...>', 'journey file(s) to simulate (validated first)')
-  .requiredOption('--events <file>', 'NDJSON of Segment messages, each with a timestamp')
+  .option('--events <file>', 'NDJSON of Segment messages, each with a timestamp')
+  .option(
+    '--from-store',
+    'backtest: replay the calls a running Tideline kept (its published segments and templates apply; nothing is sent or changed)',
+    false,
+  )
+  .option(
+    '--since <when>',
+    'with --from-store: from (ISO 8601 date-time, or a duration back from now)',
+    'P30D',
+  )
+  .option('--until <date>', 'with --from-store: until (ISO 8601; default: now)')
+  .option(
+    '--url <url>',
+    'with --from-store: the Tideline API',
+    `http://127.0.0.1:${process.env.PORT ?? 3000}`,
+  )
+  .option('--key <key>', 'with --from-store: the admin key (default: TIDELINE_ADMIN_KEY)')
   .option(
     '--workspace <dir>',
     "workspace folder whose segments, tag rules, templates and lifecycle apply (default: the journey file's)",
@@ -144,11 +161,16 @@ program
   .option('--json', 'print the whole result as JSON', false)
   .addHelpText(
     'after',
-    '\nExample:\n  tideline simulate --journey fixtures/workspace/journeys/cart_abandonment.json --events fixtures/sample-events.ndjson --users 3\n',
+    '\nExamples:\n  tideline simulate --journey fixtures/workspace/journeys/cart_abandonment.json --events fixtures/sample-events.ndjson --users 3\n  tideline simulate --journey fixtures/workspace/journeys/cart_abandonment.json --from-store --since P30D --key dev-admin-key   (with `npm start` running)\n',
   )
   .action(async (options: import('./simulate.ts').SimulateOptions) => {
     const { runSimulate } = await import('./simulate.ts');
-    process.exitCode = await runSimulate(options, process.stdout, process.stderr);
+    const key = options.key ?? process.env.TIDELINE_ADMIN_KEY;
+    process.exitCode = await runSimulate(
+      { ...options, ...(key ? { key } : {}) },
+      process.stdout,
+      process.stderr,
+    );
   });
 
 program

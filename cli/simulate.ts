@@ -11,10 +11,19 @@ import type { SegmentDefinition } from '../segments/segment.ts';
 import type { TagRuleDefinition } from '../segments/tag-rule.ts';
 import { contextOf } from '../journeys/context.ts';
 import { readWorkspace } from './workspace.ts';
+import { formatFault, locateFaults, parseDocumentText } from '../workspace/document-text.ts';
 
 export interface SimulateOptions {
   journey: string[];
-  events: string;
+  /** The stream's file; or, with `fromStore`, the calls a running Tideline kept are replayed. */
+  events?: string;
+  fromStore?: boolean;
+  /** With `fromStore`: the period, a date-time or a duration back from now (P30D), and its end. */
+  since?: string;
+  until?: string;
+  /** With `fromStore`: the API and its admin key. */
+  url?: string;
+  key?: string;
   /** The workspace folder whose segments, tag rules, templates and lifecycle apply. */
   workspace?: string;
   from?: string;
@@ -61,6 +70,14 @@ export async function runSimulate(
   err: NodeJS.WritableStream,
 ): Promise<number> {
   const started = Date.now();
+  if (options.fromStore) return backtest(options, out, err, started);
+  if (options.events === undefined) {
+    err.write(
+      'tideline simulate: give --events <file>, or --from-store to replay what a running Tideline kept\n',
+    );
+    return 2;
+  }
+  const events = options.events;
   try {
     const dir = options.workspace ?? workspaceAround(options.journey[0]);
     const folder = dir ? await readWorkspace(dir) : { docs: new Map(), problems: [] };
@@ -68,15 +85,21 @@ export async function runSimulate(
     const known = contextOf({ segments: folder.docs.get('segment'), templates: folder.docs.get('template') });
     const journeys: JourneyDefinition[] = [];
     for (const file of options.journey) {
-      const { journey, faults } = validateJourney(JSON.parse(await readFile(file, 'utf8')), known);
-      for (const f of faults) problems.push(`${file}:${f.pointer || '/'}: ${f.message}`);
+      const text = await readFile(file, 'utf8');
+      const parsed = parseDocumentText(text);
+      if ('fault' in parsed) {
+        problems.push(formatFault(file, parsed.fault));
+        continue;
+      }
+      const { journey, faults } = validateJourney(parsed.doc, known);
+      for (const f of locateFaults(text, faults)) problems.push(formatFault(file, f));
       if (journey) journeys.push(journey);
     }
     if (problems.length > 0) {
       err.write(`${problems.join('\n')}\n${problems.length} fault(s): nothing was simulated\n`);
       return 1;
     }
-    const messages = await readMessages(options.events);
+    const messages = await readMessages(events);
     err.write(
       `replaying ${messages.length.toLocaleString('en')} messages through ${journeys.map((j) => j.id).join(', ')}\n`,
     );
@@ -106,7 +129,7 @@ export async function runSimulate(
           /^\/batch\/(\d+)(.*)$/,
           (_, i: string, rest: string) => `message ${Number(i) + 1}: ${rest || '/'} `,
         );
-      const lines = error.faults.map((f) => `${options.events}: ${where(f.pointer)}${f.message}`);
+      const lines = error.faults.map((f) => `${events}: ${where(f.pointer)}${f.message}`);
       err.write(`${lines.join('\n')}\n${error.faults.length} fault(s): nothing was simulated\n`);
       return 1;
     }
@@ -116,6 +139,62 @@ export async function runSimulate(
     }
     throw error;
   }
+}
+
+/**
+ * `--from-store`: the journey file is backtested by a running Tideline over the calls its store kept
+ * for the period (`POST /v1/journeys/backtest`), against its published segments and templates.
+ */
+async function backtest(
+  options: SimulateOptions,
+  out: NodeJS.WritableStream,
+  err: NodeJS.WritableStream,
+  started: number,
+): Promise<number> {
+  const fail = (message: string, code = 2) => {
+    err.write(`tideline simulate: ${message}\n`);
+    return code;
+  };
+  if (options.journey.length !== 1) return fail('--from-store backtests one --journey at a time');
+  if (options.events !== undefined) return fail('give either --events or --from-store, not both');
+  if (!options.key) return fail('--from-store needs the admin key: --key or TIDELINE_ADMIN_KEY');
+  const file = options.journey[0];
+  const text = await readFile(file, 'utf8');
+  const parsed = parseDocumentText(text);
+  if ('fault' in parsed) return fail(formatFault(file, parsed.fault), 1);
+  const base = (options.url ?? 'http://127.0.0.1:3000').replace(/\/$/, '');
+  err.write(`backtesting ${file} on ${base} over the calls since ${options.since ?? 'P30D'}\n`);
+  let res: Response;
+  try {
+    res = await fetch(`${base}/v1/journeys/backtest`, {
+      method: 'POST',
+      headers: {
+        authorization: `Basic ${Buffer.from(`${options.key}:`).toString('base64')}`,
+        'content-type': 'application/json',
+      },
+      body: JSON.stringify({
+        journey: parsed.doc,
+        since: options.since ?? 'P30D',
+        ...(options.until ? { until: options.until } : {}),
+        users: options.json ? 1000 : options.users,
+      }),
+    });
+  } catch (error) {
+    return fail(`cannot reach ${base}: ${(error as Error).message} (is Tideline running? --url)`);
+  }
+  const body = (await res.json().catch(() => ({}))) as SimulationResult & {
+    message?: string;
+    errors?: { pointer: string; message: string }[];
+  };
+  if (res.status !== 200) {
+    // The journey's faults, placed in the file.
+    const faults = (body.errors ?? []).map((f) => ({ ...f, pointer: f.pointer.replace(/^\/journey/, '') }));
+    for (const f of locateFaults(text, faults)) err.write(`${formatFault(file, f)}\n`);
+    return fail(`${res.status} ${body.message ?? res.statusText}: nothing was backtested`, 1);
+  }
+  if (options.json) out.write(`${JSON.stringify(body, null, 2)}\n`);
+  else out.write(render(body, options.users, Date.now() - started));
+  return 0;
 }
 
 const list = (counts: Record<string, number>) =>

@@ -201,5 +201,5 @@ it('tideline simulate prints totals and timelines, and exits 1 with every fault 
     failed = error as { status: number; stderr: string };
   }
   assert.equal(failed?.status, 1);
-  assert.match(failed?.stderr ?? '', /broken.json:\/steps\/0\/next: no step 'nowhere'/);
+  assert.match(failed?.stderr ?? '', /broken.json:6:66: \/steps\/0\/next: step 'first': no step 'nowhere'/);
 });

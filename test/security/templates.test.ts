@@ -77,7 +77,10 @@ it('tideline validate refuses include, render and layout with the file and point
     );
     const run = spawnSync(process.execPath, [BIN, 'validate', file], { encoding: 'utf8' });
     assert.equal(run.status, 1, run.stdout);
-    assert.match(run.stdout, new RegExp(`${file}:/content/text: Liquid: \\{% render %\\} is not allowed`));
+    assert.match(
+      run.stdout,
+      new RegExp(`${file}:1:\\d+: /content/text: Liquid: \\{% render %\\} is not allowed`),
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
