@@ -60,6 +60,10 @@ export async function runMigrate(
     err.write('tideline migrate: set REDIS_CLUSTER_NODES to the cluster to move to\n');
     return 2;
   }
+  if (options.from !== undefined && !/^rediss?:\/\/[^/]/.test(options.from)) {
+    err.write(`tideline migrate: --from ${options.from} is not a redis:// or rediss:// URL\n`);
+    return 2;
+  }
   if (config.store !== 'redis') {
     err.write(
       `tideline migrate: moves the Redis-only mode (TIDELINE_STORE=redis), not ${config.store}: unset MONGO_URL and TIDELINE_STORE\n`,
