@@ -202,6 +202,38 @@ program
     );
   });
 
+program
+  .command('migrate')
+  .description(
+    'move a deployment on one Redis (REDIS_URL or --from) to the Redis Cluster of REDIS_CLUSTER_NODES: profiles, history, aliases, timers, definitions, report counters, channel state; stop every API and worker first',
+  )
+  .option('--from <url>', 'the single Redis to move from (default: REDIS_URL)')
+  .option('--page <n>', 'profiles per step', positiveInt, 200)
+  .addHelpText(
+    'after',
+    '\nIdempotent and resumable: run it again after an interruption and it continues where it stopped;\n' +
+      'a run over a finished move changes nothing. TIDELINE_PREFIX, TIDELINE_EVENT_RETENTION and\n' +
+      "TIDELINE_DEDUPE_HORIZON must be the deployment's own.\n\nExample:\n" +
+      '  REDIS_URL=redis://10.0.0.9:6379 REDIS_CLUSTER_NODES=10.0.0.1:6379,10.0.0.2:6379 tideline migrate\n',
+  )
+  .action(async (options: { from?: string; page: number }) => {
+    const { runMigrate } = await import('./migrate.ts');
+    let config: ReturnType<typeof loadConfig>;
+    try {
+      config = loadConfig('worker');
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      process.stderr.write(`tideline migrate: ${error.message}\n`);
+      process.exit(2);
+    }
+    process.exitCode = await runMigrate(
+      config,
+      { ...options, progress: process.stderr.isTTY === true },
+      process.stdout,
+      process.stderr,
+    );
+  });
+
 const fixtures = program.command('fixtures').description('demo and benchmark data');
 fixtures
   .command('generate')

@@ -12,6 +12,9 @@ import { connectRedis, masters } from '../engine/adapters/redis-connection.ts';
 import { describeRedis, redisTarget } from './start/backends.ts';
 
 /** The shortest key or link secret accepted in production. */
+/** Where a deployment keeps the fingerprint of its link secret, which every process checks. */
+export const linkSecretKey = (prefix: string): string => `${prefix}:link-secret-fingerprint`;
+
 export const MIN_SECRET_LENGTH = 16;
 
 const KEY_VARIABLES = [
@@ -97,7 +100,7 @@ export async function deploymentFaults(config: Config): Promise<string[]> {
       faults.push(
         `Redis maxmemory-policy is ${policy}: set it to noeviction (an evicting Redis drops queued events and send claims)`,
       );
-    const key = `${config.prefix}:link-secret-fingerprint`;
+    const key = linkSecretKey(config.prefix);
     const mine = linkSecretFingerprint(config.linkSecret);
     await redis.set(key, mine, 'NX');
     const kept = await redis.get(key);

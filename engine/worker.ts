@@ -3,7 +3,7 @@ import type { ChannelGateway } from '../ports/channel-gateway.ts';
 import type { Logger } from '../ports/logger.ts';
 import type { Scheduler } from '../ports/scheduler.ts';
 import type { Store } from '../ports/store.ts';
-import type { ProfileCheck } from '../workspace/timers.ts';
+import type { ProfileCheck, ScheduleChecks } from '../workspace/timers.ts';
 import { Workspace } from '../workspace/workspace.ts';
 import { DUE_TIMER_DELAY_MS } from './commit/commit-loop.ts';
 import { checkJobs, PROFILE_CHECKS_QUEUE, registerChecksJob } from './jobs/checks.ts';
@@ -48,6 +48,21 @@ export interface WorkerOptions {
 }
 
 /**
+ * How users' timers are queued: by the workers, and by `tideline migrate` for the profiles it moves.
+ */
+export function timerQueue(scheduler: Scheduler, now: () => number): ScheduleChecks {
+  // With a queue in Redis, a timer due in a few milliseconds (a message to hand over, stamped with
+  // its event's time) could fire before the commit that plans it lands: none fires sooner than
+  // DUE_TIMER_DELAY_MS. In process, the commit lands before any timer can fire, and a job costs
+  // little: no batches there, so that a simulation runs each user's timer as it always has.
+  const bullmq = scheduler.kind === 'bullmq';
+  const queueShape = { coalesce: bullmq, minDelayMs: bullmq ? DUE_TIMER_DELAY_MS : 0 };
+  return async (checks: ProfileCheck[]) => {
+    await scheduler.addBulk(PROFILE_CHECKS_QUEUE, checkJobs(checks, now(), queueShape));
+  };
+}
+
+/**
  * A worker: ingest jobs (batches of messages applied to profiles exactly once), users' timers
  * (lifecycle and segments that change with time alone, journey steps, hand-overs), recomputes after a
  * publication, value-model runs, scheduled journeys, journey state changes, and the sweeper that re-adds
@@ -61,12 +76,6 @@ export function startWorker(
 ): void {
   const now = options.now ?? Date.now;
   const empty = new Workspace();
-  // With a queue in Redis, a timer due in a few milliseconds (a message to hand over, stamped with
-  // its event's time) could fire before the commit that plans it lands: none fires sooner than
-  // DUE_TIMER_DELAY_MS. In process, the commit lands before any timer can fire, and a job costs
-  // little: no batches there, so that a simulation runs each user's timer as it always has.
-  const bullmq = scheduler.kind === 'bullmq';
-  const queueShape = { coalesce: bullmq, minDelayMs: bullmq ? DUE_TIMER_DELAY_MS : 0 };
   const context = {
     scheduler,
     store,
@@ -74,9 +83,7 @@ export function startWorker(
     now,
     workspace: options.workspace ?? (() => empty),
     refreshWorkspace: options.refreshWorkspace ?? (async () => {}),
-    scheduleChecks: async (checks: ProfileCheck[]) => {
-      await scheduler.addBulk(PROFILE_CHECKS_QUEUE, checkJobs(checks, now(), queueShape));
-    },
+    scheduleChecks: timerQueue(scheduler, now),
     gateway: options.gateway,
     callWebhook: options.callWebhook,
     lateGraceMs: options.lateGraceMs,

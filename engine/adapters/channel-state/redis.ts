@@ -1,3 +1,4 @@
+import type { Redis } from 'ioredis';
 import { deleteOnNode, escapeGlob, type RedisClient, scanKeys } from '../redis-connection.ts';
 import type {
   CapWindow,
@@ -330,6 +331,102 @@ export class RedisChannelState implements ChannelState {
     return (await this.redis.hdel(this.key('alerts'), id)) === 1;
   }
 
+  /**
+   * Copies this deployment's channel state into another layout's (`tideline migrate`, one Redis to a
+   * cluster), merging into what is there (a field, member or key the target has is kept): message
+   * records and their indexes (a message settled or in doubt is not sent again), suppressions (an
+   * opt-out is kept), credits, inbound marks, alerts, and the cap windows, moved to their owners'
+   * buckets (a device's window split by the profile each send was for). Provider rate windows, a
+   * minute long, are left behind. Running it again adds nothing. Answers how many keys it copied.
+   */
+  async copyTo(target: RedisChannelState): Promise<number> {
+    const start = this.key('');
+    let copied = 0;
+    await scanKeys(this.redis, `${escapeGlob(start)}*`, async (node, keys) => {
+      for (const key of keys) {
+        const name = key.slice(start.length);
+        if (name.startsWith('rate:')) continue;
+        const cap = /^(?:\{[^}]*\}:)?cap:(.*)$/s.exec(name);
+        const written = cap
+          ? await this.copyCapWindow(node, key, cap[1], target)
+          : await mergeKey(node, key, target.redis, target.key(name));
+        if (written) copied++;
+      }
+    });
+    return copied;
+  }
+
+  private async copyCapWindow(
+    node: Redis,
+    key: string,
+    windowKey: string,
+    target: RedisChannelState,
+  ): Promise<boolean> {
+    const [flat, ttl] = await Promise.all([node.zrange(key, '0', '-1', 'WITHSCORES'), node.pttl(key)]);
+    if (flat.length === 0) return false;
+    // `<profileKey>:<channel>:<window>`, or `device:<token>:P1D`, whose sends name their profiles.
+    const owner = windowKey.split(':').slice(0, -2).join(':');
+    const byOwner = new Map<string | undefined, string[]>();
+    for (let i = 0; i < flat.length; i += 2) {
+      const messageId = flat[i];
+      const of = windowKey.startsWith('device:') ? (await this.record(messageId))?.profileKey : owner;
+      const entries = byOwner.get(of) ?? [];
+      entries.push(flat[i + 1], messageId);
+      byOwner.set(of, entries);
+    }
+    for (const [of, entries] of byOwner) {
+      const into = target.capKey(windowKey, of);
+      await target.redis.zadd(into, 'NX', ...entries);
+      if (ttl > 0) await target.redis.pexpire(into, ttl);
+    }
+    return true;
+  }
+
   /** The Redis connection belongs to the caller. */
   async close(): Promise<void> {}
+}
+
+/**
+ * Merges one key of a node into `into` on another connection: a string if the target has none, a hash's
+ * missing fields, a set's or a sorted set's missing members; with the source's time to live. Whether
+ * there was anything to copy.
+ */
+async function mergeKey(from: Redis, key: string, to: RedisClient, into: string): Promise<boolean> {
+  const [type, ttl] = await Promise.all([from.type(key), from.pttl(key)]);
+  const expire = async () => {
+    if (ttl > 0) await to.pexpire(into, ttl);
+  };
+  switch (type) {
+    case 'string': {
+      const value = await from.getBuffer(key);
+      if (value === null) return false;
+      if (ttl > 0) await to.set(into, value, 'PX', ttl, 'NX');
+      else await to.set(into, value, 'NX');
+      return true;
+    }
+    case 'hash': {
+      const fields = await from.hgetall(key);
+      const pipeline = to.pipeline();
+      for (const [field, value] of Object.entries(fields)) pipeline.hsetnx(into, field, value);
+      await pipeline.exec();
+      await expire();
+      return true;
+    }
+    case 'set': {
+      const members = await from.smembers(key);
+      if (members.length > 0) await to.sadd(into, ...members);
+      await expire();
+      return members.length > 0;
+    }
+    case 'zset': {
+      const flat = await from.zrange(key, '0', '-1', 'WITHSCORES');
+      const entries: string[] = [];
+      for (let i = 0; i < flat.length; i += 2) entries.push(flat[i + 1], flat[i]);
+      if (entries.length > 0) await to.zadd(into, 'NX', ...entries);
+      await expire();
+      return entries.length > 0;
+    }
+    default:
+      return false;
+  }
 }

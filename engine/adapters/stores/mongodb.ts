@@ -12,6 +12,7 @@ import {
   type ScanFilter,
 } from '../../../ports/store.ts';
 import type { Profile } from '../../../model/profile.ts';
+import { bucketOf } from '../redis-slots.ts';
 
 interface ProfileDoc {
   _id: string;
@@ -28,16 +29,33 @@ interface AliasDoc {
   _id: string;
   userId: string;
 }
+/**
+ * A message applied to a profile, remembered for the dedupe horizon in the profile's bucket (which
+ * names no one, so an erased profile leaves its markers). `_id` is `<bucket>:<messageId>`.
+ */
 interface AppliedDoc {
   _id: string;
+  bucket: number;
+  messageId: string;
   expireAt: Date;
 }
+
+/** The buckets dedupe markers are kept in (the shard key of `applied`). */
+const MARKER_BUCKETS = 1024;
+/** One bucket's share of a report counter: a commit adds to its profile's bucket's share. */
 interface CounterDoc {
-  _id: string;
   scope: string;
+  bucket: number;
   field: string;
   n: number;
 }
+
+/**
+ * How many shares each report counter is kept in. Every commit of a journey on a day moves the same
+ * counters: in one document each, concurrent commits would conflict on it and retry; spread over this
+ * many by the profile's key, they rarely meet, while a scope's read sums a few thousand documents.
+ */
+export const COUNTER_BUCKETS = 64;
 
 /** Thrown inside a transaction to abort it; reported as a conflict. */
 const CONFLICT = new Error('version conflict');
@@ -53,6 +71,12 @@ const isDuplicateKey = (error: unknown) => error instanceof MongoServerError && 
  * The due index is the profile's own `p.checkAt` (a partial index over the profiles whose `checkAt` is a
  * number), so every commit and erase keeps it with the document, and profiles written before it existed
  * are indexed when init() creates it.
+ *
+ * Fit for sharding (docs/operations.md names the shard keys): every document a commit writes is found by
+ * its profile's key (profiles by `_id`, events by `key`, unique per profile on `{ key, messageId }` so
+ * that the unique index leads with the shard key, dedupe markers by the profile's bucket), and no
+ * document is written by every commit of a journey: report counters are kept in COUNTER_BUCKETS shares,
+ * summed on read.
  */
 export class MongoStore implements Store {
   readonly kind = 'mongodb';
@@ -90,13 +114,24 @@ export class MongoStore implements Store {
       ),
       this.profiles.createIndex({ 'p.segments': 1, _id: 1 }, { name: 'segments' }),
       this.events.createIndexes([
-        { key: { messageId: 1 }, unique: true },
+        { key: { key: 1, messageId: 1 }, name: 'key_messageId', unique: true },
         { key: { key: 1, timestamp: -1 } },
         { key: { key: 1, event: 1, timestamp: -1 } },
         { key: { expireAt: 1 }, expireAfterSeconds: 0 },
       ]),
-      this.applied.createIndex({ expireAt: 1 }, { expireAfterSeconds: 0 }),
-      this.counters.createIndex({ scope: 1 }, { name: 'scope' }),
+      this.applied.createIndexes([
+        { key: { bucket: 1, messageId: 1 }, name: 'bucket_messageId' },
+        // For a message id whose profiles the caller does not name.
+        { key: { messageId: 1 }, name: 'messageId' },
+        { key: { expireAt: 1 }, expireAfterSeconds: 0 },
+      ]),
+      this.counters.createIndex({ scope: 1, bucket: 1, field: 1 }, { name: 'share', unique: true }),
+    ]);
+    // Written by earlier versions: a unique message id across all profiles (which no sharded
+    // collection can keep) and counters by scope alone. Their documents stay readable.
+    await Promise.all([
+      dropIndexIfThere(this.events, 'messageId_1'),
+      dropIndexIfThere(this.counters, 'scope'),
     ]);
   }
 
@@ -108,11 +143,32 @@ export class MongoStore implements Store {
     return new Map(docs.map((d) => [d._id, d.p]));
   }
 
-  async appliedMessageIds(messageIds: readonly string[]): Promise<Set<string>> {
+  /**
+   * Markers are kept with the profile a message was applied to: the ids whose profiles `profiles` names
+   * are looked for there (on their shards), the others by message id alone. A marker of an id on any
+   * profile means it was applied.
+   */
+  async appliedMessageIds(
+    messageIds: readonly string[],
+    profiles?: ReadonlyMap<string, readonly string[]>,
+  ): Promise<Set<string>> {
+    if (messageIds.length === 0) return new Set();
+    const named = messageIds.filter((id) => (profiles?.get(id)?.length ?? 0) > 0);
+    const unnamed = messageIds.filter((id) => (profiles?.get(id)?.length ?? 0) === 0);
+    const buckets = [
+      ...new Set(named.flatMap((id) => (profiles?.get(id) ?? []).map((k) => bucketOf(k, MARKER_BUCKETS)))),
+    ];
+    const clauses: object[] = [];
+    if (named.length > 0) clauses.push({ bucket: { $in: buckets }, messageId: { $in: named } });
+    if (unnamed.length > 0) clauses.push({ messageId: { $in: unnamed } });
+    // Markers of earlier versions, one per message id (`_id`), until they expire (the dedupe horizon).
+    clauses.push({ _id: { $in: [...messageIds] } });
     // The TTL monitor runs once a minute, so expired markers may still be there.
-    const live = { _id: { $in: [...messageIds] }, expireAt: { $gt: new Date(this.clock.now()) } };
-    const docs = await this.applied.find(live, { projection: { _id: 1 } }).toArray();
-    return new Set(docs.map((d) => d._id));
+    const live = { $or: clauses, expireAt: { $gt: new Date(this.clock.now()) } };
+    const docs = await this.applied
+      .find(live as Parameters<Collection<AppliedDoc>['find']>[0], { projection: { _id: 1, messageId: 1 } })
+      .toArray();
+    return new Set(docs.map((d) => d.messageId ?? d._id));
   }
 
   async commit(commits: readonly ProfileCommit[]): Promise<CommitResult> {
@@ -259,40 +315,41 @@ export class MongoStore implements Store {
               )
             ).deletedCount === 1;
       if (!gone) throw CONFLICT;
-      await this.events.updateMany({ key: { $eq: absorbed.key } }, { $set: { key } }, { session });
+      // Copied and deleted rather than re-keyed: a multi-document update cannot change a shard key.
+      const moved = await this.events
+        .find({ key: { $eq: absorbed.key } }, { session, projection: { _id: 0 } })
+        .toArray();
+      await this.insertEvents(key, moved, session);
+      await this.events.deleteMany({ key: { $eq: absorbed.key } }, { session });
     }
 
     const cutoff = now - this.options.eventRetentionMs;
-    const fresh = c.events.filter((e) => e.timestamp >= cutoff);
-    if (fresh.length > 0) {
-      const ids = fresh.map((e) => e.messageId);
-      const stored = await this.events
-        .find({ messageId: { $in: ids } }, { session, projection: { messageId: 1 } })
-        .toArray();
-      const seen = new Set(stored.map((d) => d.messageId));
-      const docs: EventDoc[] = [];
-      for (const e of fresh) {
-        if (seen.has(e.messageId)) continue;
-        seen.add(e.messageId);
-        docs.push({ ...e, key, expireAt: new Date(e.timestamp + this.options.eventRetentionMs) });
-      }
-      if (docs.length > 0) await this.events.insertMany(docs, { session, ordered: false });
-    }
+    await this.insertEvents(
+      key,
+      c.events.filter((e) => e.timestamp >= cutoff),
+      session,
+    );
 
     if (c.messageIds.length > 0) {
       const expireAt = new Date(now + this.options.dedupeHorizonMs);
+      const bucket = bucketOf(key, MARKER_BUCKETS);
       const marks = c.messageIds.map((id) => ({
-        updateOne: { filter: { _id: { $eq: id } }, update: { $set: { expireAt } }, upsert: true },
+        updateOne: {
+          filter: { _id: { $eq: `${bucket}:${id}` }, bucket: { $eq: bucket } },
+          update: { $set: { expireAt }, $setOnInsert: { messageId: id } },
+          upsert: true,
+        },
       }));
       await this.applied.bulkWrite(marks, { session, ordered: false });
     }
 
-    // One document per counter: field names are free text, which MongoDB keys would restrict.
+    // One document per counter share: field names are free text, which MongoDB keys would restrict.
+    const share = bucketOf(key, COUNTER_BUCKETS);
     const increments = Object.entries(c.counts ?? {}).flatMap(([scope, fields]) =>
       Object.entries(fields).map(([field, by]) => ({
         updateOne: {
-          filter: { _id: { $eq: `${scope}\u0000${field}` } },
-          update: { $inc: { n: by }, $setOnInsert: { scope, field } },
+          filter: { scope: { $eq: scope }, bucket: { $eq: share }, field: { $eq: field } },
+          update: { $inc: { n: by } },
           upsert: true,
         },
       })),
@@ -300,8 +357,47 @@ export class MongoStore implements Store {
     if (increments.length > 0) await this.counters.bulkWrite(increments, { session, ordered: false });
   }
 
+  /** Adds events to a profile's history, each message id once. */
+  private async insertEvents(
+    key: string,
+    events: readonly StoredEvent[],
+    session: ClientSession,
+  ): Promise<void> {
+    if (events.length === 0) return;
+    const ids = events.map((e) => e.messageId);
+    const stored = await this.events
+      .find({ key: { $eq: key }, messageId: { $in: ids } }, { session, projection: { messageId: 1 } })
+      .toArray();
+    const seen = new Set(stored.map((d) => d.messageId));
+    const docs: EventDoc[] = [];
+    for (const e of events) {
+      if (seen.has(e.messageId)) continue;
+      seen.add(e.messageId);
+      const { key: _key, expireAt: _expireAt, ...event } = e as Partial<EventDoc> & StoredEvent;
+      docs.push({ ...event, key, expireAt: new Date(e.timestamp + this.options.eventRetentionMs) });
+    }
+    if (docs.length > 0) await this.events.insertMany(docs, { session, ordered: false });
+  }
+
+  /** The scope's shares summed (documents of earlier versions, one per field, have no bucket). */
   async readCounters(scope: string): Promise<ReadonlyMap<string, number>> {
-    const docs = await this.counters.find({ scope: { $eq: scope } }).toArray();
-    return new Map(docs.map((d) => [d.field, d.n]));
+    const docs = await this.counters
+      .find({ scope: { $eq: scope } }, { projection: { _id: 0, field: 1, n: 1 } })
+      .toArray();
+    const counters = new Map<string, number>();
+    for (const d of docs) counters.set(d.field, (counters.get(d.field) ?? 0) + d.n);
+    return counters;
+  }
+}
+
+async function dropIndexIfThere(
+  collection: { dropIndex(name: string): Promise<unknown> },
+  name: string,
+): Promise<void> {
+  try {
+    await collection.dropIndex(name);
+  } catch (error) {
+    // 27: IndexNotFound; 26: NamespaceNotFound (no collection yet).
+    if (!(error instanceof MongoServerError && (error.code === 27 || error.code === 26))) throw error;
   }
 }

@@ -43,6 +43,8 @@ import { compressProfile, decompressProfile } from './profile-codec.ts';
  *                            bucket: `<moveId>\n<sealedAt>\n<target profileKey>` (see `move`)
  *   x:<profileKey>  string   only on a cluster, in the target's bucket: `landed:<moveId>` once the merge
  *                            of that (absorbed) profile was committed, `void:<moveId>` if it was given up
+ *   counted:<receipt> string only where `tideline migrate` added a scope's counters (addCountersOnce), in
+ *                            the slot of that scope's hash: says the addition was made
  * h: and e: expire together once their newest event leaves the retention window. Needs Redis >= 6.2.
  *
  * Why an index rather than SCAN MATCH p:*: SCAN walks the whole keyspace (histories, a dedupe marker per
@@ -299,6 +301,13 @@ for i, id in ipairs(ids) do events[i] = redis.call('HGET', KEYS[2], id) end
 return events
 `;
 
+// KEYS: receipt, counter hash. ARGV: (field, by) pairs. Adds them unless the receipt is there; sets it.
+const ADD_ONCE = `
+if not redis.call('SET', KEYS[1], '1', 'NX') then return 0 end
+for i = 1, #ARGV, 2 do redis.call('HINCRBY', KEYS[2], ARGV[i], ARGV[i + 1]) end
+return 1
+`;
+
 type Arg = string | number | Buffer;
 /** The commands `init()` defines: ioredis adds them to the client and to its pipelines at runtime. */
 interface Scripts {
@@ -414,6 +423,44 @@ export class RedisStore implements Store {
 
   /** The Redis connection belongs to the caller. */
   async close(): Promise<void> {}
+
+  /*
+   * Moving a deployment to another layout (`tideline migrate`): what the Store port has no call for.
+   */
+
+  /** Every scope that has report counters, in no order (SCAN on every master). */
+  async counterScopes(): Promise<string[]> {
+    const tagged = this.buckets > 1;
+    const pattern = `${escapeGlob(this.prefix)}${tagged ? '{*}:' : ''}r:*`;
+    const scopes = new Set<string>();
+    await scanKeys(this.redis, pattern, async (_node, keys) => {
+      for (const key of keys) {
+        const rest = key.slice(this.prefix.length);
+        scopes.add(tagged ? rest.slice(rest.indexOf('}:r:') + 4) : rest.slice(2));
+      }
+    });
+    return [...scopes];
+  }
+
+  /**
+   * Adds counters to a scope once: `receipt` names the addition, and a second call with the same receipt
+   * adds nothing. One script on one slot, so a crash leaves all of it or none. True when it added.
+   */
+  async addCountersOnce(
+    scope: string,
+    counters: readonly [string, number][],
+    receipt: string,
+  ): Promise<boolean> {
+    const slot = this.slot(`r:${scope}`);
+    const added = await this.redis.eval(
+      ADD_ONCE,
+      2,
+      `${slot}counted:${receipt}`,
+      this.countersKey(slot, scope),
+      ...counters.flat(),
+    );
+    return added === 1;
+  }
 
   async getProfiles(keys: readonly string[]): Promise<Map<string, Profile>> {
     const found = new Map<string, Profile>();
