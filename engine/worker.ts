@@ -5,6 +5,7 @@ import type { Scheduler } from '../ports/scheduler.ts';
 import type { Store } from '../ports/store.ts';
 import type { ProfileCheck } from '../workspace/timers.ts';
 import { Workspace } from '../workspace/workspace.ts';
+import { QueuePartitions } from './queue-partitions.ts';
 import { DUE_TIMER_DELAY_MS } from './commit/commit-loop.ts';
 import { checkJobs, PROFILE_CHECKS_QUEUE, registerChecksJob } from './jobs/checks.ts';
 import type { RegisterJob } from './jobs/context.ts';
@@ -45,6 +46,8 @@ export interface WorkerOptions {
   gateway: ChannelGateway;
   /** Makes webhook steps' calls. */
   callWebhook: WebhookCaller;
+  /** How the ingest and timer queues are partitioned, and which partitions this worker consumes (default: one). */
+  partitions?: QueuePartitions;
 }
 
 /**
@@ -67,6 +70,7 @@ export function startWorker(
   // little: no batches there, so that a simulation runs each user's timer as it always has.
   const bullmq = scheduler.kind === 'bullmq';
   const queueShape = { coalesce: bullmq, minDelayMs: bullmq ? DUE_TIMER_DELAY_MS : 0 };
+  const partitions = options.partitions ?? QueuePartitions.single;
   const context = {
     scheduler,
     store,
@@ -75,13 +79,27 @@ export function startWorker(
     workspace: options.workspace ?? (() => empty),
     refreshWorkspace: options.refreshWorkspace ?? (async () => {}),
     scheduleChecks: async (checks: ProfileCheck[]) => {
-      await scheduler.addBulk(PROFILE_CHECKS_QUEUE, checkJobs(checks, now(), queueShape));
+      // A user's timer goes to their partition, where its deterministic id keeps it single.
+      const byPartition = new Map<number, ProfileCheck[]>();
+      for (const check of checks) {
+        const partition = partitions.of(check.key);
+        byPartition.set(partition, [...(byPartition.get(partition) ?? []), check]);
+      }
+      await Promise.all(
+        [...byPartition].map(([partition, part]) =>
+          scheduler.addBulk(
+            partitions.name(PROFILE_CHECKS_QUEUE, partition),
+            checkJobs(part, now(), queueShape),
+          ),
+        ),
+      );
     },
     gateway: options.gateway,
     callWebhook: options.callWebhook,
     lateGraceMs: options.lateGraceMs,
     concurrency: options.concurrency,
     checkConcurrency: options.checkConcurrency ?? options.concurrency,
+    partitions,
   };
   for (const register of JOBS) register(context);
 }

@@ -17,14 +17,15 @@ import type { JsonObject } from '../../../model/json.ts';
 
 /**
  * ioredis options, with an optional `redis://` URL for what they leave out, or the seeds of a Redis
- * Cluster (then `prefix` must carry a hash tag, e.g. `tideline:{q}`: BullMQ keeps a queue in one slot).
+ * Cluster (then `prefix` must carry a hash tag, e.g. `tideline:{q}`: BullMQ keeps a queue in one slot;
+ * queues under different tags lie on different shards).
  */
 export type BullMQConnection = RedisOptions & { url?: string; clusterNodes?: readonly string[] };
 
 export interface BullMQSchedulerOptions {
   connection: BullMQConnection;
-  /** Prefix of every key BullMQ writes. */
-  prefix: string;
+  /** Prefix of every key BullMQ writes: one for all queues, or by queue name. */
+  prefix: string | ((queue: string) => string);
   /** Runs per job, the first one included. Default 10. */
   maxAttempts?: number;
   /** Wait before the first retry, doubled for each later one. Default 1000. */
@@ -51,8 +52,11 @@ export class BullMQScheduler implements Scheduler {
   private readonly queues = new Map<string, Queue>();
   private readonly workers: Worker[] = [];
   private client?: RedisClient;
-  /** Workers' connections on a cluster, which BullMQ is given made and leaves to us to close. */
-  private readonly workerClients: RedisClient[] = [];
+  /**
+   * The workers' connection on a cluster, shared by every queue's worker (each duplicates it for its
+   * blocking commands), which BullMQ is given made and leaves to us to close.
+   */
+  private workerClient?: RedisClient;
 
   constructor(options: BullMQSchedulerOptions) {
     this.options = options;
@@ -123,10 +127,11 @@ export class BullMQScheduler implements Scheduler {
     let connection: ConnectionOptions;
     if (isCluster({ clusterNodes })) {
       // BullMQ takes a cluster as a made connection, and duplicates it for its blocking commands.
-      const client = connectRedis({ clusterNodes }, { ...redis, maxRetriesPerRequest: null });
-      client.on('error', this.onError);
-      this.workerClients.push(client);
-      connection = client;
+      if (this.workerClient === undefined) {
+        this.workerClient = connectRedis({ clusterNodes }, { ...redis, maxRetriesPerRequest: null });
+        this.workerClient.on('error', this.onError);
+      }
+      connection = this.workerClient;
     } else {
       // BullMQ makes the worker's connections from options; blocking ones must retry forever.
       // (The cast: BullMQ declares its own RedisOptions, whose retryStrategy does not allow null.)
@@ -134,7 +139,7 @@ export class BullMQScheduler implements Scheduler {
     }
     const worker = new Worker<T>(queue, (job: BullJob<T>) => handler(toPortJob(job)), {
       connection,
-      prefix: this.options.prefix,
+      prefix: this.prefix(queue),
       concurrency: options.concurrency,
       // A job whose worker died is run again; BullMQ's default (1) would fail it for good after a
       // second crash. Handlers are idempotent, so re-running is safe.
@@ -179,8 +184,8 @@ export class BullMQScheduler implements Scheduler {
     // workers first: they finish their running jobs, which may still add jobs to the queues
     await Promise.all(this.workers.map((worker) => worker.close()));
     await Promise.all([...this.queues.values()].map((queue) => queue.close()));
-    await Promise.all([this.client, ...this.workerClients].map((client) => client?.quit()));
-    this.workerClients.length = 0;
+    await Promise.all([this.client, this.workerClient].map((client) => client?.quit()));
+    this.workerClient = undefined;
     this.workers.length = 0;
     this.queues.clear();
     this.client = undefined;
@@ -191,12 +196,16 @@ export class BullMQScheduler implements Scheduler {
     if (queue === undefined) {
       queue = new Queue(name, {
         connection: this.redis(),
-        prefix: this.options.prefix,
+        prefix: this.prefix(name),
       });
       queue.on('error', this.onError);
       this.queues.set(name, queue);
     }
     return queue;
+  }
+
+  private prefix(queue: string): string {
+    return typeof this.options.prefix === 'string' ? this.options.prefix : this.options.prefix(queue);
   }
 
   /** One connection, shared by every queue of this scheduler (BullMQ leaves it to us to close). */
