@@ -52,11 +52,8 @@ export class BullMQScheduler implements Scheduler {
   private readonly queues = new Map<string, Queue>();
   private readonly workers: Worker[] = [];
   private client?: RedisClient;
-  /**
-   * The workers' connection on a cluster, shared by every queue's worker (each duplicates it for its
-   * blocking commands), which BullMQ is given made and leaves to us to close.
-   */
-  private workerClient?: RedisClient;
+  /** Workers' connections on a cluster, which BullMQ is given made and leaves to us to close. */
+  private readonly workerClients: RedisClient[] = [];
 
   constructor(options: BullMQSchedulerOptions) {
     this.options = options;
@@ -127,11 +124,10 @@ export class BullMQScheduler implements Scheduler {
     let connection: ConnectionOptions;
     if (isCluster({ clusterNodes })) {
       // BullMQ takes a cluster as a made connection, and duplicates it for its blocking commands.
-      if (this.workerClient === undefined) {
-        this.workerClient = connectRedis({ clusterNodes }, { ...redis, maxRetriesPerRequest: null });
-        this.workerClient.on('error', this.onError);
-      }
-      connection = this.workerClient;
+      const client = connectRedis({ clusterNodes }, { ...redis, maxRetriesPerRequest: null });
+      client.on('error', this.onError);
+      this.workerClients.push(client);
+      connection = client;
     } else {
       // BullMQ makes the worker's connections from options; blocking ones must retry forever.
       // (The cast: BullMQ declares its own RedisOptions, whose retryStrategy does not allow null.)
@@ -184,8 +180,8 @@ export class BullMQScheduler implements Scheduler {
     // workers first: they finish their running jobs, which may still add jobs to the queues
     await Promise.all(this.workers.map((worker) => worker.close()));
     await Promise.all([...this.queues.values()].map((queue) => queue.close()));
-    await Promise.all([this.client, this.workerClient].map((client) => client?.quit()));
-    this.workerClient = undefined;
+    await Promise.all([this.client, ...this.workerClients].map((client) => client?.quit()));
+    this.workerClients.length = 0;
     this.workers.length = 0;
     this.queues.clear();
     this.client = undefined;
