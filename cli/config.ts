@@ -109,8 +109,8 @@ export const ENVIRONMENT = [
   ],
   [
     'TIDELINE_QUEUE_PARTITIONS',
-    '32 on a Redis Cluster, else 1',
-    "how many BullMQ queues the ingest batches and users' timers are spread over, each on a hash tag of its own, so the queues spread over a cluster's shards (a user's work goes to the partition of their bucket group); the same value in every process",
+    '1',
+    "how many BullMQ queues the ingest batches and users' timers are spread over, each on a hash tag of its own, so that on a Redis Cluster the queues spread over the shards (a user's work goes to the partition of their bucket group); the same value in every process",
   ],
   [
     'TIDELINE_WORKER_PARTITIONS',
@@ -288,12 +288,11 @@ function clusterNodes(env: NodeJS.ProcessEnv): string[] {
 }
 
 /**
- * TIDELINE_QUEUE_PARTITIONS and TIDELINE_WORKER_PARTITIONS. One Redis runs every queue on one core
- * whatever their number, so it keeps one partition unless told; a cluster gets enough to spread over a
- * few dozen shards. The in-process queue has no shards: one partition.
+ * TIDELINE_QUEUE_PARTITIONS and TIDELINE_WORKER_PARTITIONS. One partition unless told (on a cluster,
+ * 32 spread over a few dozen shards; see docs/operations.md). The in-process queue has no shards: one.
  */
-export function queuePartitions(env: NodeJS.ProcessEnv, queue: QueueKind, cluster: boolean): QueuePartitions {
-  const count = integer(env, 'TIDELINE_QUEUE_PARTITIONS', cluster ? 32 : 1, 1, MAX_PARTITIONS);
+export function queuePartitions(env: NodeJS.ProcessEnv, queue: QueueKind): QueuePartitions {
+  const count = integer(env, 'TIDELINE_QUEUE_PARTITIONS', 1, 1, MAX_PARTITIONS);
   const raw = env.TIDELINE_WORKER_PARTITIONS ?? '';
   let consumed: number[] | undefined;
   if (raw.trim() !== '' && raw.trim() !== 'all') {
@@ -374,7 +373,7 @@ export function loadConfig(mode: Mode, env: NodeJS.ProcessEnv = process.env): Co
     lateGraceMs: duration(env, 'TIDELINE_LATE_GRACE', 'PT24H'),
     workerConcurrency: integer(env, 'TIDELINE_WORKER_CONCURRENCY', 20, 1, 1000),
     checkConcurrency: integer(env, 'TIDELINE_CHECK_CONCURRENCY', 200, 1, 5000),
-    queuePartitions: queuePartitions(env, queue, clusterNodes(env).length > 0),
+    queuePartitions: queuePartitions(env, queue),
     lockDurationMs: duration(env, 'TIDELINE_LOCK_DURATION', 'PT30S'),
     stalledIntervalMs: duration(env, 'TIDELINE_STALLED_INTERVAL', 'PT30S'),
     demo:

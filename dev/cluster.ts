@@ -27,7 +27,7 @@ const DAY = 86_400_000;
 export async function redisView(
   prefix: string,
   target: RedisTarget = REDIS_TARGET,
-  partitions: QueuePartitions = queuePartitions({}, 'bullmq', isCluster(target)),
+  partitions: QueuePartitions = queuePartitions({}, 'bullmq'),
 ) {
   const clusterNodes = target.clusterNodes ?? [];
   const redis = connectRedis(target);
@@ -74,7 +74,7 @@ export async function startCluster(
     return w;
   };
   for (let i = 0; i < workers; i++) addWorker();
-  const partitions = queuePartitions(env, 'bullmq', isCluster(target));
+  const partitions = queuePartitions(env, 'bullmq');
   const { redis, store, queue } = await redisView(prefix, target, partitions);
   const queuePrefix = redisPrefixes({
     prefix,

@@ -127,7 +127,7 @@ describe('queue partitions', () => {
     assert.equal(loadConfig('worker', env({})).queuePartitions.count, 1);
     assert.equal(
       loadConfig('worker', env({ REDIS_CLUSTER_NODES: '127.0.0.1:7000' })).queuePartitions.count,
-      32,
+      1,
     );
     const subset = loadConfig(
       'worker',
