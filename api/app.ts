@@ -2,6 +2,7 @@ import express, { type Express, type NextFunction, type Request, type Response }
 import { INGEST_QUEUE } from '../engine/ingest/ingest-queue.ts';
 import { RECOMPUTE_QUEUE } from '../engine/jobs/recompute.ts';
 import { checkJobId, PROFILE_CHECKS_QUEUE } from '../engine/jobs/checks.ts';
+import { QueuePartitions } from '../engine/queue-partitions.ts';
 import type { Logger } from '../ports/logger.ts';
 import type { JobStatus, Scheduler } from '../ports/scheduler.ts';
 import type { Store } from '../ports/store.ts';
@@ -57,6 +58,8 @@ export interface AppDeps {
   /** The live workspace (segment preview reads what it already keeps). */
   workspace: () => Workspace;
   scheduler: Scheduler;
+  /** How the ingest and timer queues are partitioned (default: one partition). */
+  partitions?: QueuePartitions;
   ingestor: Ingestor;
   /** Browser origins, per-key rate limits and the debugger's log (default: any origin, no limit). */
   ingestion?: Partial<IngestOptions>;
@@ -176,6 +179,7 @@ function errorHandler(logger: Logger, availability?: Availability) {
 
 export function createApp(deps: AppDeps): Express {
   const now = deps.now ?? Date.now;
+  const partitions = deps.partitions ?? QueuePartitions.single;
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
@@ -216,7 +220,7 @@ export function createApp(deps: AppDeps): Express {
   app.get('/v1/status', requireScope(deps.keys, 'read'), async (_req, res) => {
     const [profiles, ingest] = await Promise.all([
       deps.store.countProfiles(),
-      deps.scheduler.pending(INGEST_QUEUE),
+      partitions.pending(deps.scheduler, INGEST_QUEUE),
     ]);
     res.json({ ...deps.describe, profiles, pending: { ingest } });
   });
@@ -249,7 +253,10 @@ export function createApp(deps: AppDeps): Express {
         await channelState?.forgetProfile(key);
         // The user's re-check timer carries their key.
         if (typeof profile.checkAt === 'number') {
-          await deps.scheduler.cancel(PROFILE_CHECKS_QUEUE, checkJobId({ key, at: profile.checkAt }));
+          await deps.scheduler.cancel(
+            partitions.name(PROFILE_CHECKS_QUEUE, partitions.of(key)),
+            checkJobId({ key, at: profile.checkAt }),
+          );
         }
       },
       after: async (key, profile) => {

@@ -5,6 +5,7 @@ import { CronExpressionParser } from 'cron-parser';
 import { Duration, IANAZone } from 'luxon';
 import { parseClusterNodes } from '../engine/adapters/redis-connection.ts';
 import { allowList } from '../engine/adapters/webhooks/http.ts';
+import { MAX_PARTITIONS, parsePartitionList, QueuePartitions } from '../engine/queue-partitions.ts';
 import { parseRateLimit, type RateLimit } from '../api/ingest/rate-limit.ts';
 
 export type StoreKind = 'memory' | 'redis' | 'mongodb';
@@ -30,6 +31,8 @@ export interface Config {
   workerConcurrency: number;
   /** Users' timer jobs a worker runs at once (message hand-overs wait on providers). */
   checkConcurrency: number;
+  /** How many partitions the ingest and timer queues have, and which of them a worker consumes. */
+  queuePartitions: QueuePartitions;
   lockDurationMs: number;
   stalledIntervalMs: number;
   demo: boolean;
@@ -103,6 +106,16 @@ export const ENVIRONMENT = [
     'TIDELINE_CHECK_CONCURRENCY',
     '200',
     "users' timer jobs a worker process runs at once (message hand-overs wait on providers)",
+  ],
+  [
+    'TIDELINE_QUEUE_PARTITIONS',
+    '1',
+    "how many BullMQ queues the ingest batches and users' timers are spread over, each on a hash tag of its own, so that on a Redis Cluster the queues spread over the shards (a user's work goes to the partition of their bucket group); the same value in every process",
+  ],
+  [
+    'TIDELINE_WORKER_PARTITIONS',
+    'all',
+    'the partitions a worker process consumes, e.g. 0-15 or 0,4,8; every partition must be consumed by some worker',
   ],
   ['TIDELINE_LOCK_DURATION', 'PT30S', "BullMQ job lock; a crashed worker's jobs are retried after it"],
   ['TIDELINE_STALLED_INTERVAL', 'PT30S', 'how often BullMQ looks for jobs of crashed workers'],
@@ -274,6 +287,27 @@ function clusterNodes(env: NodeJS.ProcessEnv): string[] {
   return seeds;
 }
 
+/**
+ * TIDELINE_QUEUE_PARTITIONS and TIDELINE_WORKER_PARTITIONS. One partition unless told (on a cluster,
+ * 32 spread over a few dozen shards; see docs/operations.md). The in-process queue has no shards: one.
+ */
+export function queuePartitions(env: NodeJS.ProcessEnv, queue: QueueKind): QueuePartitions {
+  const count = integer(env, 'TIDELINE_QUEUE_PARTITIONS', 1, 1, MAX_PARTITIONS);
+  const raw = env.TIDELINE_WORKER_PARTITIONS ?? '';
+  let consumed: number[] | undefined;
+  if (raw.trim() !== '' && raw.trim() !== 'all') {
+    try {
+      consumed = parsePartitionList(raw);
+      return new QueuePartitions(queue === 'bullmq' ? count : 1, queue === 'bullmq' ? consumed : undefined);
+    } catch (error) {
+      throw new ConfigError(
+        `TIDELINE_WORKER_PARTITIONS=${raw}: ${(error as Error).message} (TIDELINE_QUEUE_PARTITIONS is ${count}; e.g. 0-${Math.max(0, Math.floor(count / 2) - 1)})`,
+      );
+    }
+  }
+  return new QueuePartitions(queue === 'bullmq' ? count : 1);
+}
+
 function rateLimit(env: NodeJS.ProcessEnv): RateLimit | null {
   const raw = env.TIDELINE_RATE_LIMIT || '1000/PT1S';
   const parsed = parseRateLimit(raw);
@@ -339,6 +373,7 @@ export function loadConfig(mode: Mode, env: NodeJS.ProcessEnv = process.env): Co
     lateGraceMs: duration(env, 'TIDELINE_LATE_GRACE', 'PT24H'),
     workerConcurrency: integer(env, 'TIDELINE_WORKER_CONCURRENCY', 20, 1, 1000),
     checkConcurrency: integer(env, 'TIDELINE_CHECK_CONCURRENCY', 200, 1, 5000),
+    queuePartitions: queuePartitions(env, queue),
     lockDurationMs: duration(env, 'TIDELINE_LOCK_DURATION', 'PT30S'),
     stalledIntervalMs: duration(env, 'TIDELINE_STALLED_INTERVAL', 'PT30S'),
     demo:

@@ -94,6 +94,7 @@ export async function startEngine(config: Config, roles: Roles, logger: Logger):
         now: Date.now,
         gateway: openGateway(config, channels, store, () => workspace.current(), closers, logger),
         callWebhook: webhookCaller({ allow: config.webhookAllow }),
+        partitions: config.queuePartitions,
       },
       logger,
     );
@@ -101,7 +102,7 @@ export async function startEngine(config: Config, roles: Roles, logger: Logger):
 
   for (const job of replay) await scheduler.add(INGEST_QUEUE, INGEST_JOB, job);
   if (replay.length > 0) logger.info({ jobs: replay.length }, 'replayed the ingest journal');
-  const buffer = new IngestBuffer(scheduler, undefined, journal);
+  const buffer = new IngestBuffer(scheduler, undefined, journal, config.queuePartitions);
   let server: Server | null = null;
   let url: string | null = null;
   let closeApi = () => {};

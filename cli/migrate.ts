@@ -15,6 +15,7 @@ import { INGEST_QUEUE } from '../engine/ingest/ingest-queue.ts';
 import { IMPORT_QUEUE } from '../engine/jobs/import.ts';
 import { type MoveProgress, type MoveSummary, moveDeployment } from '../engine/migrate.ts';
 import { timerQueue } from '../engine/worker.ts';
+import type { QueuePartitions } from '../engine/queue-partitions.ts';
 import type { Scheduler } from '../ports/scheduler.ts';
 import type { Config } from './config.ts';
 import { createLogger } from './log.ts';
@@ -37,9 +38,14 @@ export interface MigrateOptions {
 export const checkpointKey = (prefix: string): string => `${prefix}:migration`;
 
 /** Why the source is not ready to move, or null: nothing may be writing to it while it moves. */
-async function busySource(redis: RedisClient, queues: Scheduler, prefix: string): Promise<string | null> {
+async function busySource(
+  redis: RedisClient,
+  queues: Scheduler,
+  partitions: QueuePartitions,
+  prefix: string,
+): Promise<string | null> {
   for (const queue of [INGEST_QUEUE, IMPORT_QUEUE]) {
-    const pending = await queues.pending(queue);
+    const pending = await partitions.pending(queues, queue);
     if (pending > 0)
       return `${pending} ${queue} job(s) are still queued there: stop the API processes and let the workers drain the queue first`;
   }
@@ -83,7 +89,7 @@ export async function runMigrate(
       })
     : null;
   try {
-    const busy = await busySource(source, sourceQueues, config.prefix);
+    const busy = await busySource(source, sourceQueues, from.queuePartitions, config.prefix);
     if (busy) {
       err.write(`tideline migrate: ${describeRedis(from)} is in use: ${busy}\n`);
       return 1;
@@ -122,7 +128,7 @@ export async function runMigrate(
         store: targetStore,
         definitions: targetDefinitions,
         channelState: new RedisChannelState(target, config.prefix, { buckets: CLUSTER_BUCKETS }),
-        scheduleChecks: timerQueue(targetQueues, Date.now),
+        scheduleChecks: timerQueue(targetQueues, Date.now, config.queuePartitions),
         redis: target,
         checkpointKey: checkpointKey(config.prefix),
       },

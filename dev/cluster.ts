@@ -1,9 +1,11 @@
+import { queuePartitions } from '../cli/config.ts';
 import { redisPrefixes } from '../cli/start/backends.ts';
 import { connectRedis, isCluster, type RedisTarget } from '../engine/adapters/redis-connection.ts';
 import { CLUSTER_BUCKETS } from '../engine/adapters/redis-slots.ts';
 import { BullMQScheduler } from '../engine/adapters/schedulers/bullmq.ts';
 import { RedisStore } from '../engine/adapters/stores/redis.ts';
 import { INGEST_QUEUE } from '../engine/ingest/ingest-queue.ts';
+import { QueuePartitions } from '../engine/queue-partitions.ts';
 import type { Profile } from '../model/profile.ts';
 import { waitFor } from './engine.ts';
 import {
@@ -19,10 +21,14 @@ const DAY = 86_400_000;
 
 /**
  * What processes running with TIDELINE_PREFIX `prefix` keep in Redis: their store (keys `<prefix>:`)
- * and their queues (`<prefix>:q:`, or `<prefix>:{q}:` on a cluster), seen from the test or bench. On the
- * cluster of REDIS_CLUSTER_NODES when it is set, as the spawned processes are.
+ * and their queues (`<prefix>:q:`, or `<prefix>:{<partition's tag>}:` on a cluster), seen from the test
+ * or bench. On the cluster of REDIS_CLUSTER_NODES when it is set, as the spawned processes are.
  */
-export async function redisView(prefix: string, target: RedisTarget = REDIS_TARGET) {
+export async function redisView(
+  prefix: string,
+  target: RedisTarget = REDIS_TARGET,
+  partitions: QueuePartitions = queuePartitions({}, 'bullmq'),
+) {
   const clusterNodes = target.clusterNodes ?? [];
   const redis = connectRedis(target);
   const store = new RedisStore({
@@ -35,9 +41,10 @@ export async function redisView(prefix: string, target: RedisTarget = REDIS_TARG
   await store.init();
   const queue = new BullMQScheduler({
     connection: { url: target.url ?? REDIS_URL, clusterNodes },
-    prefix: redisPrefixes({ prefix, redisClusterNodes: [...clusterNodes] }).queues,
+    prefix: redisPrefixes({ prefix, redisClusterNodes: [...clusterNodes], queuePartitions: partitions })
+      .queues,
   });
-  return { redis, store, queue };
+  return { redis, store, queue, partitions };
 }
 
 /**
@@ -67,19 +74,31 @@ export async function startCluster(
     return w;
   };
   for (let i = 0; i < workers; i++) addWorker();
-  const { redis, store, queue } = await redisView(prefix, target);
+  const partitions = queuePartitions(env, 'bullmq');
+  const { redis, store, queue } = await redisView(prefix, target, partitions);
+  const queuePrefix = redisPrefixes({
+    prefix,
+    redisClusterNodes: [...(target.clusterNodes ?? [])],
+    queuePartitions: partitions,
+  }).queues;
   const url = await api.url;
   return {
     url,
     /** The processes' TIDELINE_PREFIX: their store keys are `<prefix>:`. */
     prefix,
-    /** What their queues' keys start with (`<prefix>:q`, or `<prefix>:{q}` on a cluster), before `:<queue>:`. */
-    queuePrefix: redisPrefixes({ prefix, redisClusterNodes: [...(target.clusterNodes ?? [])] }).queues,
+    /** The processes' queue partitions (TIDELINE_QUEUE_PARTITIONS, or its default). */
+    partitions,
+    /** What the keys of each partition of `queue` start with (`<prefix>:q:<queue>`, tagged on a cluster). */
+    queueKeys: (queue: string) => partitions.names(queue).map((name) => `${queuePrefix(name)}:${name}`),
     store,
     workers: workerProcesses,
     addWorker,
     drained: (timeoutMs = 120_000) =>
-      waitFor(async () => (await queue.pending(INGEST_QUEUE)) === 0, timeoutMs, 'the ingest queue to drain'),
+      waitFor(
+        async () => (await partitions.pending(queue, INGEST_QUEUE)) === 0,
+        timeoutMs,
+        'the ingest queue to drain',
+      ),
     async profiles(stream: {
       userIds: readonly string[];
       anonymousIds: readonly string[];

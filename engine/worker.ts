@@ -5,6 +5,7 @@ import type { Scheduler } from '../ports/scheduler.ts';
 import type { Store } from '../ports/store.ts';
 import type { ProfileCheck, ScheduleChecks } from '../workspace/timers.ts';
 import { Workspace } from '../workspace/workspace.ts';
+import { QueuePartitions } from './queue-partitions.ts';
 import { DUE_TIMER_DELAY_MS } from './commit/commit-loop.ts';
 import { checkJobs, PROFILE_CHECKS_QUEUE, registerChecksJob } from './jobs/checks.ts';
 import type { RegisterJob } from './jobs/context.ts';
@@ -45,12 +46,19 @@ export interface WorkerOptions {
   gateway: ChannelGateway;
   /** Makes webhook steps' calls. */
   callWebhook: WebhookCaller;
+  /** How the ingest and timer queues are partitioned, and which partitions this worker consumes (default: one). */
+  partitions?: QueuePartitions;
 }
 
 /**
- * How users' timers are queued: by the workers, and by `tideline migrate` for the profiles it moves.
+ * How users' timers are queued, each in their partition: by the workers, and by `tideline migrate`
+ * for the profiles it moves.
  */
-export function timerQueue(scheduler: Scheduler, now: () => number): ScheduleChecks {
+export function timerQueue(
+  scheduler: Scheduler,
+  now: () => number,
+  partitions: QueuePartitions = QueuePartitions.single,
+): ScheduleChecks {
   // With a queue in Redis, a timer due in a few milliseconds (a message to hand over, stamped with
   // its event's time) could fire before the commit that plans it lands: none fires sooner than
   // DUE_TIMER_DELAY_MS. In process, the commit lands before any timer can fire, and a job costs
@@ -58,7 +66,17 @@ export function timerQueue(scheduler: Scheduler, now: () => number): ScheduleChe
   const bullmq = scheduler.kind === 'bullmq';
   const queueShape = { coalesce: bullmq, minDelayMs: bullmq ? DUE_TIMER_DELAY_MS : 0 };
   return async (checks: ProfileCheck[]) => {
-    await scheduler.addBulk(PROFILE_CHECKS_QUEUE, checkJobs(checks, now(), queueShape));
+    // A user's timer goes to their partition, where its deterministic id keeps it single.
+    const byPartition = new Map<number, ProfileCheck[]>();
+    for (const check of checks) {
+      const partition = partitions.of(check.key);
+      byPartition.set(partition, [...(byPartition.get(partition) ?? []), check]);
+    }
+    await Promise.all(
+      [...byPartition].map(([partition, part]) =>
+        scheduler.addBulk(partitions.name(PROFILE_CHECKS_QUEUE, partition), checkJobs(part, now(), queueShape)),
+      ),
+    );
   };
 }
 
@@ -76,6 +94,7 @@ export function startWorker(
 ): void {
   const now = options.now ?? Date.now;
   const empty = new Workspace();
+  const partitions = options.partitions ?? QueuePartitions.single;
   const context = {
     scheduler,
     store,
@@ -83,12 +102,13 @@ export function startWorker(
     now,
     workspace: options.workspace ?? (() => empty),
     refreshWorkspace: options.refreshWorkspace ?? (async () => {}),
-    scheduleChecks: timerQueue(scheduler, now),
+    scheduleChecks: timerQueue(scheduler, now, partitions),
     gateway: options.gateway,
     callWebhook: options.callWebhook,
     lateGraceMs: options.lateGraceMs,
     concurrency: options.concurrency,
     checkConcurrency: options.checkConcurrency ?? options.concurrency,
+    partitions,
   };
   for (const register of JOBS) register(context);
 }

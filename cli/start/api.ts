@@ -91,6 +91,7 @@ export async function startApi(
     },
     workspace: () => workspace.current(),
     scheduler,
+    partitions: config.queuePartitions,
     ingestor: role.buffer,
     channels: {
       state: role.channels.state,

@@ -8,7 +8,7 @@ import { MongoDefinitionStore } from '../../engine/adapters/definitions/mongodb.
 import { RedisDefinitionStore } from '../../engine/adapters/definitions/redis.ts';
 import { FileJournal } from '../../engine/adapters/journal/file-journal.ts';
 import { connectRedis, masters, type RedisTarget } from '../../engine/adapters/redis-connection.ts';
-import { CLUSTER_BUCKETS } from '../../engine/adapters/redis-slots.ts';
+import { CLUSTER_BUCKETS, queueTag } from '../../engine/adapters/redis-slots.ts';
 import { BullMQScheduler } from '../../engine/adapters/schedulers/bullmq.ts';
 import { InProcessScheduler } from '../../engine/adapters/schedulers/in-process.ts';
 import { MemoryStore, type MemoryStoreOptions } from '../../engine/adapters/stores/memory.ts';
@@ -16,6 +16,7 @@ import { MongoStore } from '../../engine/adapters/stores/mongodb.ts';
 import { RedisStore } from '../../engine/adapters/stores/redis.ts';
 import { SystemClock } from '../../engine/clock.ts';
 import { INGEST_QUEUE, type IngestJob } from '../../engine/ingest/ingest-queue.ts';
+import { partitionOfQueue } from '../../engine/queue-partitions.ts';
 import type { ChannelState } from '../../ports/channel-state.ts';
 import type { DefinitionStore } from '../../ports/definitions.ts';
 import type { Job, Scheduler } from '../../ports/scheduler.ts';
@@ -36,16 +37,23 @@ export const describeRedis = (config: Pick<Config, 'redisUrl' | 'redisClusterNod
 
 /**
  * Key prefixes that differ on a cluster: there the definitions keep a slot of their own and BullMQ's
- * queues carry a hash tag (it keeps a queue's keys in one slot). On one Redis the keys are untagged.
+ * queues carry a hash tag (it keeps a queue's keys in one slot): each partition of the ingest and timer
+ * queues its own (`queueTag`), so they spread over the shards; the other queues share partition 0's.
+ * On one Redis the keys are untagged. `queues` is the prefix of a queue's keys, by queue name.
  */
-export function redisPrefixes(config: Pick<Config, 'prefix' | 'redisClusterNodes'>): {
+export function redisPrefixes(
+  config: Pick<Config, 'prefix' | 'redisClusterNodes'> & Partial<Pick<Config, 'queuePartitions'>>,
+): {
   definitions: string;
-  queues: string;
+  queues: (queue: string) => string;
 } {
   const cluster = config.redisClusterNodes.length > 0;
+  const partitions = config.queuePartitions?.count ?? 1;
   return {
     definitions: cluster ? `${config.prefix}:{defs}:` : `${config.prefix}:`,
-    queues: cluster ? `${config.prefix}:{q}` : `${config.prefix}:q`,
+    queues: cluster
+      ? (queue) => `${config.prefix}:${queueTag(partitionOfQueue(queue), partitions)}`
+      : () => `${config.prefix}:q`,
   };
 }
 

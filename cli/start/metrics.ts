@@ -13,8 +13,9 @@ import type { ChannelState, MessageRecord } from '../../ports/channel-state.ts';
 import type { ProcessMetrics } from '../../api/process-metrics.ts';
 import type { Scheduler } from '../../ports/scheduler.ts';
 import type { Config } from '../config.ts';
+import { QueuePartitions } from '../../engine/queue-partitions.ts';
 
-/** The queues whose depth is reported. */
+/** The queues whose depth is reported (a partitioned queue's partitions summed). */
 const QUEUES = ['ingest', 'recompute', 'profile-checks', 'journey-control', 'journey-schedules'];
 
 export interface Metrics extends ProcessMetrics {
@@ -25,7 +26,7 @@ export interface Metrics extends ProcessMetrics {
   serve(port: number, host: string): Promise<Server>;
 }
 
-export function createMetrics(scheduler: Scheduler): Metrics {
+export function createMetrics(scheduler: Scheduler, partitions = QueuePartitions.single): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'tideline_' });
   const http = new Counter({
@@ -52,7 +53,9 @@ export function createMetrics(scheduler: Scheduler): Metrics {
     labelNames: ['queue'] as const,
     registers: [registry],
     async collect() {
-      const depths = await Promise.all(QUEUES.map((q) => scheduler.pending(q).catch(() => Number.NaN)));
+      const depths = await Promise.all(
+        QUEUES.map((q) => partitions.pending(scheduler, q).catch(() => Number.NaN)),
+      );
       QUEUES.forEach((queue, i) => this.set({ queue }, depths[i]));
     },
   });
@@ -142,7 +145,7 @@ export async function startMetrics(
   scheduler: Scheduler,
   closers: (() => Promise<unknown>)[],
 ): Promise<Metrics> {
-  const metrics = createMetrics(scheduler);
+  const metrics = createMetrics(scheduler, config.queuePartitions);
   if (config.metricsPort !== undefined) {
     const server = await metrics.serve(config.metricsPort, config.host);
     closers.push(() => new Promise((resolve) => server.close(resolve)));

@@ -16,3 +16,40 @@ export function bucketOf(key: string, buckets: number): number {
 
 /** The hash tag of a bucket, as it appears in its keys. */
 export const bucketTag = (bucket: number): string => `{${bucket}}`;
+
+/** The Redis Cluster slot of a hash tag's text (CRC-16/XMODEM of its UTF-8 bytes, modulo 16384). */
+export function keySlot(tag: string): number {
+  let crc = 0;
+  for (const byte of Buffer.from(tag, 'utf8')) {
+    crc ^= byte << 8;
+    for (let bit = 0; bit < 8; bit++)
+      crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
+  }
+  return crc % 16384;
+}
+
+const SLOTS = 16384;
+const queueTags = new Map<string, string>();
+
+/**
+ * The hash tag of queue partition `partition` of `partitions`: a tag whose slot lies in the
+ * partition's equal share of the slot range, so partitions spread evenly over masters that hold
+ * contiguous equal ranges (what `redis-cli --cluster create` and `--cluster rebalance` make) instead of
+ * wherever a hash puts them. One partition keeps `{q}`, the tag of an unpartitioned deployment.
+ */
+export function queueTag(partition: number, partitions: number): string {
+  if (partitions === 1) return '{q}';
+  const memo = `${partition}/${partitions}`;
+  let tag = queueTags.get(memo);
+  if (tag === undefined) {
+    const from = Math.floor((partition * SLOTS) / partitions);
+    const to = Math.floor(((partition + 1) * SLOTS) / partitions);
+    for (let n = 0; tag === undefined; n++) {
+      const text = `q${partition}.${n.toString(36)}`;
+      const slot = keySlot(text);
+      if (slot >= from && slot < to) tag = `{${text}}`;
+    }
+    queueTags.set(memo, tag);
+  }
+  return tag;
+}

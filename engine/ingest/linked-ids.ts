@@ -39,11 +39,8 @@ export class LinkedIds {
   }
 }
 
-/**
- * Items (messages) in chunks of whole groups of linked ids, each chunk at most `max` items (a bigger
- * group goes alone); an item naming no id is a group of its own.
- */
-export function linkedChunks<T>(items: readonly T[], idsOf: (item: T) => string[], max: number): T[][] {
+/** Items (messages) in groups of linked ids, in order of first appearance; an item naming no id is a group of its own. */
+export function linkedGroups<T>(items: readonly T[], idsOf: (item: T) => string[]): T[][] {
   const linked = new LinkedIds();
   for (const item of items) linked.link(idsOf(item));
   const groups = new Map<string | T, T[]>();
@@ -54,9 +51,17 @@ export function linkedChunks<T>(items: readonly T[], idsOf: (item: T) => string[
     if (!group) groups.set(root, (group = []));
     group.push(item);
   }
+  return [...groups.values()];
+}
+
+/**
+ * Items (messages) in chunks of whole groups of linked ids, each chunk at most `max` items (a bigger
+ * group goes alone); an item naming no id is a group of its own.
+ */
+export function linkedChunks<T>(items: readonly T[], idsOf: (item: T) => string[], max: number): T[][] {
   const chunks: T[][] = [];
   let chunk: T[] = [];
-  for (const group of groups.values()) {
+  for (const group of linkedGroups(items, idsOf)) {
     if (chunk.length > 0 && chunk.length + group.length > max) {
       chunks.push(chunk);
       chunk = [];

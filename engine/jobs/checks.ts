@@ -126,23 +126,25 @@ export async function runProfileChecks(
 }
 
 /** Users' timers, one or many to a job. */
-export const registerChecksJob: RegisterJob = (context) =>
-  context.scheduler.process<ProfileCheck | ProfileCheckBatch>(
-    PROFILE_CHECKS_QUEUE,
-    (job) => {
-      const options: CheckOptions = {
-        workspace: context.workspace(),
-        now: context.now,
-        lateGraceMs: context.lateGraceMs,
-        scheduleChecks: context.scheduleChecks,
-        callWebhook: context.callWebhook,
-        gateway: context.gateway,
-      };
-      const checks =
-        job.name === PROFILE_CHECK_BATCH_JOB
-          ? (job.data as ProfileCheckBatch).checks
-          : [job.data as ProfileCheck];
-      return runProfileChecks(context.store, checks, options);
-    },
-    { concurrency: context.checkConcurrency },
-  );
+export const registerChecksJob: RegisterJob = (context) => {
+  for (const queue of context.partitions.consumedNames(PROFILE_CHECKS_QUEUE))
+    context.scheduler.process<ProfileCheck | ProfileCheckBatch>(
+      queue,
+      (job) => {
+        const options: CheckOptions = {
+          workspace: context.workspace(),
+          now: context.now,
+          lateGraceMs: context.lateGraceMs,
+          scheduleChecks: context.scheduleChecks,
+          callWebhook: context.callWebhook,
+          gateway: context.gateway,
+        };
+        const checks =
+          job.name === PROFILE_CHECK_BATCH_JOB
+            ? (job.data as ProfileCheckBatch).checks
+            : [job.data as ProfileCheck];
+        return runProfileChecks(context.store, checks, options);
+      },
+      { concurrency: context.partitions.perPartition(context.checkConcurrency) },
+    );
+};

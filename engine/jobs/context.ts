@@ -5,6 +5,7 @@ import type { Job, Scheduler } from '../../ports/scheduler.ts';
 import type { Store } from '../../ports/store.ts';
 import type { ScheduleChecks } from '../../workspace/timers.ts';
 import type { Workspace } from '../../workspace/workspace.ts';
+import type { QueuePartitions } from '../queue-partitions.ts';
 
 /** What a worker's jobs run against; each job module registers its own queue handler with it. */
 export interface WorkerContext {
@@ -29,6 +30,8 @@ export interface WorkerContext {
   concurrency: number;
   /** Users' timer jobs run at once (they hand messages to providers and wait for them). */
   checkConcurrency: number;
+  /** The ingest and timer queues' partitions, and the ones this worker consumes. */
+  partitions: QueuePartitions;
 }
 
 /** A job module's registration: the handler of its queue. */

@@ -1,11 +1,13 @@
 /**
  * The invariant: decisions are a function of the events and their times, not of how they arrive.
- * A generated stream over a workspace with every trigger and step kind is delivered three ways on a
+ * A generated stream over a workspace with every trigger and step kind is delivered four ways on a
  * virtual clock through the real ingestion path (parse, queue, worker, store):
  *   (a) one message at a time, each when it happened, as the simulator replays a stream;
  *   (b) in batches of 1 to 500 messages, each posted when its last message happened, the timers due
  *       meanwhile running after it (as behind a worker that lags);
- *   (c) the whole stream back-filled in one request, with a late grace that covers it.
+ *   (c) the whole stream back-filled in one request, with a late grace that covers it;
+ *   (d) the batches of (b) through the API's ingest buffer, split over four queue partitions (linked
+ *       calls kept together), with each user's timers in their partition.
  * Each delivery must leave the same decisions (journey entries, steps, sends with their logical
  * times and outcomes, exits, lifecycle and segment moves, tags), the same profiles and the same
  * report counters. On the memory store and on the Redis store. Scheduled work (the value model, a
@@ -58,10 +60,18 @@ async function runAll(seed: number, store: () => Promise<{ store: Store; done():
   const stream = generateStream(seed);
   const keys = userKeys(stream);
   const end = Date.parse(stream.at(-1)!.timestamp) + 10 * DAY;
-  const run = async (deliveries: Delivery[], lateGraceMs: number) => {
+  const run = async (deliveries: Delivery[], lateGraceMs: number, partitions?: number) => {
     const s = await store();
     try {
-      return await deliver({ store: s.store, deliveries, end, webhookUrl: loyalty.url, lateGraceMs, keys });
+      return await deliver({
+        store: s.store,
+        deliveries,
+        end,
+        webhookUrl: loyalty.url,
+        lateGraceMs,
+        keys,
+        ...(partitions === undefined ? {} : { partitions }),
+      });
     } finally {
       await s.done();
     }
@@ -71,6 +81,8 @@ async function runAll(seed: number, store: () => Promise<{ store: Store; done():
   const a = await run(oneByOne(stream), grace);
   const b = await run(randomBatches(stream, seed), grace);
   const c = await run(backFill(stream), grace);
+  // Requests split over the queue partitions (linked calls kept together), timers in their users'.
+  const d = await run(randomBatches(stream, seed), grace, 4);
   const entered = Object.values(a.profiles).flatMap((p) =>
     p.events.filter((e) => e.includes('"journey_entered"')),
   );
@@ -78,6 +90,7 @@ async function runAll(seed: number, store: () => Promise<{ store: Store; done():
   assert.ok(entered.length > 20, `only ${entered.length} journey entries`);
   assertSame('batches', a, b);
   assertSame('back-fill', a, c);
+  assertSame('partitioned queues', a, d);
 }
 
 describe('the same stream decides the same, however it arrives', () => {

@@ -8,7 +8,8 @@ import type { AddressInfo } from 'node:net';
 import { InProcessScheduler } from '../../engine/adapters/schedulers/in-process.ts';
 import { MemoryStore } from '../../engine/adapters/stores/memory.ts';
 import { VirtualClock } from '../../engine/clock.ts';
-import { INGEST_JOB, INGEST_QUEUE } from '../../engine/ingest/ingest-queue.ts';
+import { INGEST_JOB, INGEST_QUEUE, IngestBuffer } from '../../engine/ingest/ingest-queue.ts';
+import { QueuePartitions } from '../../engine/queue-partitions.ts';
 import { IMPORT_JOB, IMPORT_QUEUE } from '../../engine/jobs/import.ts';
 import { parseBatch } from '../../engine/ingest/parse.ts';
 import { JOURNEY_SCHEDULE_JOB, JOURNEY_SCHEDULE_QUEUE } from '../../engine/jobs/journey-schedule.ts';
@@ -419,6 +420,11 @@ export interface RunOptions {
   workspace?: Workspace;
   /** Scheduled work (the value model, the weekly journey) runs at the end (default: yes). */
   scheduled?: boolean;
+  /**
+   * Live requests go through the API's ingest buffer, split over this many queue partitions, and
+   * users' timers go to their partitions (default: one queue each, the request as one job).
+   */
+  partitions?: number;
 }
 
 /** Delivers the stream on a virtual clock through the real ingestion path, then reads what was decided. */
@@ -428,6 +434,7 @@ export async function deliver(options: RunOptions): Promise<Decided> {
   const workspace =
     options.workspace ??
     new Workspace({ ...workspaceDefinitions(options.webhookUrl), timezone: 'Asia/Shanghai' });
+  const partitions = options.partitions === undefined ? undefined : new QueuePartitions(options.partitions);
   startWorker(
     scheduler,
     options.store,
@@ -437,17 +444,22 @@ export async function deliver(options: RunOptions): Promise<Decided> {
       workspace: () => workspace,
       now: () => clock.now(),
       ...sendsTo(),
+      ...(partitions ? { partitions } : {}),
     },
     silentLogger,
   );
+  const buffer =
+    partitions && new IngestBuffer(scheduler, { maxMessages: 500, maxWaitMs: 0 }, undefined, partitions);
   try {
     for (const d of options.deliveries) {
       // A timer due at the very instant of a message fires after it (a tie goes to the event).
       if (!d.timersLag) await clock.advanceTo(Math.max(clock.now(), d.at - 1));
       clock.jumpTo(d.at);
       const messages = parseBatch({ batch: d.messages }, clock.now());
-      if (d.importUntil === undefined) await scheduler.add(INGEST_QUEUE, INGEST_JOB, { messages });
-      else {
+      if (d.importUntil === undefined) {
+        if (buffer) await buffer.accept(messages);
+        else await scheduler.add(INGEST_QUEUE, INGEST_JOB, { messages });
+      } else {
         // As the import API takes it: history counts as received when it happened.
         for (const m of messages) if (m.timestamp <= d.importUntil) m.receivedAt = m.timestamp;
         await scheduler.add(IMPORT_QUEUE, IMPORT_JOB, { messages, until: d.importUntil });

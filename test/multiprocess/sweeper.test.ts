@@ -36,7 +36,8 @@ describe('the sweeper in Redis-only production mode', () => {
       );
       // ... when Redis loses the timer queue: every key BullMQ keeps for it (jobs, delayed set, meta...).
       const lostAt = Date.now();
-      const deleted = await removeKeys(`${c.queuePrefix}:${PROFILE_CHECKS_QUEUE}`);
+      let deleted = 0;
+      for (const keys of c.queueKeys(PROFILE_CHECKS_QUEUE)) deleted += await removeKeys(keys);
       assert.ok(deleted >= USERS, `deleted ${deleted} keys of the timer queue`);
       console.log(`timer queue lost ${lostAt - start} ms after the signups (${deleted} keys)`);
 

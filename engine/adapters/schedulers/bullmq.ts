@@ -17,14 +17,15 @@ import type { JsonObject } from '../../../model/json.ts';
 
 /**
  * ioredis options, with an optional `redis://` URL for what they leave out, or the seeds of a Redis
- * Cluster (then `prefix` must carry a hash tag, e.g. `tideline:{q}`: BullMQ keeps a queue in one slot).
+ * Cluster (then `prefix` must carry a hash tag, e.g. `tideline:{q}`: BullMQ keeps a queue in one slot;
+ * queues under different tags lie on different shards).
  */
 export type BullMQConnection = RedisOptions & { url?: string; clusterNodes?: readonly string[] };
 
 export interface BullMQSchedulerOptions {
   connection: BullMQConnection;
-  /** Prefix of every key BullMQ writes. */
-  prefix: string;
+  /** Prefix of every key BullMQ writes: one for all queues, or by queue name. */
+  prefix: string | ((queue: string) => string);
   /** Runs per job, the first one included. Default 10. */
   maxAttempts?: number;
   /** Wait before the first retry, doubled for each later one. Default 1000. */
@@ -134,7 +135,7 @@ export class BullMQScheduler implements Scheduler {
     }
     const worker = new Worker<T>(queue, (job: BullJob<T>) => handler(toPortJob(job)), {
       connection,
-      prefix: this.options.prefix,
+      prefix: this.prefix(queue),
       concurrency: options.concurrency,
       // A job whose worker died is run again; BullMQ's default (1) would fail it for good after a
       // second crash. Handlers are idempotent, so re-running is safe.
@@ -191,12 +192,16 @@ export class BullMQScheduler implements Scheduler {
     if (queue === undefined) {
       queue = new Queue(name, {
         connection: this.redis(),
-        prefix: this.options.prefix,
+        prefix: this.prefix(name),
       });
       queue.on('error', this.onError);
       this.queues.set(name, queue);
     }
     return queue;
+  }
+
+  private prefix(queue: string): string {
+    return typeof this.options.prefix === 'string' ? this.options.prefix : this.options.prefix(queue);
   }
 
   /** One connection, shared by every queue of this scheduler (BullMQ leaves it to us to close). */
