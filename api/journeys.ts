@@ -9,6 +9,7 @@ import { resolveKey } from './users.ts';
 import { isJsonObject, type JsonObject } from '../model/json.ts';
 import { DEFINITION_ID, type DefinitionStore } from '../ports/definitions.ts';
 import { simulate, SimulationError } from '../engine/simulation/simulate.ts';
+import type { SimulatedChannels } from '../engine/simulation/replay.ts';
 import { journeyContext } from '../journeys/context.ts';
 import { journeyLogOf } from '../journeys/timeline.ts';
 import { validateJourney } from '../journeys/validate.ts';
@@ -99,6 +100,8 @@ export function journeyRoutes(
   workspace: () => Workspace,
   onJourneyState: (journeyId: string, version: number) => Promise<string | null>,
   now: () => number,
+  /** What the dry run's sandbox sends under (the channels file's policy and apps). */
+  channels?: SimulatedChannels,
 ): Router {
   const router = express.Router();
   const read = requireScope(keys, 'read');
@@ -178,6 +181,7 @@ export function journeyRoutes(
             ...live,
             journeys: [journey],
             messages,
+            ...(channels ? { channels } : {}),
             from: timeField(body, 'from'),
             to: timeField(body, 'to'),
           }),

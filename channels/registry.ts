@@ -4,7 +4,7 @@
  */
 import type { JsonObject } from '../model/json.ts';
 import type { ChannelsConfig, ProviderName } from './config.ts';
-import type { Providers, SandboxAddresses } from './dispatcher.ts';
+import type { Providers } from './dispatcher.ts';
 import { AliyunSmsProvider } from './aliyun-sms/provider.ts';
 import { ApnsProvider } from './apns/provider.ts';
 import { FcmProvider } from './fcm/provider.ts';
@@ -63,21 +63,6 @@ export function inboundKeys(config: ChannelsConfig): InboundKeys {
   const aliyun = config.providers['aliyun-sms'] ?? config.partial['aliyun-sms'];
   const aliyunToken = aliyun && str(aliyun, 'callbackToken');
   return { wechatCallbacks, ...(aliyunToken ? { aliyunToken } : {}) };
-}
-
-/**
- * Where the channels the file names without their credentials would send: the sandbox resolves
- * addresses with the same WeChat apps and push providers.
- */
-export function sandboxAddresses(config: ChannelsConfig): SandboxAddresses {
-  const addresses: SandboxAddresses = {};
-  for (const name of ['wechat', 'miniprogram'] as const) {
-    const appId = config.partial[name] && str(config.partial[name], 'appId');
-    if (appId) addresses[name] = appId;
-  }
-  const push = (['fcm', 'apns', 'jpush'] as const).filter((name) => config.partial[name]);
-  if (push.length > 0) addresses.push = push;
-  return addresses;
 }
 
 export interface BuiltProviders {

@@ -1,8 +1,8 @@
 import type { Logger } from 'pino';
-import { type ChannelsConfig, loadChannels } from '../../channels/config.ts';
+import { type ChannelsConfig, loadChannels, sandboxAddresses } from '../../channels/config.ts';
 import { Dispatcher } from '../../channels/dispatcher.ts';
 import { LinkSigner } from '../../channels/links.ts';
-import { buildProviders, sandboxAddresses } from '../../channels/registry.ts';
+import { buildProviders } from '../../channels/registry.ts';
 import { SandboxChannel } from '../../channels/sandbox/sandbox.ts';
 import type { ChannelGateway } from '../../ports/channel-gateway.ts';
 import type { ChannelState } from '../../ports/channel-state.ts';
