@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import { after, it } from 'node:test';
 import { KEYS } from '../../dev/engine.ts';
 import { type FakesProcess, forkFakes } from '../../dev/fork-fakes.ts';
@@ -80,23 +81,23 @@ it(
     engines.push(sandbox, real);
     const urls = await Promise.all([sandbox.url, real.url]);
 
-    // Timers keep firing as the live day goes on: wait until two reads in a row find both demos
+    // Timers keep firing as the live day goes on: wait until three reads in a row find both demos
     // agreeing and every send of the real one at a fake (the assertions below show what differs if
     // that never happens).
     let last: Record<string, unknown>[] = [];
     let took: Record<string, number> = {};
     let agreed = 0;
-    for (const until = Date.now() + 150_000; Date.now() < until && agreed < 2;) {
+    for (const until = Date.now() + 150_000; Date.now() < until && agreed < 3;) {
       await new Promise((r) => setTimeout(r, 2000));
       last = await Promise.all(urls.map(counts));
       took = Object.fromEntries(Object.entries(await fakes.count()).filter(([, n]) => n > 0));
       const agree =
         Object.keys(took).length > 0 &&
-        JSON.stringify(last[0]) === JSON.stringify(last[1]) &&
-        JSON.stringify(sentByFake(last[1])) === JSON.stringify(took);
+        isDeepStrictEqual(last[0], last[1]) &&
+        isDeepStrictEqual(sentByFake(last[1]), took);
       agreed = agree ? agreed + 1 : 0;
     }
-    t.diagnostic(agreed >= 2 ? 'both demos agreed twice in a row' : 'compared at the deadline');
+    t.diagnostic(agreed >= 3 ? 'both demos agreed three times in a row' : 'compared at the deadline');
     const [inSandbox, throughFakes] = last;
     assert.deepEqual(inSandbox, throughFakes, 'the sandbox counts what the real channels count');
     assert.deepEqual(sentByFake(inSandbox), took, 'the sandbox sends what the fakes took');
