@@ -21,6 +21,7 @@ import { type DefinitionCollection, definitionRoutes } from './definitions.ts';
 import { audienceRoutes } from './audience.ts';
 import type { Workspace } from '../workspace/workspace.ts';
 import type { LinkSigner } from '../channels/links.ts';
+import type { SimulatedChannels } from '../engine/simulation/replay.ts';
 import type { ChannelState } from '../ports/channel-state.ts';
 import { channelRoutes } from './channels.ts';
 import { DOCUMENT_KINDS, NO_REFERENCES } from '../workspace/kinds.ts';
@@ -71,6 +72,8 @@ export interface AppDeps {
     links: LinkSigner;
     aliyunToken?: string;
     wechatCallbacks?: WechatCallbackKeys[];
+    /** The send policy and apps of the channels file, for the dry run's sandbox. */
+    simulated?: SimulatedChannels;
   };
   /** Shown by `GET /health`. */
   describe?: Record<string, string>;
@@ -276,6 +279,7 @@ export function createApp(deps: AppDeps): Express {
       deps.workspace,
       deps.onJourneyState ?? (async () => null),
       now,
+      deps.channels?.simulated,
     ),
   );
   app.use(historyRoutes(deps.keys, deps.store, now));

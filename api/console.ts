@@ -32,6 +32,8 @@ function secure(res: Response): void {
  */
 export function consoleRoutes(): Router {
   const router = express.Router();
+  // Someone who opens the server's address in a browser is looking for the console.
+  router.get('/', (_req, res) => res.redirect(302, '/console/'));
   router.get('/console', (req, res) => {
     // The page's module paths are relative: serve it under the trailing slash only.
     if (!req.originalUrl.split('?')[0].endsWith('/')) return res.redirect(302, 'console/');

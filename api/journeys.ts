@@ -12,6 +12,7 @@ import { simulate, SimulationError } from '../engine/simulation/simulate.ts';
 import { storedStream, StreamTooLong } from '../engine/simulation/stored-stream.ts';
 import type { JourneyDefinition } from '../journeys/journey.ts';
 import { pastTime } from './times.ts';
+import type { SimulatedChannels } from '../engine/simulation/replay.ts';
 import { journeyContext } from '../journeys/context.ts';
 import { journeyLogOf } from '../journeys/timeline.ts';
 import { validateJourney } from '../journeys/validate.ts';
@@ -104,6 +105,8 @@ export function journeyRoutes(
   workspace: () => Workspace,
   onJourneyState: (journeyId: string, version: number) => Promise<string | null>,
   now: () => number,
+  /** What the dry run's sandbox sends under (the channels file's policy and apps). */
+  channels?: SimulatedChannels,
 ): Router {
   const router = express.Router();
   const read = requireScope(keys, 'read');
@@ -163,7 +166,14 @@ export function journeyRoutes(
   const replay = async (journey: JourneyDefinition, messages: unknown[], from?: number, to?: number) => {
     try {
       const { journeys: _live, valueModel: _model, ...live } = workspace().definitions;
-      return await simulate({ ...live, journeys: [journey], messages, from, to });
+      return await simulate({
+        ...live,
+        journeys: [journey],
+        messages,
+        ...(channels ? { channels } : {}),
+        from,
+        to,
+      });
     } catch (error) {
       if (error instanceof InputError)
         throw InputError.invalid(

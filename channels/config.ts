@@ -9,6 +9,7 @@ import type { RuleFault } from '../rules/types.ts';
 import { parseDurationMs } from '../rules/durations.ts';
 import type { JsonObject } from '../model/json.ts';
 import { schemaFaults } from '../rules/schema-faults.ts';
+import type { SandboxAddresses } from './dispatcher.ts';
 
 export type ProviderName = 'aliyun-sms' | 'smtp' | 'fcm' | 'apns' | 'jpush' | 'wechat' | 'miniprogram';
 export type CapChannel = 'any' | 'sms' | 'email' | 'push' | 'wechat' | 'miniprogram';
@@ -133,4 +134,21 @@ export async function loadChannels(
     throw new Error(`${path}: ${faults.map((f) => `${f.pointer}: ${f.message}`).join('; ')}`);
   }
   return resolveChannels(doc as JsonObject, env);
+}
+
+/**
+ * The WeChat apps and push providers the file names, credentials set or not: the sandbox resolves
+ * addresses with them as those channels do.
+ */
+export function sandboxAddresses(config: ChannelsConfig): SandboxAddresses {
+  const addresses: SandboxAddresses = {};
+  for (const name of ['wechat', 'miniprogram'] as const) {
+    const appId = (config.providers[name] ?? config.partial[name])?.appId;
+    if (typeof appId === 'string' && appId !== '') addresses[name] = appId;
+  }
+  const push = (['fcm', 'apns', 'jpush'] as const).filter(
+    (name) => config.providers[name] ?? config.partial[name],
+  );
+  if (push.length > 0) addresses.push = push;
+  return addresses;
 }

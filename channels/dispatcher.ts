@@ -3,7 +3,9 @@
  * In order: route (the provider and the user's address), policy that needs no claim (consent,
  * suppression, quiet hours, a paused channel), the claim on the message id, rendering, frequency
  * caps and subscription credits (reserved atomically), the provider's rate, the call, and what the
- * answer's class calls for (retry, wait, suppress, alert, reconcile).
+ * answer's class calls for (retry, wait, suppress, alert, reconcile). A channel without a provider
+ * takes the same way up to the call, and the sandbox records the message instead: it skips, fails
+ * to render and is capped exactly as the channel will once its provider is configured.
  */
 import pLimit, { type LimitFunction } from 'p-limit';
 import { quietEnd, sendBackoff } from '../policy/send-time.ts';
@@ -57,6 +59,12 @@ export interface DispatcherOptions {
   links: LinkSigner;
   /** Messages to channels without a provider go here. */
   sandbox: SandboxChannel;
+  /**
+   * Where channels without a provider would send (the channels file names them even when their
+   * credentials are unset): the WeChat apps and the push providers. Unnamed: any app or push
+   * provider the user has an address with.
+   */
+  sandboxAddresses?: SandboxAddresses;
   logger: Logger;
   /** Calls per second per provider name, across every process sharing the state. */
   rates?: Partial<Record<string, number>>;
@@ -73,11 +81,17 @@ export interface DispatcherOptions {
   batch?: boolean;
 }
 
-/** Where a message goes: which provider, the address in its form, the address as suppressed. */
+export interface SandboxAddresses {
+  wechat?: string;
+  miniprogram?: string;
+  push?: PushAddress['provider'][];
+}
+
+/** Where a message goes: which provider (null: the sandbox), the address in its form, the address as suppressed. */
 interface Route {
   channel: string;
   providerName: string;
-  provider: AnyProvider;
+  provider: AnyProvider | null;
   address: unknown;
   /** The suppression list's key for the address. */
   addressKey: string;
@@ -85,6 +99,8 @@ interface Route {
   consent: 'sms' | 'email' | 'push' | 'wechat';
 }
 
+/** The provider name of messages the sandbox records for a channel without a provider. */
+const SANDBOX = 'sandbox';
 /** How often the list of paused channels is read again. */
 const ALERT_REFRESH_MS = 5_000;
 /** How long a message waits when its channel is paused. */
@@ -167,6 +183,18 @@ export class Dispatcher implements ChannelGateway {
       return this.finish(record, 'skipped', { reason: 'no_subscription_credit' });
     }
 
+    if (route.provider === null) {
+      this.options.sandbox.record(request, {
+        channel: route.channel,
+        address: maskAddress(route.addressKey),
+        rendered,
+      });
+      const recorded: MessageRecord = { ...record, state: 'done', status: 'sandbox' };
+      await state.settle(recorded);
+      return outcomeOf(recorded);
+    }
+    const provider = route.provider;
+
     const rate = this.options.rates?.[route.providerName];
     if (rate) {
       const wait = await state.rateSlot(route.providerName, rate, this.now());
@@ -186,7 +214,7 @@ export class Dispatcher implements ChannelGateway {
         const { batchId, ...answer } = await batcher.send(delivery);
         if (batchId) record.batchId = batchId;
         result = answer;
-      } else result = await this.lane(route.providerName)(() => route.provider.send(delivery as never));
+      } else result = await this.lane(route.providerName)(() => provider.send(delivery as never));
     } catch (error) {
       // An adapter that throws did not classify: its call may have gone out.
       result = { class: 'UNKNOWN', detail: (error as Error).message };
@@ -284,7 +312,7 @@ export class Dispatcher implements ChannelGateway {
         return this.finish(record, 'failed', { ...fields, reason: 'provider_config' });
       }
       case 'UNKNOWN': {
-        if (route.provider.reconcile) {
+        if (route.provider?.reconcile) {
           await state.settle({ ...record, ...fields, state: 'unknown' });
           return { status: 'retry', reason: 'unknown_outcome', retryAt: now + RECONCILE_AFTER_MS };
         }
@@ -297,7 +325,7 @@ export class Dispatcher implements ChannelGateway {
   /** A message whose earlier call may have reached the provider: ask before anything else. */
   private async reconcile(request: SendRequest, route: Route, record: MessageRecord): Promise<SendOutcome> {
     const { provider } = route;
-    if (!provider.reconcile) return this.finish(record, 'unknown', { reason: 'unknown_outcome' });
+    if (!provider?.reconcile) return this.finish(record, 'unknown', { reason: 'unknown_outcome' });
     const delivery = {
       messageId: record.messageId,
       address: route.address,
@@ -382,8 +410,8 @@ export class Dispatcher implements ChannelGateway {
 
   /** Gathers a provider's deliveries into batch calls, when it takes them (SMS: per template). */
   private batcher(route: Route): Batcher<unknown, unknown> | null {
-    const provider = route.provider as ChannelProvider<unknown, unknown>;
-    if (!provider.sendBatch || route.channel !== 'sms' || this.options.batch === false) return null;
+    const provider = route.provider as ChannelProvider<unknown, unknown> | null;
+    if (!provider?.sendBatch || route.channel !== 'sms' || this.options.batch === false) return null;
     let batcher = this.batchers.get(route.providerName);
     if (!batcher) {
       const lane = this.lane(route.providerName);
@@ -416,17 +444,18 @@ export class Dispatcher implements ChannelGateway {
     return this.paused.has(id);
   }
 
-  /** The provider and address for the message's channel; `sandbox` when no provider serves it. */
+  /**
+   * The provider and address for the message's channel (a null provider: the sandbox, which resolves
+   * the address as the channel would); null: the user has no address there; `sandbox`: the sandbox
+   * channel itself.
+   */
   private route(message: OutboxMessage, profile: Readonly<Profile>): Route | 'sandbox' | null {
-    const { providers } = this.options;
-    const provider = (name: string, p: unknown) => ({ providerName: name, provider: p as AnyProvider });
+    const { providers, sandboxAddresses = {} } = this.options;
+    const provider = (p: AnyProvider | undefined) =>
+      p ? { providerName: p.name, provider: p } : { providerName: SANDBOX, provider: null };
     // SMS and email: the address is a string, and its canonical form is the suppression list's key.
     const byAddress = (channel: 'sms' | 'email', p: AnyProvider | undefined, address: string | null) =>
-      !p
-        ? 'sandbox'
-        : address === null
-          ? null
-          : { channel, ...provider(p.name, p), address, addressKey: address, consent: channel };
+      address === null ? null : { channel, ...provider(p), address, addressKey: address, consent: channel };
     switch (message.channel) {
       case 'sms':
         return byAddress('sms', providers.sms as AnyProvider | undefined, phoneOf(profile));
@@ -434,14 +463,15 @@ export class Dispatcher implements ChannelGateway {
         return byAddress('email', providers.email as AnyProvider | undefined, emailOf(profile));
       case 'push': {
         const push = providers.push ?? {};
-        const names = new Set(Object.keys(push));
-        if (names.size === 0) return 'sandbox';
+        const configured = Object.keys(push) as PushAddress['provider'][];
+        const names = new Set(
+          configured.length > 0 ? configured : (sandboxAddresses.push ?? ['fcm', 'apns', 'jpush']),
+        );
         const device = deviceOf(profile, names);
         if (device === null) return null;
-        const p = push[device.provider]!;
         return {
           channel: 'push',
-          ...provider(p.name, p),
+          ...provider(push[device.provider] as AnyProvider | undefined),
           address: device,
           addressKey: device.token,
           consent: 'push',
@@ -450,13 +480,13 @@ export class Dispatcher implements ChannelGateway {
       case 'wechat':
       case 'miniprogram': {
         const app = providers[message.channel];
-        if (!app) return 'sandbox';
-        const openId = openIdOf(profile, app.appId);
+        const appId = app?.appId ?? sandboxAddresses[message.channel] ?? Object.keys(profile.wechat)[0];
+        const openId = appId === undefined ? null : openIdOf(profile, appId);
         return openId === null
           ? null
           : {
               channel: message.channel,
-              ...provider(app.provider.name, app.provider),
+              ...provider(app?.provider as AnyProvider | undefined),
               address: openId,
               addressKey: openId.openId,
               consent: 'wechat',
@@ -534,6 +564,8 @@ const jitter = (ms: number): number => Math.round(ms * (0.8 + Math.random() * 0.
 /** The outcome a settled record stands for (a message handed over again answers the same). */
 function outcomeOf(record: MessageRecord): SendOutcome {
   switch (record.status) {
+    case 'sandbox':
+      return { status: 'sandbox' };
     case 'sent':
       return {
         status: 'sent',

@@ -34,7 +34,10 @@ async function run(mode: Mode): Promise<void> {
   const engine = await startEngine(config, roles, logger);
 
   if (engine.url) {
-    const lines = [`Tideline ${mode === 'embedded' ? '(embedded)' : 'API'} is running at ${engine.url}`];
+    const lines = [
+      `Tideline ${mode === 'embedded' ? '(embedded)' : 'API'} is running at ${engine.url}`,
+      `Console (journeys, sends, reports; 中文/English): ${engine.url}/console/`,
+    ];
     if (config.devKeys.length > 0) {
       lines.push(
         'Development keys (set TIDELINE_WRITE_KEY / TIDELINE_READ_KEY / TIDELINE_ADMIN_KEY in production):',

@@ -9,9 +9,11 @@ import type { JourneyDefinition } from '../journeys/journey.ts';
 import { validateJourney } from '../journeys/validate.ts';
 import type { SegmentDefinition } from '../segments/segment.ts';
 import type { TagRuleDefinition } from '../segments/tag-rule.ts';
+import type { TemplateDefinition } from '../templates/template.ts';
 import { contextOf } from '../journeys/context.ts';
 import { readWorkspace } from './workspace.ts';
 import { formatFault, locateFaults, parseDocumentText } from '../workspace/document-text.ts';
+import { loadChannels, sandboxAddresses } from '../channels/config.ts';
 
 export interface SimulateOptions {
   journey: string[];
@@ -99,6 +101,7 @@ export async function runSimulate(
       err.write(`${problems.join('\n')}\n${problems.length} fault(s): nothing was simulated\n`);
       return 1;
     }
+    const channels = await loadChannels(dir ? join(dir, 'channels.json') : undefined);
     const messages = await readMessages(events);
     err.write(
       `replaying ${messages.length.toLocaleString('en')} messages through ${journeys.map((j) => j.id).join(', ')}\n`,
@@ -107,10 +110,12 @@ export async function runSimulate(
       journeys,
       segments: (folder.docs.get('segment') ?? []) as unknown as SegmentDefinition[],
       tagRules: (folder.docs.get('tagRule') ?? []) as unknown as TagRuleDefinition[],
+      templates: (folder.docs.get('template') ?? []) as unknown as TemplateDefinition[],
       ...(folder.docs.get('lifecycle')
         ? { lifecycle: folder.docs.get('lifecycle')![0] as unknown as LifecycleConfig }
         : {}),
       messages,
+      channels: { policy: channels.policy, sandboxAddresses: sandboxAddresses(channels) },
       from: parseTime(options.from, '--from'),
       to: parseTime(options.to, '--to'),
       ...(options.workers ? { workers: options.workers } : {}),
@@ -215,6 +220,7 @@ export function render(result: SimulationResult, users: number, elapsedMs: numbe
       `  goal     ${t.goalReached} reached${t.holdout > 0 ? `; holdout ${t.holdoutGoalReached}` : ''}`,
       `  sent     ${list(t.sends)}`,
       `  skipped  ${list(t.skipped)}`,
+      ...(Object.keys(t.failed).length > 0 ? [`  failed   ${list(t.failed)}`] : []),
       `  exits    ${list(t.exits)}`,
       '',
     );

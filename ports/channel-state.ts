@@ -22,8 +22,8 @@ export interface MessageRecord extends MessagePlace {
   provider?: string;
   /** Set when the message went out in a provider batch (the batch's id at the provider). */
   batchId?: string;
-  /** What the provider said last (class, code, id), once done. */
-  status?: 'sent' | 'failed' | 'skipped' | 'unknown';
+  /** What the provider said last (class, code, id), once done; `sandbox`: recorded, no provider. */
+  status?: 'sent' | 'sandbox' | 'failed' | 'skipped' | 'unknown';
   providerId?: string;
   code?: string;
   reason?: string;

@@ -64,3 +64,21 @@ export function previewContent(
     }
   }) as Record<string, unknown>;
 }
+
+/**
+ * Profile traits a template outputs with neither `| default:` nor `| required`: they render empty
+ * for a user without them (a greeting to nobody), so validation warns about each.
+ */
+export function traitsWithoutDefault(template: TemplateDefinition): { pointer: string; name: string }[] {
+  const found: { pointer: string; name: string }[] = [];
+  for (const [pointer, text] of contentTexts(template.content)) {
+    for (const [, inside] of text.matchAll(/\{\{-?([\s\S]*?)-?\}\}/g)) {
+      const [variable, ...filters] = inside.split('|').map((part) => part.trim());
+      const trait = /^profile\.traits(?:\.([\w$]+)|\[["']([^"']+)["']\])$/.exec(variable);
+      if (!trait) continue;
+      if (filters.some((f) => /^(default|required)\b/.test(f))) continue;
+      found.push({ pointer, name: `profile.traits.${trait[1] ?? trait[2]}` });
+    }
+  }
+  return found;
+}

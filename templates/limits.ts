@@ -6,19 +6,32 @@
 import type { RuleFault } from '../rules/types.ts';
 import { MAX_SMS_CHARACTERS, smsLength } from './sms-segments.ts';
 import { keyLimitProblems } from './wechat-keys.ts';
-import { liquidFaults, previewContent } from './check.ts';
+import { liquidFaults, previewContent, traitsWithoutDefault } from './check.ts';
 import type { TemplateDefinition } from './template.ts';
 
 /** FCM and APNs refuse larger payloads. */
 export const PUSH_PAYLOAD_BYTES = 4096;
 
-/** What an SMS template measures, rendered with its sample: characters and billed segments. */
+/**
+ * What validation says of a valid template: an SMS template's characters and billed segments
+ * (rendered with its sample), and a warning for each trait used without a default.
+ */
 export function templateNote(template: TemplateDefinition): string | null {
-  if (template.channel !== 'sms') return null;
-  const text = previewContent(template).text;
-  if (typeof text !== 'string') return null;
-  const { characters, segments } = smsLength(text);
-  return `SMS ${characters} characters, ${segments} segment${segments === 1 ? '' : 's'}${template.sample ? '' : ' without its variables'}`;
+  const notes: string[] = [];
+  const text = template.channel === 'sms' ? previewContent(template).text : undefined;
+  if (typeof text === 'string') {
+    const { characters, segments } = smsLength(text);
+    notes.push(
+      `SMS ${characters} characters, ${segments} segment${segments === 1 ? '' : 's'}${template.sample ? '' : ' without its variables'}`,
+    );
+  }
+  const bare = [...new Set(traitsWithoutDefault(template).map((t) => t.name))];
+  if (bare.length > 0) {
+    notes.push(
+      `warning: ${bare.join(', ')} ${bare.length === 1 ? 'has' : 'have'} no default and render${bare.length === 1 ? 's' : ''} empty for users without ${bare.length === 1 ? 'it' : 'them'} (add | default: "…", or | required to fail the message instead)`,
+    );
+  }
+  return notes.length > 0 ? notes.join('; ') : null;
 }
 
 export function templateFaults(template: TemplateDefinition): RuleFault[] {

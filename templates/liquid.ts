@@ -1,8 +1,9 @@
 /**
  * Message templates are LiquidJS (what Braze and Customer.io marketers write). One engine for the
- * process: strict variables, so a value a user does not have is an error rather than an empty SMS
- * parameter (`| default: "朋友"` guards one), own properties only, and a `track` filter that turns a
- * link into this message's click-tracking redirect.
+ * process: strict variables, so a misspelt name is an error rather than an empty SMS parameter; a
+ * profile trait the user does not have renders empty (templates/render.ts), unless it is marked
+ * `| required` (the message then fails to render) or given `| default: "朋友"`; own properties only,
+ * and a `track` filter that turns a link into this message's click-tracking redirect.
  */
 import { Liquid, type FS } from 'liquidjs';
 
@@ -99,6 +100,18 @@ liquid.registerFilter(
     return holder && typeof url === 'string' ? holder.link(url) : url;
   },
 );
+
+/** Thrown by `| required` on a missing or empty value (render.ts names the variable). */
+export class RequiredValueMissing extends Error {
+  constructor() {
+    super('a required value is missing');
+  }
+}
+
+liquid.registerFilter('required', (value: unknown) => {
+  if (value === undefined || value === null || value === '') throw new RequiredValueMissing();
+  return value;
+});
 
 /** Every text of a template's content with its JSON pointer (nested objects included). */
 export function contentTexts(content: unknown, pointer = '/content'): [pointer: string, text: string][] {

@@ -2,7 +2,14 @@ import type { JsonObject } from '../model/json.ts';
 import type { Profile } from '../model/profile.ts';
 import { profileFact } from '../segments/context.ts';
 import type { Template } from 'liquidjs';
-import { contentTexts, liquid, mapTexts, RENDER_LIMIT_MS, type TrackLink } from './liquid.ts';
+import {
+  contentTexts,
+  liquid,
+  mapTexts,
+  RENDER_LIMIT_MS,
+  RequiredValueMissing,
+  type TrackLink,
+} from './liquid.ts';
 import type { TemplateDefinition } from './template.ts';
 
 /** What a message is rendered with (the template's `sample` has the same shape). */
@@ -56,16 +63,57 @@ export class RenderError extends Error {
   }
 }
 
+/** The profile traits a text reads (`profile.traits.<name>`), found once per text. */
+function traitsRead(text: string): string[] {
+  let found = readTraits.get(text);
+  if (!found) {
+    const names = new Set<string>();
+    for (const path of liquid.globalVariableSegmentsSync(parsed(text)) as unknown[][]) {
+      if (path[0] === 'profile' && path[1] === 'traits' && path.length > 2) names.add(String(path[2]));
+    }
+    found = [...names];
+    if (readTraits.size >= 10_000) readTraits.clear();
+    readTraits.set(text, found);
+  }
+  return found;
+}
+
+const readTraits = new Map<string, string[]>();
+
+/** The variables a text marks `| required`, as written (`profile.traits.name`). */
+const requiredNames = (text: string): string[] =>
+  [...text.matchAll(/\{\{-?\s*([A-Za-z_][\w.]*)[^}]*?\|\s*required\b/g)].map((m) => m[1]);
+
+/** The value at a dotted path of the scope (undefined when any step is missing). */
+function valueAt(scope: object, path: string): unknown {
+  let value: unknown = scope;
+  for (const part of path.split('.')) {
+    if (value === null || typeof value !== 'object' || !Object.hasOwn(value, part)) return undefined;
+    value = (value as Record<string, unknown>)[part];
+  }
+  return value;
+}
+
 /**
- * Renders every text of a template's content (nested objects too), keeping its shape. A missing
- * variable or a Liquid error throws a RenderError naming the field.
+ * Renders every text of a template's content (nested objects too), keeping its shape. A profile
+ * trait the user does not have renders empty (`| default:` gives it a value); one marked
+ * `| required`, any other missing variable and a Liquid error throw a RenderError naming the field.
  */
 export function renderContent<T extends TemplateDefinition>(
   template: T,
   scope: RenderScope,
   track?: TrackLink,
 ): T['content'] {
-  const context = { ...scope, _track: track ? { link: track } : undefined };
+  const traits = (scope.profile.traits ?? {}) as JsonObject;
+  const missing = contentTexts(template.content)
+    .flatMap(([, text]) => (text.includes('traits') ? traitsRead(text) : []))
+    .filter((name) => !Object.hasOwn(traits, name));
+  // Missing traits are there as null: strict variables would refuse them, and null renders empty.
+  const profile =
+    missing.length > 0
+      ? { ...scope.profile, traits: { ...Object.fromEntries(missing.map((n) => [n, null])), ...traits } }
+      : scope.profile;
+  const context = { ...scope, profile, _track: track ? { link: track } : undefined };
   // One time budget for all the texts of the template (the memory limit is per text).
   const deadline = performance.now() + RENDER_LIMIT_MS;
   return mapTexts(template.content, (text, pointer) => {
@@ -74,6 +122,13 @@ export function renderContent<T extends TemplateDefinition>(
       const renderLimit = Math.max(1, deadline - performance.now());
       return liquid.renderSync(parsed(text), context, { renderLimit });
     } catch (error) {
+      const cause = (error as { originalError?: unknown }).originalError ?? error;
+      if (cause instanceof RequiredValueMissing) {
+        const name = requiredNames(text).find((n) =>
+          [undefined, null, ''].includes(valueAt(context, n) as never),
+        );
+        throw new RenderError(`${pointer}: ${name ?? 'a value'} is required and missing`, pointer);
+      }
       throw new RenderError(`${pointer}: ${(error as Error).message}`, pointer);
     }
   }) as T['content'];

@@ -69,3 +69,14 @@ it('every curl example in docs/api.md returns what the page says', async () => {
     await new Promise((r) => setTimeout(r, 100));
   }
 });
+
+it('the start banner names the console, and the server’s address leads to it', async () => {
+  const url = await engine.url;
+  assert.match(engine.output(), new RegExp(`Console .*: ${url}/console/`));
+  const res = await fetch(`${url}/`, { redirect: 'manual' });
+  assert.equal(res.status, 302);
+  assert.equal(res.headers.get('location'), '/console/');
+  const page = await fetch(`${url}/`);
+  assert.equal(page.status, 200);
+  assert.match(await page.text(), /<html/i);
+});

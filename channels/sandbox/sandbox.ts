@@ -11,34 +11,48 @@ export interface SandboxRecord {
   template: string;
   variant?: number;
   requestedAt: number;
+  /** The address a real channel would have sent to, masked (none on the `sandbox` channel itself). */
+  address?: string;
+  /** The message as rendered for the channel's provider (none on the `sandbox` channel itself). */
+  rendered?: unknown;
 }
 
 /**
- * The built-in channel: records what would be sent and delivers nothing. Journeys send through it
- * until the providers are configured, and it stays for dry runs and test workspaces. Keeps the last
- * `limit` records in memory, one per message id (a message handed over twice is recorded once).
+ * The built-in channel: records what would be sent and delivers nothing. Channels without a
+ * provider end here once the dispatcher has done everything a real send does (address, consent,
+ * suppression, claim, rendering, caps), so what it records is what a provider would have been
+ * handed; the `sandbox` channel itself is recorded as it comes. Keeps the last `limit` records in
+ * memory, one per message id (a message handed over twice is recorded once).
  */
 export class SandboxChannel implements ChannelGateway {
   private readonly records = new Map<string, SandboxRecord>();
 
   constructor(private readonly limit = 10_000) {}
 
-  async send({ message, profile }: SendRequest): Promise<SendOutcome> {
-    if (!this.records.has(message.messageId)) {
-      this.records.set(message.messageId, {
-        messageId: message.messageId,
-        userId: profile.userId,
-        profileKey: profile.key,
-        journeyId: message.journeyId,
-        step: message.step,
-        channel: message.channel,
-        template: message.template,
-        ...(message.variant !== undefined ? { variant: message.variant } : {}),
-        requestedAt: message.requestedAt,
-      });
-      if (this.records.size > this.limit) this.records.delete(this.records.keys().next().value!);
-    }
+  async send(request: SendRequest): Promise<SendOutcome> {
+    this.record(request);
     return { status: 'sandbox' };
+  }
+
+  /** Records a message (with what the channel would have sent, when the dispatcher resolved it). */
+  record(
+    { message, profile }: SendRequest,
+    delivered?: { channel: string; address: string; rendered: unknown },
+  ): void {
+    if (this.records.has(message.messageId)) return;
+    this.records.set(message.messageId, {
+      messageId: message.messageId,
+      userId: profile.userId,
+      profileKey: profile.key,
+      journeyId: message.journeyId,
+      step: message.step,
+      channel: delivered?.channel ?? message.channel,
+      template: message.template,
+      ...(message.variant !== undefined ? { variant: message.variant } : {}),
+      requestedAt: message.requestedAt,
+      ...(delivered ? { address: delivered.address, rendered: delivered.rendered } : {}),
+    });
+    if (this.records.size > this.limit) this.records.delete(this.records.keys().next().value!);
   }
 
   /** The messages recorded, oldest first. */

@@ -6,6 +6,7 @@ import { KeyRing } from '../../api/auth.ts';
 import { IngestLog } from '../../api/ingest/debug-log.ts';
 import { IngestLimiter, type RateLimit } from '../../api/ingest/rate-limit.ts';
 import { inboundKeys } from '../../channels/registry.ts';
+import { sandboxAddresses } from '../../channels/config.ts';
 import type { IngestBuffer } from '../../engine/ingest/ingest-queue.ts';
 import { JOURNEY_CONTROL_JOB, JOURNEY_CONTROL_QUEUE } from '../../engine/jobs/journey-control.ts';
 import { RECOMPUTE_JOB, RECOMPUTE_QUEUE, recomputeJobId } from '../../engine/jobs/recompute.ts';
@@ -97,6 +98,10 @@ export async function startApi(
       state: role.channels.state,
       links: role.channels.links,
       ...inboundKeys(role.channels.config),
+      simulated: {
+        policy: role.channels.config.policy,
+        sandboxAddresses: sandboxAddresses(role.channels.config),
+      },
     },
     ingestion: {
       corsOrigins: config.corsOrigins,

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { type ChannelsConfig, loadChannels } from '../../channels/config.ts';
+import { type ChannelsConfig, loadChannels, sandboxAddresses } from '../../channels/config.ts';
 import { Dispatcher } from '../../channels/dispatcher.ts';
 import { LinkSigner } from '../../channels/links.ts';
 import { buildProviders } from '../../channels/registry.ts';
@@ -59,6 +59,7 @@ export function openGateway(
       (await store.recentEvents(key, 500, trigger.at)).find((e) => e.messageId === trigger.messageId) ?? null,
     links: channels.links,
     sandbox: new SandboxChannel(),
+    sandboxAddresses: sandboxAddresses(channels.config),
     logger,
     timezone: config.timezone,
   });

@@ -3,15 +3,22 @@
  * provider's wire format)
  * and prints the environment that points the demo workspace's `channels.json` at them:
  *
+ *   npm run demo:fakes                     # the fakes, then `tideline start` on a fresh demo pointed at them
  *   npm run fakes                          # prints `export ...` lines, keeps running
- *   eval "$(npm run -s fakes -- --write-env /tmp/fakes.env)"; npm start   # or source that file
+ *   npm run fakes -- --write-env /tmp/fakes.env   # the same lines in a file, to source elsewhere
  *
+ * Run from a terminal, each fake prints a line per message it takes.
  * Options: --latency <ms> (added to every answer, default 0), --only sms,wechat,email,push,
- * --jpush-quota <requests a minute> (default 600, JPush's free tier).
+ * --jpush-quota <requests a minute> (default 600, JPush's free tier), --start (then run
+ * `tideline start` with the fakes' environment and a new data folder, so the demo loads afresh;
+ * stopping it stops the fakes).
  * Forked with an IPC channel (bench/channels), it reports `{ type: 'ready', env }` and answers
  * `{ type: 'count' }` with how many messages each fake took.
  */
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { startAliyunSmsFake } from './aliyun-sms.ts';
@@ -26,6 +33,7 @@ const { values } = parseArgs({
     latency: { type: 'string', default: '0' },
     only: { type: 'string', default: 'sms,wechat,email,push' },
     'write-env': { type: 'string' },
+    start: { type: 'boolean', default: false },
     /** JPush's push API quota per minute (the free tier's 600 by default; benchmarks raise it). */
     'jpush-quota': { type: 'string', default: '600' },
   },
@@ -51,6 +59,9 @@ function demoWechatTemplates(): Record<string, string[]> {
 
 const env: Record<string, string> = {};
 const counts: Record<string, () => number> = {};
+/** What each fake has taken so far, one line per message (printed as they come in a terminal). */
+const taken: Record<string, () => string[]> = {};
+const short = (value: unknown) => JSON.stringify(value).slice(0, 120);
 const closers: (() => Promise<unknown>)[] = [];
 
 if (only.has('sms')) {
@@ -62,6 +73,7 @@ if (only.has('sms')) {
     ALIYUN_SMS_PROTOCOL: 'http',
   });
   counts.sms = () => sms.accepted.length;
+  taken.sms = () => sms.accepted.map((m) => `${m.phone} ${m.signName} ${m.templateCode} ${short(m.params)}`);
   closers.push(() => sms.close());
 }
 if (only.has('wechat')) {
@@ -77,12 +89,15 @@ if (only.has('wechat')) {
     WECHAT_MINIPROGRAM_SECRET: secret,
   });
   counts.wechat = () => wechat.sent.length;
+  taken.wechat = () =>
+    wechat.sent.map((m) => `${m.api} ${m.appId} ${m.touser} ${m.templateId} ${short(m.data)}`);
   closers.push(() => wechat.close());
 }
 if (only.has('email')) {
   const smtp = await startSmtpServer({ auth: false, latencyMs });
   Object.assign(env, { SMTP_HOST: smtp.host, SMTP_PORT: String(smtp.port), SMTP_IGNORE_TLS: 'true' });
   counts.email = () => smtp.inbox.length;
+  taken.email = () => smtp.inbox.map((m) => `${m.envelope.to.join(', ')} "${m.mail.subject ?? ''}"`);
   closers.push(() => smtp.close());
 }
 
@@ -108,6 +123,11 @@ if (only.has('push')) {
     JPUSH_API_URL: jpush.url,
   });
   counts.push = () => fcm.received.length + apns.received.length + jpush.received.length;
+  taken.push = () => [
+    ...fcm.received.map((m) => `fcm ${short(m.message)}`),
+    ...apns.received.map((m) => `apns ${m.token.slice(0, 8)}… ${short(m.payload)}`),
+    ...jpush.received.map((m) => `jpush ${short(m.push)}`),
+  ];
   closers.push(
     () => fcm.close(),
     () => apns.close(),
@@ -133,8 +153,35 @@ if (process.send) {
   });
   process.on('disconnect', () => void Promise.all(closers.map((c) => c())).then(() => process.exit(0)));
 } else {
-  console.log(exports);
-  console.error('fakes running; Ctrl-C stops them');
+  if (!values.start) {
+    console.log(exports);
+    console.error('fakes running; Ctrl-C stops them');
+  }
+  // A line per message a fake takes: where to watch what the journeys send.
+  const printed: Record<string, number> = {};
+  setInterval(() => {
+    for (const [channel, list] of Object.entries(taken)) {
+      const lines = list();
+      for (const line of lines.slice(printed[channel] ?? 0)) console.error(`fake ${channel} took: ${line}`);
+      printed[channel] = lines.length;
+    }
+  }, 500).unref();
 }
-process.on('SIGTERM', () => void Promise.all(closers.map((c) => c())).then(() => process.exit(0)));
-process.on('SIGINT', () => void Promise.all(closers.map((c) => c())).then(() => process.exit(0)));
+let engine: ReturnType<typeof spawn> | undefined;
+if (values.start) {
+  // A new data folder: an existing one would keep the last run's demo (and its sandbox sends).
+  const dataDir = process.env.TIDELINE_DATA_DIR ?? mkdtempSync(join(tmpdir(), 'tideline-fakes-'));
+  console.error(`fakes running; starting Tideline on them (data in ${dataDir})`);
+  const bin = fileURLToPath(new URL('../../bin/tideline.mjs', import.meta.url));
+  engine = spawn(process.execPath, [bin, 'start'], {
+    env: { ...process.env, ...env, TIDELINE_DATA_DIR: dataDir },
+    stdio: 'inherit',
+  });
+  // Ctrl-C reaches both: the engine drains, then the fakes close.
+  engine.on('exit', (code) => void Promise.all(closers.map((c) => c())).then(() => process.exit(code ?? 0)));
+}
+const stop = () => void Promise.all(closers.map((c) => c())).then(() => process.exit(0));
+// With --start the fakes close once the engine has drained: Ctrl-C reaches it from the terminal,
+// a SIGTERM is passed on.
+process.on('SIGTERM', () => (engine ? engine.kill('SIGTERM') : stop()));
+process.on('SIGINT', () => (engine ? undefined : stop()));

@@ -15,6 +15,10 @@ import type { InboundMessage, StoredEvent } from '../../model/events.ts';
 import { INGEST_JOB, INGEST_QUEUE } from '../ingest/ingest-queue.ts';
 import { startWorker } from '../worker.ts';
 import { SandboxChannel } from '../../channels/sandbox/sandbox.ts';
+import { DEFAULT_POLICY, type SendPolicy } from '../../channels/config.ts';
+import { Dispatcher, type SandboxAddresses } from '../../channels/dispatcher.ts';
+import { LinkSigner } from '../../channels/links.ts';
+import { MemoryChannelState } from '../adapters/channel-state/memory.ts';
 import { httpWebhookCaller } from '../adapters/webhooks/http.ts';
 import { JOURNEY_SCHEDULE_JOB, JOURNEY_SCHEDULE_QUEUE, journeyScheduleId } from '../jobs/journey-schedule.ts';
 import { silentLogger } from '../../ports/logger.ts';
@@ -24,8 +28,12 @@ const DAY = 86_400_000;
 export interface JourneyTotals {
   entered: number;
   holdout: number;
+  /** Messages the sandbox took, by `step/channel` (what providers would have been handed). */
   sends: Record<string, number>;
+  /** By `step/reason`: skipped when decided (no address, consent, quiet hours) or at the channel (caps). */
   skipped: Record<string, number>;
+  /** Messages that could not be sent, by `step/reason` (a template that does not render). */
+  failed: Record<string, number>;
   exits: Record<string, number>;
   /** Enrollments whose goal came within the goal window (holdout ones counted apart), as the reports count them. */
   goalReached: number;
@@ -48,6 +56,14 @@ export interface ReplayInput {
   chunks: readonly Chunk[];
   /** Called after each chunk with the number of messages replayed so far. */
   onProgress?: (replayed: number) => void;
+  /** The send policy and the channels' apps (a workspace's `channels.json`); default: none named. */
+  channels?: SimulatedChannels;
+}
+
+/** What the channels file says that changes what the sandbox records. */
+export interface SimulatedChannels {
+  policy: SendPolicy;
+  sandboxAddresses: SandboxAddresses;
 }
 
 export interface ReplayResult {
@@ -76,8 +92,23 @@ export async function replay(input: ReplayInput): Promise<ReplayResult> {
       concurrency: 1,
       workspace: () => workspace,
       now: () => clock.now(),
-      // A dry run: messages go to the sandbox, webhook steps make no call (the workspace says so).
-      gateway: new SandboxChannel(),
+      // A dry run: messages go to the sandbox the way a channel without a provider sends (address,
+      // consent, rendering, caps), webhook steps make no call (the workspace says so).
+      gateway: new Dispatcher({
+        state: new MemoryChannelState(),
+        providers: {},
+        policy: input.channels?.policy ?? DEFAULT_POLICY,
+        sandboxAddresses: input.channels?.sandboxAddresses ?? {},
+        templates: (id) => workspace.templates.get(id),
+        triggerEvent: async (key, trigger) =>
+          (await store.recentEvents(key, 500, trigger.at)).find((e) => e.messageId === trigger.messageId) ??
+          null,
+        links: new LinkSigner('https://links.invalid', 'simulation'),
+        sandbox: new SandboxChannel(),
+        logger: silentLogger,
+        timezone: input.timezone,
+        now: () => clock.now(),
+      }),
       callWebhook: httpWebhookCaller,
     },
     silentLogger,
@@ -179,6 +210,7 @@ export const emptyTotals = (): JourneyTotals => ({
   holdout: 0,
   sends: {},
   skipped: {},
+  failed: {},
   exits: {},
   goalReached: 0,
   holdoutGoalReached: 0,
@@ -194,9 +226,12 @@ export function addTotals(sum: JourneyTotals, part: JourneyTotals): void {
   sum.holdout += part.holdout;
   sum.goalReached += part.goalReached;
   sum.holdoutGoalReached += part.holdoutGoalReached;
-  for (const field of ['sends', 'skipped', 'exits'] as const)
+  for (const field of ['sends', 'skipped', 'failed', 'exits'] as const)
     for (const [key, n] of Object.entries(part[field])) bump(sum[field], key, n);
 }
+
+/** Statuses of a message not sent: not settled yet, or a holdout's shadow. */
+const PENDING = new Set(['queued', 'deferred', 'retry', 'shadow']);
 
 function count(journeys: Record<string, JourneyTotals>, log: readonly StoredEvent[]): void {
   for (const e of log) {
@@ -207,7 +242,13 @@ function count(journeys: Record<string, JourneyTotals>, log: readonly StoredEven
       totals.entered++;
       if (p.holdout) totals.holdout++;
     }
-    if (e.event === 'message_sent') bump(totals.sends, `${p.step}/${p.channel}`);
+    // A send counts by its outcome, as the reports count it (one the channel skipped is a skip in
+    // the log); one still waiting at the end (quiet hours, a retry) or a holdout's shadow counts nowhere.
+    if (e.event === 'message_sent') {
+      if (p.status === 'failed' || p.status === 'unknown')
+        bump(totals.failed, `${p.step}/${String(p.reason)}`);
+      else if (!PENDING.has(String(p.status))) bump(totals.sends, `${p.step}/${p.channel}`);
+    }
     if (e.event === 'message_skipped') bump(totals.skipped, `${p.step}/${p.reason}`);
     if (e.event === 'journey_exited') bump(totals.exits, String(p.reason));
   }

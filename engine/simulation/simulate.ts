@@ -24,6 +24,7 @@ import {
   type ReplayResult,
   replayShare,
   type Share,
+  type SimulatedChannels,
 } from './replay.ts';
 
 export type { JourneyTotals } from './replay.ts';
@@ -47,6 +48,8 @@ export interface SimulationInput extends Omit<WorkspaceDefinitions, 'journeys' |
   workers?: number;
   /** Called every few thousand messages. */
   onProgress?: (replayed: number, total: number) => void;
+  /** The send policy and the apps of the workspace's channels file (caps, promotional SMS hours). */
+  channels?: SimulatedChannels;
 }
 
 export interface SimulationResult {
@@ -73,7 +76,16 @@ export async function simulate(input: SimulationInput): Promise<SimulationResult
   );
   const pool = workers > 1 ? new WorkerPool(workers) : null;
   try {
-    const { messages: _m, from: _f, to: _t, onProgress, workers: _w, timezone, ...definitions } = input;
+    const {
+      messages: _m,
+      from: _f,
+      to: _t,
+      onProgress,
+      workers: _w,
+      timezone,
+      channels,
+      ...definitions
+    } = input;
     // The stream is only read here (timestamps and ids); each replay parses its own share.
     const stream = readStream(input.messages);
     const first = stream[0]?.at ?? Date.now();
@@ -95,6 +107,7 @@ export async function simulate(input: SimulationInput): Promise<SimulationResult
     const shares: Share[] = (shards.length > 0 ? shards : [[]]).map((shard, i) => ({
       definitions,
       timezone: timezone ?? 'UTC',
+      ...(channels ? { channels } : {}),
       from,
       to,
       newest: last,

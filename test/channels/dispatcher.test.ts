@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { after, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { DEFAULT_POLICY, type SendPolicy } from '../../channels/config.ts';
-import { Dispatcher, type Providers } from '../../channels/dispatcher.ts';
+import { Dispatcher, type Providers, type SandboxAddresses } from '../../channels/dispatcher.ts';
 import { creditKey } from '../../channels/policy.ts';
 import { LinkSigner } from '../../channels/links.ts';
 import type { ChannelProvider, Delivery, ProviderResult, SmsMessage } from '../../channels/provider.ts';
@@ -40,7 +40,25 @@ const templates: Record<string, TemplateDefinition> = {
     version: 1,
     name: 'Needs a nickname',
     channel: 'sms',
-    content: { signName: 'S', templateCode: 'SMS_2', params: { nick: '{{ profile.traits.nickname }}' } },
+    content: {
+      signName: 'S',
+      templateCode: 'SMS_2',
+      params: { nick: '{{ profile.traits.nickname | required }}' },
+    },
+  },
+  greeting: {
+    id: 'greeting',
+    version: 1,
+    name: 'Greets by nickname when there is one',
+    channel: 'sms',
+    content: { signName: 'S', templateCode: 'SMS_3', params: { nick: '{{ profile.traits.nickname }}' } },
+  },
+  poster: {
+    id: 'poster',
+    version: 1,
+    name: 'Official Account template message',
+    channel: 'wechat',
+    content: { templateId: 'TPL2', data: { thing1: '{{ profile.traits.firstName }}' } },
   },
   coupon: {
     id: 'coupon',
@@ -103,10 +121,16 @@ const ann = (overrides: Partial<Profile> = {}): Profile =>
 
 function dispatcher(
   providers: Providers,
-  options: { state?: ChannelState; policy?: Partial<SendPolicy>; clock?: { now: number } } = {},
+  options: {
+    state?: ChannelState;
+    policy?: Partial<SendPolicy>;
+    clock?: { now: number };
+    sandboxAddresses?: SandboxAddresses;
+  } = {},
 ) {
   const clock = options.clock ?? { now: T0 };
   const state = options.state ?? new MemoryChannelState();
+  const sandbox = new SandboxChannel();
   const d = new Dispatcher({
     state,
     providers,
@@ -121,12 +145,13 @@ function dispatcher(
       receivedAt: trigger.at,
     }),
     links: new LinkSigner('https://t.example.com', 'secret'),
-    sandbox: new SandboxChannel(),
+    sandbox,
+    ...(options.sandboxAddresses ? { sandboxAddresses: options.sandboxAddresses } : {}),
     logger: silent,
     timezone: 'Asia/Shanghai',
     now: () => clock.now,
   });
-  return { d, state, clock };
+  return { d, state, clock, sandbox };
 }
 
 const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
@@ -347,7 +372,7 @@ describe('dispatcher', () => {
     assert.equal((await d.send({ message: message('k2'), profile: ann() })).status, 'sent');
   });
 
-  it('fails a message whose template reads a value the user does not have', async () => {
+  it('fails a message whose template requires a value the user does not have', async () => {
     const sms = new ScriptedSms();
     const { d } = dispatcher({ sms });
     const outcome = await d.send({ message: message('v1', { template: 'nickname' }), profile: ann() });
@@ -355,9 +380,17 @@ describe('dispatcher', () => {
     assert.equal(outcome.status === 'failed' && outcome.reason, 'render_failed');
     assert.match(
       outcome.status === 'failed' ? (outcome.code ?? '') : '',
-      /undefined variable: profile\.traits\.nickname/,
+      /profile\.traits\.nickname is required and missing/,
     );
     assert.equal(sms.calls.length, 0);
+  });
+
+  it('renders a trait the user does not have as empty when the template does not require it', async () => {
+    const sms = new ScriptedSms();
+    const { d } = dispatcher({ sms });
+    const outcome = await d.send({ message: message('v2', { template: 'greeting' }), profile: ann() });
+    assert.equal(outcome.status, 'sent');
+    assert.deepEqual(sms.calls[0].message.params, { nick: '' });
   });
 
   it('spends one Mini Program credit per subscribe message and never sends at zero', async () => {
@@ -389,15 +422,44 @@ describe('dispatcher', () => {
     assert.deepEqual(calls, ['cart:m2:remind:1', 'cart:m3:remind:1']);
   });
 
-  it('sends channels without a provider to the sandbox, and skips users without an address', async () => {
-    const { d } = dispatcher({});
+  it('sends channels without a provider to the sandbox, which skips and fails as the channel would', async () => {
+    const { d, state, sandbox } = dispatcher({}, { sandboxAddresses: { wechat: 'wx_oa' } });
     assert.deepEqual(await d.send({ message: message('x1'), profile: ann() }), { status: 'sandbox' });
-    const sms = new ScriptedSms();
-    const withSms = dispatcher({ sms }).d;
+    // Handed over again (a retried commit): recorded once, same answer.
+    assert.deepEqual(await d.send({ message: message('x1'), profile: ann() }), { status: 'sandbox' });
+    const [recorded] = sandbox.sent();
+    assert.equal(sandbox.sent().length, 1);
+    assert.equal(recorded.address, '138****8000');
+    assert.equal((recorded.rendered as SmsMessage).params.name, 'Mei');
+    assert.deepEqual((await state.record('cart:x1:remind:1'))?.status, 'sandbox');
+
     const noPhone = ann({ traits: { email: 'ann@example.com' } });
-    assert.deepEqual(await withSms.send({ message: message('x2'), profile: noPhone }), {
+    assert.deepEqual(await d.send({ message: message('x3'), profile: noPhone }), {
       status: 'skipped',
       reason: 'no_address',
     });
+    const refused = ann({ consent: { sms: { granted: false, at: T0 - HOUR } } });
+    assert.deepEqual(await d.send({ message: message('x4'), profile: refused }), {
+      status: 'skipped',
+      reason: 'no_consent',
+    });
+    const failed = await d.send({ message: message('x5', { template: 'nickname' }), profile: ann() });
+    assert.equal(failed.status === 'failed' && failed.reason, 'render_failed');
+    // The channels file names the Official Account: an openid under another app is no address there.
+    const otherApp = ann({ wechat: { wx_other: { openId: 'oAnn', at: T0 } } });
+    const poster = (id: string) => message(id, { channel: 'wechat', template: 'poster' });
+    assert.deepEqual(await d.send({ message: poster('x6'), profile: otherApp }), {
+      status: 'skipped',
+      reason: 'no_address',
+    });
+    const follower = ann({ wechat: { wx_oa: { openId: 'oAnn', at: T0 } } });
+    assert.deepEqual(await d.send({ message: poster('x7'), profile: follower }), { status: 'sandbox' });
+    assert.deepEqual(sandbox.sent()[1].rendered, { templateId: 'TPL2', data: { thing1: 'Mei' } });
+    await state.suppress('sms', '13800138000', { reason: 'test', at: T0 });
+    assert.deepEqual(await d.send({ message: message('x8'), profile: ann() }), {
+      status: 'skipped',
+      reason: 'suppressed',
+    });
+    assert.equal(sandbox.sent().length, 2);
   });
 });

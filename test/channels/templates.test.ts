@@ -94,15 +94,27 @@ describe('templates at validation', () => {
 
   it('notes an SMS template’s length and segments (signature included)', () => {
     const t = sms(
-      { text: '【潮汐优选】{{ profile.traits.name }}，' + '好'.repeat(60) },
+      { text: '【潮汐优选】{{ profile.traits.name | default: "您" }}，' + '好'.repeat(60) },
       { sample: { profile: { traits: { name: '王小明' } } } },
     );
     assert.equal(templateNote(t as TemplateDefinition), 'SMS 70 characters, 1 segment');
     const longer = sms(
-      { text: '【潮汐优选】{{ profile.traits.name }}，' + '好'.repeat(61) },
+      { text: '【潮汐优选】{{ profile.traits.name | required }}，' + '好'.repeat(61) },
       { sample: { profile: { traits: { name: '王小明' } } } },
     );
     assert.equal(templateNote(longer as TemplateDefinition), 'SMS 71 characters, 2 segments');
+  });
+
+  it('warns about a trait written without a default (it renders empty for users without it)', () => {
+    const bare = sms({
+      params: { name: '{{ profile.traits.name }}', city: '{{ profile.traits.city | default: "您" }}' },
+      text: '{{profile.traits["nick name"] | upcase}} {{ profile.traits.plan | required }}',
+    });
+    assert.deepEqual(faults(bare), []);
+    assert.match(
+      templateNote(bare as TemplateDefinition) ?? '',
+      /; warning: profile\.traits\.name, profile\.traits\.nick name have no default and render empty for users without them \(add \| default: "…", or \| required/,
+    );
   });
 });
 
@@ -133,6 +145,23 @@ describe('templates when a message leaves', () => {
     });
     const plain = renderContent(t, scope({}, []), (url) => url);
     assert.deepEqual((plain as { params: object }).params, { name: '朋友' });
+  });
+
+  it('renders a missing trait empty, and refuses one marked required, naming it', () => {
+    const greeting = sms({
+      params: { name: '{{ profile.traits.name }}' },
+      text: '{{ profile.traits.name }}你好，尾号{{ profile.traits.phone | required }}',
+    }) as TemplateDefinition;
+    const out = renderContent(greeting, scope({ phone: '8000' }, [])) as { params: object; text: string };
+    assert.deepEqual(out.params, { name: '' });
+    assert.equal(out.text, '你好，尾号8000');
+    assert.throws(
+      () => renderContent(greeting, scope({ name: '安' }, [])),
+      /^Error: \/content\/text: profile\.traits\.phone is required and missing$/,
+    );
+    // Other roots stay strict: a misspelt name is an error, not an empty value.
+    const misspelt = sms({ text: '{{ profile.trait.name }}' }) as TemplateDefinition;
+    assert.throws(() => renderContent(misspelt, scope({ name: '安' }, [])), /undefined variable/);
   });
 });
 

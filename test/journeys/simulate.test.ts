@@ -10,6 +10,7 @@ async function demo(users: number): Promise<SimulationInput> {
   return {
     segments: (docs.get('segment') ?? []) as unknown as SimulationInput['segments'],
     tagRules: (docs.get('tagRule') ?? []) as unknown as SimulationInput['tagRules'],
+    templates: (docs.get('template') ?? []) as unknown as SimulationInput['templates'],
     lifecycle: docs.get('lifecycle')?.[0] as unknown as SimulationInput['lifecycle'],
     journeys: (docs.get('journey') ?? []) as unknown as SimulationInput['journeys'],
     messages: [...generateStream({ users, days: 20, seed: 'split', start: '2026-10-01' })],
