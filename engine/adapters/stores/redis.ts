@@ -38,7 +38,13 @@ import { compressProfile, decompressProfile } from './profile-codec.ts';
  *                            by the scripts: what dueProfiles pages through (the sweeper) (per bucket)
  *   due:built       string   set once init() has indexed the timers of profiles written before `due`
  *   r:<scope>       hash     report counters of a journey's day (`j:<id>:<day>`) or the workspace's (`w:<day>`), kept by the
- *                            commit script (conversions/counters.ts names the fields) (per bucket)
+ *                            commit script (conversions/counters.ts names the fields). On one Redis only; on a
+ *                            cluster a commit adds to its bucket's r:delta, which reads fold into r{<scope>}:
+ *   r:delta         hash     `<scope>\n<field>` -> count, the bucket's counts not yet folded (per bucket)
+ *   r:folding       hash     the bucket's fold in progress: r:delta as it was taken, and `#` -> its number (per bucket)
+ *   r:folds         string   the number of the bucket's last fold (per bucket)
+ *   r{<scope>}      hash     only on a cluster: the scope's folded counters, in the scope's own slot (not a bucket's)
+ *   r{<scope>}:at   hash     bucket -> number of its last fold added to r{<scope>}, so a fold is added once
  *   s:<profileKey>  string   only on a cluster, while the profile is being merged into one of another
  *                            bucket: `<moveId>\n<sealedAt>\n<target profileKey>` (see `move`)
  *   x:<profileKey>  string   only on a cluster, in the target's bucket: `landed:<moveId>` once the merge
@@ -292,6 +298,46 @@ end
 return indexed
 `;
 
+// Report counters on a cluster are added by each commit to its bucket's r:delta, and folded into one hash
+// per scope when read, so a report reads a few keys rather than a scope's share in each of 1024 buckets.
+// A fold takes a bucket's deltas aside under a new number (FOLD_TAKE), adds them to each scope's totals
+// unless that scope already has this bucket's fold of that number (FOLD_ADD), then drops them (FOLD_DONE).
+// A crash between the steps leaves the taken deltas, which the next fold adds again where they are missing.
+// KEYS: delta, folding, folds. Returns [] or the fold in progress: '1' if it was just taken ('0' for one
+// left by an earlier fold: the deltas since are still to take), then a flat hash with `#` its number.
+const FOLD_TAKE = `
+local fresh = '0'
+if redis.call('EXISTS', KEYS[2]) == 0 then
+  if redis.call('EXISTS', KEYS[1]) == 0 then return {} end
+  redis.call('RENAME', KEYS[1], KEYS[2])
+  redis.call('HSET', KEYS[2], '#', redis.call('INCR', KEYS[3]))
+  fresh = '1'
+end
+local reply = redis.call('HGETALL', KEYS[2])
+table.insert(reply, 1, fresh)
+return reply
+`;
+
+// KEYS: the scope's totals, its fold numbers. ARGV: (bucket, fold number, n, then n (field, by)) per bucket.
+const FOLD_ADD = `
+local i = 1
+while i <= #ARGV do
+  local n = tonumber(ARGV[i + 2])
+  if tonumber(redis.call('HGET', KEYS[2], ARGV[i]) or '0') < tonumber(ARGV[i + 1]) then
+    for j = i + 3, i + 1 + 2 * n, 2 do redis.call('HINCRBY', KEYS[1], ARGV[j], ARGV[j + 1]) end
+    redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1])
+  end
+  i = i + 3 + 2 * n
+end
+return 1
+`;
+
+// KEYS: folding. ARGV: fold number. Drops the fold once every scope has it.
+const FOLD_DONE = `
+if redis.call('HGET', KEYS[1], '#') == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`;
+
 const RECENT = `
 local ids = redis.call('ZRANGE', KEYS[1], '+inf', ARGV[1], 'BYSCORE', 'REV', 'LIMIT', 0, ARGV[2])
 local events = {}
@@ -312,6 +358,9 @@ interface Scripts {
   tidelineVoid(...keysAndArgs: Arg[]): Promise<string>;
   tidelineDelIfPrefix(...keysAndArgs: Arg[]): Promise<number>;
   tidelineUnlinkAlias(...keysAndArgs: Arg[]): Promise<number>;
+  tidelineFoldTake(...keysAndArgs: Arg[]): Promise<string[]>;
+  tidelineFoldAdd(...keysAndArgs: Arg[]): Promise<number>;
+  tidelineFoldDone(...keysAndArgs: Arg[]): Promise<number>;
 }
 interface PipelineScripts {
   tidelineCommit(numberOfKeys: number, ...keysAndArgs: Arg[]): ChainableCommander;
@@ -405,6 +454,9 @@ export class RedisStore implements Store {
     this.redis.defineCommand('tidelineVoid', { lua: VOID, numberOfKeys: 1 });
     this.redis.defineCommand('tidelineDelIfPrefix', { lua: DEL_IF_PREFIX, numberOfKeys: 1 });
     this.redis.defineCommand('tidelineUnlinkAlias', { lua: UNLINK_ALIAS, numberOfKeys: 1 });
+    this.redis.defineCommand('tidelineFoldTake', { lua: FOLD_TAKE, numberOfKeys: 3 });
+    this.redis.defineCommand('tidelineFoldAdd', { lua: FOLD_ADD, numberOfKeys: 2 });
+    this.redis.defineCommand('tidelineFoldDone', { lua: FOLD_DONE, numberOfKeys: 1 });
     // The bucketed layout has kept its indexes from its first write: nothing to rebuild.
     if (this.buckets === 1) {
       await this.rebuildIndex();
@@ -546,12 +598,18 @@ export class RedisStore implements Store {
         this.sealKey(absorb.key),
       );
     }
+    // On one Redis a hash per scope; on a cluster the bucket's deltas, one field per scope and field.
     const scopes = Object.keys(c.counts ?? {});
-    for (const scope of scopes) keys.push(this.countersKey(slot, scope));
+    const bucketed = this.buckets > 1 && scopes.length > 0;
+    if (bucketed) keys.push(this.deltaKey(slot));
+    else for (const scope of scopes) keys.push(this.countersKey(slot, scope));
     for (const id of c.messageIds) keys.push(this.markerKey(slot, id));
     const counts: Arg[] = [];
     scopes.forEach((scope, i) => {
-      for (const [field, by] of Object.entries(c.counts![scope])) counts.push(i + 1, field, by);
+      for (const [field, by] of Object.entries(c.counts![scope])) {
+        if (bucketed) counts.push(1, `${scope}\n${field}`, by);
+        else counts.push(i + 1, field, by);
+      }
     });
     const args: Arg[] = [
       c.expectedVersion,
@@ -562,7 +620,7 @@ export class RedisStore implements Store {
       c.key,
       absorb ? absorb.key : '',
       dueAt(c.profile) ?? '',
-      scopes.length,
+      bucketed ? 1 : scopes.length,
       counts.length / 3,
       move ? move.moveId : '',
       ...counts,
@@ -844,19 +902,93 @@ export class RedisStore implements Store {
     });
   }
 
+  /** On a cluster, every count committed before the call is folded first: the reply is exact. */
   async readCounters(scope: string): Promise<ReadonlyMap<string, number>> {
+    if (this.buckets > 1) await this.foldCounters();
+    const key = this.buckets === 1 ? this.countersKey(this.prefix, scope) : this.totalsKey(scope);
     // The flat reply, not ioredis' object: a journey's hash can hold hundreds of thousands of fields.
-    const flats = await Promise.all(
-      this.allSlots().map(
-        (slot) => this.redis.call('HGETALL', this.countersKey(slot, scope)) as Promise<string[]>,
+    const flat = (await this.redis.call('HGETALL', key)) as string[];
+    const counters = new Map<string, number>();
+    for (let i = 0; i < flat.length; i += 2) counters.set(flat[i], Number(flat[i + 1]));
+    return counters;
+  }
+
+  /** The fold running, and the one that will begin after it (which the readers arriving meanwhile join). */
+  private folding: { running?: Promise<void>; next?: Promise<void> } = {};
+
+  /**
+   * Resolves once a fold that began after the call has finished. It begins a turn of the event loop
+   * later, so the readers of one report (a counter scope a day) share it.
+   */
+  private foldCounters(): Promise<void> {
+    if (this.folding.next) return this.folding.next;
+    const before = this.folding.running?.catch(() => undefined) ?? Promise.resolve();
+    const next = before
+      .then(() => new Promise((resolve) => setImmediate(resolve)))
+      .then(() => {
+        this.folding.next = undefined;
+        const running = this.foldAll().finally(() => {
+          if (this.folding.running === running) this.folding.running = undefined;
+        });
+        this.folding.running = running;
+        return running;
+      });
+    this.folding.next = next;
+    return next;
+  }
+
+  /**
+   * Every bucket's deltas taken aside, added to their scopes (one call per scope), then dropped; again
+   * for the buckets where an earlier, unfinished fold was found instead of the deltas.
+   */
+  private async foldAll(buckets?: readonly number[]): Promise<void> {
+    const slots = this.allSlots();
+    const asked = buckets ?? slots.map((_, b) => b);
+    const taken = await Promise.all(
+      asked.map((b) =>
+        this.scripts.tidelineFoldTake(
+          this.deltaKey(slots[b]),
+          this.foldingKey(slots[b]),
+          this.foldsKey(slots[b]),
+        ),
       ),
     );
-    const counters = new Map<string, number>();
-    for (const flat of flats) {
-      for (let i = 0; i < flat.length; i += 2)
-        counters.set(flat[i], (counters.get(flat[i]) ?? 0) + Number(flat[i + 1]));
-    }
-    return counters;
+    const byScope = new Map<string, Arg[]>();
+    const done: [string, string][] = [];
+    const again: number[] = [];
+    taken.forEach((flat, at) => {
+      if (flat.length === 0) return;
+      const bucket = asked[at];
+      if (flat[0] === '0') again.push(bucket);
+      const fields = new Map<string, Arg[]>();
+      let number = '';
+      for (let i = 1; i < flat.length; i += 2) {
+        if (flat[i] === '#') {
+          number = flat[i + 1];
+          continue;
+        }
+        const cut = flat[i].indexOf('\n');
+        const scope = flat[i].slice(0, cut);
+        const list = fields.get(scope);
+        if (list) list.push(flat[i].slice(cut + 1), flat[i + 1]);
+        else fields.set(scope, [flat[i].slice(cut + 1), flat[i + 1]]);
+      }
+      for (const [scope, list] of fields) {
+        const args = byScope.get(scope) ?? [];
+        args.push(bucket, number, list.length / 2, ...list);
+        byScope.set(scope, args);
+      }
+      done.push([slots[bucket], number]);
+    });
+    await Promise.all(
+      [...byScope].map(([scope, args]) =>
+        this.scripts.tidelineFoldAdd(this.totalsKey(scope), `${this.totalsKey(scope)}:at`, ...args),
+      ),
+    );
+    await Promise.all(
+      done.map(([slot, number]) => this.scripts.tidelineFoldDone(this.foldingKey(slot), number)),
+    );
+    if (again.length > 0) await this.foldAll(again);
   }
 
   /** What a profile's keys start with: the prefix, and on a cluster its bucket's hash tag. */
@@ -890,6 +1022,19 @@ export class RedisStore implements Store {
   }
   private countersKey(slot: string, scope: string): string {
     return `${slot}r:${scope}`;
+  }
+  private deltaKey(slot: string): string {
+    return `${slot}r:delta`;
+  }
+  private foldingKey(slot: string): string {
+    return `${slot}r:folding`;
+  }
+  private foldsKey(slot: string): string {
+    return `${slot}r:folds`;
+  }
+  /** A scope's folded counters, hash-tagged by the scope: the scopes spread over the cluster. */
+  private totalsKey(scope: string): string {
+    return `${this.prefix}r{${scope}}`;
   }
   private markerKey(slot: string, messageId: string): string {
     return `${slot}m:${messageId}`;
