@@ -24,12 +24,20 @@ import { compressProfile, decompressProfile } from './profile-codec.ts';
  * profile is under `prefix{<bucket>}:`, its bucket's hash tag (redis-slots.ts), and so are the bucket's
  * shares of the structures below marked "per bucket", which are summed or merged on read. So each commit
  * is one script call on one slot, and the buckets spread over the cluster's shards.
- *   p:<profileKey>  string   `<version>:z<compressProfile()>`: the scripts read the version, the profile
- *                            is deflated against a preset dictionary (~250 bytes instead of ~1 KB)
+ *   p:<profileKey>  string   `<version>:<checkAt>:<expiresFor>:<oldest>:z<compressProfile()>`: the scripts
+ *                            read the header, the profile is deflated against a preset dictionary (~250
+ *                            bytes instead of ~1 KB). The header spares a commit the commands whose answer
+ *                            it knows: the timer as indexed in `due`, the event time the history's TTL was
+ *                            set for, the oldest event kept (empty: none). Values of earlier versions,
+ *                            `<version>:z…`, are read as they are and get the header at their next commit.
  *   h:<profileKey>  zset     messageId -> event timestamp (the history's order and retention)
  *   e:<profileKey>  hash     messageId -> event JSON
- *   m:<messageId>   string   "1", expires after the dedupe horizon; per bucket: in the bucket of the
- *                            profile the message was applied to
+ *   mw:<window>     hash     messageId -> "1", the ids of the messages applied in a window of half the
+ *                            dedupe horizon (window = floor(now / (horizon / 2))); expires a horizon after
+ *                            the window ends, and a lookup reads the windows of the last horizon. One HSET
+ *                            a commit rather than a key a message. Per bucket: in the bucket of the profile
+ *                            the message was applied to. (Before: a key `m:<messageId>` a message, still
+ *                            looked up on one Redis, where data of earlier versions may hold them.)
  *   aliases         hash     anonymousId -> userId; per bucket: in the bucket of the anonymous profile
  *   profiles        string   number of profiles, kept by the scripts (per bucket)
  *   keys            zset     every profileKey, score 0 (so in byte order), kept by the scripts: what
@@ -58,21 +66,26 @@ import { compressProfile, decompressProfile } from './profile-codec.ts';
  */
 
 // KEYS: profile, history, events, counter, index, due, seal, receipt (or the seal again),
-//       [absorbed profile, history, events, seal,] report counter hashes..., markers...
-// ARGV: expectedVersion, value, retention cutoff, dedupe ms, absorbed expectedVersion or '', profileKey,
+//       [absorbed profile, history, events, seal,] report counter hashes..., [markers of this window]
+// ARGV: expectedVersion, value, retention cutoff, markers' ttl ms, absorbed expectedVersion or '', profileKey,
 //       absorbed profileKey or '', checkAt or '' (none), number of counter hashes h, number of counts n,
 //       moveId or '' (the second step of a merge across buckets: the receipt must not name it yet; one
-//       of an earlier move of the same profile is stale and overwritten),
-//       then (hash 1..h, field, by) per count, then (messageId, timestamp, event JSON) per event.
+//       of an earlier move of the same profile is stale and overwritten), number of message ids m,
+//       '1' where seals may exist (a cluster) else '', the history's expiry slack ms,
+//       then (hash 1..h, field, by) per count, then the m message ids, then (messageId, timestamp, event JSON)
+//       per event.
 // Returns 1, or 0 for a conflict (nothing written). A sealed profile (being merged away) is a conflict.
 const COMMIT = `
 local function version(key)
   local v = redis.call('GET', key)
   return v and tonumber(string.match(v, '^%d+')) or 0
 end
-if version(KEYS[1]) ~= tonumber(ARGV[1]) or redis.call('EXISTS', KEYS[7]) == 1 then return 0 end
+local sealable = ARGV[13] == '1'
+local current = redis.call('GET', KEYS[1])
+if (current and tonumber(string.match(current, '^%d+')) or 0) ~= tonumber(ARGV[1]) then return 0 end
+if sealable and redis.call('EXISTS', KEYS[7]) == 1 then return 0 end
 local absorbing = ARGV[5] ~= ''
-if absorbing and (version(KEYS[9]) ~= tonumber(ARGV[5]) or redis.call('EXISTS', KEYS[12]) == 1) then
+if absorbing and (version(KEYS[9]) ~= tonumber(ARGV[5]) or (sealable and redis.call('EXISTS', KEYS[12]) == 1)) then
   return 0
 end
 if ARGV[11] ~= '' then
@@ -81,7 +94,16 @@ if ARGV[11] ~= '' then
   redis.call('SET', KEYS[8], 'landed:' .. ARGV[11])
 end
 
-redis.call('SET', KEYS[1], ARGV[2])
+-- What the stored value's header says (see HEADER), unless it predates it or a merge adds a history.
+local oldAt, expiresFor, oldest
+local known = false
+if current and not absorbing then
+  local _, at, e, o = string.match(current, '^(%d+):(%-?%d*):(%-?%d*):(%-?%d*):z')
+  if at then
+    known = true
+    oldAt, expiresFor, oldest = at, tonumber(e), tonumber(o)
+  end
+end
 if ARGV[1] == '0' then
   redis.call('INCR', KEYS[4])
   redis.call('ZADD', KEYS[5], 0, ARGV[6])
@@ -103,36 +125,84 @@ if absorbing then
   end
   redis.call('DEL', KEYS[10], KEYS[11])
 end
-if ARGV[8] == '' then
-  redis.call('ZREM', KEYS[6], ARGV[6])
-else
-  redis.call('ZADD', KEYS[6], ARGV[8], ARGV[6])
+if not known or oldAt ~= ARGV[8] then
+  if ARGV[8] == '' then
+    redis.call('ZREM', KEYS[6], ARGV[6])
+  else
+    redis.call('ZADD', KEYS[6], ARGV[8], ARGV[6])
+  end
 end
 
 local hashes = markers - 1
 markers = markers + tonumber(ARGV[9])
-local counted = 12 + 3 * tonumber(ARGV[10])
-for i = 12, counted - 1, 3 do
+local counted = 15 + 3 * tonumber(ARGV[10])
+for i = 15, counted - 1, 3 do
   redis.call('HINCRBY', KEYS[hashes + tonumber(ARGV[i])], ARGV[i + 1], ARGV[i + 2])
 end
 
+-- The events not stored yet (the first of an id), a few commands for all of them rather than two each.
 local cutoff = tonumber(ARGV[3])
+local ids = counted
+counted = counted + tonumber(ARGV[12])
+local kept = {}
 for i = counted, #ARGV, 3 do
-  if tonumber(ARGV[i + 1]) >= cutoff and redis.call('HSETNX', KEYS[3], ARGV[i], ARGV[i + 2]) == 1 then
-    redis.call('ZADD', KEYS[2], ARGV[i + 1], ARGV[i])
+  if tonumber(ARGV[i + 1]) >= cutoff then kept[#kept + 1] = i end
+end
+local seen = {}
+local added
+for from = 1, #kept, 1000 do
+  local names = {}
+  for j = from, math.min(from + 999, #kept) do names[#names + 1] = ARGV[kept[j]] end
+  local stored = redis.call('HMGET', KEYS[3], unpack(names))
+  local fields, scores = {}, {}
+  for j, present in ipairs(stored) do
+    local i = kept[from + j - 1]
+    if not present and not seen[ARGV[i]] then
+      seen[ARGV[i]] = true
+      fields[#fields + 1] = ARGV[i]
+      fields[#fields + 1] = ARGV[i + 2]
+      scores[#scores + 1] = ARGV[i + 1]
+      scores[#scores + 1] = ARGV[i]
+      local at = tonumber(ARGV[i + 1])
+      if not added or at > added then added = at end
+      if not oldest or at < oldest then oldest = at end
+    end
+  end
+  if #fields > 0 then
+    redis.call('HSET', KEYS[3], unpack(fields))
+    redis.call('ZADD', KEYS[2], unpack(scores))
   end
 end
-local expired = redis.call('ZRANGE', KEYS[2], '-inf', '(' .. ARGV[3], 'BYSCORE')
-for _, id in ipairs(expired) do redis.call('HDEL', KEYS[3], id) end
-if #expired > 0 then redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. ARGV[3]) end
-local newest = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')[2]
-if newest then
-  local ttl = math.max(1, math.floor(tonumber(newest) - cutoff))
+-- Events that left the retention window go; the history expires once its newest one has left it, give
+-- or take the slack (the TTL is set for the newest event plus the slack, then left until a newer one).
+if not known or (oldest and oldest < cutoff) then
+  local expired = redis.call('ZRANGE', KEYS[2], '-inf', '(' .. ARGV[3], 'BYSCORE')
+  for _, id in ipairs(expired) do redis.call('HDEL', KEYS[3], id) end
+  if #expired > 0 then redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. ARGV[3]) end
+  oldest = tonumber(redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')[2])
+  if not oldest then expiresFor = nil end
+end
+if not known then
+  added = tonumber(redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')[2])
+  expiresFor = nil
+end
+if added and (not expiresFor or added >= expiresFor) then
+  expiresFor = added + tonumber(ARGV[14])
+  local ttl = math.max(1, math.floor(expiresFor - cutoff))
   redis.call('PEXPIRE', KEYS[2], ttl)
   redis.call('PEXPIRE', KEYS[3], ttl)
 end
+redis.call('SET', KEYS[1], ARGV[1] + 1 .. ':' .. ARGV[8] .. ':' .. (expiresFor or '') .. ':' .. (oldest or '') .. ':z' .. ARGV[2])
 
-for i = markers, #KEYS do redis.call('SET', KEYS[i], '1', 'PX', ARGV[4]) end
+if counted > ids then
+  local marked = {}
+  for i = ids, counted - 1 do
+    marked[#marked + 1] = ARGV[i]
+    marked[#marked + 1] = '1'
+  end
+  redis.call('HSET', KEYS[markers], unpack(marked))
+  redis.call('PEXPIRE', KEYS[markers], ARGV[4])
+end
 return 1
 `;
 
@@ -366,6 +436,8 @@ interface PipelineScripts {
   tidelineCommit(numberOfKeys: number, ...keysAndArgs: Arg[]): ChainableCommander;
 }
 
+const DAY_MS = 86_400_000;
+
 /** How long a merge across buckets may hold the absorbed profile sealed before a reader gives it up. */
 const SEAL_LEASE_MS = 30_000;
 /** How long a given-up merge's receipt is kept (its second step must find it and conflict). */
@@ -380,10 +452,6 @@ function scoreArg(value: number): string {
 
 /** Byte order of UTF-8, Redis' order of members with equal scores. */
 const byBytes = (a: string, b: string): number => Buffer.compare(Buffer.from(a), Buffer.from(b));
-
-function encodeProfile(profile: Profile): Buffer {
-  return Buffer.concat([Buffer.from(`${profile.version}:z`), compressProfile(profile)]);
-}
 
 function decodeProfile(value: Buffer): Profile {
   return decompressProfile(value.subarray(value.indexOf(':z') + 2));
@@ -514,8 +582,12 @@ export class RedisStore implements Store {
   ): Promise<Set<string>> {
     if (messageIds.length === 0) return new Set();
     if (this.buckets === 1) {
-      const markers = await this.redis.mget(messageIds.map((id) => this.markerKey(this.prefix, id)));
-      return new Set(messageIds.filter((_, i) => markers[i] !== null));
+      const applied = await this.markedIn(this.prefix, messageIds);
+      const legacy = await this.redis.mget(messageIds.map((id) => `${this.prefix}m:${id}`));
+      messageIds.forEach((id, i) => {
+        if (legacy[i] !== null) applied.add(id);
+      });
+      return applied;
     }
     const bySlot = new Map<string, Set<string>>();
     for (const id of messageIds) {
@@ -530,14 +602,38 @@ export class RedisStore implements Store {
     const applied = new Set<string>();
     await Promise.all(
       [...bySlot].map(async ([slot, set]) => {
-        const ids = [...set];
-        const markers = await this.redis.mget(ids.map((id) => this.markerKey(slot, id)));
-        ids.forEach((id, i) => {
-          if (markers[i] !== null) applied.add(id);
-        });
+        for (const id of await this.markedIn(slot, [...set])) applied.add(id);
       }),
     );
     return applied;
+  }
+
+  /** Which of the ids a slot's marker windows of the last dedupe horizon hold (one pipeline). */
+  private async markedIn(slot: string, ids: readonly string[]): Promise<Set<string>> {
+    const pipeline = this.redis.pipeline();
+    for (const window of this.markerWindows().lookup) pipeline.hmget(this.markerKey(slot, window), ...ids);
+    const applied = new Set<string>();
+    for (const [error, found] of (await pipeline.exec()) ?? []) {
+      if (error) throw error;
+      (found as (string | null)[]).forEach((marker, i) => {
+        if (marker !== null) applied.add(ids[i]);
+      });
+    }
+    return applied;
+  }
+
+  /**
+   * The marker window a commit now writes to and how long it lasts (a horizon after its end), and the
+   * windows a lookup reads: every one that can hold a message applied within the last horizon.
+   */
+  private markerWindows(): { current: number; ttlMs: number; lookup: number[] } {
+    const horizon = this.options.dedupeHorizonMs;
+    const length = Math.max(1, Math.ceil(horizon / 2));
+    const now = this.clock.now();
+    const current = Math.floor(now / length);
+    const lookup: number[] = [];
+    for (let w = Math.floor((now - horizon) / length); w <= current; w++) lookup.push(w);
+    return { current, ttlMs: Math.max(1, (current + 1) * length + horizon - now), lookup };
   }
 
   async commit(commits: readonly ProfileCommit[]): Promise<CommitResult> {
@@ -603,7 +699,8 @@ export class RedisStore implements Store {
     const bucketed = this.buckets > 1 && scopes.length > 0;
     if (bucketed) keys.push(this.deltaKey(slot));
     else for (const scope of scopes) keys.push(this.countersKey(slot, scope));
-    for (const id of c.messageIds) keys.push(this.markerKey(slot, id));
+    const markers = this.markerWindows();
+    if (c.messageIds.length > 0) keys.push(this.markerKey(slot, markers.current));
     const counts: Arg[] = [];
     scopes.forEach((scope, i) => {
       for (const [field, by] of Object.entries(c.counts![scope])) {
@@ -613,9 +710,9 @@ export class RedisStore implements Store {
     });
     const args: Arg[] = [
       c.expectedVersion,
-      encodeProfile(c.profile),
+      compressProfile(c.profile),
       cutoff,
-      this.options.dedupeHorizonMs,
+      markers.ttlMs,
       absorb ? absorb.expectedVersion : '',
       c.key,
       absorb ? absorb.key : '',
@@ -623,7 +720,11 @@ export class RedisStore implements Store {
       bucketed ? 1 : scopes.length,
       counts.length / 3,
       move ? move.moveId : '',
+      c.messageIds.length,
+      this.buckets > 1 ? '1' : '',
+      Math.floor(Math.min(DAY_MS, this.options.eventRetentionMs / 10)),
       ...counts,
+      ...c.messageIds,
       ...(move ? move.moved : []),
     ];
     for (const e of c.events) args.push(e.messageId, e.timestamp, JSON.stringify(e));
@@ -714,12 +815,14 @@ export class RedisStore implements Store {
     return new Map(anonymousIds.filter((id) => aliases.has(id)).map((id) => [id, aliases.get(id) as string]));
   }
 
+  /** One command when the id is not linked yet (the usual case); an alias erased in between is linked again. */
   async linkAlias(anonymousId: string, userId: string): Promise<string> {
     const hash = this.aliasesKey(anonymousId);
-    const replies = await this.redis.multi().hsetnx(hash, anonymousId, userId).hget(hash, anonymousId).exec();
-    const [error, linked] = replies?.[1] ?? [new Error('linkAlias: transaction aborted'), null];
-    if (error) throw error;
-    return linked as string;
+    for (;;) {
+      if ((await this.redis.hsetnx(hash, anonymousId, userId)) === 1) return userId;
+      const linked = await this.redis.hget(hash, anonymousId);
+      if (linked !== null) return linked;
+    }
   }
 
   async recentEvents(key: string, limit: number, since = 0): Promise<StoredEvent[]> {
@@ -1036,8 +1139,8 @@ export class RedisStore implements Store {
   private totalsKey(scope: string): string {
     return `${this.prefix}r{${scope}}`;
   }
-  private markerKey(slot: string, messageId: string): string {
-    return `${slot}m:${messageId}`;
+  private markerKey(slot: string, window: number): string {
+    return `${slot}mw:${window}`;
   }
   private counterKey(slot: string): string {
     return `${slot}profiles`;
