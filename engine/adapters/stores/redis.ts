@@ -35,9 +35,11 @@ import { compressProfile, decompressProfile } from './profile-codec.ts';
  *   mw:<window>     hash     messageId -> "1", the ids of the messages applied in a window of half the
  *                            dedupe horizon (window = floor(now / (horizon / 2))); expires a horizon after
  *                            the window ends, and a lookup reads the windows of the last horizon. One HSET
- *                            a commit rather than a key a message. Per bucket: in the bucket of the profile
- *                            the message was applied to. (Before: a key `m:<messageId>` a message, still
- *                            looked up on one Redis, where data of earlier versions may hold them.)
+ *                            a commit rather than a key a message. An expired window is freed whole: on one
+ *                            busy Redis, `lazyfree-lazy-expire yes` frees it in the background. Per bucket:
+ *                            in the bucket of the profile the message was applied to. (Before: a key
+ *                            `m:<messageId>` a message, still looked up on one Redis, where data of earlier
+ *                            versions may hold them.)
  *   aliases         hash     anonymousId -> userId; per bucket: in the bucket of the anonymous profile
  *   profiles        string   number of profiles, kept by the scripts (per bucket)
  *   keys            zset     every profileKey, score 0 (so in byte order), kept by the scripts: what
