@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createCommit, makeProfile, updateCommit } from '../../dev/profiles.ts';
 import { removeKeys } from '../../dev/processes.ts';
-import { bucketOf, CLUSTER_BUCKETS } from '../../engine/adapters/redis-slots.ts';
+import { bucketOf, CLUSTER_BUCKETS, keySlot } from '../../engine/adapters/redis-slots.ts';
 import { masters } from '../../engine/adapters/redis-connection.ts';
 import { RedisStore } from '../../engine/adapters/stores/redis.ts';
 import { applyBatch } from '../../engine/ingest/apply-batch.ts';
@@ -182,6 +182,13 @@ describe('redis cluster store: an anonymous visitor who identifies, through appl
 const ids = (events: { messageId: string }[]) => events.map((e) => e.messageId);
 
 describe('redis cluster store: report counters', () => {
+  it("knows each bucket's slot as the cluster does (a fold sends one pipeline per master)", async () => {
+    const node = masters(redis)[0];
+    for (const key of ['tl{0}:r:delta', 'tl{1023}:r:delta', 'plain', 'a{}b', 'é{ü}x', 'x{y']) {
+      assert.equal(keySlot(key), Number(await node.call('CLUSTER', 'KEYSLOT', key)), key);
+    }
+  });
+
   /** Commits of `users` profiles spread over the buckets, each counting into two scopes. */
   async function countFrom(store: RedisStore, users: number, round: number): Promise<void> {
     const commits = Array.from({ length: users }, (_, i) => {
@@ -222,23 +229,26 @@ describe('redis cluster store: report counters', () => {
       await countFrom(store, users, 0);
       // A fold whose worker dies: deltas taken aside everywhere, then only `stopAfter` scopes added
       // (and with 2, every scope but not one bucket's fold dropped).
-      const scripts = redis as unknown as {
+      const client = redis as unknown as {
         tidelineFoldAdd(...a: unknown[]): Promise<number>;
-        tidelineFoldDone(...a: unknown[]): Promise<number>;
+        pipeline(): unknown;
       };
-      const add = scripts.tidelineFoldAdd.bind(redis);
-      const done = scripts.tidelineFoldDone.bind(redis);
+      const add = client.tidelineFoldAdd.bind(redis);
+      const pipeline = client.pipeline.bind(redis);
       let adds = 0;
-      scripts.tidelineFoldAdd = async (...a) => {
+      client.tidelineFoldAdd = async (...a) => {
         if (++adds > stopAfter) throw new Error('worker died');
-        return add(...a);
-      };
-      scripts.tidelineFoldDone = async () => {
-        throw new Error('worker died');
+        const added = await add(...a);
+        // Every scope added: the worker dies before the taken deltas are dropped.
+        if (stopAfter === 2 && adds === 2)
+          client.pipeline = () => {
+            throw new Error('worker died');
+          };
+        return added;
       };
       await assert.rejects(store.readCounters('j:cart:1'), /worker died/);
-      scripts.tidelineFoldAdd = add;
-      scripts.tidelineFoldDone = done;
+      client.tidelineFoldAdd = add;
+      client.pipeline = pipeline;
       // Counting goes on meanwhile, into fresh deltas.
       await countFrom(store, users, 1);
       assert.deepEqual(await store.readCounters('j:cart:1'), expected(users, 2));

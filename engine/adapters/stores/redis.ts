@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { ChainableCommander } from 'ioredis';
+import { Cluster, type ChainableCommander } from 'ioredis';
 import { escapeGlob, type RedisClient, scanKeys } from '../redis-connection.ts';
 import type { StoredEvent } from '../../../model/events.ts';
 import {
@@ -16,7 +16,7 @@ import {
   dueAt,
 } from '../../../ports/store.ts';
 import { type Profile, profileKeyForAnonymous } from '../../../model/profile.ts';
-import { bucketOf, bucketTag } from '../redis-slots.ts';
+import { bucketOf, bucketTag, keySlot } from '../redis-slots.ts';
 import { compressProfile, decompressProfile } from './profile-codec.ts';
 
 /*
@@ -436,6 +436,8 @@ interface Scripts {
 }
 interface PipelineScripts {
   tidelineCommit(numberOfKeys: number, ...keysAndArgs: Arg[]): ChainableCommander;
+  tidelineFoldTake(...keysAndArgs: Arg[]): ChainableCommander;
+  tidelineFoldDone(...keysAndArgs: Arg[]): ChainableCommander;
 }
 
 const DAY_MS = 86_400_000;
@@ -1049,17 +1051,11 @@ export class RedisStore implements Store {
   private async foldAll(buckets?: readonly number[]): Promise<void> {
     const slots = this.allSlots();
     const asked = buckets ?? slots.map((_, b) => b);
-    const taken = await Promise.all(
-      asked.map((b) =>
-        this.scripts.tidelineFoldTake(
-          this.deltaKey(slots[b]),
-          this.foldingKey(slots[b]),
-          this.foldsKey(slots[b]),
-        ),
-      ),
+    const taken = await this.onEachMaster<string[]>(asked, (pipeline, b) =>
+      pipeline.tidelineFoldTake(this.deltaKey(slots[b]), this.foldingKey(slots[b]), this.foldsKey(slots[b])),
     );
     const byScope = new Map<string, Arg[]>();
-    const done: [string, string][] = [];
+    const done: [number, string][] = [];
     const again: number[] = [];
     taken.forEach((flat, at) => {
       if (flat.length === 0) return;
@@ -1083,17 +1079,58 @@ export class RedisStore implements Store {
         args.push(bucket, number, list.length / 2, ...list);
         byScope.set(scope, args);
       }
-      done.push([slots[bucket], number]);
+      done.push([bucket, number]);
     });
     await Promise.all(
       [...byScope].map(([scope, args]) =>
         this.scripts.tidelineFoldAdd(this.totalsKey(scope), `${this.totalsKey(scope)}:at`, ...args),
       ),
     );
-    await Promise.all(
-      done.map(([slot, number]) => this.scripts.tidelineFoldDone(this.foldingKey(slot), number)),
+    const numbers = new Map(done);
+    await this.onEachMaster([...numbers.keys()], (pipeline, b) =>
+      pipeline.tidelineFoldDone(this.foldingKey(slots[b]), numbers.get(b) as string),
     );
     if (again.length > 0) await this.foldAll(again);
+  }
+
+  /**
+   * One call per bucket, sent as one pipeline per master (the buckets grouped by the slot map the
+   * client knows) rather than a command each; a group whose pipeline fails (the slots moved) is sent
+   * call by call. The replies in the order of `buckets`.
+   */
+  private async onEachMaster<T>(
+    buckets: readonly number[],
+    call: (pipeline: PipelineScripts, bucket: number) => unknown,
+  ): Promise<T[]> {
+    const replies = new Array<T>(buckets.length);
+    const groups = new Map<string, number[]>();
+    const cluster = this.redis instanceof Cluster ? this.redis : null;
+    const slots = this.allSlots();
+    buckets.forEach((b, i) => {
+      const owner = cluster ? (cluster.slots[keySlot(slots[b])]?.[0] ?? '') : '';
+      const group = groups.get(owner);
+      if (group) group.push(i);
+      else groups.set(owner, [i]);
+    });
+    await Promise.all(
+      [...groups.values()].map(async (group) => {
+        const send = async (indexes: number[]) => {
+          const pipeline = this.redis.pipeline();
+          for (const i of indexes) call(pipeline as unknown as PipelineScripts, buckets[i]);
+          const results = (await pipeline.exec()) ?? [];
+          results.forEach(([error, reply], j) => {
+            if (error) throw error;
+            replies[indexes[j]] = reply as T;
+          });
+        };
+        try {
+          await send(group);
+        } catch {
+          for (const i of group) await send([i]);
+        }
+      }),
+    );
+    return replies;
   }
 
   /** What a profile's keys start with: the prefix, and on a cluster its bucket's hash tag. */
