@@ -1,10 +1,18 @@
 /**
- * bench/ingest: how fast events are accepted over HTTP and applied to profiles, and what profiles cost
- * in memory. Usage: npm run bench:ingest -- [--runs 5] [--events 50000] [--profiles 100000] [--only embedded,redis,memory]
+ * bench/ingest: how fast events are accepted over HTTP and applied to profiles, what each applied event
+ * costs Redis, and what profiles cost in memory. Usage:
+ *   npm run bench:ingest -- [--runs 5] [--events 50000] [--profiles 100000] [--only embedded,redis,memory]
+ *     [--cluster]
  *
  * - accepted/s: events in Segment batches of 100, posted over keep-alive HTTP by 8 concurrent clients,
  *   divided by the time until the last 200.
  * - applied/s: the same events divided by the time until every one is applied to its profile.
+ * - Redis-only mode (an API and a worker, the store and BullMQ on REDIS_URL): per applied event, the
+ *   commands Redis executed (INFO commandstats: the calls of every command, those a script runs
+ *   included, BullMQ's too) and the Redis CPU (INFO cpu: the server's user + system time), both taken
+ *   around the run. Point REDIS_URL at a Redis of the bench's own: other clients' commands count too.
+ * - `--cluster`: the same Redis-only run again on a Redis Cluster (REDIS_CLUSTER_NODES, or the local
+ *   one of dev/redis-cluster.ts), with each master's share of the Redis CPU (an equal share is 1/masters).
  * - RSS with N profiles (10 traits, 5 tags) in the embedded memory store, and Redis bytes per profile.
  */
 import { execFileSync } from 'node:child_process';
@@ -21,6 +29,8 @@ import {
   spawnTideline,
   uniquePrefix,
 } from '../dev/processes.ts';
+import { connectRedis, masters, type RedisClient } from '../engine/adapters/redis-connection.ts';
+import { localCluster } from '../dev/redis-cluster.ts';
 import { fmt, log, median } from './stats.ts';
 
 const { values } = parseArgs({
@@ -29,6 +39,7 @@ const { values } = parseArgs({
     events: { type: 'string', default: '50000' },
     profiles: { type: 'string', default: '100000' },
     only: { type: 'string', default: 'embedded,redis,memory' },
+    cluster: { type: 'boolean', default: false },
   },
 });
 const runs = Number(values.runs);
@@ -72,7 +83,37 @@ async function post(url: string, bodies: string[], parallel = 8): Promise<void> 
   );
 }
 
-async function ingestRun(mode: 'embedded' | 'redis', { bodies, total }: { bodies: string[]; total: number }) {
+/** What one Redis server has done so far: commands executed and CPU seconds (user + system). */
+interface ServerStats {
+  commands: number;
+  cpuSeconds: number;
+}
+
+async function serverStats(node: RedisClient): Promise<ServerStats> {
+  const [commandstats, cpu] = await Promise.all([node.info('commandstats'), node.info('cpu')]);
+  let commands = 0;
+  for (const match of commandstats.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) {
+    // The bench's own INFO calls are not the engine's.
+    if (match[1] !== 'info') commands += Number(match[2]);
+  }
+  const seconds = (name: string) => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(cpu)?.[1] ?? 0);
+  return { commands, cpuSeconds: seconds('used_cpu_user') + seconds('used_cpu_sys') };
+}
+
+/** Per applied event, over the masters: commands, CPU µs, and each master's share of the CPU. */
+interface RedisCost {
+  commands: number;
+  cpuUs: number;
+  shares: number[];
+}
+
+type Mode = 'embedded' | 'redis' | 'cluster';
+
+async function ingestRun(
+  mode: Mode,
+  { bodies, total }: { bodies: string[]; total: number },
+  clusterNodes: string[],
+) {
   const prefix = uniquePrefix('bench');
   const dataDir = mkdtempSync(join(tmpdir(), 'tideline-bench-'));
   const env: Record<string, string> = {
@@ -85,24 +126,45 @@ async function ingestRun(mode: 'embedded' | 'redis', { bodies, total }: { bodies
     TIDELINE_READ_KEY: KEYS.read,
     TIDELINE_ADMIN_KEY: KEYS.admin,
   };
+  const redisEnv = {
+    ...env,
+    TIDELINE_STORE: 'redis',
+    TIDELINE_QUEUE: 'bullmq',
+    REDIS_CLUSTER_NODES: mode === 'cluster' ? clusterNodes.join(',') : '',
+  };
   const procs =
     mode === 'embedded'
       ? [spawnTideline('start', env)]
-      : [
-          spawnTideline('api', { ...env, TIDELINE_STORE: 'redis', TIDELINE_QUEUE: 'bullmq' }),
-          spawnTideline('worker', { ...env, TIDELINE_STORE: 'redis', TIDELINE_QUEUE: 'bullmq' }),
-        ];
+      : [spawnTideline('api', redisEnv), spawnTideline('worker', redisEnv)];
+  const redis =
+    mode === 'embedded' ? null : connectRedis(mode === 'cluster' ? { clusterNodes } : { url: REDIS_URL });
   const url = await procs[0].url;
   await new Promise((r) => setTimeout(r, 500));
+  if (redis) await redis.ping();
+  const nodes = redis ? masters(redis) : [];
+  const before = await Promise.all(nodes.map(serverStats));
   const t0 = performance.now();
   await post(url, bodies);
   const accepted = performance.now() - t0;
   await drained(url);
   const applied = performance.now() - t0;
+  const after = await Promise.all(nodes.map(serverStats));
   await Promise.all(procs.map((p) => p.stop()));
-  await removeKeys(prefix);
+  let cost: RedisCost | null = null;
+  if (redis) {
+    const cpu = after.map((a, i) => a.cpuSeconds - before[i].cpuSeconds);
+    const cpuTotal = cpu.reduce((a, b) => a + b, 0);
+    const commands = after.reduce((n, a, i) => n + a.commands - before[i].commands, 0);
+    cost = {
+      commands: commands / total,
+      cpuUs: (cpuTotal * 1e6) / total,
+      shares: cpu.map((c) => (cpuTotal > 0 ? c / cpuTotal : 0)),
+    };
+    await removeKeys(prefix, redis);
+    await redis.quit();
+  }
   rmSync(dataDir, { recursive: true, force: true });
-  return { accepted: (total / accepted) * 1000, applied: (total / applied) * 1000 };
+  return { accepted: (total / accepted) * 1000, applied: (total / applied) * 1000, cost };
 }
 
 /** Polls the API's status until no ingest job is left. */
@@ -138,22 +200,41 @@ async function memoryRun(profiles: number): Promise<MemoryFigures> {
 }
 
 const report: string[] = [];
-if (only.has('embedded') || only.has('redis')) {
+if (only.has('embedded') || only.has('redis') || values.cluster) {
   const events = stream(eventCount);
   const total = events.total;
-  for (const mode of ['embedded', 'redis'] as const) {
-    if (!only.has(mode)) continue;
+  const modes: Mode[] = ['embedded', 'redis', 'cluster'];
+  const clusterNodes = values.cluster ? await localCluster() : [];
+  for (const mode of modes) {
+    if (mode === 'cluster' ? !values.cluster : !only.has(mode)) continue;
     const accepted: number[] = [];
     const applied: number[] = [];
+    const costs: RedisCost[] = [];
     for (let i = 0; i < runs; i++) {
-      const r = await ingestRun(mode, events);
+      const r = await ingestRun(mode, events, clusterNodes);
       accepted.push(r.accepted);
       applied.push(r.applied);
-      log(`${mode} run ${i + 1}/${runs}: accepted ${fmt(r.accepted)}/s, applied ${fmt(r.applied)}/s`);
+      if (r.cost) costs.push(r.cost);
+      log(
+        `${mode} run ${i + 1}/${runs}: accepted ${fmt(r.accepted)}/s, applied ${fmt(r.applied)}/s${r.cost ? `, ${fmt(r.cost.commands, 2)} Redis commands and ${fmt(r.cost.cpuUs, 1)} µs Redis CPU per event` : ''}`,
+      );
     }
     report.push(
       `${mode.padEnd(9)} ${fmt(total)} events x ${runs} runs: accepted median ${fmt(median(accepted))} events/s, applied median ${fmt(median(applied))} events/s`,
     );
+    if (costs.length > 0) {
+      report.push(
+        `          per applied event: median ${fmt(median(costs.map((c) => c.commands)), 2)} Redis commands, ${fmt(median(costs.map((c) => c.cpuUs)), 1)} µs Redis CPU`,
+      );
+    }
+    if (mode === 'cluster' && costs.length > 0) {
+      const shares = costs[0].shares.map((_, m) => median(costs.map((c) => c.shares[m])));
+      const equal = 1 / shares.length;
+      const spread = Math.max(...shares.map((share) => Math.abs(share / equal - 1)));
+      report.push(
+        `          masters' shares of the Redis CPU: ${shares.map((share) => `${fmt(share * 100, 1)} %`).join(', ')} (furthest ${fmt(spread * 100, 1)} % from an equal share)`,
+      );
+    }
   }
 }
 if (only.has('memory')) {

@@ -2,7 +2,7 @@
  * bench/reports: how long a journey report takes once a journey has sent `--messages` messages and
  * counted `--conversions` conversions, in the memory store. Usage:
  *   npm run bench:reports -- [--runs 5] [--messages 1000000] [--conversions 100000] [--days 90]
- *     [--store memory|redis]
+ *     [--store memory|redis] [--cluster]
  *
  * The counters are built by the engine's own code (conversions: the journey log counts and
  * attribution) from synthetic enrollments spread over `--days` days: two versions, a send, a wait, a
@@ -11,6 +11,11 @@
  * own, removed at the end; one counter scope per journey and day), then each run asks for the journey
  * report (30-day and whole-range) both in process (store read + assembly) and over HTTP (the API's
  * route, JSON). The figure is the median over runs. Progress on stderr, the table on stdout.
+ *
+ * `--cluster`: the Redis store on a Redis Cluster (REDIS_CLUSTER_NODES, or the local one of
+ * dev/redis-cluster.ts), in its 1024 buckets: the counters are committed by profiles spread over every
+ * bucket, folded once by a first read, and before each timed report a few more counts are committed in
+ * every bucket (as live traffic does), so each report also pays the fold of what changed since the last.
  */
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
@@ -35,6 +40,9 @@ import { Workspace } from '../workspace/workspace.ts';
 import { createCommit, makeProfile, updateCommit } from '../dev/profiles.ts';
 import { removeKeys, uniquePrefix } from '../dev/processes.ts';
 import { Redis } from 'ioredis';
+import { connectRedis, type RedisClient } from '../engine/adapters/redis-connection.ts';
+import { CLUSTER_BUCKETS } from '../engine/adapters/redis-slots.ts';
+import { localCluster } from '../dev/redis-cluster.ts';
 import { RedisStore } from '../engine/adapters/stores/redis.ts';
 import { prng } from '../dev/random.ts';
 import { fmt, log, median } from './stats.ts';
@@ -47,6 +55,7 @@ const { values } = parseArgs({
     conversions: { type: 'string', default: '100000' },
     days: { type: 'string', default: '90' },
     store: { type: 'string', default: 'memory' },
+    cluster: { type: 'boolean', default: false },
   },
 });
 const runs = Number(values.runs);
@@ -197,22 +206,48 @@ log(`building counters for ${fmt(messages)} messages and ${fmt(conversions)} con
 const counts = buildCounters(workspace);
 const storeOptions = { eventRetentionMs: 400 * DAY, dedupeHorizonMs: DAY };
 const prefix = uniquePrefix('bench-reports');
-const redis = values.store === 'redis' ? new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379') : null;
+const storeName = values.cluster ? 'redis cluster' : values.store;
+const redis: RedisClient | null = values.cluster
+  ? connectRedis({ clusterNodes: await localCluster() })
+  : values.store === 'redis'
+    ? new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379')
+    : null;
+const buckets = values.cluster ? CLUSTER_BUCKETS : 1;
 const store: Store = redis
-  ? new RedisStore({ ...storeOptions, redis, prefix })
+  ? new RedisStore({ ...storeOptions, redis, prefix, buckets })
   : new MemoryStore(storeOptions);
 await store.init();
-// Written as commits of a few thousand counters each (one profile's successive versions).
+// Written as commits of a few thousand counters each: one profile's successive versions, or on a
+// cluster as many profiles as buckets (about one per bucket), each counter's increments spread over them.
 const entries = Object.entries(counts).flatMap(([scope, fields]) =>
   Object.entries(fields).map(([f, n]) => [scope, f, n] as const),
 );
-for (let i = 0, version = 0; i < entries.length; i += 5_000, version++) {
-  const profile = makeProfile('u:bench', { version: version + 1 });
-  const commit = version === 0 ? createCommit(profile) : updateCommit(profile, version);
-  commit.counts = {};
-  for (const [scope, f, n] of entries.slice(i, i + 5_000)) addCount(commit.counts, scope, f, n);
-  await store.commit([commit]);
+const writers = values.cluster ? buckets : 1;
+const writerVersions = new Array<number>(writers).fill(0);
+async function commitCounts(slice: readonly (readonly [string, string, number])[], spread: boolean) {
+  const commits = new Map<number, Counts>();
+  slice.forEach(([scope, f, n], i) => {
+    // A count split into parts that add up to it, each from another profile.
+    const parts = spread ? Math.min(8, Math.abs(n)) || 1 : 1;
+    for (let p = 0; p < parts; p++) {
+      const by = Math.trunc(n / parts) + (p === 0 ? n % parts : 0);
+      const writer = (i * 7 + p * 131) % writers;
+      addCount(commits.get(writer) ?? commits.set(writer, {}).get(writer)!, scope, f, by);
+    }
+  });
+  await store.commit(
+    [...commits].map(([writer, c]) => {
+      const profile = makeProfile(`u:bench-${writer}`, { version: ++writerVersions[writer] });
+      const commit =
+        writerVersions[writer] === 1
+          ? createCommit(profile)
+          : updateCommit(profile, writerVersions[writer] - 1);
+      commit.counts = c;
+      return commit;
+    }),
+  );
 }
+for (let i = 0; i < entries.length; i += 5_000) await commitCounts(entries.slice(i, i + 5_000), writers > 1);
 const size = (days: ReadonlyMap<string, number>[]) => days.reduce((n, day) => n + day.size, 0);
 const fields = size(await readCounterDays(store, 'bench_report', START, END));
 log(
@@ -248,6 +283,16 @@ for (const [name, range] of Object.entries(ranges)) {
   const http: number[] = [];
   let converted = 0;
   for (let run = 0; run < runs; run++) {
+    // Live traffic on a cluster: a count in every bucket, into another journey's scope of the last day.
+    if (writers > 1)
+      await commitCounts(
+        Array.from({ length: writers * 2 }, (_, i) => [
+          `j:bench_live:${Math.floor(END / DAY) - 1}`,
+          `f${i}`,
+          1,
+        ]),
+        false,
+      );
     let t = performance.now();
     const [counters, all] = await Promise.all([
       readJourneyCounters(store, versions, range),
@@ -275,7 +320,7 @@ if (redis) {
   await redis.quit();
 }
 console.log(
-  `\n${fmt(messages)} messages, ${fmt(conversions)} conversions, ${fmt(fields)} counter fields, ${values.store} store; median of ${runs} runs\n`,
+  `\n${fmt(messages)} messages, ${fmt(conversions)} conversions, ${fmt(fields)} counter fields, ${storeName} store; median of ${runs} runs\n`,
 );
 console.log('| range | report in process | report over HTTP (JSON) |');
 console.log('|---|---|---|');

@@ -17,15 +17,25 @@ export function bucketOf(key: string, buckets: number): number {
 /** The hash tag of a bucket, as it appears in its keys. */
 export const bucketTag = (bucket: number): string => `{${bucket}}`;
 
-/** The Redis Cluster slot of a hash tag's text (CRC-16/XMODEM of its UTF-8 bytes, modulo 16384). */
-export function keySlot(tag: string): number {
+/** CRC-16/XMODEM, the checksum Redis Cluster maps keys to slots with. */
+function crc16(bytes: Uint8Array): number {
   let crc = 0;
-  for (const byte of Buffer.from(tag, 'utf8')) {
+  for (const byte of bytes) {
     crc ^= byte << 8;
-    for (let bit = 0; bit < 8; bit++)
-      crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
+    for (let i = 0; i < 8; i++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
   }
-  return crc % 16384;
+  return crc;
+}
+
+/** The cluster slot of a key, as `CLUSTER KEYSLOT` answers (its hash tag's, when it has a non-empty one). */
+export function keySlot(key: string): number {
+  let bytes = Buffer.from(key);
+  const open = bytes.indexOf('{');
+  if (open >= 0) {
+    const close = bytes.indexOf('}', open + 1);
+    if (close > open + 1) bytes = bytes.subarray(open + 1, close);
+  }
+  return crc16(bytes) % 16384;
 }
 
 const SLOTS = 16384;

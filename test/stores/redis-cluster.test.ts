@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createCommit, makeProfile, updateCommit } from '../../dev/profiles.ts';
 import { removeKeys } from '../../dev/processes.ts';
-import { bucketOf, CLUSTER_BUCKETS } from '../../engine/adapters/redis-slots.ts';
+import { bucketOf, CLUSTER_BUCKETS, keySlot } from '../../engine/adapters/redis-slots.ts';
 import { masters } from '../../engine/adapters/redis-connection.ts';
 import { RedisStore } from '../../engine/adapters/stores/redis.ts';
 import { applyBatch } from '../../engine/ingest/apply-batch.ts';
@@ -180,3 +180,81 @@ describe('redis cluster store: an anonymous visitor who identifies, through appl
 });
 
 const ids = (events: { messageId: string }[]) => events.map((e) => e.messageId);
+
+describe('redis cluster store: report counters', () => {
+  it("knows each bucket's slot as the cluster does (a fold sends one pipeline per master)", async () => {
+    const node = masters(redis)[0];
+    for (const key of ['tl{0}:r:delta', 'tl{1023}:r:delta', 'plain', 'a{}b', 'é{ü}x', 'x{y']) {
+      assert.equal(keySlot(key), Number(await node.call('CLUSTER', 'KEYSLOT', key)), key);
+    }
+  });
+
+  /** Commits of `users` profiles spread over the buckets, each counting into two scopes. */
+  async function countFrom(store: RedisStore, users: number, round: number): Promise<void> {
+    const commits = Array.from({ length: users }, (_, i) => {
+      const profile = makeProfile(`u:counted-${i}`, { version: round + 1 });
+      const commit = round === 0 ? createCommit(profile) : updateCommit(profile, round);
+      commit.counts = { 'j:cart:1': { 'sent|push': 1, 'revenue|cart': 1999 + i }, 'w:1': { [`o|${i}`]: 1 } };
+      return commit;
+    });
+    assert.deepEqual(await store.commit(commits), { conflicts: [] });
+  }
+  const expected = (users: number, rounds: number) => {
+    let revenue = 0;
+    for (let i = 0; i < users; i++) revenue += (1999 + i) * rounds;
+    return new Map([
+      ['sent|push', users * rounds],
+      ['revenue|cart', revenue],
+    ]);
+  };
+
+  it('sums every bucket exactly, across folds, and readers in parallel count nothing twice', async () => {
+    const store = open(`${runPrefix}-counters:`);
+    await store.init();
+    await countFrom(store, 300, 0);
+    assert.deepEqual(await store.readCounters('j:cart:1'), expected(300, 1));
+    await countFrom(store, 300, 1);
+    const reads = await Promise.all(Array.from({ length: 5 }, () => store.readCounters('j:cart:1')));
+    for (const read of reads) assert.deepEqual(read, expected(300, 2));
+    assert.equal((await store.readCounters('w:1')).get('o|7'), 2);
+    assert.deepEqual(await store.readCounters('j:none:1'), new Map());
+  });
+
+  it('a fold that stopped at any step is finished by the next read, each count added once', async () => {
+    const prefix = `${runPrefix}-fold-crash:`;
+    const users = 200;
+    for (const stopAfter of [0, 1, 2]) {
+      const store = open(`${prefix}${stopAfter}:`);
+      await store.init();
+      await countFrom(store, users, 0);
+      // A fold whose worker dies: deltas taken aside everywhere, then only `stopAfter` scopes added
+      // (and with 2, every scope but not one bucket's fold dropped).
+      const client = redis as unknown as {
+        tidelineFoldAdd(...a: unknown[]): Promise<number>;
+        pipeline(): unknown;
+      };
+      const add = client.tidelineFoldAdd.bind(redis);
+      const pipeline = client.pipeline.bind(redis);
+      let adds = 0;
+      client.tidelineFoldAdd = async (...a) => {
+        if (++adds > stopAfter) throw new Error('worker died');
+        const added = await add(...a);
+        // Every scope added: the worker dies before the taken deltas are dropped.
+        if (stopAfter === 2 && adds === 2)
+          client.pipeline = () => {
+            throw new Error('worker died');
+          };
+        return added;
+      };
+      await assert.rejects(store.readCounters('j:cart:1'), /worker died/);
+      client.tidelineFoldAdd = add;
+      client.pipeline = pipeline;
+      // Counting goes on meanwhile, into fresh deltas.
+      await countFrom(store, users, 1);
+      assert.deepEqual(await store.readCounters('j:cart:1'), expected(users, 2));
+      assert.equal((await store.readCounters('w:1')).get(`o|${users - 1}`), 2);
+      await countFrom(store, users, 2);
+      assert.deepEqual(await store.readCounters('j:cart:1'), expected(users, 3));
+    }
+  });
+});

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { ChainableCommander } from 'ioredis';
+import { Cluster, type ChainableCommander } from 'ioredis';
 import { escapeGlob, type RedisClient, scanKeys } from '../redis-connection.ts';
 import type { StoredEvent } from '../../../model/events.ts';
 import {
@@ -16,7 +16,7 @@ import {
   dueAt,
 } from '../../../ports/store.ts';
 import { type Profile, profileKeyForAnonymous } from '../../../model/profile.ts';
-import { bucketOf, bucketTag } from '../redis-slots.ts';
+import { bucketOf, bucketTag, keySlot } from '../redis-slots.ts';
 import { compressProfile, decompressProfile } from './profile-codec.ts';
 
 /*
@@ -24,12 +24,22 @@ import { compressProfile, decompressProfile } from './profile-codec.ts';
  * profile is under `prefix{<bucket>}:`, its bucket's hash tag (redis-slots.ts), and so are the bucket's
  * shares of the structures below marked "per bucket", which are summed or merged on read. So each commit
  * is one script call on one slot, and the buckets spread over the cluster's shards.
- *   p:<profileKey>  string   `<version>:z<compressProfile()>`: the scripts read the version, the profile
- *                            is deflated against a preset dictionary (~250 bytes instead of ~1 KB)
+ *   p:<profileKey>  string   `<version>:<checkAt>:<expiresFor>:<oldest>:z<compressProfile()>`: the scripts
+ *                            read the header, the profile is deflated against a preset dictionary (~250
+ *                            bytes instead of ~1 KB). The header spares a commit the commands whose answer
+ *                            it knows: the timer as indexed in `due`, the event time the history's TTL was
+ *                            set for, the oldest event kept (empty: none). Values of earlier versions,
+ *                            `<version>:z…`, are read as they are and get the header at their next commit.
  *   h:<profileKey>  zset     messageId -> event timestamp (the history's order and retention)
  *   e:<profileKey>  hash     messageId -> event JSON
- *   m:<messageId>   string   "1", expires after the dedupe horizon; per bucket: in the bucket of the
- *                            profile the message was applied to
+ *   mw:<window>     hash     messageId -> "1", the ids of the messages applied in a window of half the
+ *                            dedupe horizon (window = floor(now / (horizon / 2))); expires a horizon after
+ *                            the window ends, and a lookup reads the windows of the last horizon. One HSET
+ *                            a commit rather than a key a message. An expired window is freed whole: on one
+ *                            busy Redis, `lazyfree-lazy-expire yes` frees it in the background. Per bucket:
+ *                            in the bucket of the profile the message was applied to. (Before: a key
+ *                            `m:<messageId>` a message, still looked up on one Redis, where data of earlier
+ *                            versions may hold them.)
  *   aliases         hash     anonymousId -> userId; per bucket: in the bucket of the anonymous profile
  *   profiles        string   number of profiles, kept by the scripts (per bucket)
  *   keys            zset     every profileKey, score 0 (so in byte order), kept by the scripts: what
@@ -38,13 +48,19 @@ import { compressProfile, decompressProfile } from './profile-codec.ts';
  *                            by the scripts: what dueProfiles pages through (the sweeper) (per bucket)
  *   due:built       string   set once init() has indexed the timers of profiles written before `due`
  *   r:<scope>       hash     report counters of a journey's day (`j:<id>:<day>`) or the workspace's (`w:<day>`), kept by the
- *                            commit script (conversions/counters.ts names the fields) (per bucket)
+ *                            commit script (conversions/counters.ts names the fields). On one Redis only; on a
+ *                            cluster a commit adds to its bucket's r:delta, which reads fold into r{<scope>}:
+ *   r:delta         hash     `<scope>\n<field>` -> count, the bucket's counts not yet folded (per bucket)
+ *   r:folding       hash     the bucket's fold in progress: r:delta as it was taken, and `#` -> its number (per bucket)
+ *   r:folds         string   the number of the bucket's last fold (per bucket)
+ *   r{<scope>}      hash     only on a cluster: the scope's folded counters, in the scope's own slot (not a bucket's)
+ *   r{<scope>}:at   hash     bucket -> number of its last fold added to r{<scope>}, so a fold is added once
  *   s:<profileKey>  string   only on a cluster, while the profile is being merged into one of another
  *                            bucket: `<moveId>\n<sealedAt>\n<target profileKey>` (see `move`)
  *   x:<profileKey>  string   only on a cluster, in the target's bucket: `landed:<moveId>` once the merge
  *                            of that (absorbed) profile was committed, `void:<moveId>` if it was given up
- *   counted:<receipt> string only where `tideline migrate` added a scope's counters (addCountersOnce), in
- *                            the slot of that scope's hash: says the addition was made
+ *   counted:<receipt> string only where `tideline migrate` added a scope's counters (addCountersOnce):
+ *                            says the addition was made (on a cluster `r{<scope>}:counted:<receipt>`, in its slot)
  * h: and e: expire together once their newest event leaves the retention window. Needs Redis >= 6.2.
  *
  * Why an index rather than SCAN MATCH p:*: SCAN walks the whole keyspace (histories, a dedupe marker per
@@ -54,21 +70,26 @@ import { compressProfile, decompressProfile } from './profile-codec.ts';
  */
 
 // KEYS: profile, history, events, counter, index, due, seal, receipt (or the seal again),
-//       [absorbed profile, history, events, seal,] report counter hashes..., markers...
-// ARGV: expectedVersion, value, retention cutoff, dedupe ms, absorbed expectedVersion or '', profileKey,
+//       [absorbed profile, history, events, seal,] report counter hashes..., [markers of this window]
+// ARGV: expectedVersion, value, retention cutoff, markers' ttl ms, absorbed expectedVersion or '', profileKey,
 //       absorbed profileKey or '', checkAt or '' (none), number of counter hashes h, number of counts n,
 //       moveId or '' (the second step of a merge across buckets: the receipt must not name it yet; one
-//       of an earlier move of the same profile is stale and overwritten),
-//       then (hash 1..h, field, by) per count, then (messageId, timestamp, event JSON) per event.
+//       of an earlier move of the same profile is stale and overwritten), number of message ids m,
+//       '1' where seals may exist (a cluster) else '', the history's expiry slack ms,
+//       then (hash 1..h, field, by) per count, then the m message ids, then (messageId, timestamp, event JSON)
+//       per event.
 // Returns 1, or 0 for a conflict (nothing written). A sealed profile (being merged away) is a conflict.
 const COMMIT = `
 local function version(key)
   local v = redis.call('GET', key)
   return v and tonumber(string.match(v, '^%d+')) or 0
 end
-if version(KEYS[1]) ~= tonumber(ARGV[1]) or redis.call('EXISTS', KEYS[7]) == 1 then return 0 end
+local sealable = ARGV[13] == '1'
+local current = redis.call('GET', KEYS[1])
+if (current and tonumber(string.match(current, '^%d+')) or 0) ~= tonumber(ARGV[1]) then return 0 end
+if sealable and redis.call('EXISTS', KEYS[7]) == 1 then return 0 end
 local absorbing = ARGV[5] ~= ''
-if absorbing and (version(KEYS[9]) ~= tonumber(ARGV[5]) or redis.call('EXISTS', KEYS[12]) == 1) then
+if absorbing and (version(KEYS[9]) ~= tonumber(ARGV[5]) or (sealable and redis.call('EXISTS', KEYS[12]) == 1)) then
   return 0
 end
 if ARGV[11] ~= '' then
@@ -77,7 +98,16 @@ if ARGV[11] ~= '' then
   redis.call('SET', KEYS[8], 'landed:' .. ARGV[11])
 end
 
-redis.call('SET', KEYS[1], ARGV[2])
+-- What the stored value's header says (see HEADER), unless it predates it or a merge adds a history.
+local oldAt, expiresFor, oldest
+local known = false
+if current and not absorbing then
+  local _, at, e, o = string.match(current, '^(%d+):(%-?%d*):(%-?%d*):(%-?%d*):z')
+  if at then
+    known = true
+    oldAt, expiresFor, oldest = at, tonumber(e), tonumber(o)
+  end
+end
 if ARGV[1] == '0' then
   redis.call('INCR', KEYS[4])
   redis.call('ZADD', KEYS[5], 0, ARGV[6])
@@ -99,36 +129,84 @@ if absorbing then
   end
   redis.call('DEL', KEYS[10], KEYS[11])
 end
-if ARGV[8] == '' then
-  redis.call('ZREM', KEYS[6], ARGV[6])
-else
-  redis.call('ZADD', KEYS[6], ARGV[8], ARGV[6])
+if not known or oldAt ~= ARGV[8] then
+  if ARGV[8] == '' then
+    redis.call('ZREM', KEYS[6], ARGV[6])
+  else
+    redis.call('ZADD', KEYS[6], ARGV[8], ARGV[6])
+  end
 end
 
 local hashes = markers - 1
 markers = markers + tonumber(ARGV[9])
-local counted = 12 + 3 * tonumber(ARGV[10])
-for i = 12, counted - 1, 3 do
+local counted = 15 + 3 * tonumber(ARGV[10])
+for i = 15, counted - 1, 3 do
   redis.call('HINCRBY', KEYS[hashes + tonumber(ARGV[i])], ARGV[i + 1], ARGV[i + 2])
 end
 
+-- The events not stored yet (the first of an id), a few commands for all of them rather than two each.
 local cutoff = tonumber(ARGV[3])
+local ids = counted
+counted = counted + tonumber(ARGV[12])
+local kept = {}
 for i = counted, #ARGV, 3 do
-  if tonumber(ARGV[i + 1]) >= cutoff and redis.call('HSETNX', KEYS[3], ARGV[i], ARGV[i + 2]) == 1 then
-    redis.call('ZADD', KEYS[2], ARGV[i + 1], ARGV[i])
+  if tonumber(ARGV[i + 1]) >= cutoff then kept[#kept + 1] = i end
+end
+local seen = {}
+local added
+for from = 1, #kept, 1000 do
+  local names = {}
+  for j = from, math.min(from + 999, #kept) do names[#names + 1] = ARGV[kept[j]] end
+  local stored = redis.call('HMGET', KEYS[3], unpack(names))
+  local fields, scores = {}, {}
+  for j, present in ipairs(stored) do
+    local i = kept[from + j - 1]
+    if not present and not seen[ARGV[i]] then
+      seen[ARGV[i]] = true
+      fields[#fields + 1] = ARGV[i]
+      fields[#fields + 1] = ARGV[i + 2]
+      scores[#scores + 1] = ARGV[i + 1]
+      scores[#scores + 1] = ARGV[i]
+      local at = tonumber(ARGV[i + 1])
+      if not added or at > added then added = at end
+      if not oldest or at < oldest then oldest = at end
+    end
+  end
+  if #fields > 0 then
+    redis.call('HSET', KEYS[3], unpack(fields))
+    redis.call('ZADD', KEYS[2], unpack(scores))
   end
 end
-local expired = redis.call('ZRANGE', KEYS[2], '-inf', '(' .. ARGV[3], 'BYSCORE')
-for _, id in ipairs(expired) do redis.call('HDEL', KEYS[3], id) end
-if #expired > 0 then redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. ARGV[3]) end
-local newest = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')[2]
-if newest then
-  local ttl = math.max(1, math.floor(tonumber(newest) - cutoff))
+-- Events that left the retention window go; the history expires once its newest one has left it, give
+-- or take the slack (the TTL is set for the newest event plus the slack, then left until a newer one).
+if not known or (oldest and oldest < cutoff) then
+  local expired = redis.call('ZRANGE', KEYS[2], '-inf', '(' .. ARGV[3], 'BYSCORE')
+  for _, id in ipairs(expired) do redis.call('HDEL', KEYS[3], id) end
+  if #expired > 0 then redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. ARGV[3]) end
+  oldest = tonumber(redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')[2])
+  if not oldest then expiresFor = nil end
+end
+if not known then
+  added = tonumber(redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')[2])
+  expiresFor = nil
+end
+if added and (not expiresFor or added >= expiresFor) then
+  expiresFor = added + tonumber(ARGV[14])
+  local ttl = math.max(1, math.floor(expiresFor - cutoff))
   redis.call('PEXPIRE', KEYS[2], ttl)
   redis.call('PEXPIRE', KEYS[3], ttl)
 end
+redis.call('SET', KEYS[1], ARGV[1] + 1 .. ':' .. ARGV[8] .. ':' .. (expiresFor or '') .. ':' .. (oldest or '') .. ':z' .. ARGV[2])
 
-for i = markers, #KEYS do redis.call('SET', KEYS[i], '1', 'PX', ARGV[4]) end
+if counted > ids then
+  local marked = {}
+  for i = ids, counted - 1 do
+    marked[#marked + 1] = ARGV[i]
+    marked[#marked + 1] = '1'
+  end
+  redis.call('HSET', KEYS[markers], unpack(marked))
+  redis.call('PEXPIRE', KEYS[markers], ARGV[4])
+end
 return 1
 `;
 
@@ -294,6 +372,46 @@ end
 return indexed
 `;
 
+// Report counters on a cluster are added by each commit to its bucket's r:delta, and folded into one hash
+// per scope when read, so a report reads a few keys rather than a scope's share in each of 1024 buckets.
+// A fold takes a bucket's deltas aside under a new number (FOLD_TAKE), adds them to each scope's totals
+// unless that scope already has this bucket's fold of that number (FOLD_ADD), then drops them (FOLD_DONE).
+// A crash between the steps leaves the taken deltas, which the next fold adds again where they are missing.
+// KEYS: delta, folding, folds. Returns [] or the fold in progress: '1' if it was just taken ('0' for one
+// left by an earlier fold: the deltas since are still to take), then a flat hash with `#` its number.
+const FOLD_TAKE = `
+local fresh = '0'
+if redis.call('EXISTS', KEYS[2]) == 0 then
+  if redis.call('EXISTS', KEYS[1]) == 0 then return {} end
+  redis.call('RENAME', KEYS[1], KEYS[2])
+  redis.call('HSET', KEYS[2], '#', redis.call('INCR', KEYS[3]))
+  fresh = '1'
+end
+local reply = redis.call('HGETALL', KEYS[2])
+table.insert(reply, 1, fresh)
+return reply
+`;
+
+// KEYS: the scope's totals, its fold numbers. ARGV: (bucket, fold number, n, then n (field, by)) per bucket.
+const FOLD_ADD = `
+local i = 1
+while i <= #ARGV do
+  local n = tonumber(ARGV[i + 2])
+  if tonumber(redis.call('HGET', KEYS[2], ARGV[i]) or '0') < tonumber(ARGV[i + 1]) then
+    for j = i + 3, i + 1 + 2 * n, 2 do redis.call('HINCRBY', KEYS[1], ARGV[j], ARGV[j + 1]) end
+    redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1])
+  end
+  i = i + 3 + 2 * n
+end
+return 1
+`;
+
+// KEYS: folding. ARGV: fold number. Drops the fold once every scope has it.
+const FOLD_DONE = `
+if redis.call('HGET', KEYS[1], '#') == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`;
+
 const RECENT = `
 local ids = redis.call('ZRANGE', KEYS[1], '+inf', ARGV[1], 'BYSCORE', 'REV', 'LIMIT', 0, ARGV[2])
 local events = {}
@@ -321,10 +439,17 @@ interface Scripts {
   tidelineVoid(...keysAndArgs: Arg[]): Promise<string>;
   tidelineDelIfPrefix(...keysAndArgs: Arg[]): Promise<number>;
   tidelineUnlinkAlias(...keysAndArgs: Arg[]): Promise<number>;
+  tidelineFoldTake(...keysAndArgs: Arg[]): Promise<string[]>;
+  tidelineFoldAdd(...keysAndArgs: Arg[]): Promise<number>;
+  tidelineFoldDone(...keysAndArgs: Arg[]): Promise<number>;
 }
 interface PipelineScripts {
   tidelineCommit(numberOfKeys: number, ...keysAndArgs: Arg[]): ChainableCommander;
+  tidelineFoldTake(...keysAndArgs: Arg[]): ChainableCommander;
+  tidelineFoldDone(...keysAndArgs: Arg[]): ChainableCommander;
 }
+
+const DAY_MS = 86_400_000;
 
 /** How long a merge across buckets may hold the absorbed profile sealed before a reader gives it up. */
 const SEAL_LEASE_MS = 30_000;
@@ -340,10 +465,6 @@ function scoreArg(value: number): string {
 
 /** Byte order of UTF-8, Redis' order of members with equal scores. */
 const byBytes = (a: string, b: string): number => Buffer.compare(Buffer.from(a), Buffer.from(b));
-
-function encodeProfile(profile: Profile): Buffer {
-  return Buffer.concat([Buffer.from(`${profile.version}:z`), compressProfile(profile)]);
-}
 
 function decodeProfile(value: Buffer): Profile {
   return decompressProfile(value.subarray(value.indexOf(':z') + 2));
@@ -414,6 +535,9 @@ export class RedisStore implements Store {
     this.redis.defineCommand('tidelineVoid', { lua: VOID, numberOfKeys: 1 });
     this.redis.defineCommand('tidelineDelIfPrefix', { lua: DEL_IF_PREFIX, numberOfKeys: 1 });
     this.redis.defineCommand('tidelineUnlinkAlias', { lua: UNLINK_ALIAS, numberOfKeys: 1 });
+    this.redis.defineCommand('tidelineFoldTake', { lua: FOLD_TAKE, numberOfKeys: 3 });
+    this.redis.defineCommand('tidelineFoldAdd', { lua: FOLD_ADD, numberOfKeys: 2 });
+    this.redis.defineCommand('tidelineFoldDone', { lua: FOLD_DONE, numberOfKeys: 1 });
     // The bucketed layout has kept its indexes from its first write: nothing to rebuild.
     if (this.buckets === 1) {
       await this.rebuildIndex();
@@ -428,15 +552,19 @@ export class RedisStore implements Store {
    * Moving a deployment to another layout (`tideline migrate`): what the Store port has no call for.
    */
 
-  /** Every scope that has report counters, in no order (SCAN on every master). */
+  /**
+   * Every scope that has report counters, in no order (SCAN on every master); on a cluster, those
+   * whose counts were folded into their totals (any read of a scope folds it).
+   */
   async counterScopes(): Promise<string[]> {
-    const tagged = this.buckets > 1;
-    const pattern = `${escapeGlob(this.prefix)}${tagged ? '{*}:' : ''}r:*`;
     const scopes = new Set<string>();
+    const cluster = this.buckets > 1;
+    const pattern = `${escapeGlob(this.prefix)}${cluster ? 'r{*}' : 'r:*'}`;
     await scanKeys(this.redis, pattern, async (_node, keys) => {
       for (const key of keys) {
-        const rest = key.slice(this.prefix.length);
-        scopes.add(tagged ? rest.slice(rest.indexOf('}:r:') + 4) : rest.slice(2));
+        const rest = key.slice(this.prefix.length + 2);
+        if (!cluster) scopes.add(rest);
+        else if (rest.endsWith('}') && !rest.slice(0, -1).includes('}')) scopes.add(rest.slice(0, -1));
       }
     });
     return [...scopes];
@@ -451,14 +579,12 @@ export class RedisStore implements Store {
     counters: readonly [string, number][],
     receipt: string,
   ): Promise<boolean> {
-    const slot = this.slot(`r:${scope}`);
-    const added = await this.redis.eval(
-      ADD_ONCE,
-      2,
-      `${slot}counted:${receipt}`,
-      this.countersKey(slot, scope),
-      ...counters.flat(),
-    );
+    // On a cluster a scope's totals are its folded hash, with the receipt in its slot.
+    const [receiptKey, countersKey] =
+      this.buckets === 1
+        ? [`${this.prefix}counted:${receipt}`, this.countersKey(this.prefix, scope)]
+        : [`${this.totalsKey(scope)}:counted:${receipt}`, this.totalsKey(scope)];
+    const added = await this.redis.eval(ADD_ONCE, 2, receiptKey, countersKey, ...counters.flat());
     return added === 1;
   }
 
@@ -509,8 +635,12 @@ export class RedisStore implements Store {
   ): Promise<Set<string>> {
     if (messageIds.length === 0) return new Set();
     if (this.buckets === 1) {
-      const markers = await this.redis.mget(messageIds.map((id) => this.markerKey(this.prefix, id)));
-      return new Set(messageIds.filter((_, i) => markers[i] !== null));
+      const applied = await this.markedIn(this.prefix, messageIds);
+      const legacy = await this.redis.mget(messageIds.map((id) => `${this.prefix}m:${id}`));
+      messageIds.forEach((id, i) => {
+        if (legacy[i] !== null) applied.add(id);
+      });
+      return applied;
     }
     const bySlot = new Map<string, Set<string>>();
     for (const id of messageIds) {
@@ -525,14 +655,38 @@ export class RedisStore implements Store {
     const applied = new Set<string>();
     await Promise.all(
       [...bySlot].map(async ([slot, set]) => {
-        const ids = [...set];
-        const markers = await this.redis.mget(ids.map((id) => this.markerKey(slot, id)));
-        ids.forEach((id, i) => {
-          if (markers[i] !== null) applied.add(id);
-        });
+        for (const id of await this.markedIn(slot, [...set])) applied.add(id);
       }),
     );
     return applied;
+  }
+
+  /** Which of the ids a slot's marker windows of the last dedupe horizon hold (one pipeline). */
+  private async markedIn(slot: string, ids: readonly string[]): Promise<Set<string>> {
+    const pipeline = this.redis.pipeline();
+    for (const window of this.markerWindows().lookup) pipeline.hmget(this.markerKey(slot, window), ...ids);
+    const applied = new Set<string>();
+    for (const [error, found] of (await pipeline.exec()) ?? []) {
+      if (error) throw error;
+      (found as (string | null)[]).forEach((marker, i) => {
+        if (marker !== null) applied.add(ids[i]);
+      });
+    }
+    return applied;
+  }
+
+  /**
+   * The marker window a commit now writes to and how long it lasts (a horizon after its end), and the
+   * windows a lookup reads: every one that can hold a message applied within the last horizon.
+   */
+  private markerWindows(): { current: number; ttlMs: number; lookup: number[] } {
+    const horizon = this.options.dedupeHorizonMs;
+    const length = Math.max(1, Math.ceil(horizon / 2));
+    const now = this.clock.now();
+    const current = Math.floor(now / length);
+    const lookup: number[] = [];
+    for (let w = Math.floor((now - horizon) / length); w <= current; w++) lookup.push(w);
+    return { current, ttlMs: Math.max(1, (current + 1) * length + horizon - now), lookup };
   }
 
   async commit(commits: readonly ProfileCommit[]): Promise<CommitResult> {
@@ -593,26 +747,37 @@ export class RedisStore implements Store {
         this.sealKey(absorb.key),
       );
     }
+    // On one Redis a hash per scope; on a cluster the bucket's deltas, one field per scope and field.
     const scopes = Object.keys(c.counts ?? {});
-    for (const scope of scopes) keys.push(this.countersKey(slot, scope));
-    for (const id of c.messageIds) keys.push(this.markerKey(slot, id));
+    const bucketed = this.buckets > 1 && scopes.length > 0;
+    if (bucketed) keys.push(this.deltaKey(slot));
+    else for (const scope of scopes) keys.push(this.countersKey(slot, scope));
+    const markers = this.markerWindows();
+    if (c.messageIds.length > 0) keys.push(this.markerKey(slot, markers.current));
     const counts: Arg[] = [];
     scopes.forEach((scope, i) => {
-      for (const [field, by] of Object.entries(c.counts![scope])) counts.push(i + 1, field, by);
+      for (const [field, by] of Object.entries(c.counts![scope])) {
+        if (bucketed) counts.push(1, `${scope}\n${field}`, by);
+        else counts.push(i + 1, field, by);
+      }
     });
     const args: Arg[] = [
       c.expectedVersion,
-      encodeProfile(c.profile),
+      compressProfile(c.profile),
       cutoff,
-      this.options.dedupeHorizonMs,
+      markers.ttlMs,
       absorb ? absorb.expectedVersion : '',
       c.key,
       absorb ? absorb.key : '',
       dueAt(c.profile) ?? '',
-      scopes.length,
+      bucketed ? 1 : scopes.length,
       counts.length / 3,
       move ? move.moveId : '',
+      c.messageIds.length,
+      this.buckets > 1 ? '1' : '',
+      Math.floor(Math.min(DAY_MS, this.options.eventRetentionMs / 10)),
       ...counts,
+      ...c.messageIds,
       ...(move ? move.moved : []),
     ];
     for (const e of c.events) args.push(e.messageId, e.timestamp, JSON.stringify(e));
@@ -703,12 +868,14 @@ export class RedisStore implements Store {
     return new Map(anonymousIds.filter((id) => aliases.has(id)).map((id) => [id, aliases.get(id) as string]));
   }
 
+  /** One command when the id is not linked yet (the usual case); an alias erased in between is linked again. */
   async linkAlias(anonymousId: string, userId: string): Promise<string> {
     const hash = this.aliasesKey(anonymousId);
-    const replies = await this.redis.multi().hsetnx(hash, anonymousId, userId).hget(hash, anonymousId).exec();
-    const [error, linked] = replies?.[1] ?? [new Error('linkAlias: transaction aborted'), null];
-    if (error) throw error;
-    return linked as string;
+    for (;;) {
+      if ((await this.redis.hsetnx(hash, anonymousId, userId)) === 1) return userId;
+      const linked = await this.redis.hget(hash, anonymousId);
+      if (linked !== null) return linked;
+    }
   }
 
   async recentEvents(key: string, limit: number, since = 0): Promise<StoredEvent[]> {
@@ -891,19 +1058,128 @@ export class RedisStore implements Store {
     });
   }
 
+  /** On a cluster, every count committed before the call is folded first: the reply is exact. */
   async readCounters(scope: string): Promise<ReadonlyMap<string, number>> {
+    if (this.buckets > 1) await this.foldCounters();
+    const key = this.buckets === 1 ? this.countersKey(this.prefix, scope) : this.totalsKey(scope);
     // The flat reply, not ioredis' object: a journey's hash can hold hundreds of thousands of fields.
-    const flats = await Promise.all(
-      this.allSlots().map(
-        (slot) => this.redis.call('HGETALL', this.countersKey(slot, scope)) as Promise<string[]>,
+    const flat = (await this.redis.call('HGETALL', key)) as string[];
+    const counters = new Map<string, number>();
+    for (let i = 0; i < flat.length; i += 2) counters.set(flat[i], Number(flat[i + 1]));
+    return counters;
+  }
+
+  /** The fold running, and the one that will begin after it (which the readers arriving meanwhile join). */
+  private folding: { running?: Promise<void>; next?: Promise<void> } = {};
+
+  /**
+   * Resolves once a fold that began after the call has finished. It begins a turn of the event loop
+   * later, so the readers of one report (a counter scope a day) share it.
+   */
+  private foldCounters(): Promise<void> {
+    if (this.folding.next) return this.folding.next;
+    const before = this.folding.running?.catch(() => undefined) ?? Promise.resolve();
+    const next = before
+      .then(() => new Promise((resolve) => setImmediate(resolve)))
+      .then(() => {
+        this.folding.next = undefined;
+        const running = this.foldAll().finally(() => {
+          if (this.folding.running === running) this.folding.running = undefined;
+        });
+        this.folding.running = running;
+        return running;
+      });
+    this.folding.next = next;
+    return next;
+  }
+
+  /**
+   * Every bucket's deltas taken aside, added to their scopes (one call per scope), then dropped; again
+   * for the buckets where an earlier, unfinished fold was found instead of the deltas.
+   */
+  private async foldAll(buckets?: readonly number[]): Promise<void> {
+    const slots = this.allSlots();
+    const asked = buckets ?? slots.map((_, b) => b);
+    const taken = await this.onEachMaster<string[]>(asked, (pipeline, b) =>
+      pipeline.tidelineFoldTake(this.deltaKey(slots[b]), this.foldingKey(slots[b]), this.foldsKey(slots[b])),
+    );
+    const byScope = new Map<string, Arg[]>();
+    const done: [number, string][] = [];
+    const again: number[] = [];
+    taken.forEach((flat, at) => {
+      if (flat.length === 0) return;
+      const bucket = asked[at];
+      if (flat[0] === '0') again.push(bucket);
+      const fields = new Map<string, Arg[]>();
+      let number = '';
+      for (let i = 1; i < flat.length; i += 2) {
+        if (flat[i] === '#') {
+          number = flat[i + 1];
+          continue;
+        }
+        const cut = flat[i].indexOf('\n');
+        const scope = flat[i].slice(0, cut);
+        const list = fields.get(scope);
+        if (list) list.push(flat[i].slice(cut + 1), flat[i + 1]);
+        else fields.set(scope, [flat[i].slice(cut + 1), flat[i + 1]]);
+      }
+      for (const [scope, list] of fields) {
+        const args = byScope.get(scope) ?? [];
+        args.push(bucket, number, list.length / 2, ...list);
+        byScope.set(scope, args);
+      }
+      done.push([bucket, number]);
+    });
+    await Promise.all(
+      [...byScope].map(([scope, args]) =>
+        this.scripts.tidelineFoldAdd(this.totalsKey(scope), `${this.totalsKey(scope)}:at`, ...args),
       ),
     );
-    const counters = new Map<string, number>();
-    for (const flat of flats) {
-      for (let i = 0; i < flat.length; i += 2)
-        counters.set(flat[i], (counters.get(flat[i]) ?? 0) + Number(flat[i + 1]));
-    }
-    return counters;
+    const numbers = new Map(done);
+    await this.onEachMaster([...numbers.keys()], (pipeline, b) =>
+      pipeline.tidelineFoldDone(this.foldingKey(slots[b]), numbers.get(b) as string),
+    );
+    if (again.length > 0) await this.foldAll(again);
+  }
+
+  /**
+   * One call per bucket, sent as one pipeline per master (the buckets grouped by the slot map the
+   * client knows) rather than a command each; a group whose pipeline fails (the slots moved) is sent
+   * call by call. The replies in the order of `buckets`.
+   */
+  private async onEachMaster<T>(
+    buckets: readonly number[],
+    call: (pipeline: PipelineScripts, bucket: number) => unknown,
+  ): Promise<T[]> {
+    const replies = new Array<T>(buckets.length);
+    const groups = new Map<string, number[]>();
+    const cluster = this.redis instanceof Cluster ? this.redis : null;
+    const slots = this.allSlots();
+    buckets.forEach((b, i) => {
+      const owner = cluster ? (cluster.slots[keySlot(slots[b])]?.[0] ?? '') : '';
+      const group = groups.get(owner);
+      if (group) group.push(i);
+      else groups.set(owner, [i]);
+    });
+    await Promise.all(
+      [...groups.values()].map(async (group) => {
+        const send = async (indexes: number[]) => {
+          const pipeline = this.redis.pipeline();
+          for (const i of indexes) call(pipeline as unknown as PipelineScripts, buckets[i]);
+          const results = (await pipeline.exec()) ?? [];
+          results.forEach(([error, reply], j) => {
+            if (error) throw error;
+            replies[indexes[j]] = reply as T;
+          });
+        };
+        try {
+          await send(group);
+        } catch {
+          for (const i of group) await send([i]);
+        }
+      }),
+    );
+    return replies;
   }
 
   /** What a profile's keys start with: the prefix, and on a cluster its bucket's hash tag. */
@@ -938,8 +1214,21 @@ export class RedisStore implements Store {
   private countersKey(slot: string, scope: string): string {
     return `${slot}r:${scope}`;
   }
-  private markerKey(slot: string, messageId: string): string {
-    return `${slot}m:${messageId}`;
+  private deltaKey(slot: string): string {
+    return `${slot}r:delta`;
+  }
+  private foldingKey(slot: string): string {
+    return `${slot}r:folding`;
+  }
+  private foldsKey(slot: string): string {
+    return `${slot}r:folds`;
+  }
+  /** A scope's folded counters, hash-tagged by the scope: the scopes spread over the cluster. */
+  private totalsKey(scope: string): string {
+    return `${this.prefix}r{${scope}}`;
+  }
+  private markerKey(slot: string, window: number): string {
+    return `${slot}mw:${window}`;
   }
   private counterKey(slot: string): string {
     return `${slot}profiles`;
