@@ -74,7 +74,10 @@ export function timerQueue(
     }
     await Promise.all(
       [...byPartition].map(([partition, part]) =>
-        scheduler.addBulk(partitions.name(PROFILE_CHECKS_QUEUE, partition), checkJobs(part, now(), queueShape)),
+        scheduler.addBulk(
+          partitions.name(PROFILE_CHECKS_QUEUE, partition),
+          checkJobs(part, now(), queueShape),
+        ),
       ),
     );
   };
