@@ -5,7 +5,7 @@
  *   node --import tsx bench/cluster-memory.ts [profiles]
  */
 import { removeKeys, uniquePrefix } from '../dev/processes.ts';
-import { makeProfile } from '../dev/profiles.ts';
+import { loadProfiles, makeProfile } from '../dev/profiles.ts';
 import { localCluster } from '../dev/redis-cluster.ts';
 import { connectRedis, scanKeys } from '../engine/adapters/redis-connection.ts';
 import { CLUSTER_BUCKETS } from '../engine/adapters/redis-slots.ts';
@@ -39,14 +39,7 @@ async function usage(): Promise<Record<string, number>> {
 const per = (bytes: Record<string, number>, count: number) =>
   Object.fromEntries(Object.entries(bytes).map(([kind, b]) => [kind, Math.round(b / count)]));
 
-for (let i = 0; i < n; i += 1000) {
-  const commits: ProfileCommit[] = [];
-  for (let j = i; j < Math.min(n, i + 1000); j++) {
-    const profile = makeProfile(`u:user-${j}`, { version: 1 });
-    commits.push({ key: profile.key, expectedVersion: 0, profile, events: [], messageIds: [] });
-  }
-  await store.commit(commits);
-}
+await loadProfiles(store, n);
 const profiles = await usage();
 
 // The events go to the generator's own users (new profiles, counted apart): history and markers only.

@@ -6,31 +6,20 @@
 import { Redis } from 'ioredis';
 import { MemoryStore } from '../engine/adapters/stores/memory.ts';
 import { RedisStore } from '../engine/adapters/stores/redis.ts';
-import type { ProfileCommit, Store } from '../ports/store.ts';
+import type { ProfileCommit } from '../ports/store.ts';
 import { REDIS_URL, removeKeys, uniquePrefix } from '../dev/processes.ts';
 import { parseBatch } from '../engine/ingest/parse.ts';
 import { toStoredEvent } from '../profiles/apply.ts';
 import { generateStream } from '../fixtures/generate.ts';
-import { makeProfile } from '../dev/profiles.ts';
+import { loadProfiles, makeProfile } from '../dev/profiles.ts';
 
 const n = Number(process.argv[2] ?? 100_000);
 const options = { eventRetentionMs: 90 * 86_400_000, dedupeHorizonMs: 30 * 86_400_000 };
 
-async function load(store: Store): Promise<void> {
-  for (let i = 0; i < n; i += 1000) {
-    const commits: ProfileCommit[] = [];
-    for (let j = i; j < Math.min(n, i + 1000); j++) {
-      const profile = makeProfile(`u:user-${j}`, { version: 1 });
-      commits.push({ key: profile.key, expectedVersion: 0, profile, events: [], messageIds: [] });
-    }
-    await store.commit(commits);
-  }
-}
-
 const gc = (globalThis as { gc?: () => void }).gc ?? (() => {});
 const memory = new MemoryStore(options);
 await memory.init();
-await load(memory);
+await loadProfiles(memory, n);
 gc();
 // Peak resident set size of this process so far (KB), with the profiles loaded.
 const rssMb = process.resourceUsage().maxRSS / 1024;
@@ -42,7 +31,7 @@ const used = async () => Number(/used_memory:(\d+)/.exec(await redis.info('memor
 const before = await used();
 const store = new RedisStore({ ...options, redis, prefix: `${prefix}:` });
 await store.init();
-await load(store);
+await loadProfiles(store, n);
 const redisBytes = ((await used()) - before) / n;
 
 // Events: the generated stream's messages as stored events (history entry + dedupe marker), on the

@@ -1,5 +1,5 @@
 import type { StoredEvent } from '../model/events.ts';
-import type { ProfileCommit } from '../ports/store.ts';
+import type { ProfileCommit, Store } from '../ports/store.ts';
 import type { Profile } from '../model/profile.ts';
 
 const DAY = 86_400_000;
@@ -55,3 +55,13 @@ export function updateCommit(
 /** The commit that creates `profile`. */
 export const createCommit = (profile: Profile, events: StoredEvent[] = []): ProfileCommit =>
   updateCommit(profile, 0, events);
+
+/** Writes `n` realistic profiles (`u:user-<i>`, see makeProfile) in commits of 1,000: what the memory benches size. */
+export async function loadProfiles(store: Pick<Store, 'commit'>, n: number): Promise<void> {
+  for (let i = 0; i < n; i += 1000) {
+    const commits: ProfileCommit[] = [];
+    for (let j = i; j < Math.min(n, i + 1000); j++)
+      commits.push(createCommit(makeProfile(`u:user-${j}`, { version: 1 })));
+    await store.commit(commits);
+  }
+}
