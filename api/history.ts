@@ -3,7 +3,7 @@ import { storedStream } from '../engine/simulation/stored-stream.ts';
 import { type Fault, InputError } from '../model/input-error.ts';
 import type { Store } from '../ports/store.ts';
 import { type KeyRing, requireScope } from './auth.ts';
-import { pastTime } from './times.ts';
+import { pastPeriod } from './times.ts';
 
 /**
  * The calls kept in the store, exported as NDJSON Segment messages (what a backtest replays): to run
@@ -13,12 +13,9 @@ export function historyRoutes(keys: KeyRing, store: Store, now: () => number): R
   const router = express.Router();
   router.get('/v1/events/export', requireScope(keys, 'manage'), async (req, res) => {
     const faults: Fault[] = [];
-    const until = req.query.until === undefined ? now() : pastTime(req.query.until, now(), '/until', faults);
-    const since = pastTime(req.query.since ?? 'P30D', until ?? now(), '/since', faults);
-    if (since !== undefined && until !== undefined && since >= until)
-      faults.push({ pointer: '/since', message: 'must be before until' });
-    if (faults.length > 0 || since === undefined || until === undefined) throw InputError.invalid(faults);
-    const messages = await storedStream(store, { since, until });
+    const period = pastPeriod(req.query, now(), faults);
+    if (!period) throw InputError.invalid(faults);
+    const messages = await storedStream(store, period);
     res.type('application/x-ndjson');
     res.setHeader('content-disposition', 'attachment; filename="events.ndjson"');
     res.end(messages.map((m) => `${JSON.stringify(m)}\n`).join(''));

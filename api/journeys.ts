@@ -11,7 +11,7 @@ import { DEFINITION_ID, type DefinitionStore } from '../ports/definitions.ts';
 import { simulate, SimulationError } from '../engine/simulation/simulate.ts';
 import { storedStream, StreamTooLong } from '../engine/simulation/stored-stream.ts';
 import type { JourneyDefinition } from '../journeys/journey.ts';
-import { pastTime } from './times.ts';
+import { pastPeriod } from './times.ts';
 import type { SimulatedChannels } from '../engine/simulation/replay.ts';
 import { journeyContext } from '../journeys/context.ts';
 import { journeyLogOf } from '../journeys/timeline.ts';
@@ -222,15 +222,13 @@ export function journeyRoutes(
         ]);
       const faults: Fault[] = [];
       const journey = await journeyOf(body, faults);
-      const until = body.until === undefined ? now() : pastTime(body.until, now(), '/until', faults);
-      const since = pastTime(body.since, until ?? now(), '/since', faults);
+      if (body.since === undefined) faults.push({ pointer: '/since', message: 'is required' });
+      const period = pastPeriod(body, now(), faults);
       const users = body.users ?? 20;
       if (!Number.isSafeInteger(users) || (users as number) < 0 || (users as number) > 1000)
         faults.push({ pointer: '/users', message: 'must be an integer from 0 to 1000 (timelines shown)' });
-      if (since !== undefined && until !== undefined && since >= until)
-        faults.push({ pointer: '/since', message: 'must be before until' });
-      if (faults.length > 0 || !journey || since === undefined || until === undefined)
-        throw InputError.invalid(faults);
+      if (faults.length > 0 || !journey || !period) throw InputError.invalid(faults);
+      const { since, until } = period;
       let messages: JsonObject[];
       try {
         messages = await storedStream(store, { since, until, maxMessages: MAX_BACKTEST_MESSAGES });

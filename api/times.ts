@@ -20,3 +20,20 @@ export function pastTime(
   });
   return undefined;
 }
+
+/**
+ * A past period `[since, until)` from a request: `until` a date-time (default now), `since` a
+ * date-time or a duration back from `until` (default `P30D`); undefined, with faults, otherwise.
+ */
+export function pastPeriod(
+  given: { since?: unknown; until?: unknown },
+  now: number,
+  faults: Fault[],
+): { since: number; until: number } | undefined {
+  const until = given.until === undefined ? now : pastTime(given.until, now, '/until', faults);
+  const since = pastTime(given.since ?? 'P30D', until ?? now, '/since', faults);
+  if (since === undefined || until === undefined) return undefined;
+  if (since < until) return { since, until };
+  faults.push({ pointer: '/since', message: 'must be before until' });
+  return undefined;
+}
