@@ -6,7 +6,8 @@
  *
  * - accepted/s: events in Segment batches of 100, posted over keep-alive HTTP by 8 concurrent clients,
  *   divided by the time until the last 200.
- * - applied/s: the same events divided by the time until every one is applied to its profile.
+ * - applied/s: the same events divided by the time until every one is applied to its profile, and
+ *   the CPU time Tideline's processes spent per applied event (/proc), which a busy machine bends less.
  * - Redis-only mode (an API and a worker, the store and BullMQ on REDIS_URL): per applied event, the
  *   commands Redis executed (INFO commandstats: the calls of every command, those a script runs
  *   included, BullMQ's too) and the Redis CPU (INFO cpu: the server's user + system time), both taken
@@ -31,7 +32,7 @@ import {
 } from '../dev/processes.ts';
 import { connectRedis, masters, type RedisClient } from '../engine/adapters/redis-connection.ts';
 import { localCluster } from '../dev/redis-cluster.ts';
-import { fmt, log, median } from './stats.ts';
+import { fmt, log, median, processCpuSeconds } from './stats.ts';
 
 const { values } = parseArgs({
   options: {
@@ -143,11 +144,14 @@ async function ingestRun(
   if (redis) await redis.ping();
   const nodes = redis ? masters(redis) : [];
   const before = await Promise.all(nodes.map(serverStats));
+  const cpu = () => procs.reduce((sum, p) => sum + processCpuSeconds(p.child.pid), 0);
+  const cpuBefore = cpu();
   const t0 = performance.now();
   await post(url, bodies);
   const accepted = performance.now() - t0;
   await drained(url);
   const applied = performance.now() - t0;
+  const tidelineCpuUs = ((cpu() - cpuBefore) * 1e6) / total;
   const after = await Promise.all(nodes.map(serverStats));
   await Promise.all(procs.map((p) => p.stop()));
   let cost: RedisCost | null = null;
@@ -164,7 +168,7 @@ async function ingestRun(
     await redis.quit();
   }
   rmSync(dataDir, { recursive: true, force: true });
-  return { accepted: (total / accepted) * 1000, applied: (total / applied) * 1000, cost };
+  return { accepted: (total / accepted) * 1000, applied: (total / applied) * 1000, tidelineCpuUs, cost };
 }
 
 /** Polls the API's status until no ingest job is left. */
@@ -209,18 +213,21 @@ if (only.has('embedded') || only.has('redis') || values.cluster) {
     if (mode === 'cluster' ? !values.cluster : !only.has(mode)) continue;
     const accepted: number[] = [];
     const applied: number[] = [];
+    const tidelineCpu: number[] = [];
     const costs: RedisCost[] = [];
     for (let i = 0; i < runs; i++) {
       const r = await ingestRun(mode, events, clusterNodes);
       accepted.push(r.accepted);
       applied.push(r.applied);
+      tidelineCpu.push(r.tidelineCpuUs);
       if (r.cost) costs.push(r.cost);
       log(
-        `${mode} run ${i + 1}/${runs}: accepted ${fmt(r.accepted)}/s, applied ${fmt(r.applied)}/s${r.cost ? `, ${fmt(r.cost.commands, 2)} Redis commands and ${fmt(r.cost.cpuUs, 1)} µs Redis CPU per event` : ''}`,
+        `${mode} run ${i + 1}/${runs}: accepted ${fmt(r.accepted)}/s, applied ${fmt(r.applied)}/s, ${fmt(r.tidelineCpuUs, 1)} µs Tideline CPU per event${r.cost ? `, ${fmt(r.cost.commands, 2)} Redis commands and ${fmt(r.cost.cpuUs, 1)} µs Redis CPU per event` : ''}`,
       );
     }
     report.push(
       `${mode.padEnd(9)} ${fmt(total)} events x ${runs} runs: accepted median ${fmt(median(accepted))} events/s, applied median ${fmt(median(applied))} events/s`,
+      `          Tideline's processes: median ${fmt(median(tidelineCpu), 1)} µs CPU per applied event`,
     );
     if (costs.length > 0) {
       report.push(
