@@ -41,18 +41,54 @@ export async function postAll(
   return acknowledged;
 }
 
-/** Every user's messages applied exactly once, and every anonymous id merged into its user. */
-export function assertExactlyOnce(
+/**
+ * Every user's messages applied exactly once, and every anonymous id merged into its user. With the
+ * store, a user whose count is off is explained: which of their messages the history lacks or holds
+ * twice, and where a lacking one went (the anonymous profile's history, if it still has one).
+ */
+export async function assertExactlyOnce(
   profiles: Map<string, Omit<Profile, 'version' | 'checkAt'>>,
   stream: TestStream,
-): void {
+  store?: Store,
+): Promise<void> {
   for (const [userId, count] of stream.perUser) {
     const p = profiles.get(`u:${userId}`);
     assert.ok(p, `profile of ${userId}`);
-    assert.equal(p.eventCount, count, `${userId} has every message applied exactly once`);
+    if (p.eventCount === count || !store) {
+      assert.equal(p.eventCount, count, `${userId} has every message applied exactly once`);
+      continue;
+    }
+    assert.fail(
+      `${userId} has ${p.eventCount} of ${count} messages applied: ${await explain(store, stream, userId)}`,
+    );
   }
   for (const anonymousId of stream.anonymousIds)
     assert.ok(!profiles.has(`a:${anonymousId}`), `${anonymousId} was merged into its user`);
+}
+
+async function explain(store: Store, stream: TestStream, userId: string): Promise<string> {
+  const anonymousIds = new Set(
+    stream.messages.filter((m) => m.userId === userId && m.anonymousId).map((m) => String(m.anonymousId)),
+  );
+  const own = stream.messages.filter(
+    (m) => m.userId === userId || (m.userId === undefined && anonymousIds.has(String(m.anonymousId))),
+  );
+  const stored = (await store.recentEvents(`u:${userId}`, 10_000)).filter((e) => e.type !== 'internal');
+  const times = new Map<string, number>();
+  for (const e of stored) times.set(String(e.messageId), (times.get(String(e.messageId)) ?? 0) + 1);
+  const lines: string[] = [];
+  for (const m of own) {
+    const n = times.get(String(m.messageId)) ?? 0;
+    if (n !== 1) lines.push(`${String(m.messageId)} (${String(m.type)}) stored ${n} times`);
+  }
+  for (const anonymousId of anonymousIds) {
+    const left = await store.recentEvents(`a:${anonymousId}`, 10_000);
+    if (left.length > 0)
+      lines.push(
+        `a:${anonymousId} still holds ${left.map((e) => String(e.messageId ?? e.event)).join(', ')}`,
+      );
+  }
+  return lines.join('; ') || 'the history holds each message once';
 }
 
 /** The first users' histories hold each of their messages once. */

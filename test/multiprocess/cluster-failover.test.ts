@@ -93,7 +93,7 @@ describe('production processes on a Redis Cluster', { timeout: 300_000 }, () => 
       assert.equal(await posting, 5_000);
       await c.drained();
       const profiles = await c.profiles(stream);
-      assertExactlyOnce(profiles, stream);
+      await assertExactlyOnce(profiles, stream, c.store);
       await assertStoredOnce(c.store, stream);
 
       // Every message handed over and settled: no outbox left, no timer due soon.
@@ -107,19 +107,25 @@ describe('production processes on a Redis Cluster', { timeout: 300_000 }, () => 
         'every message to leave the outbox',
       );
       const sent = new Set<string>();
+      // Each message's last status, by status and reason: what the count of sent ones is short of.
+      const last = new Map<string, string>();
       for (const key of keys) {
         for (const e of await c.store.recentEvents(key, 10_000)) {
           const p = e.properties ?? {};
-          if (e.type === 'internal' && e.event === 'message_status' && p.status === 'sent')
-            sent.add(emailMessageId(String(p.messageId), FROM));
+          if (e.type !== 'internal' || e.event !== 'message_status') continue;
+          last.set(String(p.messageId), [p.status, p.reason].filter(Boolean).join(' '));
+          if (p.status === 'sent') sent.add(emailMessageId(String(p.messageId), FROM));
         }
       }
+      const counts = new Map<string, number>();
+      for (const status of last.values()) counts.set(status, (counts.get(status) ?? 0) + 1);
+      const tally = [...counts].map(([status, n]) => `${status}: ${n}`);
       const delivered = new Map<string, number>();
       for (const mail of smtp.inbox) {
         const id = mail.mail.messageId ?? '(none)';
         delivered.set(id, (delivered.get(id) ?? 0) + 1);
       }
-      assert.ok(sent.size > 500, `only ${sent.size} emails sent`);
+      assert.ok(sent.size > 500, `only ${sent.size} emails sent (${tally.join(', ')})`);
       assert.deepEqual(
         [...delivered].filter(([, n]) => n > 1),
         [],

@@ -25,7 +25,7 @@ describe('production processes on Redis and BullMQ', { timeout: 300_000 }, () =>
         assert.equal(await postAll(c.url, stream.messages), 10_000);
         await c.drained();
         const profiles = await c.profiles(stream);
-        assertExactlyOnce(profiles, stream);
+        await assertExactlyOnce(profiles, stream, c.store);
         results.push(profiles);
       } finally {
         await c.close();
@@ -61,7 +61,7 @@ describe('production processes on Redis and BullMQ', { timeout: 300_000 }, () =>
       c.addWorker();
       await c.drained();
       const profiles = await c.profiles(stream);
-      assertExactlyOnce(profiles, stream);
+      await assertExactlyOnce(profiles, stream, c.store);
       await assertStoredOnce(c.store, stream);
     } finally {
       await c.close();
