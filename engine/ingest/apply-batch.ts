@@ -115,8 +115,9 @@ export async function applyBatch(
 
   const pending = [...work.values()];
   const outcome = await commitAll(store, pending, options, result);
-  // An anonymous profile written while its id was being linked elsewhere: fold it in now.
-  const orphans = outcome.anonymousWrites;
+  // An anonymous profile written while its id was being linked elsewhere (or, on a retry, maybe
+  // written by the failed attempt): fold it in now.
+  const orphans = [...new Set(outcome.visitorsToCheck)];
   if (orphans.length > 0) {
     const aliases = await store.getAliases(orphans);
     const late: Work[] = [...aliases].map(([anonymousId, userId]) => ({
@@ -149,8 +150,8 @@ async function commitAll(
   initial: Work[],
   options: ApplyBatchOptions,
   result: BatchResult,
-): Promise<{ anonymousWrites: string[] }> {
-  const anonymousWrites: string[] = [];
+): Promise<{ visitorsToCheck: string[] }> {
+  const visitorsToCheck: string[] = [];
   const { workspace } = options;
   const now = options.now ?? Date.now;
   const tallies = new Map<Work, { applied: number; duplicates: number }>();
@@ -287,7 +288,11 @@ async function commitAll(
           result.applied += tally.applied;
           result.duplicates += tally.duplicates;
         }
-        if (decision && w.key.startsWith('a:')) anonymousWrites.push(w.key.slice(2));
+        if (decision && w.key.startsWith('a:')) visitorsToCheck.push(w.key.slice(2));
+        // A visitor's call already applied: this may be a retry of a job that wrote the visitor's
+        // profile and failed before folding it in, so the visitor is checked like one written now.
+        if (tally && tally.duplicates > 0)
+          for (const m of w.messages) if (m.anonymousId) visitorsToCheck.push(m.anonymousId);
         const absorbedKey = decision?.absorb?.key;
         const remaining = w.absorbs.filter((id) => profileKeyForAnonymous(id) !== absorbedKey);
         return absorbedKey && remaining.length > 0 ? [{ ...w, messages: [], absorbs: remaining }] : [];
@@ -302,5 +307,5 @@ async function commitAll(
   );
   result.profiles += loop.written;
   result.retries += loop.retries;
-  return { anonymousWrites };
+  return { visitorsToCheck };
 }
