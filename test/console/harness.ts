@@ -121,11 +121,11 @@ export async function openConsole(
     locale: lang === 'zh' ? 'zh-CN' : 'en-US',
     timezoneId: 'Asia/Shanghai',
   });
+  // Only when not set yet: a choice the test makes in the page (language, key) survives a reload.
+  const keep = (name: string, value: string) =>
+    `if (localStorage.getItem('${name}') === null) localStorage.setItem('${name}', ${JSON.stringify(value)});`;
   await context.addInitScript(
-    [
-      `localStorage.setItem('tideline.console.lang', ${JSON.stringify(lang)});`,
-      key ? `localStorage.setItem('tideline.console.readKey', ${JSON.stringify(key)});` : '',
-    ].join('\n'),
+    [keep('tideline.console.lang', lang), key ? keep('tideline.console.readKey', key) : ''].join('\n'),
   );
   const page = await context.newPage();
   const errors: string[] = [];
