@@ -140,7 +140,16 @@ export function daily(dates, series, open = []) {
     tooltip: { trigger: 'axis' },
     legend: { top: 0 },
     grid: { left: 48, right: rates ? 56 : 24, top: 36, bottom: 32 },
-    xAxis: { type: 'category', data: dates, boundaryGap: false, axisLabel: { formatter: shortDate } },
+    xAxis: {
+      type: 'category',
+      data: dates,
+      boundaryGap: false,
+      axisLabel: { formatter: shortDate },
+      // The tooltip's heading too.
+      axisPointer: {
+        label: { formatter: (/** @type {{ value: unknown }} */ p) => shortDate(String(p.value)) },
+      },
+    },
     yAxis: [
       { type: 'value', minInterval: 1 },
       ...(rates
