@@ -149,6 +149,7 @@ export function reportRoutes(
       workspace: all,
       range,
       ...(version ? { version } : {}),
+      now: now(),
     });
   };
 

@@ -59,7 +59,7 @@ export interface CompiledGoal {
 }
 
 /** The conversion window when a goal gives none: exactly 7 x 24 h. */
-const DEFAULT_GOAL_WINDOW = 'P7D';
+export const DEFAULT_GOAL_WINDOW = 'P7D';
 
 function compileGoal(definition: JourneyDefinition): CompiledGoal | null {
   const goal = definition.goal;

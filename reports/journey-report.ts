@@ -6,7 +6,9 @@
  * the cohort view), and messages, receipts and clicks that happened in it. The daily series by event
  * date puts each conversion and order on its own day instead.
  */
+import { DEFAULT_GOAL_WINDOW } from '../journeys/compile.ts';
 import type { JourneyDefinition, Step } from '../journeys/journey.ts';
+import { durationMs } from '../rules/durations.ts';
 import { DayIndex, type ReportRange } from './range.ts';
 import { uplift, type Uplift } from './uplift.ts';
 import type { Group } from '../model/conversions.ts';
@@ -74,6 +76,8 @@ export interface JourneyReport {
     revenue: number;
     holdoutEntered: number;
     holdoutConverted: number;
+    /** The goal window of some of the day's entries is still running: its figures can still grow. */
+    open: boolean;
   }[];
   curve: { treatment: CurvePoint[]; holdout: CurvePoint[]; globalControl: CurvePoint[] };
   steps: ({ version: number; step: string; type: string; reached: number } & MessageCounts)[];
@@ -144,12 +148,22 @@ export interface ReportInput {
   workspace: readonly ReadonlyMap<string, number>[];
   range: ReportRange;
   version?: number;
+  /** The time of the report (which cohorts are still open); none: every cohort counts as closed. */
+  now?: number;
 }
 
 export function journeyReport(input: ReportInput): JourneyReport {
   const { journeyId, definitions, counters, range } = input;
   const days = new DayIndex(range);
   const only = input.version ?? null;
+  // The longest goal window of the versions counted: a day's entries may convert until it closes.
+  const window = Math.max(
+    0,
+    ...definitions
+      .filter((d) => d.goal && (only === null || d.version === only))
+      .map((d) => durationMs(d.goal?.within ?? DEFAULT_GOAL_WINDOW)),
+  );
+  const openUntil = (day: number) => days.endOf(day) + window;
   const daily = days.days.map((date) => ({
     date,
     entered: 0,
@@ -388,6 +402,7 @@ export function journeyReport(input: ReportInput): JourneyReport {
       ...c,
       conversionRate: rate(c.converted, c.entered),
       revenue: money(cohortCents[i]),
+      open: input.now !== undefined && window > 0 && input.now < openUntil(i),
     })),
     curve: { treatment: curvePoints('t'), holdout: curvePoints('h'), globalControl: curvePoints('c') },
     steps: [...steps.values()],

@@ -35,6 +35,11 @@ export class DayIndex {
     this.starts.push(Math.ceil(last.plus({ days: 1 }).toMillis() / BUCKET_MS));
   }
 
+  /** When the local day of index `i` ends (the first hour after it), ms. */
+  endOf(i: number): number {
+    return this.starts[i + 1] * BUCKET_MS;
+  }
+
   /** The index of the local day an hour falls in, or -1 outside the range. */
   dayOf(q: number): number {
     const s = this.starts;

@@ -33,36 +33,46 @@ export function h(tag, attrs = {}, ...children) {
  */
 
 /**
- * A table with a header row; each body row carries `data-testid=rowTestid`, and `data-id=idOf(row)`.
+ * A table with a header row, in its own horizontally scrolling box (a wide table never widens the
+ * page); each body row carries `data-testid=rowTestid`, and `data-id=idOf(row)`. With no rows and an
+ * `empty` text, that text (why there is nothing) stands in its place, with the same test id.
  * @template Row
  * @param {string} testid
  * @param {Column<Row>[]} columns
  * @param {Row[]} rows
  * @param {string} [rowTestid]
  * @param {(row: Row) => string} [idOf]
+ * @param {string} [empty]
  */
-export function table(testid, columns, rows, rowTestid = 'row', idOf) {
-  return h(
-    'table',
-    { testid },
+export function table(testid, columns, rows, rowTestid = 'row', idOf, empty) {
+  if (rows.length === 0 && empty)
+    return h('p', { className: 'muted empty', testid, 'data-empty': 'true' }, empty);
+  return scroll(
     h(
-      'thead',
-      {},
-      h('tr', {}, ...columns.map((c) => h('th', { className: c.numeric ? 'num' : '' }, c.label))),
-    ),
-    h(
-      'tbody',
-      {},
-      ...rows.map((row) =>
-        h(
-          'tr',
-          { testid: rowTestid, 'data-id': idOf?.(row) },
-          ...columns.map((c) => h('td', { className: c.numeric ? 'num' : '' }, c.cell(row))),
+      'table',
+      { testid },
+      h(
+        'thead',
+        {},
+        h('tr', {}, ...columns.map((c) => h('th', { className: c.numeric ? 'num' : '' }, c.label))),
+      ),
+      h(
+        'tbody',
+        {},
+        ...rows.map((row) =>
+          h(
+            'tr',
+            { testid: rowTestid, 'data-id': idOf?.(row) },
+            ...columns.map((c) => h('td', { className: c.numeric ? 'num' : '' }, c.cell(row))),
+          ),
         ),
       ),
     ),
   );
 }
+
+/** A box that scrolls its content sideways when it is wider than the screen. @param {Child[]} children */
+export const scroll = (...children) => h('div', { className: 'table-scroll' }, ...children);
 
 /**
  * A titled section.

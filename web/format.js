@@ -13,7 +13,7 @@ export const pct = (r) =>
 
 /** A difference of rates in percentage points, signed. @param {number} d */
 export const points = (d) =>
-  `${d >= 0 ? '+' : ''}${(d * 100).toLocaleString(locale(), { maximumFractionDigits: 1, minimumFractionDigits: 1 })} pp`;
+  `${d >= 0 ? '+' : ''}${(d * 100).toLocaleString(locale(), { maximumFractionDigits: 1, minimumFractionDigits: 1 })} ${t('percentPoints')}`;
 
 /** Revenue in the orders' own currency (the API sums amounts as they are). @param {number} n */
 export const money = (n) =>

@@ -5,6 +5,7 @@
  */
 import { int } from './format.js';
 import { t } from './i18n.js';
+import { term } from './terms.js';
 
 /**
  * The parts of a step document the map reads (journeys/journey.ts has the full format).
@@ -109,7 +110,9 @@ export function journeyGraph(steps, counts, branches) {
     category: types.indexOf(s.type),
     x: (lane.get(s.id) ?? 0) * LANE,
     y: i * ROW,
-    label: { formatter: `{b|${s.id}}\n${s.type} · ${int(reached.get(s.id) ?? 0)} ${t('reached')}` },
+    label: {
+      formatter: `{b|${s.id}}\n${term('stepType', s.type)} · ${int(reached.get(s.id) ?? 0)} ${t('reached')}`,
+    },
   }));
   /** @type {Map<string, number>} */
   const seen = new Map();
@@ -152,7 +155,7 @@ export function journeyGraph(steps, counts, branches) {
     height: Math.max(200, steps.length * ROW + 40),
     option: {
       tooltip: {},
-      legend: { data: types, top: 0 },
+      legend: { data: types.map((type) => term('stepType', type)), top: 0 },
       series: [
         {
           type: 'graph',
@@ -168,7 +171,7 @@ export function journeyGraph(steps, counts, branches) {
           symbolSize: [WIDTH, 40],
           edgeSymbol: ['none', 'arrow'],
           edgeSymbolSize: 8,
-          categories: types.map((name) => ({ name })),
+          categories: types.map((type) => ({ name: term('stepType', type) })),
           label: {
             show: true,
             color: '#fff',

@@ -15,7 +15,7 @@ function rangeFields(page, range) {
   const zones = typeof Intl.supportedValuesOf === 'function' ? Intl.supportedValuesOf('timeZone') : [];
   const tz = h('input', { type: 'text', value: range.tz, list: 'zones', size: 18, testid: 'range-tz' });
   const apply = () => {
-    tz.setCustomValidity(validZone(tz.value) ? '' : t('timezone'));
+    tz.setCustomValidity(validZone(tz.value) ? '' : t('invalidTimezone'));
     if (!tz.reportValidity() || !from.value || !to.value || from.value > to.value) return;
     location.hash = href(page, { from: from.value, to: to.value, tz: tz.value });
   };

@@ -1,7 +1,8 @@
 // @ts-check
 /** Every label of the console, in English and Chinese. */
 
-const DICT = {
+/** Exported for the coverage test (every label in both languages). */
+export const DICT = {
   en: {
     title: 'Tideline console',
     journeys: 'Journeys',
@@ -32,7 +33,6 @@ const DICT = {
     lastTouchRevenue: 'Last-touch revenue',
     orders: 'Orders',
     trend: 'Conversions per day',
-    noJourneys: 'No journeys in this range.',
     dailyTrend: 'Daily trend',
     byEventDate: 'By event date',
     byEntryDate: 'Cohort by entry date',
@@ -114,6 +114,32 @@ const DICT = {
     rejected: 'rejected',
     live: 'live',
     noMessages: 'No messages received yet.',
+    // Console polish: empty states, open cohorts, uplift sample size, small screens.
+    noJourneysPublished:
+      'No journey is published yet. Publish one (a workspace file or the API) and its figures show here.',
+    keyLacksScope: 'This key is valid but lacks the read scope the console needs.',
+    invalidTimezone: 'Not a known IANA timezone, such as Asia/Shanghai.',
+    body: '(body)',
+    percentPoints: 'pp',
+    noEntriesInRange: 'No one entered this journey in this range, so there is nothing to draw yet.',
+    noActivityInRange: 'Nothing happened in this journey in this range yet.',
+    noStepReached: 'No step was reached in this range.',
+    noMessagesSent: 'No message was sent or skipped in this range.',
+    noExits: 'No one left the journey in this range.',
+    noVersionFigures: 'No version had entries in this range.',
+    noEnrollments: 'No one has entered this journey yet.',
+    noTraits: 'No traits known for this user yet.',
+    noLifecycleMoves: "No lifecycle moves yet: the lifecycle is set by the user's activity.",
+    noEvents: 'No events stored for this user.',
+    noCohorts: 'No one entered in this range.',
+    cohorts: 'Cohorts by entry date',
+    date: 'Date',
+    windowOpen: 'window open',
+    windowOpenHelp:
+      'The conversion window of users who entered on this day is still open: its conversions can still grow.',
+    notEnoughData: 'not enough data',
+    notEnoughDataHelp:
+      'The uplift and its interval are shown once both groups have at least {users} users and {conversions} conversions; below that the interval says little.',
   },
   zh: {
     title: 'Tideline 分析台',
@@ -144,7 +170,6 @@ const DICT = {
     lastTouchRevenue: '末次触达收入',
     orders: '订单',
     trend: '每日转化',
-    noJourneys: '该时间范围内没有旅程。',
     dailyTrend: '每日趋势',
     byEventDate: '按事件日期',
     byEntryDate: '按进入日期（同期群）',
@@ -225,6 +250,30 @@ const DICT = {
     rejected: '已拒绝',
     live: '实时',
     noMessages: '尚未收到消息。',
+    // Console polish: empty states, open cohorts, uplift sample size, small screens.
+    noJourneysPublished: '尚未发布任何旅程。发布一个旅程（工作区文件或 API）后，这里会显示它的数据。',
+    keyLacksScope: '密钥有效，但缺少分析台需要的 read 权限。',
+    invalidTimezone: '不是有效的 IANA 时区，例如 Asia/Shanghai。',
+    body: '（请求体）',
+    percentPoints: '个百分点',
+    noEntriesInRange: '该时间范围内没有用户进入此旅程，暂无可绘制的数据。',
+    noActivityInRange: '该时间范围内此旅程尚无活动。',
+    noStepReached: '该时间范围内没有用户到达任何步骤。',
+    noMessagesSent: '该时间范围内没有发送或跳过的消息。',
+    noExits: '该时间范围内没有用户退出旅程。',
+    noVersionFigures: '该时间范围内没有任何版本有用户进入。',
+    noEnrollments: '尚无用户进入此旅程。',
+    noTraits: '尚无此用户的属性。',
+    noLifecycleMoves: '尚无生命周期变化：生命周期由用户的行为决定。',
+    noEvents: '没有保存此用户的事件。',
+    noCohorts: '该时间范围内没有用户进入。',
+    cohorts: '按进入日期的同期群',
+    date: '日期',
+    windowOpen: '窗口未结束',
+    windowOpenHelp: '当天进入的用户的转化窗口尚未结束，转化数还可能增加。',
+    notEnoughData: '数据不足',
+    notEnoughDataHelp:
+      '两组均至少有 {users} 名用户和 {conversions} 次转化时才显示提升及其置信区间；低于此数时区间没有参考价值。',
   },
 };
 
@@ -235,9 +284,10 @@ const STORAGE = 'tideline.console.lang';
 
 /** @returns {Lang} */
 function initial() {
-  const saved = localStorage.getItem(STORAGE);
+  // Outside a browser (the coverage test imports the dictionary) there is no storage nor language.
+  const saved = globalThis.localStorage?.getItem(STORAGE);
   if (saved === 'en' || saved === 'zh') return saved;
-  return navigator.language.toLowerCase().startsWith('zh') ? 'zh' : 'en';
+  return globalThis.navigator?.language?.toLowerCase().startsWith('zh') ? 'zh' : 'en';
 }
 
 let current = initial();
@@ -257,3 +307,11 @@ export function setLang(next) {
 
 /** @param {Label} label */
 export const t = (label) => DICT[current][label];
+
+/**
+ * A label with its `{name}` placeholders filled.
+ * @param {Label} label
+ * @param {Record<string, string | number>} values
+ */
+export const fill = (label, values) =>
+  t(label).replace(/\{(\w+)\}/g, (whole, name) => (name in values ? String(values[name]) : whole));

@@ -37,7 +37,7 @@ async function render(problem = null) {
     if (ctx.stale()) return;
     if (error instanceof ApiError && (error.status === 401 || error.status === 403)) {
       forgetKey();
-      return render(t('keyRejected'));
+      return render(error.status === 403 ? t('keyLacksScope') : t('keyRejected'));
     }
     const notFound = error instanceof ApiError && error.status === 404;
     root.replaceChildren(

@@ -75,6 +75,8 @@ export interface JourneyReport {
     revenue: number;
     holdoutEntered: number;
     holdoutConverted: number;
+    /** Its goal window still runs: the figures can still grow. */
+    open: boolean;
   }[];
   curve: { treatment: CurvePoint[]; holdout: CurvePoint[] };
   steps: (Messages & { version: number; step: string; type: string; reached: number })[];

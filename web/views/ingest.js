@@ -4,10 +4,11 @@
  * reasons, newest first, and new ones as they arrive (the read API's server-sent events).
  */
 import { get, readKey } from '../api.js';
-import { h, link, section } from '../dom.js';
+import { h, link, scroll, section } from '../dom.js';
 import { time } from '../format.js';
 import { t } from '../i18n.js';
 import { href } from '../route.js';
+import { term } from '../terms.js';
 
 /** @typedef {import('../types').IngestEntry} Entry */
 
@@ -23,7 +24,7 @@ function row(e, range) {
         'ul',
         { className: 'reasons' },
         ...(e.httpStatus ? [h('li', {}, `HTTP ${e.httpStatus}`)] : []),
-        ...e.errors.map((f) => h('li', {}, h('code', {}, f.pointer || '(body)'), ' ', f.message)),
+        ...e.errors.map((f) => h('li', {}, h('code', {}, f.pointer || t('body')), ' ', f.message)),
       )
     : null;
   const raw = e.message
@@ -35,7 +36,7 @@ function row(e, range) {
     h('td', {}, time(e.receivedAt, range.tz)),
     h('td', {}, h('span', { className: `chip ${e.status}` }, t(e.status))),
     h('td', {}, h('code', {}, e.index === undefined ? e.path : `${e.path} [${e.index}]`)),
-    h('td', {}, e.type ?? ''),
+    h('td', {}, e.type ? term('eventType', e.type) : ''),
     h('td', {}, e.event ?? ''),
     h('td', {}, who ? link(href({ page: 'user', id: who }, range), who, 'ingest-user') : ''),
     h('td', {}, reasons, raw),
@@ -106,21 +107,23 @@ export async function ingestView(ctx) {
       h('p', { className: 'muted' }, t('ingestHelp')),
       h('div', { className: 'toggles' }, filter(false), filter(true), live),
       list.messages.length === 0 ? empty : null,
-      h(
-        'table',
-        { testid: 'ingest-table' },
+      scroll(
         h(
-          'thead',
-          {},
+          'table',
+          { testid: 'ingest-table' },
           h(
-            'tr',
+            'thead',
             {},
-            ...[t('received'), t('status'), t('route'), t('type'), t('event'), t('who'), t('reasons')].map(
-              (label) => h('th', {}, label),
+            h(
+              'tr',
+              {},
+              ...[t('received'), t('status'), t('route'), t('type'), t('event'), t('who'), t('reasons')].map(
+                (label) => h('th', {}, label),
+              ),
             ),
           ),
+          body,
         ),
-        body,
       ),
     ),
   );

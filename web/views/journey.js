@@ -4,12 +4,20 @@
  * treatment against holdout, the journey map with its counts, and the breakdown tables.
  */
 import { get } from '../api.js';
-import { conversionCurve, daily, mount } from '../charts.js';
-import { h, link, section, table } from '../dom.js';
+import { conversionCurve, daily, mount, redraw, shortDate } from '../charts.js';
+import { h, link, scroll, section, table } from '../dom.js';
 import { int, money, pct, points, time } from '../format.js';
 import { journeyGraph } from '../graph.js';
-import { t } from '../i18n.js';
+import { fill, t } from '../i18n.js';
 import { href } from '../route.js';
+import { term } from '../terms.js';
+
+/**
+ * Below these counts in either group (treatment or holdout) the uplift's Wald interval says little,
+ * and the console says "not enough data" instead of figures (docs/console.md states the rule).
+ */
+export const MIN_GROUP_USERS = 30;
+export const MIN_GROUP_CONVERSIONS = 5;
 
 /** @typedef {import('../types').JourneyReport} Report */
 /** @typedef {import('../types').Funnel} Funnel */
@@ -39,6 +47,14 @@ function tiles(r) {
   );
 }
 
+/** Why the trend has nothing to draw, or null. @param {Report} r @param {'event' | 'cohort'} mode */
+function trendEmpty(r, mode) {
+  if (mode === 'cohort') return r.cohorts.some((c) => c.entered > 0) ? null : t('noEntriesInRange');
+  return r.daily.some((d) => d.entered + d.sent + d.delivered + d.clicked + d.converted > 0)
+    ? null
+    : t('noActivityInRange');
+}
+
 /** @param {Report} r @param {'event' | 'cohort'} mode */
 function trendOption(r, mode) {
   if (mode === 'event')
@@ -58,8 +74,50 @@ function trendOption(r, mode) {
       { name: t('holdoutConverted'), values: r.cohorts.map((c) => c.holdoutConverted) },
       { name: t('conversionRate'), values: r.cohorts.map((c) => c.conversionRate), rate: true },
     ],
+    r.cohorts.filter((c) => c.open).map((c) => c.date),
   );
 }
+
+/** The days' cohorts that had entries, newest first; open ones marked. @param {Report} r */
+function cohortTable(r) {
+  /** @type {import('../dom.js').Column<Report['cohorts'][number]>[]} */
+  const columns = [
+    {
+      label: t('date'),
+      cell: (c) =>
+        h(
+          'span',
+          {},
+          shortDate(c.date),
+          c.open
+            ? h(
+                'span',
+                { className: 'chip open', title: t('windowOpenHelp'), testid: 'cohort-open' },
+                t('windowOpen'),
+              )
+            : null,
+        ),
+    },
+    { label: t('entered'), cell: (c) => int(c.entered), numeric: true },
+    { label: t('converted'), cell: (c) => int(c.converted), numeric: true },
+    { label: t('conversionRate'), cell: (c) => pct(c.conversionRate), numeric: true },
+    { label: t('revenue'), cell: (c) => money(c.revenue), numeric: true },
+    { label: t('holdoutEntered'), cell: (c) => int(c.holdoutEntered), numeric: true },
+    { label: t('holdoutConverted'), cell: (c) => int(c.holdoutConverted), numeric: true },
+  ];
+  const rows = r.cohorts.filter((c) => c.entered > 0).reverse();
+  const el = table('cohorts-table', columns, rows, 'cohort-row', (c) => c.date, t('noCohorts'));
+  for (const tr of el.querySelectorAll('tr[data-testid="cohort-row"]'))
+    if (rows.find((c) => c.date === tr.getAttribute('data-id'))?.open) tr.classList.add('open');
+  return section(t('cohorts'), 'cohorts', el);
+}
+
+/**
+ * Whether both groups are big enough for the uplift to mean something.
+ * @param {import('../types').Group} a @param {import('../types').Group} b
+ */
+const enoughData = (a, b) =>
+  [a, b].every((g) => g.entered >= MIN_GROUP_USERS && g.converted >= MIN_GROUP_CONVERSIONS);
 
 /** @param {Report} r */
 function upliftPanel(r) {
@@ -90,19 +148,31 @@ function upliftPanel(r) {
     h('tbody', {}, row(t('treatment'), r.treatment), row(t('holdout'), r.holdout)),
   );
   const u = r.uplift;
+  const rule = fill('notEnoughDataHelp', { users: MIN_GROUP_USERS, conversions: MIN_GROUP_CONVERSIONS });
+  const enough = enoughData(r.treatment, r.holdout);
+  /** @param {string} testid @param {string} value */
+  const figure = (testid, value) =>
+    enough
+      ? h('dd', { testid }, value)
+      : h('dd', { testid, className: 'muted', title: rule, 'data-insufficient': 'true' }, t('notEnoughData'));
   const figures = u
     ? h(
-        'dl',
-        { className: 'figures' },
-        h('dt', {}, t('uplift')),
-        h('dd', { testid: 'uplift-absolute' }, points(u.absolute)),
-        h('dt', {}, t('upliftRelative')),
-        h('dd', {}, u.relative === null ? t('unknown') : pct(u.relative)),
-        h('dt', {}, t('ci95')),
-        h('dd', { testid: 'uplift-ci' }, `${points(u.ci95[0])} … ${points(u.ci95[1])}`),
+        'div',
+        {},
+        h(
+          'dl',
+          { className: 'figures' },
+          h('dt', {}, t('uplift')),
+          figure('uplift-absolute', points(u.absolute)),
+          h('dt', {}, t('upliftRelative')),
+          figure('uplift-relative', u.relative === null ? t('unknown') : pct(u.relative)),
+          h('dt', {}, t('ci95')),
+          figure('uplift-ci', `${points(u.ci95[0])} … ${points(u.ci95[1])}`),
+        ),
+        h('p', { className: 'muted note', testid: 'uplift-rule' }, rule),
       )
     : h('p', { className: 'muted', testid: 'uplift-none' }, t('noHoldout'));
-  return section(t('uplift'), 'uplift', groups, figures);
+  return section(t('uplift'), 'uplift', scroll(groups), figures);
 }
 
 /** The funnel's columns, for any row that has its fields. */
@@ -121,14 +191,14 @@ function breakdowns(r) {
   const steps = [
     { label: t('version'), cell: (s) => s.version, numeric: true },
     { label: t('step'), cell: (s) => s.step },
-    { label: t('type'), cell: (s) => s.type },
+    { label: t('type'), cell: (s) => term('stepType', s.type) },
     { label: t('reached'), cell: (s) => int(s.reached), numeric: true },
     ...funnelColumns(),
     { label: t('skipped'), cell: (s) => int(s.skipped), numeric: true },
     { label: t('failed'), cell: (s) => int(s.failed), numeric: true },
   ];
   /** @type {import('../dom.js').Column<Report['channels'][number]>[]} */
-  const channels = [{ label: t('channel'), cell: (c) => c.channel }, ...funnelColumns()];
+  const channels = [{ label: t('channel'), cell: (c) => term('channel', c.channel) }, ...funnelColumns()];
   /** @type {import('../dom.js').Column<Report['variants'][number]>[]} */
   const variants = [
     { label: t('step'), cell: (v) => v.step },
@@ -138,7 +208,7 @@ function breakdowns(r) {
   /** @type {import('../dom.js').Column<Report['exits'][number]>[]} */
   const exits = [
     { label: t('version'), cell: (x) => x.version, numeric: true },
-    { label: t('exitReason'), cell: (x) => x.reason },
+    { label: t('exitReason'), cell: (x) => term('reason', x.reason) },
     { label: t('users'), cell: (x) => int(x.count), numeric: true },
   ];
   /** @type {import('../dom.js').Column<Report['versions'][number]>[]} */
@@ -151,18 +221,41 @@ function breakdowns(r) {
     { label: t('revenue'), cell: (v) => money(v.revenue), numeric: true },
   ];
   return [
-    section(t('steps'), 'steps', table('steps-table', steps, r.steps, 'step-row')),
-    h(
-      'div',
-      { className: 'grid' },
-      section(t('channels'), 'channels', table('channels-table', channels, r.channels, 'channel-row')),
-      section(t('versions'), 'versions', table('versions-table', versions, r.versions, 'version-row')),
+    section(
+      t('steps'),
+      'steps',
+      table(
+        'steps-table',
+        steps,
+        r.steps.some((s) => s.reached > 0) ? r.steps : [],
+        'step-row',
+        undefined,
+        t('noStepReached'),
+      ),
     ),
     h(
       'div',
       { className: 'grid' },
-      section(t('variants'), 'variants', table('variants-table', variants, r.variants, 'variant-row')),
-      section(t('exits'), 'exits', table('exits-table', exits, r.exits, 'exit-row')),
+      section(
+        t('channels'),
+        'channels',
+        table('channels-table', channels, r.channels, 'channel-row', undefined, t('noMessagesSent')),
+      ),
+      section(
+        t('versions'),
+        'versions',
+        table('versions-table', versions, r.versions, 'version-row', undefined, t('noVersionFigures')),
+      ),
+    ),
+    h(
+      'div',
+      { className: 'grid' },
+      section(
+        t('variants'),
+        'variants',
+        table('variants-table', variants, r.variants, 'variant-row', undefined, t('noMessagesSent')),
+      ),
+      section(t('exits'), 'exits', table('exits-table', exits, r.exits, 'exit-row', undefined, t('noExits'))),
     ),
   ];
 }
@@ -184,11 +277,11 @@ function users(ctx, path) {
       },
     },
     { label: t('version'), cell: (e) => e.version, numeric: true },
-    { label: t('state'), cell: (e) => e.state },
+    { label: t('state'), cell: (e) => term('enrollmentState', e.state) },
     { label: t('step'), cell: (e) => e.step ?? t('unknown') },
     { label: t('holdout'), cell: (e) => (e.holdout ? t('yes') : t('no')) },
     { label: t('enteredAt'), cell: (e) => time(e.enteredAt, ctx.range.tz) },
-    { label: t('exitReason'), cell: (e) => e.exitReason ?? t('unknown') },
+    { label: t('exitReason'), cell: (e) => (e.exitReason ? term('reason', e.exitReason) : t('unknown')) },
   ];
   const body = h('p', { className: 'muted' }, t('loading'));
   /** @type {Promise<import('../types').JourneyEnrollments>} */
@@ -196,7 +289,16 @@ function users(ctx, path) {
   sample.then(
     (s) => {
       if (!ctx.stale())
-        body.replaceWith(table('enrollments-table', columns, s.enrollments.slice(0, 20), 'enrollment-row'));
+        body.replaceWith(
+          table(
+            'enrollments-table',
+            columns,
+            s.enrollments.slice(0, 20),
+            'enrollment-row',
+            undefined,
+            t('noEnrollments'),
+          ),
+        );
     },
     (error) => {
       if (!ctx.stale())
@@ -286,18 +388,23 @@ export async function journeyView(ctx, id, version) {
       section(t('curve'), 'curve', curveEl),
     ),
     upliftPanel(report),
+    cohortTable(report),
     section(`${t('graph')} (${t('version')} ${shown})`, 'graph', graphEl),
     ...breakdowns(report),
     users(ctx, path),
   );
-  const trend = mount(trendEl, trendOption(report, mode));
+  const trend = mount(trendEl, trendOption(report, mode), trendEmpty(report, mode));
   modes.addEventListener('click', (e) => {
     const button = e.target instanceof HTMLElement ? e.target.closest('button') : null;
     if (!button?.dataset.testid) return;
     mode = button.dataset.testid === 'trend-mode-cohort' ? 'cohort' : 'event';
     for (const b of modes.querySelectorAll('button')) b.setAttribute('aria-pressed', String(b === button));
-    trend.setOption(trendOption(report, mode), { notMerge: true });
+    redraw(trend, trendEl, trendOption(report, mode), trendEmpty(report, mode));
   });
-  mount(curveEl, conversionCurve(report.curve, report.holdout.entered > 0));
+  mount(
+    curveEl,
+    conversionCurve(report.curve, report.holdout.entered > 0),
+    report.treatment.entered > 0 ? null : t('noEntriesInRange'),
+  );
   mount(graphEl, graph.option);
 }

@@ -6,6 +6,7 @@ import { h, link, section, table } from '../dom.js';
 import { int, money, pct } from '../format.js';
 import { t } from '../i18n.js';
 import { href } from '../route.js';
+import { term } from '../terms.js';
 
 /** @typedef {import('../types').JourneyList['journeys'][number]} Row */
 
@@ -23,7 +24,7 @@ export async function journeysView(ctx) {
       label: t('name'),
       cell: (j) => link(href({ page: 'journey', id: j.id }, ctx.range), j.name, 'journey-link'),
     },
-    { label: t('state'), cell: (j) => j.state },
+    { label: t('state'), cell: (j) => term('journeyState', j.state) },
     { label: t('entered'), cell: (j) => int(j.entered), numeric: true },
     { label: t('sent'), cell: (j) => int(j.sent), numeric: true },
     { label: t('converted'), cell: (j) => int(j.converted), numeric: true },
@@ -43,7 +44,13 @@ export async function journeysView(ctx) {
     section(
       t('journeys'),
       'journey-list',
-      report.journeys.length === 0 ? h('p', { className: 'muted' }, t('noJourneys')) : rows,
+      report.journeys.length === 0
+        ? h(
+            'p',
+            { className: 'muted empty', testid: 'journey-table', 'data-empty': 'true' },
+            t('noJourneysPublished'),
+          )
+        : rows,
     ),
   );
   for (const [el, values] of sparks) mount(el, sparkline(values));

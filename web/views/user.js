@@ -5,6 +5,7 @@ import { h, link, section, table } from '../dom.js';
 import { int, text, time } from '../format.js';
 import { t } from '../i18n.js';
 import { href } from '../route.js';
+import { term } from '../terms.js';
 
 /** @typedef {import('../types').UserView} UserView */
 /** @typedef {import('../types').Consent} Consent */
@@ -31,7 +32,7 @@ function profileCard(p, tz) {
     [t('anonymousIds'), p.anonymousIds.join(', ') || t('none')],
     [
       t('lifecycle'),
-      p.lifecycle ? `${p.lifecycle.state} (${time(p.lifecycle.since, tz)})` : t('unknown'),
+      p.lifecycle ? `${term('lifecycle', p.lifecycle.state)} (${time(p.lifecycle.since, tz)})` : t('unknown'),
       'user-lifecycle',
     ],
     [t('timezone'), p.timezone ?? t('unknown')],
@@ -75,14 +76,18 @@ function traitsAndChannels(p, tz) {
   ];
   /** @type {import('../dom.js').Column<[string, string, Consent | null]>[]} */
   const channelColumns = [
-    { label: t('channel'), cell: ([name]) => name },
+    { label: t('channel'), cell: ([name]) => term('channel', name) },
     { label: t('address'), cell: ([, address]) => address },
     { label: t('consent'), cell: ([, , granted]) => consent(granted, tz) },
   ];
   return h(
     'div',
     { className: 'grid' },
-    section(t('traits'), 'traits', table('user-traits', traitColumns, Object.entries(p.traits), 'trait-row')),
+    section(
+      t('traits'),
+      'traits',
+      table('user-traits', traitColumns, Object.entries(p.traits), 'trait-row', undefined, t('noTraits')),
+    ),
     section(t('addresses'), 'channels', table('user-channels', channelColumns, rows, 'channel-row')),
   );
 }
@@ -92,8 +97,8 @@ function lifecycleHistory(lifecycle, tz) {
   /** @type {import('../dom.js').Column<import('../types').LifecycleView['history'][number]>[]} */
   const columns = [
     { label: t('at'), cell: (m) => time(m.at, tz) },
-    { label: t('fromState'), cell: (m) => m.from ?? t('unknown') },
-    { label: t('toState'), cell: (m) => m.to ?? t('unknown') },
+    { label: t('fromState'), cell: (m) => (m.from ? term('lifecycle', m.from) : t('unknown')) },
+    { label: t('toState'), cell: (m) => (m.to ? term('lifecycle', m.to) : t('unknown')) },
   ];
   return section(
     t('lifecycleHistory'),
@@ -104,6 +109,8 @@ function lifecycleHistory(lifecycle, tz) {
       columns,
       [...(lifecycle.implied ?? lifecycle.history)].reverse(),
       'lifecycle-row',
+      undefined,
+      t('noLifecycleMoves'),
     ),
   );
 }
@@ -115,11 +122,17 @@ function journeyCards(journeys, ctx) {
   const columns = [
     { label: t('enrollment'), cell: (e) => h('code', {}, e.id) },
     { label: t('version'), cell: (e) => e.version ?? t('unknown'), numeric: true },
-    { label: t('state'), cell: (e) => (e.state === 'active' && e.step ? `${e.state} · ${e.step}` : e.state) },
+    {
+      label: t('state'),
+      cell: (e) => {
+        const state = term('enrollmentState', e.state);
+        return e.state === 'active' && e.step ? `${state} · ${e.step}` : state;
+      },
+    },
     { label: t('holdout'), cell: (e) => (e.holdout ? t('yes') : t('no')) },
     { label: t('enteredAt'), cell: (e) => time(e.enteredAt, tz) },
     { label: t('exitedAt'), cell: (e) => time(e.exitedAt, tz) },
-    { label: t('exitReason'), cell: (e) => e.exitReason ?? t('unknown') },
+    { label: t('exitReason'), cell: (e) => (e.exitReason ? term('reason', e.exitReason) : t('unknown')) },
   ];
   return section(
     t('userJourneys'),
@@ -160,12 +173,16 @@ function messages(journeys, ctx) {
       cell: (m) => link(href({ page: 'journey', id: m.journeyId }, ctx.range), m.journeyId),
     },
     { label: t('step'), cell: (m) => m.step ?? t('unknown') },
-    { label: t('channel'), cell: (m) => m.channel ?? t('unknown') },
+    { label: t('channel'), cell: (m) => (m.channel ? term('channel', m.channel) : t('unknown')) },
     { label: t('template'), cell: (m) => m.template ?? t('unknown') },
     {
       label: t('status'),
       cell: (m) =>
-        m.event === 'message_skipped' ? `${t('skipped')}: ${m.reason ?? ''}` : (m.status ?? t('unknown')),
+        m.event === 'message_skipped'
+          ? `${t('skipped')}: ${term('reason', m.reason)}`
+          : m.status
+            ? term('messageStatus', m.status)
+            : t('unknown'),
     },
   ];
   return section(
@@ -182,10 +199,17 @@ function recentEvents(events, tz) {
   /** @type {import('../dom.js').Column<UserView['events'][number]>[]} */
   const columns = [
     { label: t('at'), cell: (e) => time(e.timestamp, tz) },
-    { label: t('type'), cell: (e) => e.type },
-    { label: t('event'), cell: (e) => e.name ?? e.event },
+    { label: t('type'), cell: (e) => term('eventType', e.type) },
+    {
+      label: t('event'),
+      cell: (e) => (e.type === 'internal' ? term('internalEvent', e.event) : (e.name ?? e.event)),
+    },
   ];
-  return section(t('recentEvents'), 'events', table('user-events', columns, events, 'event-row'));
+  return section(
+    t('recentEvents'),
+    'events',
+    table('user-events', columns, events, 'event-row', undefined, t('noEvents')),
+  );
 }
 
 /** @param {import('../types').Context} ctx @param {string} id */
