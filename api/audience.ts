@@ -91,7 +91,13 @@ export function audienceRoutes(
       const at = now();
       let scanned = 0;
       let count = 0;
-      const sample: { userId: string | null; anonymousIds: string[] }[] = [];
+      const sample: {
+        userId: string | null;
+        anonymousId: string | null;
+        anonymousIds: string[];
+        name: string | null;
+        anonymous: boolean;
+      }[] = [];
       let cursor: string | null = null;
       do {
         const page = await store.scanProfiles(cursor, PAGE);
@@ -100,7 +106,14 @@ export function audienceRoutes(
           if (!holds(predicate, await previewContext(store, profile, at, ws, reads))) continue;
           count++;
           if (sample.length < limit)
-            sample.push({ userId: profile.userId, anonymousIds: profile.anonymousIds });
+            sample.push({
+              userId: profile.userId,
+              anonymousId: profile.userId ? null : profile.key.slice(2),
+              anonymousIds: profile.anonymousIds,
+              name: typeof profile.traits.name === 'string' ? profile.traits.name : null,
+              // A visitor who never identified: known by the anonymous id alone.
+              anonymous: profile.userId === null,
+            });
         }
         cursor = page.cursor;
       } while (cursor !== null);

@@ -175,4 +175,32 @@ describe('segment preview and membership export', () => {
       store.scanProfiles = scan;
     }
   });
+
+  it('samples members by id and name, and says which are anonymous visitors', async () => {
+    const batch = [
+      { type: 'identify', userId: 'hz-1', traits: { name: 'Han Meimei', city: 'Hangzhou' } },
+      { type: 'identify', anonymousId: 'anon-hz', traits: { city: 'Hangzhou' } },
+    ];
+    assert.equal((await t.request('POST', '/v1/batch', { body: { batch } })).status, 200);
+    await t.settle();
+    const res = await t.request('POST', '/v1/segments/preview', {
+      key: KEYS.read,
+      body: {
+        condition: {
+          all: [{ fact: 'profile', path: '$.traits.city', operator: 'equal', value: 'Hangzhou' }],
+        },
+      },
+    });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    assert.equal(res.body.count, 2);
+    const byId = (a: { userId: string | null }, b: { userId: string | null }) =>
+      String(a.userId).localeCompare(String(b.userId));
+    assert.deepEqual(
+      res.body.sample.sort(byId),
+      [
+        { userId: 'hz-1', anonymousId: null, anonymousIds: [], name: 'Han Meimei', anonymous: false },
+        { userId: null, anonymousId: 'anon-hz', anonymousIds: [], name: null, anonymous: true },
+      ].sort(byId),
+    );
+  });
 });
