@@ -176,6 +176,31 @@ describe('segment preview and membership export', () => {
     }
   });
 
+  it('previews a tag rule: users for whom one of their stored events satisfies it', async () => {
+    const rule = (amount: number) => ({
+      conditions: {
+        all: [
+          { fact: 'event', path: '$.name', operator: 'equal', value: 'order_paid' },
+          { fact: 'event', path: '$.properties.amount', operator: 'greaterThanInclusive', value: amount },
+        ],
+      },
+      limit: 3,
+    });
+    // order_paid of 1,500 for every fourth user (p-0, p-4, ... p-28) and the CSV test's user.
+    const some = await t.request('POST', '/v1/tag-rules/preview', { key: KEYS.read, body: rule(1000) });
+    assert.equal(some.status, 200, JSON.stringify(some.body));
+    assert.equal(some.body.count, 9);
+    assert.equal(some.body.sample.length, 3);
+    const none = await t.request('POST', '/v1/tag-rules/preview', { key: KEYS.read, body: rule(2000) });
+    assert.equal(none.body.count, 0);
+    const bad = await t.request('POST', '/v1/tag-rules/preview', {
+      key: KEYS.read,
+      body: { conditions: { all: [{ fact: 'event', path: '$.name', operator: 'equals', value: 'x' }] } },
+    });
+    assert.equal(bad.status, 400);
+    assert.equal(bad.body.errors[0].pointer, '/conditions/all/0/operator');
+  });
+
   it('samples members by id and name, and says which are anonymous visitors', async () => {
     const batch = [
       { type: 'identify', userId: 'hz-1', traits: { name: 'Han Meimei', city: 'Hangzhou' } },
