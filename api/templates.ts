@@ -92,7 +92,10 @@ async function scopeOf(
 
 /** A render failure: the template is valid but this user (or sample) cannot fill it. */
 const renderFailed = (error: RenderError): InputError => {
-  const fault: Fault = { pointer: `/template${error.pointer}`, message: error.message };
+  const what = error.message.startsWith(`${error.pointer}: `)
+    ? error.message.slice(error.pointer.length + 2)
+    : error.message;
+  const fault: Fault = { pointer: `/template${error.pointer}`, message: what };
   return new InputError(422, 'render_failed', `the template does not render: ${error.message}`, [fault]);
 };
 
