@@ -288,6 +288,27 @@ describe(
       });
     }
 
+    it('fits a 390 px wide phone screen', async () => {
+      const [context, page] = await pageIn('zh');
+      await page.setViewportSize({ width: 390, height: 844 });
+      for (const hash of [
+        '#/segments/high_value_buyers',
+        '#/templates/welcome_email',
+        '#/templates/cart_reminder_sms',
+      ]) {
+        await page.goto(`${url}/console/${hash}`);
+        await page.locator(selector('draft-json')).waitFor();
+        await page
+          .locator(`${selector('member-count')}, ${selector('measures')} li`)
+          .first()
+          .waitFor();
+        const width = await page.evaluate('document.documentElement.scrollWidth');
+        assert.ok(Number(width) <= 390, `${hash} is ${String(width)} px wide`);
+      }
+      await screenshot(page, 'template-sms-phone');
+      await context.close();
+    });
+
     it('stays read-only with a read key', async () => {
       const [context, page] = await pageIn('en', KEYS.read);
       await page.goto(`${url}/console/#/templates/welcome_email`);
