@@ -22,6 +22,9 @@ export interface Measure {
   /** SMS: billed segments. */
   segments?: number;
   problem?: string;
+  /** What kind of problem, for a console to say in its language: the channel refuses it (`too_long`),
+   * cuts what is shown (`cut`), or there is nothing to show (`empty`); `invalid` for a WeChat value. */
+  code?: 'too_long' | 'cut' | 'empty' | 'invalid';
 }
 
 /** RFC 5322: a header line has at most 998 characters. */
@@ -68,7 +71,10 @@ export function measure(channel: SendChannel, rendered: Record<string, unknown>)
           limit: MAX_SMS_CHARACTERS,
           segments,
           ...(characters > MAX_SMS_CHARACTERS
-            ? { problem: `an SMS has at most ${MAX_SMS_CHARACTERS} characters, signature included` }
+            ? {
+                problem: `an SMS has at most ${MAX_SMS_CHARACTERS} characters, signature included`,
+                code: 'too_long' as const,
+              }
             : {}),
         },
       ];
@@ -88,11 +94,17 @@ export function measure(channel: SendChannel, rendered: Record<string, unknown>)
           unit: 'characters',
           limit: SUBJECT_SHOWN,
           ...(length === 0
-            ? { problem: 'empty: the inbox shows "(no subject)"' }
+            ? { problem: 'empty: the inbox shows "(no subject)"', code: 'empty' as const }
             : length > SUBJECT_MAX
-              ? { problem: `longer than ${SUBJECT_MAX} characters: mail servers refuse it` }
+              ? {
+                  problem: `longer than ${SUBJECT_MAX} characters: mail servers refuse it`,
+                  code: 'too_long' as const,
+                }
               : length > SUBJECT_SHOWN
-                ? { problem: `inboxes show about the first ${SUBJECT_SHOWN} characters` }
+                ? {
+                    problem: `inboxes show about the first ${SUBJECT_SHOWN} characters`,
+                    code: 'cut' as const,
+                  }
                 : {}),
         },
         {
@@ -102,7 +114,10 @@ export function measure(channel: SendChannel, rendered: Record<string, unknown>)
           unit: 'characters',
           limit: PREHEADER_SHOWN,
           ...(preheader === ''
-            ? { problem: 'no visible text: the inbox shows nothing after the subject' }
+            ? {
+                problem: 'no visible text: the inbox shows nothing after the subject',
+                code: 'empty' as const,
+              }
             : {}),
         },
       ];
@@ -119,7 +134,7 @@ export function measure(channel: SendChannel, rendered: Record<string, unknown>)
           unit: 'bytes',
           limit: PUSH_PAYLOAD_BYTES,
           ...(bytes > PUSH_PAYLOAD_BYTES
-            ? { problem: `a push payload has at most ${PUSH_PAYLOAD_BYTES} bytes` }
+            ? { problem: `a push payload has at most ${PUSH_PAYLOAD_BYTES} bytes`, code: 'too_long' as const }
             : {}),
         },
       ];
@@ -135,7 +150,7 @@ export function measure(channel: SendChannel, rendered: Record<string, unknown>)
         kind: 'key',
         value: chars(value),
         unit: 'characters' as const,
-        ...(problems.has(key) ? { problem: problems.get(key)! } : {}),
+        ...(problems.has(key) ? { problem: problems.get(key)!, code: 'invalid' as const } : {}),
       }));
     }
     default:

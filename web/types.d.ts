@@ -230,6 +230,7 @@ export interface Measure {
   limit?: number;
   segments?: number;
   problem?: string;
+  code?: 'too_long' | 'cut' | 'empty' | 'invalid';
 }
 
 /** POST /v1/templates/preview */

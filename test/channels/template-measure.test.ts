@@ -14,6 +14,7 @@ describe('measuring a rendered message', () => {
     assert.deepEqual([two.value, two.segments], [71, 2]);
     const [long] = measure('sms', { signName: '潮汐优选', text: '好'.repeat(495) });
     assert.match(long.problem ?? '', /at most 500 characters, signature included/);
+    assert.equal(long.code, 'too_long');
   });
 
   it("measures an email's subject and the preheader an inbox shows after it", () => {
@@ -24,6 +25,7 @@ describe('measuring a rendered message', () => {
     const [subject, preheader] = measure('email', { subject: 'x'.repeat(61), html: '<p>Hi</p>' });
     assert.equal(subject.value, 61);
     assert.match(subject.problem ?? '', /about the first 60/);
+    assert.equal(subject.code, 'cut');
     assert.deepEqual([preheader.value, preheader.problem], [2, undefined]);
     const [empty, blank] = measure('email', { subject: '', html: '<img src="x">' });
     assert.match(empty.problem ?? '', /no subject/);

@@ -70,7 +70,9 @@ function measureLine(m) {
     'li',
     { className: m.problem ? 'error' : '', testid: `measure-${m.kind}` },
     parts.join(' · '),
-    m.problem ? ` — ${m.problem}` : '',
+    m.problem
+      ? ` — ${m.code && m.code !== 'invalid' ? t(/** @type {import('../i18n.js').Label} */ (`problem_${m.kind}_${m.code}`)) : m.problem}`
+      : '',
   );
 }
 
