@@ -32,6 +32,8 @@ import type { Availability } from './availability.ts';
 import type { ProcessMetrics } from './process-metrics.ts';
 import { parseDocumentText } from '../workspace/document-text.ts';
 import { historyRoutes } from './history.ts';
+import { templateRoutes } from './templates.ts';
+import type { TestSender } from '../channels/test-send.ts';
 
 /** The API's document collections: one per workspace document kind. */
 const collections = (definitions: DefinitionStore): DefinitionCollection[] =>
@@ -75,6 +77,8 @@ export interface AppDeps {
     /** The send policy and apps of the channels file, for the dry run's sandbox. */
     simulated?: SimulatedChannels;
   };
+  /** Test sends of the template editor through the configured providers (absent: they answer 503). */
+  tester?: TestSender;
   /** Shown by `GET /health`. */
   describe?: Record<string, string>;
   /** Whether the store and queues are reachable (`/ready`, fast 503s); absent: always. */
@@ -290,6 +294,7 @@ export function createApp(deps: AppDeps): Express {
     app.use(channelRoutes({ keys: deps.keys, ...deps.channels, ingestor, now }));
     app.use(inboundRoutes({ ...deps.channels, ingestor, logger: deps.logger, now }));
   }
+  app.use(templateRoutes(deps.keys, deps.store, deps.definitions, deps.tester));
   for (const collection of collections(deps.definitions)) {
     app.use(definitionRoutes(deps.keys, deps.definitions, collection, deps.onPublished, recompute, now));
   }

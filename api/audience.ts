@@ -4,16 +4,34 @@ import express, { type Router } from 'express';
 import type { Profile } from '../model/profile.ts';
 import type { Store } from '../ports/store.ts';
 import { aggregateEventOf, aggregateId, fullEvaluate } from '../rules/aggregates.ts';
-import { compile, type ConditionDependencies, dependencies } from '../rules/index.ts';
-import type { AggregateSpec, Condition, FactContext } from '../rules/types.ts';
-import { profileContext } from '../segments/context.ts';
+import { compile, type ConditionDependencies, dependencies, type Predicate } from '../rules/index.ts';
+import type { AggregateSpec, Condition, FactContext, RuleFault } from '../rules/types.ts';
+import { eventFact, profileContext } from '../segments/context.ts';
 import { holds } from '../segments/membership.ts';
 import { validateSegment } from '../segments/segment.ts';
+import { validateTagRule } from '../segments/tag-rule.ts';
 import type { Workspace } from '../workspace/workspace.ts';
 import { type KeyRing, requireScope } from './auth.ts';
 import { InputError } from '../model/input-error.ts';
 
 const PAGE = 500;
+
+/** A member in a preview's sample: a known user by id and name, an anonymous visitor by their id. */
+interface Member {
+  userId: string | null;
+  anonymousId: string | null;
+  anonymousIds: string[];
+  name: string | null;
+  anonymous: boolean;
+}
+
+const memberOf = (profile: Profile): Member => ({
+  userId: profile.userId,
+  anonymousId: profile.userId ? null : profile.key.slice(2),
+  anonymousIds: profile.anonymousIds,
+  name: typeof profile.traits.name === 'string' ? profile.traits.name : null,
+  anonymous: profile.userId === null,
+});
 const HISTORY = 10_000;
 
 /**
@@ -57,7 +75,7 @@ async function previewContext(
   };
 }
 
-/** Segment preview (before publishing) and membership export. */
+/** Segment and tag rule previews (before publishing) and membership export. */
 export function audienceRoutes(
   keys: KeyRing,
   store: Store,
@@ -67,44 +85,90 @@ export function audienceRoutes(
   const router = express.Router();
   const read = requireScope(keys, 'read');
 
+  const limitOf = (value: unknown, faults: RuleFault[]): number => {
+    const limit = value === undefined ? 20 : Number(value);
+    if (!Number.isInteger(limit) || limit < 0 || limit > 100) {
+      faults.push({ pointer: '/limit', message: 'must be an integer from 0 to 100' });
+    }
+    return limit;
+  };
+
+  /** Every profile the condition holds for (as `matches` reads it), counted, with a sample. */
+  const scan = async (
+    condition: Condition,
+    limit: number,
+    matches: (profile: Profile, context: FactContext, predicate: Predicate) => Promise<boolean> | boolean,
+  ) => {
+    const predicate = compile(condition);
+    const reads = dependencies(condition);
+    const ws = workspace();
+    const at = now();
+    let scanned = 0;
+    let count = 0;
+    const sample: Member[] = [];
+    let cursor: string | null = null;
+    do {
+      const page = await store.scanProfiles(cursor, PAGE);
+      for (const profile of page.profiles) {
+        scanned++;
+        if (!(await matches(profile, await previewContext(store, profile, at, ws, reads), predicate)))
+          continue;
+        count++;
+        if (sample.length < limit) sample.push(memberOf(profile));
+      }
+      cursor = page.cursor;
+    } while (cursor !== null);
+    return { count, scanned, sample, at: new Date(at).toISOString() };
+  };
+
   router.post(
     '/v1/segments/preview',
     read,
     jsonBody({ limit: '256kb', type: () => true }),
     async (req, res) => {
       const body = (req.body ?? {}) as { condition?: unknown; limit?: unknown };
-      const limit = body.limit === undefined ? 20 : Number(body.limit);
       const faults = validateSegment({
         id: 'preview',
         version: 1,
         name: 'preview',
         condition: body.condition,
       }).faults;
-      if (!Number.isInteger(limit) || limit < 0 || limit > 100) {
-        faults.push({ pointer: '/limit', message: 'must be an integer from 0 to 100' });
-      }
+      const limit = limitOf(body.limit, faults);
       if (faults.length > 0) throw InputError.invalid(faults);
-      const condition = body.condition as Condition;
-      const predicate = compile(condition);
-      const reads = dependencies(condition);
-      const ws = workspace();
-      const at = now();
-      let scanned = 0;
-      let count = 0;
-      const sample: { userId: string | null; anonymousIds: string[] }[] = [];
-      let cursor: string | null = null;
-      do {
-        const page = await store.scanProfiles(cursor, PAGE);
-        for (const profile of page.profiles) {
-          scanned++;
-          if (!holds(predicate, await previewContext(store, profile, at, ws, reads))) continue;
-          count++;
-          if (sample.length < limit)
-            sample.push({ userId: profile.userId, anonymousIds: profile.anonymousIds });
-        }
-        cursor = page.cursor;
-      } while (cursor !== null);
-      res.json({ count, scanned, sample, at: new Date(at).toISOString() });
+      res.json(
+        await scan(body.condition as Condition, limit, (_p, context, predicate) => holds(predicate, context)),
+      );
+    },
+  );
+
+  // A tag rule reacts to events: a user counts when the rule holds for one of their stored events
+  // (with their aggregates as they are now), or for no event when the rule reads none.
+  router.post(
+    '/v1/tag-rules/preview',
+    read,
+    jsonBody({ limit: '256kb', type: () => true }),
+    async (req, res) => {
+      const body = (req.body ?? {}) as { conditions?: unknown; limit?: unknown };
+      const faults = validateTagRule({
+        id: 'preview',
+        version: 1,
+        name: 'preview',
+        conditions: body.conditions,
+        event: { type: 'add_tags', params: { tags: ['preview'] } },
+      }).faults.filter((f) => f.pointer === '' || f.pointer.startsWith('/conditions'));
+      const limit = limitOf(body.limit, faults);
+      if (faults.length > 0) throw InputError.invalid(faults);
+      const conditions = body.conditions as Condition;
+      const readsEvent = dependencies(conditions).readsEvent;
+      res.json(
+        await scan(conditions, limit, async (profile, context, predicate) => {
+          if (!readsEvent) return holds(predicate, context);
+          const history = (await store.recentEvents(profile.key, HISTORY)).filter(
+            (e) => e.type !== 'internal',
+          );
+          return history.some((e) => holds(predicate, { ...context, event: eventFact(e) }));
+        }),
+      );
     },
   );
 

@@ -10,7 +10,7 @@
 import pLimit, { type LimitFunction } from 'p-limit';
 import { quietEnd, sendBackoff } from '../policy/send-time.ts';
 import type { StoredEvent } from '../model/events.ts';
-import type { Json, JsonObject } from '../model/json.ts';
+import type { JsonObject } from '../model/json.ts';
 import type { ChannelGateway, SendOutcome, SendRequest } from '../ports/channel-gateway.ts';
 import type { ChannelState, MessageRecord } from '../ports/channel-state.ts';
 import type { Logger } from '../ports/logger.ts';
@@ -32,6 +32,7 @@ import type {
   WechatAddress,
   WechatTemplateMessage,
 } from './provider.ts';
+import { providerMessage } from './provider-message.ts';
 import type { SandboxChannel } from './sandbox/sandbox.ts';
 import { profileScope, readsEvent, RenderError, renderContent } from '../templates/render.ts';
 import type { OutboxMessage } from '../model/journeys.ts';
@@ -532,29 +533,12 @@ export class Dispatcher implements ChannelGateway {
       },
       (url) => links.clickUrl({ messageId: message.messageId, url }),
     ) as unknown as JsonObject;
-    const marketing = !(message.transactional ?? false);
-    switch (route.channel) {
-      case 'email':
-        return {
-          from: typeof content.from === 'string' ? content.from : (this.options.emailFrom ?? ''),
-          subject: String(content.subject),
-          ...(typeof content.html === 'string' ? { html: content.html } : {}),
-          ...(typeof content.text === 'string' ? { text: content.text } : {}),
-          ...(marketing && unsubscribe ? { unsubscribeUrl: unsubscribe } : {}),
-        } satisfies EmailMessage;
-      case 'push':
-        return {
-          title: content.title as string,
-          body: content.body as string,
-          data: (content.data as Record<string, string> | undefined) ?? {},
-          ...(content.imageUrl ? { imageUrl: content.imageUrl as string } : {}),
-          ...(content.deepLink ? { deepLink: content.deepLink as string } : {}),
-          category: marketing ? 'marketing' : 'transactional',
-          collapseKey: message.messageId,
-        } satisfies PushMessage;
-      default:
-        return content as Json;
-    }
+    return providerMessage(route.channel, content, {
+      messageId: message.messageId,
+      ...(this.options.emailFrom ? { emailFrom: this.options.emailFrom } : {}),
+      unsubscribe,
+      marketing: !(message.transactional ?? false),
+    });
   }
 }
 

@@ -95,8 +95,18 @@ export function renderHeader(el, page, range, rerender) {
   const parts = [
     h('a', { href: href({ page: 'journeys' }, range), className: 'brand', testid: 'home' }, t('title')),
     h('a', { href: href({ page: 'ingest' }, range), className: 'nav', testid: 'ingest-link' }, t('ingest')),
+    h(
+      'a',
+      { href: href({ page: 'segments' }, range), className: 'nav', testid: 'segments-link' },
+      t('segments'),
+    ),
+    h(
+      'a',
+      { href: href({ page: 'templates' }, range), className: 'nav', testid: 'templates-link' },
+      t('templates'),
+    ),
     form,
-    page.page === 'user' || page.page === 'ingest' ? null : rangeFields(page, range),
+    page.page === 'journeys' || page.page === 'journey' ? rangeFields(page, range) : null,
     h('div', { className: 'spacer' }),
     language,
     key,

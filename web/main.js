@@ -11,6 +11,8 @@ import { journeyView } from './views/journey.js';
 import { journeysView } from './views/journeys.js';
 import { keyView } from './views/key.js';
 import { userView } from './views/user.js';
+import { audienceEditorView, audienceListView } from './views/audience.js';
+import { templateEditorView, templateListView } from './views/templates.js';
 
 const header = /** @type {HTMLElement} */ (document.querySelector('header'));
 const root = /** @type {HTMLElement} */ (document.querySelector('main'));
@@ -32,6 +34,10 @@ async function render(problem = null) {
     if (page.page === 'journey') await journeyView(ctx, page.id, page.version);
     else if (page.page === 'user') await userView(ctx, page.id);
     else if (page.page === 'ingest') await ingestView(ctx);
+    else if (page.page === 'segments') await audienceListView(ctx);
+    else if (page.page === 'segment') await audienceEditorView(ctx, page.kind, page.id);
+    else if (page.page === 'templates') await templateListView(ctx);
+    else if (page.page === 'template') await templateEditorView(ctx, page.id);
     else await journeysView(ctx);
   } catch (error) {
     if (ctx.stale()) return;

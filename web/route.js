@@ -1,13 +1,16 @@
 // @ts-check
 /**
- * Hash routes: `#/`, `#/journeys/<id>`, `#/users/<id>`, `#/ingest`, each with an optional `?from&to&tz` (the
- * report range, so that a link shows what its sender saw); a journey's may add `&version`.
+ * Hash routes: `#/`, `#/journeys/<id>`, `#/users/<id>`, `#/ingest`, the editors' `#/segments`,
+ * `#/segments/<id>`, `#/tag-rules/<id>`, `#/templates` and `#/templates/<id>`, each with an optional
+ * `?from&to&tz` (the report range, so that a link shows what its sender saw); a journey's may add
+ * `&version`.
  */
 
 const DAY = 86_400_000;
 
 /** @typedef {{ from: string, to: string, tz: string }} Range */
-/** @typedef {{ page: 'journeys' } | { page: 'journey', id: string, version?: number } | { page: 'user', id: string } | { page: 'ingest' }} Page */
+/** @typedef {'segments' | 'tag-rules'} AudienceKind */
+/** @typedef {{ page: 'journeys' } | { page: 'journey', id: string, version?: number } | { page: 'user', id: string } | { page: 'ingest' } | { page: 'segments' } | { page: 'segment', kind: AudienceKind, id: string } | { page: 'templates' } | { page: 'template', id: string }} Page */
 
 /** @param {string} tz */
 export function validZone(tz) {
@@ -65,7 +68,30 @@ export function parse(hash = location.hash) {
     };
   if (parts[0] === 'users' && parts[1]) return { page: { page: 'user', id: parts[1] }, range };
   if (parts[0] === 'ingest') return { page: { page: 'ingest' }, range };
+  if ((parts[0] === 'segments' || parts[0] === 'tag-rules') && parts[1])
+    return { page: { page: 'segment', kind: parts[0], id: parts[1] }, range };
+  if (parts[0] === 'segments') return { page: { page: 'segments' }, range };
+  if (parts[0] === 'templates' && parts[1]) return { page: { page: 'template', id: parts[1] }, range };
+  if (parts[0] === 'templates') return { page: { page: 'templates' }, range };
   return { page: { page: 'journeys' }, range };
+}
+
+/** @param {Page} page */
+function pathOf(page) {
+  switch (page.page) {
+    case 'journeys':
+      return '/';
+    case 'ingest':
+    case 'segments':
+    case 'templates':
+      return `/${page.page}`;
+    case 'segment':
+      return `/${page.kind}/${encodeURIComponent(page.id)}`;
+    case 'template':
+      return `/templates/${encodeURIComponent(page.id)}`;
+    default:
+      return `/${page.page === 'journey' ? 'journeys' : 'users'}/${encodeURIComponent(page.id)}`;
+  }
 }
 
 /**
@@ -74,12 +100,7 @@ export function parse(hash = location.hash) {
  * @param {Range} range
  */
 export function href(page, range) {
-  const path =
-    page.page === 'journeys'
-      ? '/'
-      : page.page === 'ingest'
-        ? '/ingest'
-        : `/${page.page === 'journey' ? 'journeys' : 'users'}/${encodeURIComponent(page.id)}`;
+  const path = pathOf(page);
   const query = new URLSearchParams(range);
   if (page.page === 'journey' && page.version) query.set('version', String(page.version));
   return `#${path}?${query}`;

@@ -210,3 +210,48 @@ export interface IngestList {
   capacity: number;
   messages: IngestEntry[];
 }
+
+/** POST /v1/segments/preview and /v1/tag-rules/preview */
+export interface AudiencePreview {
+  count: number;
+  scanned: number;
+  sample: {
+    userId: string | null;
+    anonymousId: string | null;
+    name: string | null;
+    anonymous: boolean;
+  }[];
+}
+
+/** One figure of a rendered message against its channel's limit. */
+export interface Measure {
+  pointer: string;
+  kind: 'sms' | 'subject' | 'preheader' | 'key' | 'payload';
+  value: number;
+  unit: 'characters' | 'bytes' | 'segments';
+  limit?: number;
+  segments?: number;
+  problem?: string;
+  code?: 'too_long' | 'cut' | 'empty' | 'invalid';
+}
+
+/** POST /v1/templates/preview */
+export interface TemplatePreview {
+  channel: string;
+  source: { kind: 'user'; userId: string } | { kind: 'sample' };
+  /** The message in its provider's shape. */
+  message: Record<string, unknown>;
+  measures: Measure[];
+  warnings: { variable: string; message: string }[];
+}
+
+/** POST /v1/templates/test-send */
+export interface TestSendResult {
+  status: 'sent' | 'failed' | 'sandbox';
+  provider: string;
+  messageId: string;
+  to: string;
+  class?: string;
+  code?: string;
+  detail?: string;
+}

@@ -6,6 +6,7 @@ import { KeyRing } from '../../api/auth.ts';
 import { IngestLog } from '../../api/ingest/debug-log.ts';
 import { IngestLimiter, type RateLimit } from '../../api/ingest/rate-limit.ts';
 import { inboundKeys } from '../../channels/registry.ts';
+import { TestSender } from '../../channels/test-send.ts';
 import { sandboxAddresses } from '../../channels/config.ts';
 import type { IngestBuffer } from '../../engine/ingest/ingest-queue.ts';
 import { JOURNEY_CONTROL_JOB, JOURNEY_CONTROL_QUEUE } from '../../engine/jobs/journey-control.ts';
@@ -65,7 +66,11 @@ export async function startApi(
     { key: config.keys.read, scopes: ['read'] },
     { key: config.keys.admin, scopes: ['manage'] },
   ]);
+  // Its providers are built on the first test send, and closed with the process.
+  const tester = new TestSender({ channels: role.channels.config, logger });
+  closers.push(() => tester.close());
   const app = createApp({
+    tester,
     keys,
     store: role.store,
     definitions: role.definitions,

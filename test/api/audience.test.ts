@@ -175,4 +175,57 @@ describe('segment preview and membership export', () => {
       store.scanProfiles = scan;
     }
   });
+
+  it('previews a tag rule: users for whom one of their stored events satisfies it', async () => {
+    const rule = (amount: number) => ({
+      conditions: {
+        all: [
+          { fact: 'event', path: '$.name', operator: 'equal', value: 'order_paid' },
+          { fact: 'event', path: '$.properties.amount', operator: 'greaterThanInclusive', value: amount },
+        ],
+      },
+      limit: 3,
+    });
+    // order_paid of 1,500 for every fourth user (p-0, p-4, ... p-28) and the CSV test's user.
+    const some = await t.request('POST', '/v1/tag-rules/preview', { key: KEYS.read, body: rule(1000) });
+    assert.equal(some.status, 200, JSON.stringify(some.body));
+    assert.equal(some.body.count, 9);
+    assert.equal(some.body.sample.length, 3);
+    const none = await t.request('POST', '/v1/tag-rules/preview', { key: KEYS.read, body: rule(2000) });
+    assert.equal(none.body.count, 0);
+    const bad = await t.request('POST', '/v1/tag-rules/preview', {
+      key: KEYS.read,
+      body: { conditions: { all: [{ fact: 'event', path: '$.name', operator: 'equals', value: 'x' }] } },
+    });
+    assert.equal(bad.status, 400);
+    assert.equal(bad.body.errors[0].pointer, '/conditions/all/0/operator');
+  });
+
+  it('samples members by id and name, and says which are anonymous visitors', async () => {
+    const batch = [
+      { type: 'identify', userId: 'hz-1', traits: { name: 'Han Meimei', city: 'Hangzhou' } },
+      { type: 'identify', anonymousId: 'anon-hz', traits: { city: 'Hangzhou' } },
+    ];
+    assert.equal((await t.request('POST', '/v1/batch', { body: { batch } })).status, 200);
+    await t.settle();
+    const res = await t.request('POST', '/v1/segments/preview', {
+      key: KEYS.read,
+      body: {
+        condition: {
+          all: [{ fact: 'profile', path: '$.traits.city', operator: 'equal', value: 'Hangzhou' }],
+        },
+      },
+    });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    assert.equal(res.body.count, 2);
+    const byId = (a: { userId: string | null }, b: { userId: string | null }) =>
+      String(a.userId).localeCompare(String(b.userId));
+    assert.deepEqual(
+      res.body.sample.sort(byId),
+      [
+        { userId: 'hz-1', anonymousId: null, anonymousIds: [], name: 'Han Meimei', anonymous: false },
+        { userId: null, anonymousId: 'anon-hz', anonymousIds: [], name: null, anonymous: true },
+      ].sort(byId),
+    );
+  });
 });
