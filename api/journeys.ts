@@ -9,7 +9,7 @@ import { resolveKey } from './users.ts';
 import { isJsonObject, type JsonObject } from '../model/json.ts';
 import { DEFINITION_ID, type DefinitionStore } from '../ports/definitions.ts';
 import { simulate, SimulationError } from '../engine/simulation/simulate.ts';
-import { storedStream, StreamTooLong } from '../engine/simulation/stored-stream.ts';
+import { MAX_STORED_STREAM, storedStream, StreamTooLong } from '../engine/simulation/stored-stream.ts';
 import type { JourneyDefinition } from '../journeys/journey.ts';
 import { pastPeriod } from './times.ts';
 import type { SimulatedChannels } from '../engine/simulation/replay.ts';
@@ -85,8 +85,6 @@ function userSummary(profile: Profile) {
 }
 
 const MAX_DRY_RUN_MESSAGES = 20_000;
-/** A backtest holds the period's calls in memory. */
-const MAX_BACKTEST_MESSAGES = 2_000_000;
 
 function timeField(body: JsonObject, name: 'from' | 'to'): number | undefined {
   const value = body[name];
@@ -231,7 +229,7 @@ export function journeyRoutes(
       const { since, until } = period;
       let messages: JsonObject[];
       try {
-        messages = await storedStream(store, { since, until, maxMessages: MAX_BACKTEST_MESSAGES });
+        messages = await storedStream(store, { since, until, maxMessages: MAX_STORED_STREAM });
       } catch (error) {
         if (error instanceof StreamTooLong)
           throw new InputError(413, 'too_large', `${error.message}: backtest a shorter one`);

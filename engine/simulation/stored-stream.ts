@@ -19,6 +19,9 @@ export interface StoredStreamOptions {
   onProgress?: (profiles: number, messages: number) => void;
 }
 
+/** The most calls a stream is read with over HTTP: it is held in memory to be put in time order. */
+export const MAX_STORED_STREAM = 2_000_000;
+
 /** Thrown when the period holds more calls than `maxMessages`. */
 export class StreamTooLong extends Error {
   override readonly name = 'StreamTooLong';
