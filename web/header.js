@@ -95,8 +95,9 @@ export function renderHeader(el, page, range, rerender) {
   const parts = [
     h('a', { href: href({ page: 'journeys' }, range), className: 'brand', testid: 'home' }, t('title')),
     h('a', { href: href({ page: 'ingest' }, range), className: 'nav', testid: 'ingest-link' }, t('ingest')),
+    h('a', { href: href({ page: 'edit' }, range), className: 'nav', testid: 'edit-link' }, t('editJourneys')),
     form,
-    page.page === 'user' || page.page === 'ingest' ? null : rangeFields(page, range),
+    page.page === 'journeys' || page.page === 'journey' ? rangeFields(page, range) : null,
     h('div', { className: 'spacer' }),
     language,
     key,

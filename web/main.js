@@ -6,6 +6,8 @@ import { h } from './dom.js';
 import { renderHeader } from './header.js';
 import { locale, t } from './i18n.js';
 import { parse } from './route.js';
+import { editJourneyView } from './views/edit-journey.js';
+import { editJourneysView } from './views/edit-journeys.js';
 import { ingestView } from './views/ingest.js';
 import { journeyView } from './views/journey.js';
 import { journeysView } from './views/journeys.js';
@@ -32,6 +34,8 @@ async function render(problem = null) {
     if (page.page === 'journey') await journeyView(ctx, page.id, page.version);
     else if (page.page === 'user') await userView(ctx, page.id);
     else if (page.page === 'ingest') await ingestView(ctx);
+    else if (page.page === 'edit') await editJourneysView(ctx);
+    else if (page.page === 'editJourney') await editJourneyView(ctx, page.id);
     else await journeysView(ctx);
   } catch (error) {
     if (ctx.stale()) return;

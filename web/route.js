@@ -1,13 +1,14 @@
 // @ts-check
 /**
- * Hash routes: `#/`, `#/journeys/<id>`, `#/users/<id>`, `#/ingest`, each with an optional `?from&to&tz` (the
+ * Hash routes: `#/`, `#/journeys/<id>`, `#/users/<id>`, `#/ingest`, `#/edit` (journeys to edit),
+ * `#/edit/<id>` (one in the editor), each with an optional `?from&to&tz` (the
  * report range, so that a link shows what its sender saw); a journey's may add `&version`.
  */
 
 const DAY = 86_400_000;
 
 /** @typedef {{ from: string, to: string, tz: string }} Range */
-/** @typedef {{ page: 'journeys' } | { page: 'journey', id: string, version?: number } | { page: 'user', id: string } | { page: 'ingest' }} Page */
+/** @typedef {{ page: 'journeys' } | { page: 'journey', id: string, version?: number } | { page: 'user', id: string } | { page: 'ingest' } | { page: 'edit' } | { page: 'editJourney', id: string }} Page */
 
 /** @param {string} tz */
 export function validZone(tz) {
@@ -65,6 +66,8 @@ export function parse(hash = location.hash) {
     };
   if (parts[0] === 'users' && parts[1]) return { page: { page: 'user', id: parts[1] }, range };
   if (parts[0] === 'ingest') return { page: { page: 'ingest' }, range };
+  if (parts[0] === 'edit')
+    return { page: parts[1] ? { page: 'editJourney', id: parts[1] } : { page: 'edit' }, range };
   return { page: { page: 'journeys' }, range };
 }
 
@@ -79,7 +82,9 @@ export function href(page, range) {
       ? '/'
       : page.page === 'ingest'
         ? '/ingest'
-        : `/${page.page === 'journey' ? 'journeys' : 'users'}/${encodeURIComponent(page.id)}`;
+        : page.page === 'edit'
+          ? '/edit'
+          : `/${page.page === 'journey' ? 'journeys' : page.page === 'user' ? 'users' : 'edit'}/${encodeURIComponent(page.id)}`;
   const query = new URLSearchParams(range);
   if (page.page === 'journey' && page.version) query.set('version', String(page.version));
   return `#${path}?${query}`;
