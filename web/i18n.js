@@ -178,6 +178,7 @@ const DICT = {
     stepReason: 'Step / reason',
     reason: 'Reason',
     count: 'Count',
+    noProblems: 'No problems found.',
   },
   zh: {
     title: 'Tideline 分析台',
@@ -351,6 +352,7 @@ const DICT = {
     stepReason: '步骤 / 原因',
     reason: '原因',
     count: '数量',
+    noProblems: '未发现问题。',
   },
 };
 

@@ -95,7 +95,11 @@ export async function editJourneyView(ctx, id) {
   ]);
   if (ctx.stale()) return;
   let live = stored?.live ?? null;
-  const show = (/** @type {object} */ doc) => `${JSON.stringify(doc, null, 2)}\n`;
+  // The version number is the store's to assign: the editor and the diff leave it out.
+  const show = (/** @type {object} */ doc) => {
+    const { version: _version, ...rest } = /** @type {Record<string, unknown>} */ (doc);
+    return `${JSON.stringify(rest, null, 2)}\n`;
+  };
   const initial = unsaved ?? show((draft ?? live)?.document ?? {});
 
   const status = h('p', { className: 'muted', testid: 'editor-status' });
@@ -127,6 +131,10 @@ export async function editJourneyView(ctx, id) {
 
   /** @param {Fault[]} faults */
   const listFaults = (faults) => {
+    if (faults.length === 0) {
+      problems.replaceChildren(h('li', { className: 'ok', testid: 'editor-valid' }, t('noProblems')));
+      return;
+    }
     problems.replaceChildren(
       ...faults.map((f) =>
         h(

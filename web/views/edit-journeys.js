@@ -113,7 +113,10 @@ export async function editJourneysView(ctx) {
     },
     {
       label: t('state'),
-      cell: (j) => (j.live === null ? '' : h('span', { testid: 'journey-state' }, state.get(j.id) ?? '')),
+      cell: (j) =>
+        j.live === null
+          ? ''
+          : h('span', { testid: 'journey-state', 'data-state': state.get(j.id) }, state.get(j.id) ?? ''),
     },
     ...(manage ? [{ label: t('actions'), cell: actions }] : []),
   ];
