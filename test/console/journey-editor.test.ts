@@ -150,6 +150,20 @@ describe(
         assert.equal(await page.locator(selector('editor-fault')).count(), 0);
         assert.equal(await page.locator('.cm-lintRange-error').count(), 0);
 
+        // Completion from the JSON Schema, where a new property of the send step goes.
+        await page.locator('.cm-content .cm-line', { hasText: '"template": "cart_reminder_sms"' }).click();
+        await page.keyboard.press('End');
+        await page.keyboard.type(',\n"');
+        await page.keyboard.press('Control+Space');
+        const options = page.locator('.cm-tooltip-autocomplete li');
+        await options.first().waitFor();
+        // The send step's properties it does not have yet, each with its type.
+        assert.deepEqual(await options.allInnerTexts(), ['nextstring', 'fallbackobject', 'variantsarray']);
+        await options.first().click();
+        await page.keyboard.type('reminded');
+        await page.locator('.cm-content .cm-line', { hasText: '"next": "reminded"' }).waitFor();
+        await page.locator(selector('editor-valid')).waitFor();
+
         // A click on a step of the map shows its JSON.
         const at = await page.evaluate<[number, number]>(`(() => {
           const el = document.querySelector('[data-testid="draft-map"]');
