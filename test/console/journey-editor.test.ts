@@ -257,6 +257,17 @@ describe(
       await page.locator('.cm-content').waitFor();
       assert.equal(await page.locator('.cm-content').getAttribute('contenteditable'), 'false');
       assert.equal(await page.locator(selector('publish')).count(), 0);
+      // On a phone: the page does not scroll sideways.
+      for (const hash of ['#/edit', '#/edit/cart_rescue_en']) {
+        await page.setViewportSize({ width: 390, height: 844 });
+        await page.goto(`${url}/console/${hash}`);
+        await page.locator(hash === '#/edit' ? selector('edit-journeys') : '.cm-content').waitFor();
+        assert.equal(
+          await page.evaluate('document.documentElement.scrollWidth'),
+          390,
+          `${hash} fits a phone`,
+        );
+      }
       await page.context().close();
       assert.deepEqual(errors, []);
     });

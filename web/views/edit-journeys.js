@@ -128,7 +128,11 @@ export async function editJourneysView(ctx) {
       problem,
       journeys.length === 0
         ? h('p', { className: 'muted' }, t('noJourneysYet'))
-        : table('edit-journey-table', columns, journeys, 'edit-journey-row', (j) => j.id),
+        : h(
+            'div',
+            { className: 'edit-table' },
+            table('edit-journey-table', columns, journeys, 'edit-journey-row', (j) => j.id),
+          ),
     ),
     h('p', {}, link(href({ page: 'journeys' }, ctx.range), `← ${t('back')}`, 'back-link')),
   );
