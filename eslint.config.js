@@ -31,7 +31,7 @@ const adapterLibraries = {
 const rule = (restriction) => ({ 'no-restricted-imports': ['error', restriction] });
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'data/', '.bench/', 'dist/'] },
+  { ignores: ['node_modules/', 'data/', '.bench/', 'dist/', 'web/vendor/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

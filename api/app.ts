@@ -6,7 +6,7 @@ import { QueuePartitions } from '../engine/queue-partitions.ts';
 import type { Logger } from '../ports/logger.ts';
 import type { JobStatus, Scheduler } from '../ports/scheduler.ts';
 import type { Store } from '../ports/store.ts';
-import { type KeyRing, requireScope } from './auth.ts';
+import { type KeyRing, presentedKey, requireScope } from './auth.ts';
 import { InputError } from '../model/input-error.ts';
 import { type Ingestor, type IngestOptions, ingestRoutes } from './ingest/routes.ts';
 import { IngestLog } from './ingest/debug-log.ts';
@@ -230,6 +230,10 @@ export function createApp(deps: AppDeps): Express {
       partitions.pending(deps.scheduler, INGEST_QUEUE),
     ]);
     res.json({ ...deps.describe, profiles, pending: { ingest } });
+  });
+  // What the presented key may do: the console offers editing only to a key that can manage.
+  app.get('/v1/key', requireScope(deps.keys, 'read'), (req, res) => {
+    res.json({ scopes: deps.keys.scopesOf(presentedKey(req) ?? '') });
   });
   const recompute = async (id: string) => {
     const status = await deps.scheduler.status(RECOMPUTE_QUEUE, id);

@@ -13,6 +13,7 @@ import type { JsonObject } from '../model/json.ts';
 import type { RuleFault } from '../rules/types.ts';
 import { type KeyRing, requireScope } from './auth.ts';
 import { InputError } from '../model/input-error.ts';
+import { locateFaults, parseDocumentText } from '../workspace/document-text.ts';
 
 /** A kind of versioned workspace document the API manages, with its validator. */
 export interface DefinitionCollection {
@@ -132,6 +133,26 @@ export function definitionRoutes(
     router.post(base, manage, json, async (req, res) => {
       res.status(201).json(versionView(await save(req.body, null)));
     });
+
+  // A document's text checked as a save would check it, without saving: each fault with its line and
+  // column in that text, for editors. The version is the store's to assign, so it is never a fault.
+  router.post(
+    `${base}/validate`,
+    read,
+    express.text({ limit: '256kb', type: () => true }),
+    async (req, res) => {
+      const text = typeof req.body === 'string' ? req.body : '';
+      const parsed = parseDocumentText(text);
+      if ('fault' in parsed) return void res.json({ valid: false, faults: [parsed.fault] });
+      const doc = parsed.doc;
+      const draft =
+        typeof doc === 'object' && doc !== null && !Array.isArray(doc)
+          ? { ...(doc as JsonObject), version: 1, ...(singleton === undefined ? {} : { id: singleton }) }
+          : doc;
+      const faults = locateFaults(text, await collection.validate(draft));
+      res.json({ valid: faults.length === 0, faults });
+    },
+  );
 
   router.put(item, manage, json, async (req, res) => {
     res.json(versionView(await save(req.body, idOf(req))));

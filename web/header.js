@@ -105,6 +105,7 @@ export function renderHeader(el, page, range, rerender) {
       { href: href({ page: 'templates' }, range), className: 'nav', testid: 'templates-link' },
       t('templates'),
     ),
+    h('a', { href: href({ page: 'edit' }, range), className: 'nav', testid: 'edit-link' }, t('editJourneys')),
     form,
     page.page === 'journeys' || page.page === 'journey' ? rangeFields(page, range) : null,
     h('div', { className: 'spacer' }),

@@ -6,6 +6,8 @@ import { h } from './dom.js';
 import { renderHeader } from './header.js';
 import { locale, t } from './i18n.js';
 import { parse } from './route.js';
+import { editJourneyView } from './views/edit-journey.js';
+import { editJourneysView } from './views/edit-journeys.js';
 import { ingestView } from './views/ingest.js';
 import { journeyView } from './views/journey.js';
 import { journeysView } from './views/journeys.js';
@@ -38,6 +40,8 @@ async function render(problem = null) {
     else if (page.page === 'segment') await audienceEditorView(ctx, page.kind, page.id);
     else if (page.page === 'templates') await templateListView(ctx);
     else if (page.page === 'template') await templateEditorView(ctx, page.id);
+    else if (page.page === 'edit') await editJourneysView(ctx);
+    else if (page.page === 'editJourney') await editJourneyView(ctx, page.id);
     else await journeysView(ctx);
   } catch (error) {
     if (ctx.stale()) return;

@@ -1,16 +1,16 @@
 // @ts-check
 /**
- * Hash routes: `#/`, `#/journeys/<id>`, `#/users/<id>`, `#/ingest`, the editors' `#/segments`,
- * `#/segments/<id>`, `#/tag-rules/<id>`, `#/templates` and `#/templates/<id>`, each with an optional
- * `?from&to&tz` (the report range, so that a link shows what its sender saw); a journey's may add
- * `&version`.
+ * Hash routes: `#/`, `#/journeys/<id>`, `#/users/<id>`, `#/ingest`, the editors' `#/edit` (journeys to
+ * edit), `#/edit/<id>` (one in the editor), `#/segments`, `#/segments/<id>`, `#/tag-rules/<id>`,
+ * `#/templates` and `#/templates/<id>`, each with an optional `?from&to&tz` (the report range, so that
+ * a link shows what its sender saw); a journey's may add `&version`.
  */
 
 const DAY = 86_400_000;
 
 /** @typedef {{ from: string, to: string, tz: string }} Range */
 /** @typedef {'segments' | 'tag-rules'} AudienceKind */
-/** @typedef {{ page: 'journeys' } | { page: 'journey', id: string, version?: number } | { page: 'user', id: string } | { page: 'ingest' } | { page: 'segments' } | { page: 'segment', kind: AudienceKind, id: string } | { page: 'templates' } | { page: 'template', id: string }} Page */
+/** @typedef {{ page: 'journeys' } | { page: 'journey', id: string, version?: number } | { page: 'user', id: string } | { page: 'ingest' } | { page: 'edit' } | { page: 'editJourney', id: string } | { page: 'segments' } | { page: 'segment', kind: AudienceKind, id: string } | { page: 'templates' } | { page: 'template', id: string }} Page */
 
 /** @param {string} tz */
 export function validZone(tz) {
@@ -68,6 +68,8 @@ export function parse(hash = location.hash) {
     };
   if (parts[0] === 'users' && parts[1]) return { page: { page: 'user', id: parts[1] }, range };
   if (parts[0] === 'ingest') return { page: { page: 'ingest' }, range };
+  if (parts[0] === 'edit')
+    return { page: parts[1] ? { page: 'editJourney', id: parts[1] } : { page: 'edit' }, range };
   if ((parts[0] === 'segments' || parts[0] === 'tag-rules') && parts[1])
     return { page: { page: 'segment', kind: parts[0], id: parts[1] }, range };
   if (parts[0] === 'segments') return { page: { page: 'segments' }, range };
@@ -82,9 +84,12 @@ function pathOf(page) {
     case 'journeys':
       return '/';
     case 'ingest':
+    case 'edit':
     case 'segments':
     case 'templates':
       return `/${page.page}`;
+    case 'editJourney':
+      return `/edit/${encodeURIComponent(page.id)}`;
     case 'segment':
       return `/${page.kind}/${encodeURIComponent(page.id)}`;
     case 'template':
