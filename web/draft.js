@@ -97,6 +97,46 @@ export function showError(el, error) {
 }
 
 /**
+ * A preview that follows a draft as it is typed: the text is parsed (a syntax error shown at its line
+ * and column), then `show` renders what the API answers for the document; of previews that overlap,
+ * only the newest shows. A refusal with faults is shown by `refused`, any other by `showError`.
+ * @param {{
+ *   text: HTMLTextAreaElement,
+ *   ctx: { stale(): boolean },
+ *   problems: HTMLElement,
+ *   show: (doc: Record<string, unknown>, latest: () => boolean) => Promise<void>,
+ *   refused: (error: WriteError) => Node[],
+ * }} options
+ * @returns {{ preview: () => Promise<void>, current: () => Record<string, unknown> | null }}
+ */
+export function livePreview({ text, ctx, problems, show, refused }) {
+  /** @type {Record<string, unknown> | null} */
+  let current = null;
+  let asked = 0;
+  const preview = async () => {
+    const mine = ++asked;
+    const newest = () => mine === asked && !ctx.stale();
+    const parsed = await parseDraft(text.value);
+    if (!newest()) return;
+    if ('error' in parsed) {
+      current = null;
+      problems.replaceChildren(h('p', { className: 'error', testid: 'syntax-error' }, parsed.error));
+      return;
+    }
+    current = parsed.doc;
+    try {
+      await show(parsed.doc, newest);
+      if (newest()) problems.replaceChildren();
+    } catch (error) {
+      if (!newest()) return;
+      if (error instanceof WriteError && error.faults.length > 0) problems.replaceChildren(...refused(error));
+      else showError(problems, error);
+    }
+  };
+  return { preview, current: () => current };
+}
+
+/**
  * Save draft and publish buttons for the document in `text`.
  * @param {string} collection
  * @param {string} id

@@ -5,20 +5,12 @@
  * be anonymous), then save as a draft or publish.
  */
 import { get } from '../api.js';
-import {
-  editable,
-  faultList,
-  loadNewest,
-  parseDraft,
-  saveButtons,
-  showError,
-  statusLabel,
-} from '../draft.js';
+import { editable, faultList, livePreview, loadNewest, saveButtons, statusLabel } from '../draft.js';
 import { h, link, section, table } from '../dom.js';
 import { int } from '../format.js';
 import { t } from '../i18n.js';
 import { href } from '../route.js';
-import { debounce, send, WriteError } from '../write.js';
+import { debounce, send } from '../write.js';
 
 /** @typedef {import('../route.js').AudienceKind} AudienceKind */
 /** @typedef {{ id: string, name: string | null, live: number | null, newest: { version: number, status: string } }} Summary */
@@ -142,24 +134,14 @@ export async function audienceEditorView(ctx, kind, id) {
   const sample = h('div', { testid: 'preview-sample' });
   const status = h('div', { testid: 'save-status' });
 
-  /** @type {Record<string, unknown> | null} */
-  let current = null;
-  let asked = 0;
-  const preview = async () => {
-    const mine = ++asked;
-    const parsed = await parseDraft(text.value);
-    if (mine !== asked || ctx.stale()) return;
-    if ('error' in parsed) {
-      current = null;
-      problems.replaceChildren(h('p', { className: 'error', testid: 'syntax-error' }, parsed.error));
-      return;
-    }
-    current = parsed.doc;
-    try {
+  const { preview, current } = livePreview({
+    text,
+    ctx,
+    problems,
+    show: async (doc, latest) => {
       /** @type {AudiencePreview} */
-      const answer = await send('POST', `v1/${kind}/preview`, { [field]: parsed.doc[field], limit: 10 });
-      if (mine !== asked || ctx.stale()) return;
-      problems.replaceChildren();
+      const answer = await send('POST', `v1/${kind}/preview`, { [field]: doc[field], limit: 10 });
+      if (!latest()) return;
       count.replaceChildren(
         h('strong', { testid: 'member-count' }, int(answer.count)),
         ` ${t('ofScanned')} ${int(answer.scanned)}`,
@@ -174,22 +156,18 @@ export async function audienceEditorView(ctx, kind, id) {
           ? h('p', { className: 'muted' }, t('noMembers'))
           : table('member-table', columns, answer.sample, 'member-row'),
       );
-    } catch (error) {
-      if (mine !== asked || ctx.stale()) return;
-      // The API's pointers are into what was sent: the condition is at its field of the document.
-      if (error instanceof WriteError && error.faults.length > 0)
-        problems.replaceChildren(
-          faultList(
-            error.faults.map((f) => ({
-              ...f,
-              pointer: f.pointer.startsWith(`/${field}`) ? f.pointer : `/${field}${f.pointer}`,
-            })),
-            'faults',
-          ),
-        );
-      else showError(problems, error);
-    }
-  };
+    },
+    // The API's pointers are into what was sent: the condition is at its field of the document.
+    refused: (error) => [
+      faultList(
+        error.faults.map((f) => ({
+          ...f,
+          pointer: f.pointer.startsWith(`/${field}`) ? f.pointer : `/${field}${f.pointer}`,
+        })),
+        'faults',
+      ),
+    ],
+  });
   text.addEventListener(
     'input',
     debounce(() => void preview(), 400),
@@ -212,14 +190,7 @@ export async function audienceEditorView(ctx, kind, id) {
     h(
       'div',
       { className: 'editor' },
-      section(
-        t('definition'),
-        'editor',
-        text,
-        problems,
-        saveButtons(kind, id, () => current, status),
-        status,
-      ),
+      section(t('definition'), 'editor', text, problems, saveButtons(kind, id, current, status), status),
       section(kind === 'segments' ? t('liveCount') : t('wouldTag'), 'preview', count, sample),
     ),
   );

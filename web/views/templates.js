@@ -8,6 +8,7 @@ import { get } from '../api.js';
 import {
   editable,
   faultList,
+  livePreview,
   loadNewest,
   parseDraft,
   saveButtons,
@@ -18,7 +19,7 @@ import { h, link, section, table } from '../dom.js';
 import { int } from '../format.js';
 import { t } from '../i18n.js';
 import { href } from '../route.js';
-import { debounce, send, WriteError } from '../write.js';
+import { debounce, send } from '../write.js';
 
 /** @typedef {import('../types').TemplatePreview} TemplatePreview */
 /** @typedef {import('../types').Measure} Measure */
@@ -178,28 +179,18 @@ export async function templateEditorView(ctx, id) {
   const source = h('p', { className: 'muted', testid: 'preview-source' });
   const status = h('div', { testid: 'save-status' });
 
-  /** @type {Record<string, unknown> | null} */
-  let current = null;
-  let asked = 0;
   const selected = () => (user.value.trim() ? { userId: user.value.trim() } : {});
-  const preview = async () => {
-    const mine = ++asked;
-    const parsed = await parseDraft(text.value);
-    if (mine !== asked || ctx.stale()) return;
-    if ('error' in parsed) {
-      current = null;
-      problems.replaceChildren(h('p', { className: 'error', testid: 'syntax-error' }, parsed.error));
-      return;
-    }
-    current = parsed.doc;
-    try {
+  const { preview, current } = livePreview({
+    text,
+    ctx,
+    problems,
+    show: async (doc, latest) => {
       /** @type {TemplatePreview} */
       const answer = await send('POST', 'v1/templates/preview', {
-        template: { ...parsed.doc, id, version: newest.version },
+        template: { ...doc, id, version: newest.version },
         ...selected(),
       });
-      if (mine !== asked || ctx.stale()) return;
-      problems.replaceChildren();
+      if (!latest()) return;
       source.textContent =
         answer.source.kind === 'user'
           ? `${t('renderedFor')} ${answer.source.userId}`
@@ -209,19 +200,15 @@ export async function templateEditorView(ctx, id) {
       warnings.replaceChildren(
         ...answer.warnings.map((w) => h('li', { testid: 'warning' }, `${w.variable}: ${t('noDefault')}`)),
       );
-    } catch (error) {
-      if (mine !== asked || ctx.stale()) return;
-      if (error instanceof WriteError && error.faults.length > 0)
-        problems.replaceChildren(
-          h('p', { className: 'error', testid: 'render-error' }, error.message),
-          faultList(
-            error.faults.map((f) => ({ ...f, pointer: f.pointer.replace(/^\/template/, '') || '/' })),
-            'faults',
-          ),
-        );
-      else showError(problems, error);
-    }
-  };
+    },
+    refused: (error) => [
+      h('p', { className: 'error', testid: 'render-error' }, error.message),
+      faultList(
+        error.faults.map((f) => ({ ...f, pointer: f.pointer.replace(/^\/template/, '') || '/' })),
+        'faults',
+      ),
+    ],
+  });
   const later = debounce(() => void preview(), 400);
   text.addEventListener('input', later);
   user.addEventListener('input', later);
@@ -292,7 +279,7 @@ export async function templateEditorView(ctx, id) {
         'editor',
         text,
         problems,
-        saveButtons('templates', id, () => current, status),
+        saveButtons('templates', id, current, status),
         status,
       ),
       h(
