@@ -192,12 +192,16 @@ if (only.has('embedded') || only.has('redis') || values.cluster) {
     const applied: number[] = [];
     const tidelineCpu: number[] = [];
     const costs: RedisCost[] = [];
-    const shares: { accepted: number; applied: number }[] = [];
+    const shares: { accepted: number; applied: number; cpu: number }[] = [];
     for (let i = 0; i < runs; i++) {
       const l = await limitRun(events);
       limits.push(l);
       const r = await ingestRun(mode, events, clusterNodes);
-      shares.push({ accepted: r.accepted / l.limit.perSecond, applied: r.applied / l.limit.perSecond });
+      shares.push({
+        accepted: r.accepted / l.limit.perSecond,
+        applied: r.applied / l.limit.perSecond,
+        cpu: r.tidelineCpuUs / l.limit.cpuUs,
+      });
       accepted.push(r.accepted);
       applied.push(r.applied);
       tidelineCpu.push(r.tidelineCpuUs);
@@ -209,7 +213,7 @@ if (only.has('embedded') || only.has('redis') || values.cluster) {
     report.push(
       `${mode.padEnd(9)} ${fmt(total)} events x ${runs} runs: accepted median ${fmt(median(accepted))} events/s, applied median ${fmt(median(applied))} events/s`,
       `          Tideline's processes: median ${fmt(median(tidelineCpu), 1)} µs CPU per applied event`,
-      `          share of the parse-and-answer limit of the same run: applied median ${fmt(median(shares.map((s) => s.applied)), 2)}, accepted ${fmt(median(shares.map((s) => s.accepted)), 2)}`,
+      `          share of the parse-and-answer limit of the same run: applied median ${fmt(median(shares.map((s) => s.applied)), 2)}, accepted ${fmt(median(shares.map((s) => s.accepted)), 2)}; CPU per event ${fmt(median(shares.map((s) => s.cpu)), 1)} times the limit's`,
     );
     if (costs.length > 0) {
       report.push(
