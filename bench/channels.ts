@@ -11,7 +11,9 @@
  * message in the outbox due now (what a journey's send step leaves behind), and their timer jobs are
  * added as the ingest jobs that decided them would add them (100 users a job, due at once: one job). Measured: from the first job added until the fake
  * took the last message (every send claimed, rendered, policy-checked, called and its outcome
- * committed to the user). The figure is the median over runs; the fakes, Redis and the workers share
+ * committed to the user). Before each SMS and WeChat run, the send limit of that moment: the adapter's
+ * provider client alone making the same calls, 256 at once (the dispatcher's lane), to the same fake
+ * at the same latency; the run's sends/s are also given as a share of it. The figure is the median over runs; the fakes, Redis and the workers share
  * the machine's cores. Progress on stderr, the table on stdout.
  */
 import { createHash } from 'node:crypto';
@@ -26,6 +28,10 @@ import { workspaceFolder } from '../dev/workspace-folder.ts';
 import { removeKeys, spawnTideline, uniquePrefix } from '../dev/processes.ts';
 import { fmt, log, median } from './stats.ts';
 import type { SendChannel } from '../model/channels.ts';
+import pLimit from 'p-limit';
+import { AliyunSmsProvider, MAX_BATCH_SIZE } from '../channels/aliyun-sms/provider.ts';
+import { WechatTemplateProvider } from '../channels/wechat/template.ts';
+import type { ProviderResult } from '../channels/provider.ts';
 import type { OutboxMessage } from '../model/journeys.ts';
 
 const { values } = parseArgs({
@@ -246,21 +252,101 @@ async function measure(adapter: Adapter, latencyMs: number, run: number): Promis
   }
 }
 
+/** The dispatcher's lane: calls in flight at once to one provider from one process (its default). */
+const LANE = 256;
+
+/**
+ * The send limit: the adapter's own provider client (its SDK, signing and keep-alive connections)
+ * making the calls a send makes, `LANE` at once, straight to the same fake at the same latency; no
+ * queue, store, rendering or policy. SMS goes in SendBatchSms calls of 100, as the dispatcher
+ * batches it. Null for the adapters without one.
+ */
+async function sendLimit(adapter: Adapter, latencyMs: number, run: number): Promise<number | null> {
+  if (adapter !== 'sms' && adapter !== 'wechat') return null;
+  const fakes = await forkFakes(['--latency', String(latencyMs), '--only', CHANNEL[adapter]]);
+  try {
+    const now = Date.now();
+    const lane = pLimit(LANE);
+    const calls: (() => Promise<ProviderResult[]>)[] = [];
+    const tag = `limit-${adapter}${latencyMs}r${run}`;
+    if (adapter === 'sms') {
+      const sms = new AliyunSmsProvider({
+        accessKeyId: fakes.env.ALIYUN_SMS_ACCESS_KEY_ID,
+        accessKeySecret: fakes.env.ALIYUN_SMS_ACCESS_KEY_SECRET,
+        endpoint: fakes.env.ALIYUN_SMS_ENDPOINT,
+        protocol: 'http',
+      });
+      for (let i = 0; i < messages; i += MAX_BATCH_SIZE) {
+        const batchId = `${tag}:${i}`;
+        const deliveries = Array.from({ length: Math.min(MAX_BATCH_SIZE, messages - i) }, (_, j) => ({
+          messageId: `${tag}:${i + j}`,
+          batchId,
+          address: `139${String(i + j).padStart(5, '0')}555`,
+          message: {
+            signName: '潮汐优选',
+            templateCode: 'SMS_468120001',
+            params: { name: `Bench${i + j}` },
+          },
+          firstAttemptAt: now,
+        }));
+        calls.push(() => sms.sendBatch(deliveries));
+      }
+    } else {
+      const wechat = new WechatTemplateProvider({
+        apps: [{ appId: 'wx_official_demo', secret: fakes.env.WECHAT_OFFICIAL_SECRET }],
+        baseUrl: fakes.env.WECHAT_API_URL,
+      });
+      for (let i = 0; i < messages; i++) {
+        const delivery = {
+          messageId: `${tag}:${i}`,
+          address: { appId: 'wx_official_demo', openId: `obench${i}x` },
+          message: { templateId: 'tmpl_bench', data: { thing1: `Bench${i}的购物车`, thing2: '满300减30' } },
+          firstAttemptAt: now,
+        };
+        calls.push(async () => [await wechat.send(delivery)]);
+      }
+    }
+    const started = performance.now();
+    const results = (await Promise.all(calls.map((call) => lane(call)))).flat();
+    const seconds = (performance.now() - started) / 1000;
+    const failed = results.filter((r) => r.class !== 'OK');
+    if (failed.length > 0)
+      throw new Error(
+        `the send limit: ${failed.length} calls failed, the first ${JSON.stringify(failed[0])}`,
+      );
+    return messages / seconds;
+  } finally {
+    fakes.close();
+  }
+}
+
 const rows: string[][] = [];
 for (const adapter of adapters) {
   for (const latency of latencies) {
     const rates: number[] = [];
+    const shares: number[] = [];
     for (let run = 1; run <= runs; run++) {
+      // Measured before each run, so the run is read against the machine of that moment.
+      const limit = await sendLimit(adapter, latency, run);
       const rate = await measure(adapter, latency, run);
-      log(`${adapter} at ${latency} ms, run ${run}/${runs}: ${fmt(rate)} sends/s`);
+      log(
+        `${adapter} at ${latency} ms, run ${run}/${runs}: ${fmt(rate)} sends/s${limit === null ? '' : `; send limit ${fmt(limit)}/s, a share of ${fmt(rate / limit, 2)}`}`,
+      );
       rates.push(rate);
+      if (limit !== null) shares.push(rate / limit);
     }
-    rows.push([adapter, `${latency} ms`, fmt(median(rates)), rates.map((r) => fmt(r)).join(', ')]);
+    rows.push([
+      adapter,
+      `${latency} ms`,
+      fmt(median(rates)),
+      shares.length > 0 ? fmt(median(shares), 2) : '',
+      rates.map((r) => fmt(r)).join(', '),
+    ]);
   }
 }
 console.log(
   `\n${messages} messages per run, ${values.workers} worker(s), check concurrency ${values.concurrency}\n`,
 );
-console.log('| adapter | provider latency | sends/s (median) | runs |');
-console.log('| --- | --- | --- | --- |');
+console.log('| adapter | provider latency | sends/s (median) | share of the send limit (median) | runs |');
+console.log('| --- | --- | --- | --- | --- |');
 for (const row of rows) console.log(`| ${row.join(' | ')} |`);

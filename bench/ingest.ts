@@ -14,6 +14,9 @@
  *   around the run. Point REDIS_URL at a Redis of the bench's own: other clients' commands count too.
  * - `--cluster`: the same Redis-only run again on a Redis Cluster (REDIS_CLUSTER_NODES, or the local
  *   one of dev/redis-cluster.ts), with each master's share of the Redis CPU (an equal share is 1/masters).
+ * - the parse-and-answer limit (bench/limit.ts), measured before every run on the same bodies with the
+ *   same clients, and express + express.json beside it; each mode's figures as a share of the limit
+ *   of its own run, so they mean the same on a slow and a fast day.
  * - RSS with N profiles (10 traits, 5 tags) in the embedded memory store, and Redis bytes per profile.
  */
 import { execFileSync } from 'node:child_process';
@@ -21,7 +24,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { generateStream } from '../fixtures/generate.ts';
 import { waitFor } from '../dev/engine.ts';
 import {
   PROCESS_KEYS as KEYS,
@@ -33,6 +35,7 @@ import {
 import { connectRedis, masters, type RedisClient } from '../engine/adapters/redis-connection.ts';
 import { localCluster } from '../dev/redis-cluster.ts';
 import { fmt, log, median, processCpuSeconds } from './stats.ts';
+import { measureLimit, post, stream, type LimitFigures } from './limit.ts';
 
 const { values } = parseArgs({
   options: {
@@ -46,43 +49,6 @@ const { values } = parseArgs({
 const runs = Number(values.runs);
 const eventCount = Number(values.events);
 const only = new Set(values.only.split(','));
-
-/** The generated stream's first n messages as Segment batch bodies of 100, serialised up front. */
-function stream(n: number): { bodies: string[]; total: number } {
-  const messages: unknown[] = [];
-  // About 24 messages per user over 30 days: ask for enough users to fill n.
-  for (const m of generateStream({
-    users: Math.ceil(n / 15),
-    days: 30,
-    seed: 'bench',
-    start: '2026-10-01',
-  })) {
-    messages.push(m);
-    if (messages.length === n) break;
-  }
-  const bodies: string[] = [];
-  for (let i = 0; i < messages.length; i += 100)
-    bodies.push(JSON.stringify({ batch: messages.slice(i, i + 100) }));
-  return { bodies, total: messages.length };
-}
-
-/** Posts the bodies over keep-alive HTTP from `parallel` concurrent clients. */
-async function post(url: string, bodies: string[], parallel = 8): Promise<void> {
-  const headers = {
-    'content-type': 'application/json',
-    authorization: `Basic ${Buffer.from(`${KEYS.write}:`).toString('base64')}`,
-  };
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: parallel }, async () => {
-      while (next < bodies.length) {
-        const res = await fetch(`${url}/v1/batch`, { method: 'POST', headers, body: bodies[next++] });
-        await res.arrayBuffer();
-        if (res.status !== 200) throw new Error(`HTTP ${res.status}`);
-      }
-    }),
-  );
-}
 
 /** What one Redis server has done so far: commands executed and CPU seconds (user + system). */
 interface ServerStats {
@@ -185,6 +151,17 @@ async function drained(url: string): Promise<void> {
   );
 }
 
+/** The parse-and-answer limit and express's figure, measured on the same bodies just before a run. */
+async function limitRun(events: { bodies: string[]; total: number }) {
+  const limit = await measureLimit('node', events);
+  const express = await measureLimit('express', events);
+  log(
+    `limit: node:http + JSON.parse ${fmt(limit.perSecond)}/s (${fmt(limit.cpuUs, 1)} µs CPU per event), express + express.json ${fmt(express.perSecond)}/s`,
+  );
+  return { limit, express };
+}
+const limits: { limit: LimitFigures; express: LimitFigures }[] = [];
+
 interface MemoryFigures {
   rssMb: number;
   redisBytes: number;
@@ -215,8 +192,16 @@ if (only.has('embedded') || only.has('redis') || values.cluster) {
     const applied: number[] = [];
     const tidelineCpu: number[] = [];
     const costs: RedisCost[] = [];
+    const shares: { accepted: number; applied: number; cpu: number }[] = [];
     for (let i = 0; i < runs; i++) {
+      const l = await limitRun(events);
+      limits.push(l);
       const r = await ingestRun(mode, events, clusterNodes);
+      shares.push({
+        accepted: r.accepted / l.limit.perSecond,
+        applied: r.applied / l.limit.perSecond,
+        cpu: r.tidelineCpuUs / l.limit.cpuUs,
+      });
       accepted.push(r.accepted);
       applied.push(r.applied);
       tidelineCpu.push(r.tidelineCpuUs);
@@ -228,6 +213,7 @@ if (only.has('embedded') || only.has('redis') || values.cluster) {
     report.push(
       `${mode.padEnd(9)} ${fmt(total)} events x ${runs} runs: accepted median ${fmt(median(accepted))} events/s, applied median ${fmt(median(applied))} events/s`,
       `          Tideline's processes: median ${fmt(median(tidelineCpu), 1)} µs CPU per applied event`,
+      `          share of the parse-and-answer limit of the same run: applied median ${fmt(median(shares.map((s) => s.applied)), 2)}, accepted ${fmt(median(shares.map((s) => s.accepted)), 2)}; CPU per event ${fmt(median(shares.map((s) => s.cpu)), 1)} times the limit's`,
     );
     if (costs.length > 0) {
       report.push(
@@ -243,6 +229,13 @@ if (only.has('embedded') || only.has('redis') || values.cluster) {
       );
     }
   }
+}
+if (limits.length > 0) {
+  const perSecond = median(limits.map((l) => l.limit.perSecond));
+  report.unshift(
+    `limit     node:http + JSON.parse, the same bodies and clients, ${limits.length} runs: median ${fmt(perSecond)} events/s, ${fmt(median(limits.map((l) => l.limit.cpuUs)), 1)} µs CPU per event`,
+    `          express + express.json: median ${fmt(median(limits.map((l) => l.express.perSecond)))} events/s, ${fmt(median(limits.map((l) => l.express.perSecond / l.limit.perSecond)), 2)} of the limit`,
+  );
 }
 if (only.has('memory')) {
   const n = Number(values.profiles);

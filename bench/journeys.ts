@@ -2,8 +2,9 @@
  * bench/journeys: what journeys cost in Redis-only production mode (a `tideline api` and a `tideline
  * worker` process, Redis store, BullMQ queues, the journeys of bench/workspace), and how fast the
  * simulator replays. Usage:
- *   npm run bench:journeys -- [--runs 3] [--quick] [--only enroll,timers,latency,simulate] [--workers 1]
- *     [--users 20000] [--timer-users 5000] [--rate 2000] [--seconds 30]
+ *   npm run bench:journeys -- [--runs 3] [--quick] [--only enroll,timers,latency,sdk,simulate]
+ *     [--workers 1] [--users 20000] [--timer-users 5000] [--seconds 30]
+ *     [--rate 2000 | --rate-share 0.03 | --rate-applied 0.5] [--events 50000]
  *     [--sim-users 10000] [--sim-days 30] [--sim-activity 3.75] [--sim-budget 400]
  * --quick: one run of smaller sizes (2,000 users, 1,000 timers, 6 s of stream, 1,000 simulated users),
  * a smoke test. Each figure is the median over the runs; each run starts its own processes on a fresh
@@ -27,6 +28,15 @@
  *    posted; also, for the last user of each batch, the time until their profile exists in Redis (the
  *    commit holding the decision), polled every 10 ms. The first 2 s are a warm-up, not counted. The
  *    load generator shares the machine with the processes and Redis.
+ *    The rate of this and the next stream: `--rate` events/s; or `--rate-share` times the
+ *    parse-and-answer limit of the same run (bench/limit.ts: node:http + JSON.parse on `--events`
+ *    messages of the generated stream, batches of 100, 8 keep-alive clients, measured before each run's
+ *    processes start); or `--rate-applied` times the cluster's applied capacity, measured just before
+ *    (those same bodies posted the same way, until the ingest queue is drained). Either way the rate
+ *    is also given as a share of the limit.
+ * 4b. `sdk`: the same measure with requests the way browser and mobile SDKs flush: 1 to 20 messages
+ *    each (seeded random sizes), each sent when the stream reaches its share of the rate; with the
+ *    worker's CPU over the stream as a percentage of one core (target: p99 < 250 ms, worker < 60 %).
  * 5. simulator replay speed: engine/simulation/simulate.ts over the generated stream of `--sim-users`
  *    users x `--sim-days` days at `--sim-activity` times the personas' sessions (3.75: about a million
  *    events of 10,000 users over 30 days, the target's stream; held in memory) with the demo workspace, in a child process
@@ -54,16 +64,21 @@ import {
   uniquePrefix,
 } from '../dev/processes.ts';
 import { fmt, log, median } from './stats.ts';
+import { measureLimit, post as postBodies, stream } from './limit.ts';
+import { prng } from '../dev/random.ts';
 
 const { values } = parseArgs({
   options: {
     runs: { type: 'string' },
     quick: { type: 'boolean', default: false },
-    only: { type: 'string', default: 'enroll,timers,latency,simulate' },
+    only: { type: 'string', default: 'enroll,timers,latency,sdk,simulate' },
     workers: { type: 'string', default: '1' },
     users: { type: 'string' },
     'timer-users': { type: 'string' },
     rate: { type: 'string', default: '2000' },
+    'rate-share': { type: 'string' },
+    'rate-applied': { type: 'string' },
+    events: { type: 'string' },
     seconds: { type: 'string' },
     'sim-users': { type: 'string' },
     'sim-days': { type: 'string', default: '30' },
@@ -79,6 +94,10 @@ const runs = size(values.runs, 3, 1);
 const users = size(values.users, 20_000, 2_000);
 const timerUsers = size(values['timer-users'], 5_000, 1_000);
 const rate = Number(values.rate);
+const rateShare = values['rate-share'] === undefined ? null : Number(values['rate-share']);
+const rateApplied = values['rate-applied'] === undefined ? null : Number(values['rate-applied']);
+/** Events of the generated stream the limit (and the applied capacity) is measured on. */
+const limitEvents = size(values.events, 50_000, 5_000);
 const seconds = size(values.seconds, 30, 6);
 const simUsers = size(values['sim-users'], 10_000, 1_000);
 const simDays = Number(values['sim-days']);
@@ -91,6 +110,8 @@ const only = new Set(values.only.split(','));
 const WORKSPACE = fileURLToPath(new URL('./workspace', import.meta.url));
 const BATCH = 100;
 const INTERVAL_MS = 50;
+/** The largest SDK flush of the sdk run (browser and mobile SDKs send 1 to about 20 messages a request). */
+const SDK_MAX_BATCH = 20;
 const WARM_UP_MS = 2_000;
 /** The wait of the timer journey, read from its file so the two never disagree. */
 const TIMER_WAIT_MS = (() => {
@@ -557,6 +578,8 @@ interface LatencyFigures {
   /** Redis commands slower than 10 ms while the stream ran: Redis itself stalling. */
   slowRedis: number;
   achievedRate: number;
+  /** The requests posted (a batch each). */
+  requests: number;
   httpP99: number;
   maxPostLagMs: number;
   counted: number;
@@ -566,10 +589,49 @@ interface LatencyFigures {
 const quantile = (sorted: readonly number[], q: number) =>
   sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
 
-async function latencyPhase(c: Cluster, run: number): Promise<LatencyFigures> {
-  const perBatch = Math.round((rate * INTERVAL_MS) / 1000);
-  const batches = Math.round((seconds * 1000) / INTERVAL_MS);
-  const ids = userIdsOf(run, 'l', perBatch * batches);
+/** A stream to post: when each request goes (ms after the start) with how many users, and its end. */
+interface Schedule {
+  batches: { offsetMs: number; size: number }[];
+  endMs: number;
+}
+
+/** The latency run's stream: a batch every 50 ms, `rate * 50 ms` users each. */
+function everyInterval(eventsPerSecond: number): Schedule {
+  const perBatch = Math.round((eventsPerSecond * INTERVAL_MS) / 1000);
+  const count = Math.round((seconds * 1000) / INTERVAL_MS);
+  return {
+    batches: Array.from({ length: count }, (_, k) => ({ offsetMs: k * INTERVAL_MS, size: perBatch })),
+    endMs: count * INTERVAL_MS,
+  };
+}
+
+/**
+ * As browser and mobile SDKs flush: requests of 1 to 20 messages (sizes drawn from a seeded PRNG),
+ * each sent when the stream has reached its share of `eventsPerSecond`.
+ */
+function sdkFlushes(eventsPerSecond: number, seed: number): Schedule {
+  const random = prng(seed);
+  const total = Math.round(eventsPerSecond * seconds);
+  const batches: Schedule['batches'] = [];
+  for (let sent = 0; sent < total;) {
+    const size = Math.min(total - sent, 1 + Math.floor(random() * SDK_MAX_BATCH));
+    batches.push({ offsetMs: (sent * 1000) / eventsPerSecond, size });
+    sent += size;
+  }
+  return { batches, endMs: (total * 1000) / eventsPerSecond };
+}
+
+async function latencyPhase(
+  c: Cluster,
+  run: number,
+  phase: string,
+  schedule: Schedule,
+): Promise<LatencyFigures> {
+  const ids = userIdsOf(
+    run,
+    phase,
+    schedule.batches.reduce((n, b) => n + b.size, 0),
+  );
   const postedAt = new Map<string, number>();
   const http: number[] = [];
   const inFlight: Promise<void>[] = [];
@@ -602,13 +664,15 @@ async function latencyPhase(c: Cluster, run: number): Promise<LatencyFigures> {
     }
   })();
   const cpuBefore = c.procs.slice(0, 2).map((p) => cpuSeconds(p.child.pid));
-  for (let k = 0; k < batches; k++) {
-    const target = start + k * INTERVAL_MS;
+  let from = 0;
+  for (const batch of schedule.batches) {
+    const target = start + batch.offsetMs;
     const wait = target - Date.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     const at = Date.now();
     maxPostLagMs = Math.max(maxPostLagMs, at - target);
-    const batchIds = ids.slice(k * perBatch, (k + 1) * perBatch);
+    const batchIds = ids.slice(from, from + batch.size);
+    from += batch.size;
     const timestamp = new Date(at).toISOString();
     for (const u of batchIds) postedAt.set(u, at);
     watched.set(batchIds[batchIds.length - 1], at);
@@ -632,7 +696,8 @@ async function latencyPhase(c: Cluster, run: number): Promise<LatencyFigures> {
   posting = false;
   await watcher;
   const slow = await slowCommands(c, start, Date.now());
-  const achievedRate = (ids.length / (lastPost - start + INTERVAL_MS)) * 1000;
+  const tailMs = schedule.endMs - (schedule.batches.at(-1)?.offsetMs ?? 0);
+  const achievedRate = (ids.length / (lastPost - start + tailMs)) * 1000;
   const logs = await journeyLogs(c, ids, 'bench_wait_day');
   const entered = decisionTimes(logs, 'journey_entered', isEntered);
   const counted = ids.filter((u) => (postedAt.get(u) as number) >= start + WARM_UP_MS);
@@ -663,17 +728,31 @@ async function latencyPhase(c: Cluster, run: number): Promise<LatencyFigures> {
     workerCpu: cpuPercent(1),
     slowRedis: slow.count,
     achievedRate,
+    requests: schedule.batches.length,
     httpP99: quantile(http, 0.99),
     maxPostLagMs,
     counted: latencies.length,
   };
   log(
-    `  latency: ${fmt(ids.length)} events at ${fmt(achievedRate)}/s: p50 ${fmt(figures.p50)} ms, p99 ${fmt(figures.p99)} ms, max ${fmt(figures.max)} ms; in the store p50 ${fmt(figures.visibleP50)} ms, p99 ${fmt(figures.visibleP99)} ms (HTTP p99 ${fmt(figures.httpP99)} ms, generator late by up to ${fmt(maxPostLagMs)} ms)`,
+    `  ${phase === 's' ? 'sdk' : 'latency'}: ${fmt(ids.length)} events in ${fmt(schedule.batches.length)} requests at ${fmt(achievedRate)}/s: p50 ${fmt(figures.p50)} ms, p99 ${fmt(figures.p99)} ms, max ${fmt(figures.max)} ms; in the store p50 ${fmt(figures.visibleP50)} ms, p99 ${fmt(figures.visibleP99)} ms (HTTP p99 ${fmt(figures.httpP99)} ms, generator late by up to ${fmt(maxPostLagMs)} ms)`,
   );
   log(
-    `  latency: slowest seconds ${worst}; API ${fmt(figures.apiCpu ?? NaN)}% and worker ${fmt(figures.workerCpu ?? NaN)}% of a core; slowest Redis round trip ${fmt(slowestRoundTrip.ms)} ms at +${fmt(slowestRoundTrip.at / 1000, 1)} s; ${slow.count} Redis command(s) over 10 ms (the slowest ${fmt(slow.worstMs)} ms)`,
+    `  ${phase === 's' ? 'sdk' : 'latency'}: slowest seconds ${worst}; API ${fmt(figures.apiCpu ?? NaN)}% and worker ${fmt(figures.workerCpu ?? NaN)}% of a core; slowest Redis round trip ${fmt(slowestRoundTrip.ms)} ms at +${fmt(slowestRoundTrip.at / 1000, 1)} s; ${slow.count} Redis command(s) over 10 ms (the slowest ${fmt(slow.worstMs)} ms)`,
   );
   return figures;
+}
+
+/**
+ * Events/s this cluster applies at most: the limit's bodies in batches of 100 from 8 clients, from the
+ * first post until the ingest queue is drained.
+ */
+async function appliedCapacity(c: Cluster, events: { bodies: string[]; total: number }): Promise<number> {
+  const t0 = performance.now();
+  await postBodies(c.url, events.bodies);
+  await drained(c);
+  const perSecond = (events.total / (performance.now() - t0)) * 1000;
+  log(`  applied capacity: ${fmt(perSecond)} events/s (${fmt(events.total)} events of the generated stream)`);
+  return perSecond;
 }
 
 interface ReplayFigures {
@@ -705,6 +784,10 @@ const series = {
   enroll: [] as EnrollFigures[],
   timers: [] as TimerFigures[],
   latency: [] as LatencyFigures[],
+  sdk: [] as LatencyFigures[],
+  /** The parse-and-answer limit measured before each run (events/s), and the rate each run streamed at. */
+  limit: [] as number[],
+  rate: [] as number[],
   replay: [] as ReplayFigures[],
 };
 const load = loadavg()
@@ -712,14 +795,33 @@ const load = loadavg()
   .join(' ');
 log(`bench/journeys: ${cpus().length} cores, load average ${load} at start`);
 
-if (only.has('enroll') || only.has('timers') || only.has('latency')) {
+const streaming = only.has('latency') || only.has('sdk');
+const limitStream = streaming ? stream(limitEvents) : null;
+if (only.has('enroll') || only.has('timers') || streaming) {
   for (let run = 1; run <= runs; run++) {
     log(`run ${run}/${runs}`);
+    // The yardstick of this run, before its processes start: the streams' rates are read against it.
+    let limit = 0;
+    if (limitStream) {
+      limit = (await measureLimit('node', limitStream)).perSecond;
+      series.limit.push(limit);
+      log(`  parse-and-answer limit: ${fmt(limit)} events/s`);
+    }
     const c = await startCluster();
     try {
       if (only.has('enroll')) series.enroll.push(await enrollPhase(c, run));
       if (only.has('timers')) series.timers.push(await timersPhase(c, run));
-      if (only.has('latency')) series.latency.push(await latencyPhase(c, run));
+      if (streaming) {
+        const runRate =
+          rateApplied !== null && limitStream
+            ? rateApplied * (await appliedCapacity(c, limitStream))
+            : rateShare !== null
+              ? rateShare * limit
+              : rate;
+        series.rate.push(runRate);
+        if (only.has('latency')) series.latency.push(await latencyPhase(c, run, 'l', everyInterval(runRate)));
+        if (only.has('sdk')) series.sdk.push(await latencyPhase(c, run, 's', sdkFlushes(runRate, run)));
+      }
     } finally {
       await stopCluster(c);
     }
@@ -822,17 +924,13 @@ if (series.timers.length > 0) {
     '',
   ]);
 }
-if (series.latency.length > 0) {
-  const l = series.latency;
-  rows.push([
-    `event -> decision p50 at ${fmt(rate)} events/s (ms)`,
-    fmt(m(l, (x) => x.p50)),
-    each(l, (x) => x.p50),
-    '',
-  ]);
+/** The rows of one steady stream's run (`title`: how it posted). */
+function latencyRows(l: LatencyFigures[], title: string) {
+  const at = `${title} at ${fmt(median(series.rate))} events/s`;
+  rows.push([`event -> decision p50, ${at} (ms)`, fmt(m(l, (x) => x.p50)), each(l, (x) => x.p50), '']);
   const p99 = m(l, (x) => x.p99);
   rows.push([
-    `event -> decision p99 at ${fmt(rate)} events/s (ms)`,
+    `event -> decision p99, ${at} (ms)`,
     fmt(p99),
     each(l, (x) => x.p99),
     `< 250: ${verdict(p99 < 250)}`,
@@ -856,6 +954,14 @@ if (series.latency.length > 0) {
     each(l, (x) => x.achievedRate),
     '',
   ]);
+  if (series.limit.length === l.length)
+    rows.push([
+      '  rate as a share of the parse-and-answer limit',
+      fmt(median(l.map((x, i) => x.achievedRate / series.limit[i])), 3),
+      l.map((x, i) => fmt(x.achievedRate / series.limit[i], 3)).join(', '),
+      '',
+    ]);
+  rows.push(['  requests posted', fmt(m(l, (x) => x.requests)), each(l, (x) => x.requests), '']);
   rows.push(['  HTTP answer p99 (ms)', fmt(m(l, (x) => x.httpP99)), each(l, (x) => x.httpP99), '']);
   rows.push([
     '  Redis commands over 10 ms meanwhile (slow log)',
@@ -868,7 +974,7 @@ if (series.latency.length > 0) {
       '  worker CPU while streaming (% of a core)',
       fmt(m(l, (x) => x.workerCpu as number)),
       each(l, (x) => x.workerCpu as number),
-      '',
+      `< 60: ${verdict(m(l, (x) => x.workerCpu as number) < 60)}`,
     ]);
     rows.push([
       '  API CPU while streaming (% of a core)',
@@ -878,6 +984,16 @@ if (series.latency.length > 0) {
     ]);
   }
 }
+if (series.limit.length > 0)
+  rows.push([
+    `parse-and-answer limit (node:http + JSON.parse, ${fmt(limitEvents)} events in batches of 100)`,
+    fmt(median(series.limit)),
+    each(series.limit, (x) => x),
+    '',
+  ]);
+if (series.latency.length > 0)
+  latencyRows(series.latency, `batches of ${fmt(median(series.rate) / 20)} every 50 ms`);
+if (series.sdk.length > 0) latencyRows(series.sdk, `SDK flushes of 1-${SDK_MAX_BATCH}`);
 if (series.replay.length > 0) {
   const r = series.replay;
   const perSecond = m(r, (x) => x.messages / x.seconds);
