@@ -34,6 +34,9 @@ import {
 } from '../dev/processes.ts';
 import { connectRedis, masters, type RedisClient } from '../engine/adapters/redis-connection.ts';
 import { localCluster } from '../dev/redis-cluster.ts';
+import { redisView } from '../dev/cluster.ts';
+import { queuePartitions } from '../cli/config.ts';
+import { INGEST_QUEUE } from '../engine/ingest/ingest-queue.ts';
 import { fmt, log, median, processCpuSeconds } from './stats.ts';
 import { measureLimit, post, stream, type LimitFigures } from './limit.ts';
 
@@ -106,6 +109,14 @@ async function ingestRun(
   const redis =
     mode === 'embedded' ? null : connectRedis(mode === 'cluster' ? { clusterNodes } : { url: REDIS_URL });
   const url = await procs[0].url;
+  const view =
+    mode === 'embedded'
+      ? null
+      : await redisView(
+          prefix,
+          mode === 'cluster' ? { clusterNodes } : { url: REDIS_URL },
+          queuePartitions(process.env, 'bullmq'),
+        );
   await new Promise((r) => setTimeout(r, 500));
   if (redis) await redis.ping();
   const nodes = redis ? masters(redis) : [];
@@ -115,10 +126,12 @@ async function ingestRun(
   const t0 = performance.now();
   await post(url, bodies);
   const accepted = performance.now() - t0;
-  await drained(url);
+  await drained(view, url);
   const applied = performance.now() - t0;
   const tidelineCpuUs = ((cpu() - cpuBefore) * 1e6) / total;
   const after = await Promise.all(nodes.map(serverStats));
+  await view?.queue.close();
+  await view?.redis.quit();
   await Promise.all(procs.map((p) => p.stop()));
   let cost: RedisCost | null = null;
   if (redis) {
@@ -137,11 +150,12 @@ async function ingestRun(
   return { accepted: (total / accepted) * 1000, applied: (total / applied) * 1000, tidelineCpuUs, cost };
 }
 
-/** Polls the API's status until no ingest job is left. */
-async function drained(url: string): Promise<void> {
+/** Polls the queues (not the API's status, which counts profiles: a command per bucket on a cluster). */
+async function drained(view: Awaited<ReturnType<typeof redisView>> | null, url: string): Promise<void> {
   const authorization = `Basic ${Buffer.from(`${KEYS.read}:`).toString('base64')}`;
   await waitFor(
     async () => {
+      if (view) return (await view.partitions.pending(view.queue, INGEST_QUEUE)) === 0;
       const res = await fetch(`${url}/v1/status`, { headers: { authorization } });
       if (!res.ok) throw new Error(`/v1/status answered ${res.status}`);
       return ((await res.json()) as { pending: { ingest: number } }).pending.ingest === 0;

@@ -74,7 +74,8 @@ export async function startCluster(
     return w;
   };
   for (let i = 0; i < workers; i++) addWorker();
-  const partitions = queuePartitions(env, 'bullmq');
+  // As the processes see them: their environment is this one over the test's own.
+  const partitions = queuePartitions({ ...process.env, ...env }, 'bullmq');
   const { redis, store, queue } = await redisView(prefix, target, partitions);
   const queuePrefix = redisPrefixes({
     prefix,

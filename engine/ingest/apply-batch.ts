@@ -79,20 +79,18 @@ export async function applyBatch(
     if (m.anonymousId && !links.has(m.anonymousId)) links.set(m.anonymousId, m.userId);
     if (m.type === 'alias' && m.previousId && !links.has(m.previousId)) links.set(m.previousId, m.userId);
   }
-  const linked = new Map<string, string>();
+  // One read for every anonymous id of the batch; only the ids not linked yet are linked, one call
+  // each. A link, once made, stays until its user is erased, so the usual repeat link costs nothing.
+  const anonymousIds = new Set(links.keys());
+  for (const { m } of ordered) if (!m.userId && m.anonymousId) anonymousIds.add(m.anonymousId);
+  const linked = await store.getAliases([...anonymousIds]);
   await Promise.all(
-    [...links].map(async ([anonymousId, userId]) => {
-      linked.set(anonymousId, await store.linkAlias(anonymousId, userId));
-    }),
+    [...links]
+      .filter(([anonymousId]) => !linked.has(anonymousId))
+      .map(async ([anonymousId, userId]) => {
+        linked.set(anonymousId, await store.linkAlias(anonymousId, userId));
+      }),
   );
-  const unresolved = [
-    ...new Set(
-      ordered
-        .filter(({ m }) => !m.userId && m.anonymousId && !linked.has(m.anonymousId))
-        .map(({ m }) => m.anonymousId as string),
-    ),
-  ];
-  for (const [anonymousId, userId] of await store.getAliases(unresolved)) linked.set(anonymousId, userId);
 
   const work = new Map<string, Work>();
   const workFor = (key: string, userId: string | null): Work => {

@@ -71,7 +71,7 @@ import { compressProfile, decompressProfile } from './profile-codec.ts';
 
 // KEYS: profile, history, events, counter, index, due, seal, receipt (or the seal again),
 //       [absorbed profile, history, events, seal,] report counter hashes..., [markers of this window]
-// ARGV: expectedVersion, value, retention cutoff, markers' ttl ms, absorbed expectedVersion or '', profileKey,
+// ARGV: expectedVersion, value, retention cutoff, markers' ttl ms or '' (already set), absorbed expectedVersion or '', profileKey,
 //       absorbed profileKey or '', checkAt or '' (none), number of counter hashes h, number of counts n,
 //       moveId or '' (the second step of a merge across buckets: the receipt must not name it yet; one
 //       of an earlier move of the same profile is stale and overwritten), number of message ids m,
@@ -108,6 +108,8 @@ if current and not absorbing then
     oldAt, expiresFor, oldest = at, tonumber(e), tonumber(o)
   end
 end
+-- A new profile with no history left under its keys: the events below are all of it.
+local fresh = not current and not absorbing and redis.call('EXISTS', KEYS[2], KEYS[3]) == 0
 if ARGV[1] == '0' then
   redis.call('INCR', KEYS[4])
   redis.call('ZADD', KEYS[5], 0, ARGV[6])
@@ -120,11 +122,25 @@ if absorbing then
     redis.call('ZREM', KEYS[5], ARGV[7])
   end
   redis.call('ZREM', KEYS[6], ARGV[7])
+  -- Its stored events that the target lacks, a few commands for all of them.
   local moved = redis.call('HGETALL', KEYS[11])
-  for i = 1, #moved, 2 do
-    local at = redis.call('ZSCORE', KEYS[10], moved[i])
-    if at and redis.call('HSETNX', KEYS[3], moved[i], moved[i + 1]) == 1 then
-      redis.call('ZADD', KEYS[2], at, moved[i])
+  for from = 1, #moved, 2000 do
+    local ids = {}
+    for i = from, math.min(from + 1999, #moved), 2 do ids[#ids + 1] = moved[i] end
+    local ats = redis.call('ZMSCORE', KEYS[10], unpack(ids))
+    local there = redis.call('HMGET', KEYS[3], unpack(ids))
+    local fields, scores = {}, {}
+    for j, id in ipairs(ids) do
+      if ats[j] and not there[j] then
+        fields[#fields + 1] = id
+        fields[#fields + 1] = moved[from + 2 * j - 1]
+        scores[#scores + 1] = ats[j]
+        scores[#scores + 1] = id
+      end
+    end
+    if #fields > 0 then
+      redis.call('HSET', KEYS[3], unpack(fields))
+      redis.call('ZADD', KEYS[2], unpack(scores))
     end
   end
   redis.call('DEL', KEYS[10], KEYS[11])
@@ -157,11 +173,11 @@ local added
 for from = 1, #kept, 1000 do
   local names = {}
   for j = from, math.min(from + 999, #kept) do names[#names + 1] = ARGV[kept[j]] end
-  local stored = redis.call('HMGET', KEYS[3], unpack(names))
+  local stored = fresh and {} or redis.call('HMGET', KEYS[3], unpack(names))
   local fields, scores = {}, {}
-  for j, present in ipairs(stored) do
+  for j = 1, #names do
     local i = kept[from + j - 1]
-    if not present and not seen[ARGV[i]] then
+    if not stored[j] and not seen[ARGV[i]] then
       seen[ARGV[i]] = true
       fields[#fields + 1] = ARGV[i]
       fields[#fields + 1] = ARGV[i + 2]
@@ -179,14 +195,14 @@ for from = 1, #kept, 1000 do
 end
 -- Events that left the retention window go; the history expires once its newest one has left it, give
 -- or take the slack (the TTL is set for the newest event plus the slack, then left until a newer one).
-if not known or (oldest and oldest < cutoff) then
+if not fresh and (not known or (oldest and oldest < cutoff)) then
   local expired = redis.call('ZRANGE', KEYS[2], '-inf', '(' .. ARGV[3], 'BYSCORE')
   for _, id in ipairs(expired) do redis.call('HDEL', KEYS[3], id) end
   if #expired > 0 then redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. ARGV[3]) end
   oldest = tonumber(redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')[2])
   if not oldest then expiresFor = nil end
 end
-if not known then
+if not known and not fresh then
   added = tonumber(redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')[2])
   expiresFor = nil
 end
@@ -205,7 +221,7 @@ if counted > ids then
     marked[#marked + 1] = '1'
   end
   redis.call('HSET', KEYS[markers], unpack(marked))
-  redis.call('PEXPIRE', KEYS[markers], ARGV[4])
+  if ARGV[4] ~= '' then redis.call('PEXPIRE', KEYS[markers], ARGV[4]) end
 end
 return 1
 `;
@@ -450,6 +466,9 @@ interface PipelineScripts {
 }
 
 const DAY_MS = 86_400_000;
+
+/** How often a commit sets a marker window's expiry again (see `markerExpiryDue`). */
+const MARKER_EXPIRY_REFRESH_MS = 60_000;
 
 /** How long a merge across buckets may hold the absorbed profile sealed before a reader gives it up. */
 const SEAL_LEASE_MS = 30_000;
@@ -704,14 +723,17 @@ export class RedisStore implements Store {
         if (group.length === 0) return;
         const pipeline = this.redis.pipeline();
         const scripts = pipeline as unknown as PipelineScripts;
+        const expiring: (string | undefined)[] = [];
         for (const c of group) {
-          const [keys, args] = this.commitCall(c, cutoff);
+          const [keys, args, expires] = this.commitCall(c, cutoff);
           scripts.tidelineCommit(keys.length, ...keys, ...args);
+          expiring.push(expires);
         }
         const replies = (await pipeline.exec()) ?? [];
         for (const [i, [error, applied]] of replies.entries()) {
           if (error) throw error;
           if (applied !== 1) conflicts.push(group[i].key);
+          else this.markerExpirySet(expiring[i]);
         }
       }),
       ...moves.map(async (c) => {
@@ -721,12 +743,37 @@ export class RedisStore implements Store {
     return { conflicts };
   }
 
-  /** The keys and arguments of one COMMIT call. */
+  /**
+   * Marker windows this store has set the expiry of, with when: a window's expiry is a fixed time, so
+   * one commit sets it and the next ones skip the command (re-set once a minute, should the key have
+   * been deleted and made again without one). Only windows of the current one are kept.
+   */
+  private readonly markerExpiries = new Map<string, number>();
+  private markerExpiryWindow = -1;
+
+  /** Whether a commit writing to this marker window should set its expiry. */
+  private markerExpiryDue(key: string, window: number): boolean {
+    if (window !== this.markerExpiryWindow) {
+      this.markerExpiries.clear();
+      this.markerExpiryWindow = window;
+    }
+    const at = this.markerExpiries.get(key);
+    return at === undefined || this.clock.now() - at >= MARKER_EXPIRY_REFRESH_MS;
+  }
+
+  private markerExpirySet(key: string | undefined): void {
+    if (key !== undefined) this.markerExpiries.set(key, this.clock.now());
+  }
+
+  /**
+   * The keys and arguments of one COMMIT call, and the marker window whose expiry it sets (to be noted
+   * once the commit has landed).
+   */
   private commitCall(
     c: ProfileCommit,
     cutoff: number,
     move?: { moveId: string; receipt: string; moved: Arg[] },
-  ): [string[], Arg[]] {
+  ): [string[], Arg[], string | undefined] {
     const slot = this.slot(c.key);
     const absorb = move ? undefined : c.absorb;
     const keys = [
@@ -753,7 +800,12 @@ export class RedisStore implements Store {
     if (bucketed) keys.push(this.deltaKey(slot));
     else for (const scope of scopes) keys.push(this.countersKey(slot, scope));
     const markers = this.markerWindows();
-    if (c.messageIds.length > 0) keys.push(this.markerKey(slot, markers.current));
+    let expires: string | undefined;
+    if (c.messageIds.length > 0) {
+      const markerKey = this.markerKey(slot, markers.current);
+      keys.push(markerKey);
+      if (this.markerExpiryDue(markerKey, markers.current)) expires = markerKey;
+    }
     const counts: Arg[] = [];
     scopes.forEach((scope, i) => {
       for (const [field, by] of Object.entries(c.counts![scope])) {
@@ -765,7 +817,7 @@ export class RedisStore implements Store {
       c.expectedVersion,
       compressProfile(c.profile),
       cutoff,
-      markers.ttlMs,
+      expires === undefined ? '' : markers.ttlMs,
       absorb ? absorb.expectedVersion : '',
       c.key,
       absorb ? absorb.key : '',
@@ -781,7 +833,7 @@ export class RedisStore implements Store {
       ...(move ? move.moved : []),
     ];
     for (const e of c.events) args.push(e.messageId, e.timestamp, JSON.stringify(e));
-    return [keys, args];
+    return [keys, args, expires];
   }
 
   /**
@@ -809,13 +861,14 @@ export class RedisStore implements Store {
     if (sealed === null) return false;
     const [moveId, ...moved] = sealed;
     const receipt = this.receiptKey(c.key, absorbed.key);
-    const [keys, args] = this.commitCall(c, cutoff, { moveId, receipt, moved });
+    const [keys, args, expires] = this.commitCall(c, cutoff, { moveId, receipt, moved });
     const pipeline = this.redis.pipeline();
     (pipeline as unknown as PipelineScripts).tidelineCommit(keys.length, ...keys, ...args);
     const [[error, applied]] = (await pipeline.exec()) ?? [[new Error('commit: no reply'), 0]];
     if (error) throw error;
     // A conflict leaves the seal for the retry, which finds it and keeps its moveId.
     if (applied !== 1) return false;
+    this.markerExpirySet(expires);
     await this.finishMove(absorbed.key, c.key, moveId);
     return true;
   }
