@@ -12,9 +12,9 @@ const DAY = 86_400_000;
 const LIVE_MS = DAY;
 
 /**
- * Imports the committed sample stream, shifted by whole days so that it ends today: everything older
- * than a day is history (profiles, segments, lifecycle built as of then, no journey reacts), the last
- * day is applied live, each user's history and live day in one decision, so no move that the user's
+ * Imports the committed sample stream, shifted by whole days so that it ends within the last day:
+ * everything older than a day is history (profiles, segments, lifecycle built as of then, no journey
+ * reacts), the last day is applied live, each user's history and live day in one decision, so no move that the user's
  * own activity refutes is ever announced.
  */
 export async function loadDemo(
@@ -26,10 +26,11 @@ export async function loadDemo(
   for await (const line of createInterface({ input: createReadStream(path) })) {
     if (line.trim()) raw.push(JSON.parse(line) as Record<string, unknown>);
   }
-  // The sample's last day becomes today and what would lie in the future is left out, so "the last
-  // 24 hours" always hold a full day of the stream whatever the hour.
+  // Moved by whole days (each call keeps its hour) so that the sample's last call falls within the
+  // last 24 hours: the live day is always the sample's own last 24 hours, whatever the hour of the
+  // start, and nothing lies in the future.
   const last = Math.max(...raw.map((m) => Date.parse(String(m.timestamp))));
-  const shift = (Math.floor(now / DAY) - Math.floor(last / DAY)) * DAY;
+  const shift = Math.floor((now - last) / DAY) * DAY;
   const shifted = raw
     .map((m) => ({ ...m, timestamp: new Date(Date.parse(String(m.timestamp)) + shift).toISOString() }))
     .filter((m) => Date.parse(m.timestamp) <= now);

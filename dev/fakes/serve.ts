@@ -11,7 +11,8 @@
  * Options: --latency <ms> (added to every answer, default 0), --only sms,wechat,email,push,
  * --jpush-quota <requests a minute> (default 600, JPush's free tier), --start (then run
  * `tideline start` with the fakes' environment and a new data folder, so the demo loads afresh;
- * stopping it stops the fakes).
+ * stopping it stops the fakes), --accept-all-numbers (the SMS fake takes every number instead of
+ * refusing those whose last four digits script an error, 0001-0009).
  * Forked with an IPC channel (bench/channels), it reports `{ type: 'ready', env }` and answers
  * `{ type: 'count' }` with how many messages each fake took.
  */
@@ -36,6 +37,8 @@ const { values } = parseArgs({
     start: { type: 'boolean', default: false },
     /** JPush's push API quota per minute (the free tier's 600 by default; benchmarks raise it). */
     'jpush-quota': { type: 'string', default: '600' },
+    /** The SMS fake takes every number (no scripted refusals by the last four digits). */
+    'accept-all-numbers': { type: 'boolean', default: false },
   },
 });
 const latencyMs = Number(values.latency);
@@ -65,7 +68,10 @@ const short = (value: unknown) => JSON.stringify(value).slice(0, 120);
 const closers: (() => Promise<unknown>)[] = [];
 
 if (only.has('sms')) {
-  const sms = await startAliyunSmsFake({ latencyMs });
+  const sms = await startAliyunSmsFake({
+    latencyMs,
+    ...(values['accept-all-numbers'] ? { script: () => ({ kind: 'accept' as const }) } : {}),
+  });
   Object.assign(env, {
     ALIYUN_SMS_ACCESS_KEY_ID: sms.accessKeyId,
     ALIYUN_SMS_ACCESS_KEY_SECRET: sms.accessKeySecret,
