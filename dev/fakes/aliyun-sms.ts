@@ -400,3 +400,13 @@ function parseJson(raw: string): unknown {
     return undefined;
   }
 }
+
+/** The environment that points Tideline's Aliyun SMS provider at this fake. */
+export function aliyunSmsEnv(fake: AliyunSmsFake): Record<string, string> {
+  return {
+    ALIYUN_SMS_ACCESS_KEY_ID: fake.accessKeyId,
+    ALIYUN_SMS_ACCESS_KEY_SECRET: fake.accessKeySecret,
+    ALIYUN_SMS_ENDPOINT: fake.endpoint,
+    ALIYUN_SMS_PROTOCOL: 'http',
+  };
+}

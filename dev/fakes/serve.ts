@@ -22,7 +22,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { startAliyunSmsFake } from './aliyun-sms.ts';
+import { aliyunSmsEnv, startAliyunSmsFake } from './aliyun-sms.ts';
 import { startApnsFake } from './apns.ts';
 import { startFcmFake } from './fcm.ts';
 import { startJpushFake } from './jpush.ts';
@@ -73,10 +73,7 @@ if (only.has('sms')) {
     ...(values['accept-all-numbers'] ? { script: () => ({ kind: 'accept' as const }) } : {}),
   });
   Object.assign(env, {
-    ALIYUN_SMS_ACCESS_KEY_ID: sms.accessKeyId,
-    ALIYUN_SMS_ACCESS_KEY_SECRET: sms.accessKeySecret,
-    ALIYUN_SMS_ENDPOINT: sms.endpoint,
-    ALIYUN_SMS_PROTOCOL: 'http',
+    ...aliyunSmsEnv(sms),
   });
   counts.sms = () => sms.accepted.length;
   taken.sms = () => sms.accepted.map((m) => `${m.phone} ${m.signName} ${m.templateCode} ${short(m.params)}`);

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { DEMO_WORKSPACE } from '../../cli/config.ts';
 import { KEYS, startTestEngine, type TestEngine, waitFor } from '../../dev/engine.ts';
-import { type AliyunSmsFake, startAliyunSmsFake } from '../../dev/fakes/aliyun-sms.ts';
+import { aliyunSmsEnv, type AliyunSmsFake, startAliyunSmsFake } from '../../dev/fakes/aliyun-sms.ts';
 import { type FakeSmtp, startSmtpServer } from '../../dev/fakes/smtp.ts';
 
 const USER = 'tpl-user-1';
@@ -28,10 +28,7 @@ describe('template preview and test send', () => {
       SMTP_HOST: smtp.host,
       SMTP_PORT: String(smtp.port),
       SMTP_IGNORE_TLS: 'true',
-      ALIYUN_SMS_ACCESS_KEY_ID: sms.accessKeyId,
-      ALIYUN_SMS_ACCESS_KEY_SECRET: sms.accessKeySecret,
-      ALIYUN_SMS_ENDPOINT: sms.endpoint,
-      ALIYUN_SMS_PROTOCOL: 'http',
+      ...aliyunSmsEnv(sms),
     };
     for (const [name, value] of Object.entries(env)) {
       saved[name] = process.env[name];
