@@ -60,7 +60,9 @@ export function validateJourney(
     : schemaFaults(checkJourneyShape.errors, check.owned, journeyTags);
   faults.push(...check.faults);
   if (faults.length === 0) return { journey: doc as JourneyDefinition, faults };
-  return { faults: isObj(doc) ? faults.map((f) => namingStep(f, list(doc.steps))) : faults };
+  if (!isObj(doc)) return { faults };
+  const steps = list(doc.steps);
+  return { faults: faults.map((f) => (check.namingTheirStep.has(f) ? f : namingStep(f, steps))) };
 }
 
 /** A fault inside a step says which step, by its id (the pointer only gives its place in the list). */
@@ -68,8 +70,6 @@ function namingStep(fault: RuleFault, steps: readonly unknown[]): RuleFault {
   const index = /^\/steps\/(\d+)(\/|$)/.exec(fault.pointer)?.[1];
   const step = index === undefined ? undefined : steps[Number(index)];
   if (!isObj(step) || typeof step.id !== 'string' || step.id === '') return fault;
-  const named = [`step '${step.id}'`, `step id '${step.id}'`, `${step.id} -> `];
-  if (named.some((name) => fault.message.includes(name))) return fault;
   return { ...fault, message: `step '${step.id}': ${fault.message}` };
 }
 
@@ -162,12 +162,16 @@ class JourneyCheck {
   readonly faults: RuleFault[] = [];
   /** Pointers whose every fault this check reports itself, so the schema's are left out. */
   readonly owned: string[] = [];
+  /** Faults whose message already names the step they lie in. */
+  readonly namingTheirStep = new Set<RuleFault>();
   private triggerType: unknown;
 
   constructor(private readonly known: JourneyContext) {}
 
-  private add(pointer: string, message: string): void {
-    this.faults.push({ pointer, message });
+  private add(pointer: string, message: string, namesItsStep = false): void {
+    const fault = { pointer, message };
+    this.faults.push(fault);
+    if (namesItsStep) this.namingTheirStep.add(fault);
   }
 
   document(doc: Obj): void {
@@ -375,7 +379,7 @@ class JourneyCheck {
     const index = indexSteps(steps);
     steps.forEach((step, i) => {
       if (!isObj(step) || typeof step.id !== 'string' || index.get(step.id) === i) return;
-      this.add(`/steps/${i}/id`, `duplicate step id '${step.id}' (also /steps/${index.get(step.id)})`);
+      this.add(`/steps/${i}/id`, `duplicate step id '${step.id}' (also /steps/${index.get(step.id)})`, true);
     });
     steps.forEach((step, i) => {
       for (const { pointer, target } of outcomes(step)) {
@@ -390,14 +394,14 @@ class JourneyCheck {
     };
     const next = steps.map((_, i) => successorIndices(steps, i, index));
     for (const i of unreachable(next)) {
-      this.add(`/steps/${i}`, `step '${label(i)}' is unreachable from the first step`);
+      this.add(`/steps/${i}`, `step '${label(i)}' is unreachable from the first step`, true);
     }
     // Steps of an unknown type (a schema fault) are left out: their successors are anyone's guess.
     const loopable = steps.map((s) => isObj(s) && oneOf(STEP_TYPES, s.type) && !WAITS.includes(s.type));
     const edges = next.map((n) => n.targets);
     for (const cycle of cyclesWithin(edges, loopable)) {
       const ids = [...cycle, cycle[0]].map(label).join(' -> ');
-      this.add(`/steps/${Math.min(...cycle)}`, `loop without a wait or waitFor: ${ids}`);
+      this.add(`/steps/${Math.min(...cycle)}`, `loop without a wait or waitFor: ${ids}`, true);
     }
   }
 }
