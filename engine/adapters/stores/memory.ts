@@ -643,6 +643,9 @@ class DueHeap {
   }
 }
 
+/** Up to this many events added to a history are looked for in it one by one (more: a Set of its ids). */
+const FEW_ADDED = 4;
+
 /**
  * The history with `added` merged in (first one per messageId wins), oldest first, within retention.
  * `index`, the ids of `history` (kept by the caller), is updated to those of the result.
@@ -654,7 +657,12 @@ function withEvents(
   index?: Set<string>,
   inPlace = false,
 ): HistoryEntry[] {
-  const ids = index ?? new Set(history.map((e) => e.id));
+  // A commit usually adds an event or two: looking for their ids in the history costs less than a Set of it.
+  const few = index === undefined && added.length <= FEW_ADDED;
+  const ids = index ?? (few ? null : new Set(history.map((e) => e.id)));
+  const taken: HistoryEntry[] = [];
+  const seen = (id: string) =>
+    ids ? ids.has(id) : history.some((e) => e.id === id) || taken.some((e) => e.id === id);
   // Stored histories are in order: only the oldest can have expired.
   const expired = history.length > 0 && history[0].at < cutoff;
   const next = expired
@@ -664,8 +672,9 @@ function withEvents(
       : history.slice();
   let ordered = true;
   for (const e of added) {
-    if (e.at < cutoff || ids.has(e.id)) continue;
-    ids.add(e.id);
+    if (e.at < cutoff || seen(e.id)) continue;
+    if (ids) ids.add(e.id);
+    else taken.push(e);
     if (next.length > 0 && e.at < next[next.length - 1].at) ordered = false;
     next.push(e);
   }
