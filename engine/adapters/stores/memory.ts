@@ -54,8 +54,8 @@ export interface MemoryStoreOptions extends StoreOptions {
  * change (a commit replaces them), so a snapshot is a consistent point in time by just holding on to them
  * while it writes.
  *
- * A commit stores the profile as its JSON text first, and compresses it only once it has gone cold: the
- * profiles committed most recently, up to HOT_PROFILE_BYTES of JSON, stay as text. A user's events tend to
+ * A profile committed again soon after a commit is stored as its JSON text, and compressed only once it
+ * has gone cold: the profiles committed most recently, up to HOT_PROFILE_BYTES of JSON, stay as text. A user's events tend to
  * come together (a session), and deflating on each commit and inflating on each read was the largest cost
  * of an embedded event; compressing the same JSON later gives the same bytes.
  */
@@ -99,6 +99,8 @@ const PRUNE_INTERVAL_MS = 60_000;
  * 16,000 typical profiles, on top of the compressed ones.
  */
 const HOT_PROFILE_BYTES = 16 * 1024 * 1024;
+/** How many keys committed once are remembered, to keep them as text if committed again. */
+const RECENT_KEYS = 65_536;
 
 export class MemoryStore implements Store {
   readonly kind = 'memory';
@@ -107,6 +109,8 @@ export class MemoryStore implements Store {
   private readonly hot = new Set<string>();
   /** The length of their JSON texts together. */
   private hotBytes = 0;
+  /** Keys committed once, compressed, not long ago (oldest first): committed again, they go hot. */
+  private readonly recent = new Set<string>();
   /** Oldest first. */
   private readonly histories = new Map<string, readonly HistoryEntry[]>();
   /**
@@ -400,6 +404,16 @@ export class MemoryStore implements Store {
     if (before?.json !== undefined) {
       this.hotBytes -= before.json.length;
       this.hot.delete(key);
+    } else if (!this.recent.delete(key)) {
+      // A first commit (a bulk load, a one-off visitor) is compressed at once: text kept for a profile
+      // never committed again would only be promoted to the old generation and die there.
+      this.profiles.set(key, {
+        version: profile.version,
+        data: compressProfileJson(json).toString('latin1'),
+      });
+      this.recent.add(key);
+      if (this.recent.size > RECENT_KEYS) this.recent.delete(this.recent.values().next().value as string);
+      return;
     }
     this.profiles.set(key, { version: profile.version, json });
     this.hot.add(key);
@@ -421,6 +435,7 @@ export class MemoryStore implements Store {
 
   /** Whether the key had a profile. */
   private deleteProfile(key: string): boolean {
+    this.recent.delete(key);
     const stored = this.profiles.get(key);
     if (stored?.json !== undefined) {
       this.hotBytes -= stored.json.length;
