@@ -2,7 +2,7 @@
  * bench/ingest: how fast events are accepted over HTTP and applied to profiles, what each applied event
  * costs Redis, and what profiles cost in memory. Usage:
  *   npm run bench:ingest -- [--runs 5] [--events 50000] [--profiles 100000] [--only embedded,redis,memory]
- *     [--cluster]
+ *     [--cluster] [--cpu-prof DIR]
  *
  * - accepted/s: events in Segment batches of 100, posted over keep-alive HTTP by 8 concurrent clients,
  *   divided by the time until the last 200.
@@ -47,11 +47,14 @@ const { values } = parseArgs({
     profiles: { type: 'string', default: '100000' },
     only: { type: 'string', default: 'embedded,redis,memory' },
     cluster: { type: 'boolean', default: false },
+    'cpu-prof': { type: 'string' },
   },
 });
 const runs = Number(values.runs);
 const eventCount = Number(values.events);
 const only = new Set(values.only.split(','));
+/** `--cpu-prof DIR`: each Tideline process writes a V8 CPU profile (.cpuprofile) into DIR on exit. */
+const profArgs = values['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${values['cpu-prof']}`] : [];
 
 /** What one Redis server has done so far: commands executed and CPU seconds (user + system). */
 interface ServerStats {
@@ -104,8 +107,8 @@ async function ingestRun(
   };
   const procs =
     mode === 'embedded'
-      ? [spawnTideline('start', env)]
-      : [spawnTideline('api', redisEnv), spawnTideline('worker', redisEnv)];
+      ? [spawnTideline('start', env, profArgs)]
+      : [spawnTideline('api', redisEnv, profArgs), spawnTideline('worker', redisEnv, profArgs)];
   const redis =
     mode === 'embedded' ? null : connectRedis(mode === 'cluster' ? { clusterNodes } : { url: REDIS_URL });
   const url = await procs[0].url;

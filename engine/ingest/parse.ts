@@ -225,7 +225,44 @@ function toInbound(
 export const TOO_LARGE = 'message is larger than 32 KB';
 
 function oversized(raw: unknown): boolean {
+  // Most messages are a small fraction of the limit: a bound on their size, counted without writing
+  // them out, spares the JSON text and its UTF-8 length.
+  if (jsonBytesBound(raw, MAX_MESSAGE_BYTES) <= MAX_MESSAGE_BYTES) return false;
   return Buffer.byteLength(JSON.stringify(raw)) > MAX_MESSAGE_BYTES;
+}
+
+/**
+ * At least the UTF-8 length of JSON.stringify(value) for parsed JSON (a string's code unit takes at
+ * most 6 bytes, as a \u escape; a number at most 32), or anything over `budget` once it passes it.
+ */
+function jsonBytesBound(value: unknown, budget: number): number {
+  switch (typeof value) {
+    case 'string':
+      return 6 * value.length + 2;
+    case 'number':
+      return 32;
+    case 'boolean':
+      return 5;
+    case 'object':
+      break;
+    default:
+      return Infinity; // not from JSON.parse: let JSON.stringify say
+  }
+  if (value === null) return 4;
+  let bytes = 2;
+  if (Array.isArray(value)) {
+    for (const item of value) {
+      bytes += jsonBytesBound(item, budget - bytes) + 1;
+      if (bytes > budget) return bytes;
+    }
+    return bytes;
+  }
+  if (Object.getPrototypeOf(value) !== Object.prototype) return Infinity;
+  for (const key in value) {
+    bytes += 6 * key.length + 4 + jsonBytesBound((value as Record<string, unknown>)[key], budget - bytes);
+    if (bytes > budget) return bytes;
+  }
+  return bytes;
 }
 
 function tooLarge(pointer: string): InputError {
