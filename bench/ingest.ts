@@ -2,7 +2,7 @@
  * bench/ingest: how fast events are accepted over HTTP and applied to profiles, what each applied event
  * costs Redis, and what profiles cost in memory. Usage:
  *   npm run bench:ingest -- [--runs 5] [--events 50000] [--profiles 100000] [--only embedded,redis,memory]
- *     [--cluster] [--cpu-prof DIR]
+ *     [--cluster] [--cpu-prof-dir DIR]
  *
  * - accepted/s: events in Segment batches of 100, posted over keep-alive HTTP by 8 concurrent clients,
  *   divided by the time until the last 200.
@@ -47,14 +47,14 @@ const { values } = parseArgs({
     profiles: { type: 'string', default: '100000' },
     only: { type: 'string', default: 'embedded,redis,memory' },
     cluster: { type: 'boolean', default: false },
-    'cpu-prof': { type: 'string' },
+    'cpu-prof-dir': { type: 'string' },
   },
 });
 const runs = Number(values.runs);
 const eventCount = Number(values.events);
 const only = new Set(values.only.split(','));
-/** `--cpu-prof DIR`: each Tideline process writes a V8 CPU profile (.cpuprofile) into DIR on exit. */
-const profArgs = values['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${values['cpu-prof']}`] : [];
+/** `--cpu-prof-dir DIR`: each Tideline process writes a V8 CPU profile (.cpuprofile) into DIR on exit. */
+const profArgs = values['cpu-prof-dir'] ? ['--cpu-prof', `--cpu-prof-dir=${values['cpu-prof-dir']}`] : [];
 
 /** What one Redis server has done so far: commands executed and CPU seconds (user + system). */
 interface ServerStats {
