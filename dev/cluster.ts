@@ -27,7 +27,7 @@ const DAY = 86_400_000;
 export async function redisView(
   prefix: string,
   target: RedisTarget = REDIS_TARGET,
-  partitions: QueuePartitions = queuePartitions({}, 'bullmq'),
+  partitions: QueuePartitions = queuePartitions({}, 'bullmq', isCluster(target)),
 ) {
   const clusterNodes = target.clusterNodes ?? [];
   const redis = connectRedis(target);
