@@ -115,7 +115,7 @@ async function ingestRun(
       : await redisView(
           prefix,
           mode === 'cluster' ? { clusterNodes } : { url: REDIS_URL },
-          queuePartitions({ ...process.env, ...redisEnv }, 'bullmq'),
+          queuePartitions(process.env, 'bullmq'),
         );
   await new Promise((r) => setTimeout(r, 500));
   if (redis) await redis.ping();

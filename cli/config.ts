@@ -5,12 +5,7 @@ import { CronExpressionParser } from 'cron-parser';
 import { Duration, IANAZone } from 'luxon';
 import { parseClusterNodes } from '../engine/adapters/redis-connection.ts';
 import { allowList } from '../engine/adapters/webhooks/http.ts';
-import {
-  CLUSTER_QUEUE_PARTITIONS,
-  MAX_PARTITIONS,
-  parsePartitionList,
-  QueuePartitions,
-} from '../engine/queue-partitions.ts';
+import { MAX_PARTITIONS, parsePartitionList, QueuePartitions } from '../engine/queue-partitions.ts';
 import { parseRateLimit, type RateLimit } from '../api/ingest/rate-limit.ts';
 
 export type StoreKind = 'memory' | 'redis' | 'mongodb';
@@ -293,22 +288,11 @@ function clusterNodes(env: NodeJS.ProcessEnv): string[] {
 }
 
 /**
- * TIDELINE_QUEUE_PARTITIONS and TIDELINE_WORKER_PARTITIONS. Unless told: one partition on one Redis,
- * `CLUSTER_QUEUE_PARTITIONS` on a cluster (`cluster`: REDIS_CLUSTER_NODES is set, unless the caller
- * says). The in-process queue has no shards: one.
+ * TIDELINE_QUEUE_PARTITIONS and TIDELINE_WORKER_PARTITIONS. One partition unless told (on a cluster,
+ * 32 spread over a few dozen shards; see docs/operations.md). The in-process queue has no shards: one.
  */
-export function queuePartitions(
-  env: NodeJS.ProcessEnv,
-  queue: QueueKind,
-  cluster: boolean = (env.REDIS_CLUSTER_NODES ?? '').trim() !== '',
-): QueuePartitions {
-  const count = integer(
-    env,
-    'TIDELINE_QUEUE_PARTITIONS',
-    cluster ? CLUSTER_QUEUE_PARTITIONS : 1,
-    1,
-    MAX_PARTITIONS,
-  );
+export function queuePartitions(env: NodeJS.ProcessEnv, queue: QueueKind): QueuePartitions {
+  const count = integer(env, 'TIDELINE_QUEUE_PARTITIONS', 1, 1, MAX_PARTITIONS);
   const raw = env.TIDELINE_WORKER_PARTITIONS ?? '';
   let consumed: number[] | undefined;
   if (raw.trim() !== '' && raw.trim() !== 'all') {

@@ -27,7 +27,7 @@ const DAY = 86_400_000;
 export async function redisView(
   prefix: string,
   target: RedisTarget = REDIS_TARGET,
-  partitions: QueuePartitions = queuePartitions({}, 'bullmq', isCluster(target)),
+  partitions: QueuePartitions = queuePartitions({}, 'bullmq'),
 ) {
   const clusterNodes = target.clusterNodes ?? [];
   const redis = connectRedis(target);

@@ -5,15 +5,6 @@ import { bucketOf, CLUSTER_BUCKETS } from './adapters/redis-slots.ts';
 export const MAX_PARTITIONS = CLUSTER_BUCKETS;
 
 /**
- * The partition count on a Redis Cluster unless TIDELINE_QUEUE_PARTITIONS says otherwise. Partition
- * N's queues lie in the N-th equal share of the slots (`queueTag`), so on masters holding equal slot
- * ranges a count that is a multiple of the masters gives each the same number of partitions: 6 does
- * for 1, 2, 3 and 6 masters (2 each on the smallest cluster, 3 masters), so no master carries the
- * queues' scripts alone. One Redis keeps one partition.
- */
-export const CLUSTER_QUEUE_PARTITIONS = 6;
-
-/**
  * The per-user queues (ingest batches and users' timers) are split into partitions, each its own
  * queue, so that on a Redis Cluster they spread over the shards (each partition's keys carry a hash
  * tag of their own, see `queueTag`). A profile's work goes to the partition of its bucket group: its
