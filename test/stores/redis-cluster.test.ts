@@ -220,6 +220,32 @@ describe('redis cluster store: report counters', () => {
     assert.deepEqual(await store.readCounters('j:none:1'), new Map());
   });
 
+  it("a day's totals are parsed again only once they change: a late count, another process's fold, totals built anew", async () => {
+    const prefix = `${runPrefix}-versions:`;
+    const [reader, writer] = [open(prefix), open(prefix)];
+    await Promise.all([reader.init(), writer.init()]);
+    await countFrom(writer, 50, 0);
+    const first = await reader.readCounters('j:cart:1');
+    assert.deepEqual(first, expected(50, 1));
+    // Nothing changed: the same parsed totals.
+    assert.equal(await reader.readCounters('j:cart:1'), first);
+    // A late count for the day, folded by another process's read: the reader sees it.
+    await countFrom(writer, 50, 1);
+    assert.deepEqual(await writer.readCounters('j:cart:1'), expected(50, 2));
+    const second = await reader.readCounters('j:cart:1');
+    assert.deepEqual(second, expected(50, 2));
+    assert.notEqual(second, first);
+    // Deleted and counted again from nothing: not the totals kept before.
+    await removeKeys(prefix, redis);
+    await countFrom(writer, 10, 0);
+    assert.deepEqual(await reader.readCounters('j:cart:1'), expected(10, 1));
+    // Totals without a version (written before versions existed) get one, then are kept.
+    await redis.del(`${prefix}r{j:cart:1}:v`);
+    const unversioned = await reader.readCounters('j:cart:1');
+    assert.deepEqual(unversioned, expected(10, 1));
+    assert.equal(await reader.readCounters('j:cart:1'), unversioned);
+  });
+
   it('a fold that stopped at any step is finished by the next read, each count added once', async () => {
     const prefix = `${runPrefix}-fold-crash:`;
     const users = 200;

@@ -17,6 +17,7 @@ import {
 } from '../../../ports/store.ts';
 import { type Profile, profileKeyForAnonymous } from '../../../model/profile.ts';
 import { bucketOf, bucketTag, keySlot } from '../redis-slots.ts';
+import { BUMP_VERSION, ReportCounterReader, versionKey } from './redis-report-counters.ts';
 import { compressProfile, decompressProfile } from './profile-codec.ts';
 
 /*
@@ -55,6 +56,7 @@ import { compressProfile, decompressProfile } from './profile-codec.ts';
  *   r:folds         string   the number of the bucket's last fold (per bucket)
  *   r{<scope>}      hash     only on a cluster: the scope's folded counters, in the scope's own slot (not a bucket's)
  *   r{<scope>}:at   hash     bucket -> number of its last fold added to r{<scope>}, so a fold is added once
+ *   r{<scope>}:v    string   the version of r{<scope>}, new at each change (redis-report-counters.ts)
  *   s:<profileKey>  string   only on a cluster, while the profile is being merged into one of another
  *                            bucket: `<moveId>\n<sealedAt>\n<target profileKey>` (see `move`)
  *   x:<profileKey>  string   only on a cluster, in the target's bucket: `landed:<moveId>` once the merge
@@ -408,17 +410,21 @@ table.insert(reply, 1, fresh)
 return reply
 `;
 
-// KEYS: the scope's totals, its fold numbers. ARGV: (bucket, fold number, n, then n (field, by)) per bucket.
-const FOLD_ADD = `
+// KEYS: the scope's totals, its fold numbers, its version (redis-report-counters.ts: a new one when the
+// totals change). ARGV: (bucket, fold number, n, then n (field, by)) per bucket.
+const FOLD_ADD = `${BUMP_VERSION}
 local i = 1
+local added = false
 while i <= #ARGV do
   local n = tonumber(ARGV[i + 2])
   if tonumber(redis.call('HGET', KEYS[2], ARGV[i]) or '0') < tonumber(ARGV[i + 1]) then
     for j = i + 3, i + 1 + 2 * n, 2 do redis.call('HINCRBY', KEYS[1], ARGV[j], ARGV[j + 1]) end
     redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1])
+    added = true
   end
   i = i + 3 + 2 * n
 end
+if added then bumpVersion(KEYS[3]) end
 return 1
 `;
 
@@ -435,10 +441,12 @@ for i, id in ipairs(ids) do events[i] = redis.call('HGET', KEYS[2], id) end
 return events
 `;
 
-// KEYS: receipt, counter hash. ARGV: (field, by) pairs. Adds them unless the receipt is there; sets it.
-const ADD_ONCE = `
+// KEYS: receipt, counter hash[, its version on a cluster]. ARGV: (field, by) pairs. Adds them unless the
+// receipt is there; sets it.
+const ADD_ONCE = `${BUMP_VERSION}
 if not redis.call('SET', KEYS[1], '1', 'NX') then return 0 end
 for i = 1, #ARGV, 2 do redis.call('HINCRBY', KEYS[2], ARGV[i], ARGV[i + 1]) end
+if KEYS[3] then bumpVersion(KEYS[3]) end
 return 1
 `;
 
@@ -531,6 +539,8 @@ export class RedisStore implements Store {
   private readonly prefix: string;
   private readonly clock: { now(): number };
   private readonly buckets: number;
+  /** On a cluster: the scopes' folded totals, read by version. */
+  private readonly totals: ReportCounterReader;
 
   constructor(private readonly options: RedisStoreOptions) {
     this.redis = options.redis;
@@ -540,6 +550,7 @@ export class RedisStore implements Store {
     this.buckets = options.buckets ?? 1;
     if (!Number.isSafeInteger(this.buckets) || this.buckets < 1)
       throw new RangeError(`RedisStore: buckets must be an integer >= 1, got ${this.buckets}`);
+    this.totals = new ReportCounterReader(this.redis);
   }
 
   async init(): Promise<void> {
@@ -555,7 +566,8 @@ export class RedisStore implements Store {
     this.redis.defineCommand('tidelineDelIfPrefix', { lua: DEL_IF_PREFIX, numberOfKeys: 1 });
     this.redis.defineCommand('tidelineUnlinkAlias', { lua: UNLINK_ALIAS, numberOfKeys: 1 });
     this.redis.defineCommand('tidelineFoldTake', { lua: FOLD_TAKE, numberOfKeys: 3 });
-    this.redis.defineCommand('tidelineFoldAdd', { lua: FOLD_ADD, numberOfKeys: 2 });
+    this.redis.defineCommand('tidelineFoldAdd', { lua: FOLD_ADD, numberOfKeys: 3 });
+    this.totals.init();
     this.redis.defineCommand('tidelineFoldDone', { lua: FOLD_DONE, numberOfKeys: 1 });
     // The bucketed layout has kept its indexes from its first write: nothing to rebuild.
     if (this.buckets === 1) {
@@ -603,7 +615,17 @@ export class RedisStore implements Store {
       this.buckets === 1
         ? [`${this.prefix}counted:${receipt}`, this.countersKey(this.prefix, scope)]
         : [`${this.totalsKey(scope)}:counted:${receipt}`, this.totalsKey(scope)];
-    const added = await this.redis.eval(ADD_ONCE, 2, receiptKey, countersKey, ...counters.flat());
+    const added =
+      this.buckets === 1
+        ? await this.redis.eval(ADD_ONCE, 2, receiptKey, countersKey, ...counters.flat())
+        : await this.redis.eval(
+            ADD_ONCE,
+            3,
+            receiptKey,
+            countersKey,
+            versionKey(countersKey),
+            ...counters.flat(),
+          );
     return added === 1;
   }
 
@@ -1111,10 +1133,16 @@ export class RedisStore implements Store {
     });
   }
 
-  /** On a cluster, every count committed before the call is folded first: the reply is exact. */
+  /**
+   * On a cluster, every count committed before the call is folded first: the reply is exact; the
+   * totals are read through `totals`, which keeps the scopes that have not changed parsed.
+   */
   async readCounters(scope: string): Promise<ReadonlyMap<string, number>> {
-    if (this.buckets > 1) await this.foldCounters();
-    const key = this.buckets === 1 ? this.countersKey(this.prefix, scope) : this.totalsKey(scope);
+    if (this.buckets > 1) {
+      await this.foldCounters();
+      return this.totals.read(this.totalsKey(scope));
+    }
+    const key = this.countersKey(this.prefix, scope);
     // The flat reply, not ioredis' object: a journey's hash can hold hundreds of thousands of fields.
     const flat = (await this.redis.call('HGETALL', key)) as string[];
     const counters = new Map<string, number>();
@@ -1185,7 +1213,12 @@ export class RedisStore implements Store {
     });
     await Promise.all(
       [...byScope].map(([scope, args]) =>
-        this.scripts.tidelineFoldAdd(this.totalsKey(scope), `${this.totalsKey(scope)}:at`, ...args),
+        this.scripts.tidelineFoldAdd(
+          this.totalsKey(scope),
+          `${this.totalsKey(scope)}:at`,
+          versionKey(this.totalsKey(scope)),
+          ...args,
+        ),
       ),
     );
     const numbers = new Map(done);
