@@ -13,7 +13,9 @@
  * took the last message (every send claimed, rendered, policy-checked, called and its outcome
  * committed to the user). Before each SMS and WeChat run, the send limit of that moment: the adapter's
  * provider client alone making the same calls, 256 at once (the dispatcher's lane), to the same fake
- * at the same latency; the run's sends/s are also given as a share of it. The figure is the median over runs; the fakes, Redis and the workers share
+ * at the same latency; the run's sends/s are also given as a share of it. Also reported: the CPU the
+ * workers spent per send (from /proc, which a busy machine bends less than sends/s) next to the send
+ * limit's own CPU per send. The figure is the median over runs; the fakes, Redis and the workers share
  * the machine's cores. Progress on stderr, the table on stdout.
  */
 import { createHash } from 'node:crypto';
@@ -26,7 +28,7 @@ import { forkFakes } from '../dev/fork-fakes.ts';
 import { createCommit, makeProfile } from '../dev/profiles.ts';
 import { workspaceFolder } from '../dev/workspace-folder.ts';
 import { removeKeys, spawnTideline, uniquePrefix } from '../dev/processes.ts';
-import { fmt, log, median } from './stats.ts';
+import { fmt, log, median, processCpuSeconds } from './stats.ts';
 import type { SendChannel } from '../model/channels.ts';
 import pLimit from 'p-limit';
 import { AliyunSmsProvider, MAX_BATCH_SIZE } from '../channels/aliyun-sms/provider.ts';
@@ -174,7 +176,13 @@ function userWithMessage(i: number, run: string, adapter: Adapter, now: number):
   return profile;
 }
 
-async function measure(adapter: Adapter, latencyMs: number, run: number): Promise<number> {
+/** A run's sends/s, and the CPU its Tideline workers spent per send (ms, from /proc). */
+interface Measured {
+  rate: number;
+  cpuMsPerSend: number;
+}
+
+async function measure(adapter: Adapter, latencyMs: number, run: number): Promise<Measured> {
   const fakes = await forkFakes([
     '--latency',
     String(latencyMs),
@@ -216,6 +224,7 @@ async function measure(adapter: Adapter, latencyMs: number, run: number): Promis
     await waitFor(async () => (await view.redis.keys(`${prefix}:def*`)).length > 0, 30_000, 'the workers');
     await new Promise((r) => setTimeout(r, 1000));
     log(`  ${messages} users written; handing their messages over`);
+    const cpuBefore = workers.map((w) => processCpuSeconds(w.child.pid));
     const started = performance.now();
     // As the ingest jobs that decided these sends would queue their timers: 100 users a batch.
     for (let i = 0; i < profiles.length; i += 100) {
@@ -240,9 +249,10 @@ async function measure(adapter: Adapter, latencyMs: number, run: number): Promis
       `${messages} ${adapter} messages (the fake has ${taken})`,
     );
     const seconds = (performance.now() - started) / 1000;
+    const cpu = workers.reduce((sum, w, i) => sum + processCpuSeconds(w.child.pid) - cpuBefore[i], 0);
     if (taken > messages)
       throw new Error(`the fake took ${taken} messages for ${messages}: a message went twice`);
-    return messages / seconds;
+    return { rate: messages / seconds, cpuMsPerSend: (cpu * 1000) / messages };
   } finally {
     await Promise.all(workers.map((w) => w.stop()));
     await view.queue.close();
@@ -261,7 +271,7 @@ const LANE = 256;
  * queue, store, rendering or policy. SMS goes in SendBatchSms calls of 100, as the dispatcher
  * batches it. Null for the adapters without one.
  */
-async function sendLimit(adapter: Adapter, latencyMs: number, run: number): Promise<number | null> {
+async function sendLimit(adapter: Adapter, latencyMs: number, run: number): Promise<Measured | null> {
   if (adapter !== 'sms' && adapter !== 'wechat') return null;
   const fakes = await forkFakes(['--latency', String(latencyMs), '--only', CHANNEL[adapter]]);
   try {
@@ -307,14 +317,16 @@ async function sendLimit(adapter: Adapter, latencyMs: number, run: number): Prom
       }
     }
     const started = performance.now();
+    const cpu = process.cpuUsage();
     const results = (await Promise.all(calls.map((call) => lane(call)))).flat();
     const seconds = (performance.now() - started) / 1000;
+    const used = process.cpuUsage(cpu);
     const failed = results.filter((r) => r.class !== 'OK');
     if (failed.length > 0)
       throw new Error(
         `the send limit: ${failed.length} calls failed, the first ${JSON.stringify(failed[0])}`,
       );
-    return messages / seconds;
+    return { rate: messages / seconds, cpuMsPerSend: (used.user + used.system) / 1000 / messages };
   } finally {
     fakes.close();
   }
@@ -325,21 +337,29 @@ for (const adapter of adapters) {
   for (const latency of latencies) {
     const rates: number[] = [];
     const shares: number[] = [];
+    const cpus: number[] = [];
+    const limitCpus: number[] = [];
     for (let run = 1; run <= runs; run++) {
       // Measured before each run, so the run is read against the machine of that moment.
       const limit = await sendLimit(adapter, latency, run);
-      const rate = await measure(adapter, latency, run);
+      const { rate, cpuMsPerSend } = await measure(adapter, latency, run);
       log(
-        `${adapter} at ${latency} ms, run ${run}/${runs}: ${fmt(rate)} sends/s${limit === null ? '' : `; send limit ${fmt(limit)}/s, a share of ${fmt(rate / limit, 2)}`}`,
+        `${adapter} at ${latency} ms, run ${run}/${runs}: ${fmt(rate)} sends/s, worker CPU ${fmt(cpuMsPerSend, 3)} ms a send${limit === null ? '' : `; send limit ${fmt(limit.rate)}/s (CPU ${fmt(limit.cpuMsPerSend, 3)} ms a send), a share of ${fmt(rate / limit.rate, 2)}`}`,
       );
       rates.push(rate);
-      if (limit !== null) shares.push(rate / limit);
+      cpus.push(cpuMsPerSend);
+      if (limit !== null) {
+        shares.push(rate / limit.rate);
+        limitCpus.push(limit.cpuMsPerSend);
+      }
     }
     rows.push([
       adapter,
       `${latency} ms`,
       fmt(median(rates)),
       shares.length > 0 ? fmt(median(shares), 2) : '',
+      fmt(median(cpus), 3),
+      limitCpus.length > 0 ? fmt(median(limitCpus), 3) : '',
       rates.map((r) => fmt(r)).join(', '),
     ]);
   }
@@ -347,6 +367,8 @@ for (const adapter of adapters) {
 console.log(
   `\n${messages} messages per run, ${values.workers} worker(s), check concurrency ${values.concurrency}\n`,
 );
-console.log('| adapter | provider latency | sends/s (median) | share of the send limit (median) | runs |');
-console.log('| --- | --- | --- | --- | --- |');
+console.log(
+  '| adapter | provider latency | sends/s (median) | share of the send limit (median) | worker CPU ms a send (median) | send limit CPU ms a send (median) | runs |',
+);
+console.log('| --- | --- | --- | --- | --- | --- | --- |');
 for (const row of rows) console.log(`| ${row.join(' | ')} |`);

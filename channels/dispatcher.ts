@@ -34,7 +34,7 @@ import type {
 } from './provider.ts';
 import { providerMessage } from './provider-message.ts';
 import type { SandboxChannel } from './sandbox/sandbox.ts';
-import { profileScope, readsEvent, RenderError, renderContent } from '../templates/render.ts';
+import { profileScope, readsEvent, readsLinks, RenderError, renderContent } from '../templates/render.ts';
 import type { OutboxMessage } from '../model/journeys.ts';
 import type { TemplateDefinition } from '../templates/template.ts';
 
@@ -504,8 +504,10 @@ export class Dispatcher implements ChannelGateway {
     const template = this.options.templates(message.template);
     if (!template) throw new RenderError(`template ${message.template} is not published`, '');
     const { links } = this.options;
+    // Sealed only where it is used: an email's unsubscribe header, or a template that reads `links`
+    // (an SMS's reply-to-opt-out text needs none).
     const unsubscribe =
-      route.channel === 'email' || route.channel === 'sms'
+      route.channel === 'email' || (route.channel === 'sms' && readsLinks(template))
         ? links.unsubscribeUrl({
             profileKey: profile.key,
             channel: route.consent,

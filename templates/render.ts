@@ -39,18 +39,25 @@ function parsed(text: string): Template[] {
 }
 
 /** Whether any text of the template reads `event` (the trigger is looked up only then). */
-export function readsEvent(template: TemplateDefinition): boolean {
-  let known = eventReaders.get(template);
-  if (known === undefined) eventReaders.set(template, (known = findsEvent(template)));
+export const readsEvent = (template: TemplateDefinition): boolean => reads(template, 'event');
+
+/** Whether any text of the template reads `links` (an SMS's unsubscribe link is sealed only then). */
+export const readsLinks = (template: TemplateDefinition): boolean => reads(template, 'links');
+
+const readers = {
+  event: new WeakMap<TemplateDefinition, boolean>(),
+  links: new WeakMap<TemplateDefinition, boolean>(),
+};
+
+function reads(template: TemplateDefinition, name: keyof typeof readers): boolean {
+  let known = readers[name].get(template);
+  if (known === undefined) {
+    known = contentTexts(template.content).some(
+      ([, t]) => t.includes(name) && liquid.globalVariablesSync(parsed(t)).includes(name),
+    );
+    readers[name].set(template, known);
+  }
   return known;
-}
-
-const eventReaders = new WeakMap<TemplateDefinition, boolean>();
-
-function findsEvent(template: TemplateDefinition): boolean {
-  return contentTexts(template.content).some(
-    ([, t]) => t.includes('event') && liquid.globalVariablesSync(parsed(t)).includes('event'),
-  );
 }
 
 export class RenderError extends Error {

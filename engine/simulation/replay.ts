@@ -53,7 +53,8 @@ export interface ReplayInput {
   timezone: string;
   from: number;
   to: number;
-  chunks: readonly Chunk[];
+  /** In order; from a worker thread, as they arrive. */
+  chunks: Iterable<Chunk> | AsyncIterable<Chunk>;
   /** Called after each chunk with the number of messages replayed so far. */
   onProgress?: (replayed: number) => void;
   /** The send policy and the channels' apps (a workspace's `channels.json`); default: none named. */
@@ -124,7 +125,7 @@ export async function replay(input: ReplayInput): Promise<ReplayResult> {
   }
   try {
     let replayed = 0;
-    for (const chunk of input.chunks) {
+    for await (const chunk of input.chunks) {
       // Timers due before the chunk fire first; one due at its very instant, after it (as the decision
       // of a batch orders them).
       await clock.advanceTo(Math.max(clock.now(), chunk.until - 1));
@@ -151,22 +152,47 @@ export interface Share extends Omit<ReplayInput, 'chunks' | 'onProgress'> {
   unused: unknown[];
 }
 
+/** A share without its chunks: what a worker thread is handed first, the chunks following in parts. */
+export type ShareHeader = Omit<Share, 'chunks'>;
+
 /**
  * Parses a share as the ingestion API does (throwing its InputError for a refused message; its
  * pointers are into the share), each message arriving when it happened, and replays it.
  */
 export async function replayShare(
-  { newest, chunks: raw, unused, ...input }: Share,
+  { newest, chunks, unused, ...input }: Share,
   onProgress?: (replayed: number) => void,
 ): Promise<ReplayResult> {
+  return replay({
+    ...input,
+    chunks: parseChunks(chunks, newest, unused),
+    ...(onProgress ? { onProgress } : {}),
+  });
+}
+
+/**
+ * replayShare over a share whose chunks come in parts (each non-empty) from the main thread while it
+ * is still handing over the rest: each part is parsed as it comes and its chunks replayed, so handing
+ * over, parsing and replaying overlap. The messages outside the window are checked first.
+ */
+export async function replayParts(
+  { newest, unused, ...input }: ShareHeader,
+  parts: AsyncIterable<Share['chunks']>,
+  onProgress?: (replayed: number) => void,
+): Promise<ReplayResult> {
+  if (unused.length > 0) parseBatch({ batch: unused }, newest);
+  async function* chunks(): AsyncGenerator<Chunk> {
+    for await (const part of parts) yield* parseChunks(part, newest);
+  }
+  return replay({ ...input, chunks: chunks(), ...(onProgress ? { onProgress } : {}) });
+}
+
+/** Raw chunks parsed in one batch (with `unused`, only checked), as received when they happened. */
+function parseChunks(raw: Share['chunks'], newest: number, unused: unknown[] = []): Chunk[] {
   const parsed = parseBatch({ batch: [...raw.flatMap((c) => c.messages), ...unused] }, newest);
   for (const m of parsed) m.receivedAt = m.timestamp;
   let next = 0;
-  const chunks = raw.map((c) => ({
-    until: c.until,
-    messages: parsed.slice(next, (next += c.messages.length)),
-  }));
-  return replay({ ...input, chunks, ...(onProgress ? { onProgress } : {}) });
+  return raw.map((c) => ({ until: c.until, messages: parsed.slice(next, (next += c.messages.length)) }));
 }
 
 async function report(

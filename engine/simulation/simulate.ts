@@ -16,7 +16,7 @@ import { idsOf, LinkedIds } from '../ingest/linked-ids.ts';
 import type { JourneyDefinition } from '../../journeys/journey.ts';
 import type { WorkspaceDefinitions } from '../../workspace/workspace.ts';
 import { isJsonObject } from '../../model/json.ts';
-import type { WorkerMessage } from './replay-worker.ts';
+import type { ToWorker, WorkerMessage } from './replay-worker.ts';
 import {
   addTotals,
   emptyTotals,
@@ -35,6 +35,8 @@ const CHUNK_MS = 60_000;
 const CHUNK_SIZE = 500;
 /** Below this many messages one thread does it: starting workers costs more than it saves. */
 const PARALLEL_FROM = 20_000;
+/** Chunks a worker is handed at a time: it replays the first while the next are being copied to it. */
+const PART_CHUNKS = 20;
 
 export interface SimulationInput extends Omit<WorkspaceDefinitions, 'journeys' | 'valueModel'> {
   journeys: readonly JourneyDefinition[];
@@ -274,18 +276,27 @@ class WorkerPool {
     const replayed = new Array<number>(shares.length).fill(0);
     for (const idle of this.workers.slice(shares.length)) void this.terminate(idle);
     const results = shares.map(
-      (share, i) =>
+      (_share, i) =>
         new Promise<ReplayResult>((resolve, reject) => {
-          const worker = this.workers[i];
-          worker.on('message', (message: WorkerMessage) => {
+          this.workers[i].on('message', (message: WorkerMessage) => {
             if ('refused' in message) return reject(new RefusedStream());
             replayed[i] = message.replayed;
             onProgress(replayed.reduce((a, b) => a + b, 0));
             if (message.result) resolve(message.result);
           });
-          worker.postMessage(share);
         }),
     );
+    // Copying a share to its worker takes the main thread a while: each worker gets its header, then
+    // its chunks a part at a time, the workers in turn, so that every one starts replaying early.
+    const post = (i: number, message: ToWorker) => this.workers[i].postMessage(message);
+    shares.forEach(({ chunks: _c, ...header }, i) => post(i, { header }));
+    const longest = Math.max(...shares.map((s) => s.chunks.length));
+    for (let from = 0; from < longest; from += PART_CHUNKS)
+      shares.forEach((share, i) => {
+        const part = share.chunks.slice(from, from + PART_CHUNKS);
+        if (part.length > 0) post(i, { part });
+      });
+    shares.forEach((_share, i) => post(i, { end: true }));
     return Promise.race([Promise.all(results), this.failed]);
   }
 
