@@ -65,6 +65,8 @@ export class RenderError extends Error {
     message: string,
     /** Where in the template's content (a JSON pointer). */
     readonly pointer: string,
+    /** The render ran out of its time budget (rather than a fault of the template's values). */
+    readonly outOfTime = false,
   ) {
     super(message);
   }
@@ -121,9 +123,20 @@ export function renderContent<T extends TemplateDefinition>(
       ? { ...scope.profile, traits: { ...Object.fromEntries(missing.map((n) => [n, null])), ...traits } }
       : scope.profile;
   const context = { ...scope, profile, _track: track ? { link: track } : undefined };
-  // One time budget for all the texts of the template (the memory limit is per text).
+  try {
+    return renderTexts(template.content, context);
+  } catch (error) {
+    // The time budget is wall-clock: a pause of the process (GC, a busy machine) can use it up. Another
+    // try tells such a pause from a template that runs too long, so the decision stays the same.
+    if (!(error instanceof RenderError) || !error.outOfTime) throw error;
+    return renderTexts(template.content, context);
+  }
+}
+
+/** Renders the texts within one time budget for all of them (the memory limit is per text). */
+function renderTexts<C>(content: C, context: object): C {
   const deadline = performance.now() + RENDER_LIMIT_MS;
-  return mapTexts(template.content, (text, pointer) => {
+  return mapTexts(content, (text, pointer) => {
     if (!text.includes('{')) return text;
     try {
       const renderLimit = Math.max(1, deadline - performance.now());
@@ -136,7 +149,12 @@ export function renderContent<T extends TemplateDefinition>(
         );
         throw new RenderError(`${pointer}: ${name ?? 'a value'} is required and missing`, pointer);
       }
-      throw new RenderError(`${pointer}: ${(error as Error).message}`, pointer);
+      const message = (error as Error).message;
+      throw new RenderError(
+        `${pointer}: ${message}`,
+        pointer,
+        message.includes('template render limit exceeded'),
+      );
     }
-  }) as T['content'];
+  }) as C;
 }

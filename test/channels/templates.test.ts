@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { templateNote } from '../../templates/limits.ts';
-import { renderContent } from '../../templates/render.ts';
+import { renderContent, RenderError } from '../../templates/render.ts';
 import type { TemplateDefinition } from '../../templates/template.ts';
 import { validateTemplate } from '../../templates/validate.ts';
 
@@ -198,5 +198,22 @@ describe('templates in a sandbox', () => {
       links: {},
     };
     assert.throws(() => renderContent(loop, scope), /memory alloc limit exceeded/);
+  });
+
+  it('cuts off a message that runs out of time on a second try too, and says it ran out of time', () => {
+    const slow = sms({
+      text: '{% for i in (1..profile.traits.n) %}{% for j in (1..900) %}{{ j }}{% endfor %}{% endfor %}',
+    }) as TemplateDefinition;
+    const scope = {
+      profile: { traits: { n: 900 } } as never,
+      event: {},
+      journey: {},
+      message: {},
+      links: {},
+    };
+    assert.throws(
+      () => renderContent(slow, scope),
+      (error: RenderError) => /render limit exceeded/.test(error.message) && error.outOfTime,
+    );
   });
 });
