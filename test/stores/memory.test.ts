@@ -26,11 +26,6 @@ async function snapshotted(options: ConstructorParameters<typeof MemoryStore>[0]
 
 storeConformance('memory', (options) => snapshotted(options));
 // The simulator's store: objects, not deflated profiles and JSON events.
-// Every profile compressed at once, and all but the last few committed (kept as JSON).
-storeConformance('memory (no hot profiles)', (options) => snapshotted({ ...options, hotProfileBytes: 0 }));
-storeConformance('memory (few hot profiles)', (options) =>
-  snapshotted({ ...options, hotProfileBytes: 2048 }),
-);
 storeConformance('memory (uncompressed)', (options) => snapshotted({ ...options, compress: false }));
 
 describe('memory store sharing its profiles (the simulator: one writer, one decision at a time)', () => {

@@ -16,7 +16,7 @@ import {
   dueAt,
 } from '../../../ports/store.ts';
 import type { Profile } from '../../../model/profile.ts';
-import { compressProfileJson, decompressProfile, decompressProfileJson } from './profile-codec.ts';
+import { compressProfile, decompressProfile } from './profile-codec.ts';
 
 export interface MemoryStoreOptions extends StoreOptions {
   /** Where `store.json` is loaded from and snapshotted to; in memory only when unset. */
@@ -36,11 +36,6 @@ export interface MemoryStoreOptions extends StoreOptions {
    */
   compress?: boolean;
   /**
-   * With `compress`: the JSON text of the profiles committed most recently kept uncompressed at most,
-   * in UTF-16 code units (HOT_PROFILE_BYTES by default); older ones are compressed.
-   */
-  hotProfileBytes?: number;
-  /**
    * Without `compress`: hand out the stored profile objects themselves, no copies. Only for one writer
    * whose decisions never overlap and that commits every change it makes (the simulator, which runs
    * one job at a time): a decision that changed a profile and did not commit would leave the change.
@@ -53,19 +48,12 @@ export interface MemoryStoreOptions extends StoreOptions {
  * (both as private objects without `compress`). Every read hands out a fresh copy, and stored values never
  * change (a commit replaces them), so a snapshot is a consistent point in time by just holding on to them
  * while it writes.
- *
- * A profile committed again soon after a commit is stored as its JSON text, and compressed only once it
- * has gone cold: the profiles committed most recently, up to HOT_PROFILE_BYTES of JSON, stay as text. A user's events tend to
- * come together (a session), and deflating on each commit and inflating on each read was the largest cost
- * of an embedded event; compressing the same JSON later gives the same bytes.
  */
 type StoredProfile =
   /** compressProfile() bytes as a one-byte string: compact on the V8 heap. */
-  | { version: number; data: string; json?: undefined; profile?: undefined }
-  /** Committed recently: JSON.stringify(profile), compressed once it leaves the hot set. */
-  | { version: number; json: string; data?: undefined; profile?: undefined }
+  | { version: number; data: string; profile?: undefined }
   /** Without `compress`: a private copy (see copyJson). */
-  | { version: number; profile: Profile; data?: undefined; json?: undefined };
+  | { version: number; profile: Profile };
 /**
  * scanProfiles' order: every key, sorted. Built by the first scan, then kept up to date lazily, so that
  * commits pay one array push at most: keys created since are collected in `added` and put in place by the
@@ -94,23 +82,10 @@ type SnapshotRecord =
 const SNAPSHOT_HEADER = '{"tideline":"store","format":1,"records":[';
 const SNAPSHOT_END = 'null]}';
 const PRUNE_INTERVAL_MS = 60_000;
-/**
- * The JSON text of the hot profiles (kept uncompressed) at most, in UTF-16 code units: 16 MB, about
- * 16,000 typical profiles, on top of the compressed ones.
- */
-const HOT_PROFILE_BYTES = 16 * 1024 * 1024;
-/** How many keys committed once are remembered, to keep them as text if committed again. */
-const RECENT_KEYS = 65_536;
 
 export class MemoryStore implements Store {
   readonly kind = 'memory';
   private readonly profiles = new Map<string, StoredProfile>();
-  /** The keys of the profiles stored as JSON text, least recently committed first. */
-  private readonly hot = new Set<string>();
-  /** The length of their JSON texts together. */
-  private hotBytes = 0;
-  /** Keys committed once, compressed, not long ago (oldest first): committed again, they go hot. */
-  private readonly recent = new Set<string>();
   /** Oldest first. */
   private readonly histories = new Map<string, readonly HistoryEntry[]>();
   /**
@@ -194,11 +169,11 @@ export class MemoryStore implements Store {
         continue;
       }
       this.changed = true;
-      this.setProfile(c.key, c.profile, compress);
+      this.profiles.set(c.key, pack(c.profile, compress));
       if (c.expectedVersion === 0) this.keyAdded(c.key);
       const added = c.events.map((e) => historyEntry(e, compress));
       if (c.absorb) {
-        if (this.deleteProfile(c.absorb.key)) this.keyRemoved();
+        if (this.profiles.delete(c.absorb.key)) this.keyRemoved();
         this.due.delete(c.absorb.key);
         added.push(...(this.histories.get(c.absorb.key) ?? []));
         this.histories.delete(c.absorb.key);
@@ -274,7 +249,7 @@ export class MemoryStore implements Store {
     this.historyIds.delete(key);
     this.changed ||= erased;
     if (!stored) return erased;
-    this.deleteProfile(key);
+    this.profiles.delete(key);
     this.due.delete(key);
     this.keyRemoved();
     // Only the links to this user: an anonymous id may since have been linked to someone else.
@@ -393,57 +368,6 @@ export class MemoryStore implements Store {
     if (this.scanIndex) this.scanIndex.removed++;
   }
 
-  /** Stores a committed profile: as JSON text among the hot ones, then compresses the coldest over the limit. */
-  private setProfile(key: string, profile: Profile, compress: boolean): void {
-    if (!compress) {
-      this.profiles.set(key, { version: profile.version, profile });
-      return;
-    }
-    const json = JSON.stringify(profile);
-    const before = this.profiles.get(key);
-    if (before?.json !== undefined) {
-      this.hotBytes -= before.json.length;
-      this.hot.delete(key);
-    } else if (!this.recent.delete(key)) {
-      // A first commit (a bulk load, a one-off visitor) is compressed at once: text kept for a profile
-      // never committed again would only be promoted to the old generation and die there.
-      this.profiles.set(key, {
-        version: profile.version,
-        data: compressProfileJson(json).toString('latin1'),
-      });
-      this.recent.add(key);
-      if (this.recent.size > RECENT_KEYS) this.recent.delete(this.recent.values().next().value as string);
-      return;
-    }
-    this.profiles.set(key, { version: profile.version, json });
-    this.hot.add(key);
-    this.hotBytes += json.length;
-    const limit = this.options.hotProfileBytes ?? HOT_PROFILE_BYTES;
-    if (this.hotBytes <= limit) return;
-    for (const cold of this.hot) {
-      if (this.hotBytes <= limit) break;
-      const stored = this.profiles.get(cold);
-      this.hot.delete(cold);
-      if (stored?.json === undefined) continue;
-      this.hotBytes -= stored.json.length;
-      this.profiles.set(cold, {
-        version: stored.version,
-        data: compressProfileJson(stored.json).toString('latin1'),
-      });
-    }
-  }
-
-  /** Whether the key had a profile. */
-  private deleteProfile(key: string): boolean {
-    this.recent.delete(key);
-    const stored = this.profiles.get(key);
-    if (stored?.json !== undefined) {
-      this.hotBytes -= stored.json.length;
-      this.hot.delete(key);
-    }
-    return this.profiles.delete(key);
-  }
-
   private setDue(key: string, at: number | null): void {
     if (at === null) this.due.delete(key);
     else this.due.set(key, at);
@@ -504,7 +428,7 @@ export class MemoryStore implements Store {
         await handle.write(chunk);
         chunk = '';
       };
-      for (const p of profiles) await write(`["profile",${profileJson(p)}]`);
+      for (const p of profiles) await write(`["profile",${JSON.stringify(unpack(p))}]`);
       for (const [key, history] of histories) {
         const events = history.map((e) => e.json ?? JSON.stringify(e.event));
         await write(`["events",${JSON.stringify(key)},[${events.join(',')}]]`);
@@ -549,10 +473,7 @@ export class MemoryStore implements Store {
   private restore(record: SnapshotRecord): void {
     switch (record[0]) {
       case 'profile':
-        this.profiles.set(record[1].key, {
-          version: record[1].version,
-          data: compressProfileJson(JSON.stringify(record[1])).toString('latin1'),
-        });
+        this.profiles.set(record[1].key, pack(record[1]));
         this.setDue(record[1].key, dueAt(record[1]));
         break;
       case 'events':
@@ -575,17 +496,14 @@ export class MemoryStore implements Store {
   }
 }
 
-function unpack(stored: StoredProfile): Profile {
-  if (stored.profile) return copyJson(stored.profile);
-  if (stored.json !== undefined) return JSON.parse(stored.json) as Profile;
-  return decompressProfile(Buffer.from(stored.data, 'latin1'));
+function pack(profile: Profile, compress = true): StoredProfile {
+  if (!compress) return { version: profile.version, profile };
+  return { version: profile.version, data: compressProfile(profile).toString('latin1') };
 }
 
-/** JSON.stringify of the stored profile, without parsing it where it is kept as JSON. */
-function profileJson(stored: StoredProfile): string {
-  if (stored.profile) return JSON.stringify(stored.profile);
-  if (stored.json !== undefined) return stored.json;
-  return decompressProfileJson(Buffer.from(stored.data, 'latin1'));
+function unpack(stored: StoredProfile): Profile {
+  if (stored.profile) return copyJson(stored.profile);
+  return decompressProfile(Buffer.from(stored.data, 'latin1'));
 }
 
 function historyEntry(event: StoredEvent, compress: boolean): HistoryEntry {

@@ -67,19 +67,9 @@ const PROFILE_DICTIONARY = (() => {
 
 /** A profile's JSON deflated against PROFILE_DICTIONARY: about a quarter of its size. */
 export function compressProfile(profile: Profile): Buffer {
-  return compressProfileJson(JSON.stringify(profile));
-}
-
-/** The same bytes as compressProfile, from the profile's JSON.stringify text already made. */
-export function compressProfileJson(json: string): Buffer {
-  return deflateRawSync(json, { dictionary: PROFILE_DICTIONARY });
+  return deflateRawSync(JSON.stringify(profile), { dictionary: PROFILE_DICTIONARY });
 }
 
 export function decompressProfile(data: Buffer): Profile {
-  return JSON.parse(decompressProfileJson(data)) as Profile;
-}
-
-/** The profile's JSON.stringify text, as it was compressed (no parse: for writing it out as it is). */
-export function decompressProfileJson(data: Buffer): string {
-  return inflateRawSync(data, { dictionary: PROFILE_DICTIONARY }).toString();
+  return JSON.parse(inflateRawSync(data, { dictionary: PROFILE_DICTIONARY }).toString());
 }
