@@ -6,24 +6,20 @@
  * the page; in Chinese, no English word of the engine's vocabulary left on screen).
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { KEYS, waitFor } from '../../dev/engine.ts';
 import { spawnTideline } from '../../dev/processes.ts';
+import { CHROMIUM, NO_BROWSER } from '../browser.ts';
 // @ts-expect-error: the console's plain JavaScript has no declaration file for the root project.
 import { DICT } from '../../web/i18n.js';
 // @ts-expect-error: as above.
 import { TERMS } from '../../web/terms.js';
 
-export const CHROMIUM = (process.env.PATH ?? '')
-  .split(delimiter)
-  .map((dir) => join(dir, 'chromium'))
-  .find((path) => existsSync(path));
-/** For `describe(…, { skip })`: why the browser tests cannot run here, or false. */
-export const NO_BROWSER = CHROMIUM ? false : 'chromium is not on PATH (CI installs Debian chromium)';
+export { CHROMIUM, NO_BROWSER };
 export const ARTIFACTS = fileURLToPath(new URL('../artifacts/', import.meta.url));
 
 export const LANGUAGES = ['en', 'zh'] as const;
