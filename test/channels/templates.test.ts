@@ -165,6 +165,15 @@ describe('templates when a message leaves', () => {
   });
 });
 
+/** A render scope of a profile with these traits and nothing else. */
+const withTraits = (traits: Record<string, number>) => ({
+  profile: { traits } as never,
+  event: {},
+  journey: {},
+  message: {},
+  links: {},
+});
+
 describe('templates in a sandbox', () => {
   it('refuses include, render and layout: a template reads no file of the server', () => {
     for (const tag of ["{% include '.gitignore' %}", "{% render '../../.env' %}", "{% layout 'x' %}hi"]) {
@@ -190,29 +199,15 @@ describe('templates in a sandbox', () => {
     const loop = sms({
       text: '{% for i in (1..profile.traits.n) %}x{% endfor %}',
     }) as TemplateDefinition;
-    const scope = {
-      profile: { traits: { n: 100_000_000 } } as never,
-      event: {},
-      journey: {},
-      message: {},
-      links: {},
-    };
-    assert.throws(() => renderContent(loop, scope), /memory alloc limit exceeded/);
+    assert.throws(() => renderContent(loop, withTraits({ n: 100_000_000 })), /memory alloc limit exceeded/);
   });
 
   it('cuts off a message that runs out of time on a second try too, and says it ran out of time', () => {
     const slow = sms({
       text: '{% for i in (1..profile.traits.n) %}{% for j in (1..900) %}{{ j }}{% endfor %}{% endfor %}',
     }) as TemplateDefinition;
-    const scope = {
-      profile: { traits: { n: 900 } } as never,
-      event: {},
-      journey: {},
-      message: {},
-      links: {},
-    };
     assert.throws(
-      () => renderContent(slow, scope),
+      () => renderContent(slow, withTraits({ n: 900 })),
       (error: RenderError) => /render limit exceeded/.test(error.message) && error.outOfTime,
     );
   });
